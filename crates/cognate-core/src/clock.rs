@@ -1,0 +1,52 @@
+//! Time is passed in, never read directly, so tests can move it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> SystemTime;
+
+    /// Whole seconds since the Unix epoch.
+    fn now_secs(&self) -> i64 {
+        self.now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// The real wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// The wall clock shifted by an adjustable offset, for tests that move time.
+#[derive(Debug, Clone, Default)]
+pub struct OffsetClock {
+    offset_secs: Arc<AtomicI64>,
+}
+
+impl OffsetClock {
+    pub fn advance(&self, by: Duration) {
+        self.offset_secs
+            .fetch_add(by.as_secs() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> SystemTime {
+        let offset = self.offset_secs.load(Ordering::SeqCst);
+        let now = SystemTime::now();
+        if offset >= 0 {
+            now + Duration::from_secs(offset as u64)
+        } else {
+            now - Duration::from_secs(offset.unsigned_abs())
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Domain errors. Each variant is a kind of failure the protocols know; the
+//! server turns them into wire errors in exactly one place
+//! (`cognate-server/src/wire_error.rs`). Messages are shown to clients, so
+//! they must never contain secrets or tokens.
+
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Model constraint violations, already phrased the AWS way
+    /// ("Value 'x' at 'identityPoolName' failed to satisfy constraint: ...").
+    #[error("{}", validation_message(.0))]
+    Validation(Vec<String>),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    NotAuthorized(String),
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{0}")]
+    ResourceConflict(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    InvalidIdentityPoolConfiguration(String),
+    #[error("{0}")]
+    ExternalService(String),
+    #[error("{0}")]
+    DeveloperUserAlreadyRegistered(String),
+    #[error("{0}")]
+    ConcurrentModification(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// The caller is authenticated but its policies do not allow the call.
+    #[error("{0}")]
+    AccessDenied(String),
+    // IAM and STS specific kinds.
+    #[error("{0}")]
+    NoSuchEntity(String),
+    #[error("{0}")]
+    EntityAlreadyExists(String),
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    #[error("{0}")]
+    DeleteConflict(String),
+    #[error("{0}")]
+    InvalidIdentityToken(String),
+    #[error("{0}")]
+    ExpiredToken(String),
+    #[error("{0}")]
+    PackedPolicyTooLarge(String),
+    /// A bug or a backend failure. The text is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn validation_message(errors: &[String]) -> String {
+    match errors.len() {
+        1 => format!("1 validation error detected: {}", errors.join("; ")),
+        n => format!("{n} validation errors detected: {}", errors.join("; ")),
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => Error::ConcurrentModification(m),
+            StoreError::LimitExceeded(m) => Error::LimitExceeded(m),
+            StoreError::NotFound(m) => Error::ResourceNotFound(m),
+            StoreError::AlreadyExists(m) => Error::ResourceConflict(m),
+            StoreError::Backend(m) => Error::Internal(m),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,95 @@
+//! The contract between the domain and the verifiers of third-party login
+//! tokens. The domain says which provider a Logins key names and which
+//! audiences (client ids) the pool accepts for it; a verifier (the
+//! `cognate-federation` crate) checks the token for real and returns who the
+//! user is.
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+/// How tokens of one Logins key are verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// An OpenID Connect issuer registered through IAM
+    /// (CreateOpenIDConnectProvider). `url` is the registered URL with its
+    /// scheme, e.g. `https://login.example.com` or `http://127.0.0.1:4000`.
+    Oidc { url: String },
+    /// `accounts.google.com`: OIDC ID tokens.
+    Google,
+    /// `appleid.apple.com`: OIDC ID tokens.
+    Apple,
+    /// `graph.facebook.com`: opaque access tokens checked with the Graph API.
+    Facebook,
+    /// `www.amazon.com`: Login with Amazon access tokens, checked with tokeninfo.
+    Amazon,
+    /// `api.twitter.com`: not verifiable without OAuth 1.0a secrets; refused.
+    Twitter,
+    /// `cognito-idp.<region>.amazonaws.com/<userPoolId>`: user pool ID tokens.
+    CognitoUserPool,
+}
+
+/// One provider as configured on a pool, ready to verify a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSpec {
+    /// The Logins key, e.g. `accounts.google.com` or `login.example.com`.
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Client ids (OIDC `aud`/`azp`, Facebook app id, Amazon client id)
+    /// the pool accepts for this provider.
+    pub audiences: Vec<String>,
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedLogin {
+    /// The Logins key it was presented under.
+    pub provider: String,
+    /// The user's stable id at the provider (`sub`, Facebook id, Amazon user_id).
+    pub subject: String,
+    /// The audience (client id) that matched.
+    pub audience: String,
+    /// All claims of the token (or of the provider's token-info answer), for
+    /// role-mapping rules and principal tags.
+    pub claims: Map<String, Value>,
+}
+
+/// Why a token was refused. Every variant but `ProviderUnreachable` is the
+/// caller's fault and becomes NotAuthorizedException; the display text is
+/// the message the client sees, so it must never contain the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    #[error("Invalid login token. Not a valid OpenId Connect identity token.")]
+    Malformed,
+    #[error("Invalid login token. Issuer doesn't match providerName")]
+    IssuerMismatch,
+    #[error("Invalid login token. Missing a required claim: {0}")]
+    MissingClaim(&'static str),
+    #[error("Invalid login token. Couldn't verify signed token.")]
+    BadSignature,
+    #[error("Invalid login token. Token expired: {now} >= {exp}")]
+    Expired { now: i64, exp: i64 },
+    #[error("Invalid login token. Token is not yet valid: {now} < {nbf}")]
+    NotYetValid { now: i64, nbf: i64 },
+    #[error("Token is not from a supported provider of this identity pool.")]
+    AudienceNotAllowed,
+    #[error("Invalid login token. {0}")]
+    Rejected(String),
+    /// The provider could not be reached or answered nonsense; the client
+    /// may retry (ExternalServiceException).
+    #[error("{0}")]
+    ProviderUnreachable(String),
+}
+
+/// Verifies third-party login tokens. Implementations cache provider keys;
+/// they must not log or echo tokens.
+#[async_trait]
+pub trait LoginVerifier: Send + Sync + 'static {
+    async fn verify(
+        &self,
+        provider: &ProviderSpec,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<VerifiedLogin, LoginError>;
+}

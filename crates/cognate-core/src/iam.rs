@@ -1,0 +1,298 @@
+//! The IAM subset identity pools rely on: roles with trust and inline
+//! policies, and OpenID Connect providers.
+
+use crate::error::{Error, Result};
+use crate::model::{OidcProvider, Role, strip_scheme};
+use crate::service::{Caller, Cognate, page_token};
+use crate::ids;
+
+/// `arn:aws:iam::<account>:role/<path/><name>` → (account, path, name).
+pub fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, rest) = rest.split_once(':')?;
+    let path_and_name = rest.strip_prefix("role/")?;
+    if account.is_empty() || path_and_name.is_empty() {
+        return None;
+    }
+    let (path, name) = match path_and_name.rfind('/') {
+        Some(i) => (&path_and_name[..=i], &path_and_name[i + 1..]),
+        None => ("", path_and_name),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    Some((account, path, name))
+}
+
+pub fn role_arn(account: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:role{path}{name}")
+}
+
+pub fn oidc_provider_arn(account: &str, url: &str) -> String {
+    format!("arn:aws:iam::{account}:oidc-provider/{}", strip_scheme(url))
+}
+
+/// The Logins key an OIDC provider ARN stands for.
+pub fn oidc_arn_host_path(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (_, rest) = rest.split_once(':')?;
+    rest.strip_prefix("oidc-provider/")
+}
+
+fn no_such_role(name: &str) -> Error {
+    Error::NoSuchEntity(format!("The role with name {name} cannot be found."))
+}
+
+/// Input of CreateRole.
+#[derive(Debug, Clone, Default)]
+pub struct NewRole {
+    pub name: String,
+    pub path: Option<String>,
+    pub assume_role_policy_document: String,
+    pub description: Option<String>,
+    pub max_session_duration: Option<i64>,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+impl Cognate {
+    pub async fn create_role(&self, caller: &Caller, input: NewRole) -> Result<Role> {
+        let path = input.path.unwrap_or_else(|| "/".to_string());
+        if !path.starts_with('/') || !path.ends_with('/') {
+            return Err(Error::Validation(vec![format!(
+                "Value '{path}' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"
+            )]));
+        }
+        crate::trust::check_trust_policy_document(&input.assume_role_policy_document)?;
+        let max = input.max_session_duration.unwrap_or(3600);
+        if !(3600..=43200).contains(&max) {
+            return Err(Error::Validation(vec![format!(
+                "Value '{max}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200"
+            )]));
+        }
+        let role = Role {
+            account: caller.account.clone(),
+            arn: role_arn(&caller.account, &path, &input.name),
+            name: input.name,
+            path,
+            role_id: ids::unique_id("AROA", 21),
+            assume_role_policy_document: input.assume_role_policy_document,
+            description: input.description,
+            max_session_duration: max,
+            created_at: self.clock.now_secs(),
+            inline_policies: Default::default(),
+            attached_policies: Vec::new(),
+            tags: input.tags,
+        };
+        self.store.insert_role(&role).await.map_err(|e| match e {
+            crate::store::StoreError::AlreadyExists(_) => Error::EntityAlreadyExists(format!(
+                "Role with name {} already exists.",
+                role.name
+            )),
+            other => other.into(),
+        })?;
+        Ok(role)
+    }
+
+    pub async fn role(&self, caller: &Caller, name: &str) -> Result<Role> {
+        self.store
+            .get_role(&caller.account, name)
+            .await?
+            .ok_or_else(|| no_such_role(name))
+    }
+
+    /// The role an ARN names, if it exists in its account.
+    pub async fn role_by_arn(&self, arn: &str) -> Result<Option<Role>> {
+        let Some((account, _, name)) = parse_role_arn(arn) else {
+            return Ok(None);
+        };
+        let role = self.store.get_role(account, name).await?;
+        // The path is part of the ARN: a role recreated under another path
+        // is another role.
+        Ok(role.filter(|r| r.arn == arn))
+    }
+
+    pub async fn delete_role(&self, caller: &Caller, name: &str) -> Result<()> {
+        let role = self.role(caller, name).await?;
+        if !role.inline_policies.is_empty() || !role.attached_policies.is_empty() {
+            return Err(Error::DeleteConflict(
+                "Cannot delete entity, must delete policies first.".into(),
+            ));
+        }
+        if self.store.delete_role(&caller.account, name).await? {
+            Ok(())
+        } else {
+            Err(no_such_role(name))
+        }
+    }
+
+    pub async fn list_roles(
+        &self,
+        caller: &Caller,
+        max_items: usize,
+        marker: Option<&str>,
+    ) -> Result<(Vec<Role>, Option<String>)> {
+        let after = marker.map(page_token::decode).transpose()?;
+        let mut roles = self
+            .store
+            .list_roles(&caller.account, after.as_deref(), max_items + 1)
+            .await?;
+        let next = if roles.len() > max_items {
+            roles.truncate(max_items);
+            roles.last().map(|r| page_token::encode(&r.name))
+        } else {
+            None
+        };
+        Ok((roles, next))
+    }
+
+    pub async fn put_role_policy(
+        &self,
+        caller: &Caller,
+        role_name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<()> {
+        crate::trust::check_identity_policy_document(document)?;
+        let mut role = self.role(caller, role_name).await?;
+        role.inline_policies
+            .insert(policy_name.to_string(), document.to_string());
+        self.store.update_role(&role).await?;
+        Ok(())
+    }
+
+    pub async fn role_policy(
+        &self,
+        caller: &Caller,
+        role_name: &str,
+        policy_name: &str,
+    ) -> Result<String> {
+        let role = self.role(caller, role_name).await?;
+        role.inline_policies.get(policy_name).cloned().ok_or_else(|| {
+            Error::NoSuchEntity(format!(
+                "The role policy with name {policy_name} cannot be found."
+            ))
+        })
+    }
+
+    pub async fn delete_role_policy(
+        &self,
+        caller: &Caller,
+        role_name: &str,
+        policy_name: &str,
+    ) -> Result<()> {
+        let mut role = self.role(caller, role_name).await?;
+        if role.inline_policies.remove(policy_name).is_none() {
+            return Err(Error::NoSuchEntity(format!(
+                "The role policy with name {policy_name} cannot be found."
+            )));
+        }
+        self.store.update_role(&role).await?;
+        Ok(())
+    }
+
+    pub async fn create_oidc_provider(
+        &self,
+        caller: &Caller,
+        url: &str,
+        client_ids: Vec<String>,
+        thumbprints: Vec<String>,
+    ) -> Result<OidcProvider> {
+        check_provider_url(url)?;
+        for t in &thumbprints {
+            if t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(Error::Validation(vec![format!(
+                    "Value '{t}' at 'thumbprintList' failed to satisfy constraint: Member must have length 40 hexadecimal characters"
+                )]));
+            }
+        }
+        let provider = OidcProvider {
+            account: caller.account.clone(),
+            arn: oidc_provider_arn(&caller.account, url),
+            url: url.trim_end_matches('/').to_string(),
+            client_ids: dedup(client_ids),
+            thumbprints,
+            created_at: self.clock.now_secs(),
+            tags: Default::default(),
+        };
+        self.store
+            .insert_oidc_provider(&provider)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::AlreadyExists(_) => Error::EntityAlreadyExists(format!(
+                    "Provider with url {url} already exists."
+                )),
+                other => other.into(),
+            })?;
+        Ok(provider)
+    }
+
+    pub async fn oidc_provider(&self, caller: &Caller, arn: &str) -> Result<OidcProvider> {
+        match self.store.get_oidc_provider(arn).await? {
+            Some(p) if p.account == caller.account => Ok(p),
+            _ => Err(Error::NoSuchEntity(format!(
+                "OpenIDConnect Provider not found for arn {arn}"
+            ))),
+        }
+    }
+
+    pub async fn list_oidc_providers(&self, caller: &Caller) -> Result<Vec<OidcProvider>> {
+        Ok(self.store.list_oidc_providers(&caller.account).await?)
+    }
+
+    pub async fn delete_oidc_provider(&self, caller: &Caller, arn: &str) -> Result<()> {
+        self.oidc_provider(caller, arn).await?;
+        self.store.delete_oidc_provider(arn).await?;
+        Ok(())
+    }
+
+    pub async fn add_oidc_client_id(&self, caller: &Caller, arn: &str, client_id: &str) -> Result<()> {
+        let mut provider = self.oidc_provider(caller, arn).await?;
+        if !provider.client_ids.iter().any(|c| c == client_id) {
+            provider.client_ids.push(client_id.to_string());
+            self.store.update_oidc_provider(&provider).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn remove_oidc_client_id(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        client_id: &str,
+    ) -> Result<()> {
+        let mut provider = self.oidc_provider(caller, arn).await?;
+        provider.client_ids.retain(|c| c != client_id);
+        self.store.update_oidc_provider(&provider).await?;
+        Ok(())
+    }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    v.retain(|s| seen.insert(s.clone()));
+    v
+}
+
+/// `https://host[/path]`; plain `http` only for loopback hosts, so a test
+/// issuer or a sidecar can be used without TLS but nothing else can.
+pub fn check_provider_url(url: &str) -> Result<()> {
+    let bad = |why: &str| Error::Validation(vec![format!("Value '{url}' at 'url' failed to satisfy constraint: {why}")]);
+    let rest = if let Some(rest) = url.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split(['/', ':']).next().unwrap_or("");
+        if !(host == "localhost" || host.starts_with("127.") || rest.starts_with("[::1]")) {
+            return Err(bad("Member must use the https scheme (plain http is accepted only for loopback hosts)"));
+        }
+        rest
+    } else {
+        return Err(bad("Member must be an https URL"));
+    };
+    if rest.is_empty() || rest.starts_with('/') || url.contains('?') || url.contains('#') {
+        return Err(bad("Member must be a URL with a host and no query or fragment"));
+    }
+    if url.len() > 255 {
+        return Err(bad("Member must have length less than or equal to 255"));
+    }
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! The domain of cognate: identity pools, identities, logins and the rules
+//! that link, merge and turn them into tokens and credentials. Nothing here
+//! knows about HTTP or a particular database.
+
+pub mod clock;
+pub mod error;
+pub mod federation;
+pub mod iam;
+pub mod ids;
+pub mod model;
+pub mod pools;
+pub mod service;
+pub mod store;
+pub mod trust;
+
+pub use error::{Error, Result};
+pub use service::{Caller, Cognate, DomainConfig};

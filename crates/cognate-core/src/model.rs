@@ -1,0 +1,236 @@
+//! The records cognate keeps. Serialized as JSON documents by the stores, so
+//! adding an optional field needs no migration.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// An identity pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pool {
+    pub id: String,
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    pub allow_unauthenticated: bool,
+    /// Tri-state like AWS: unset allows the basic flow, `false` forbids it.
+    #[serde(default)]
+    pub allow_classic_flow: Option<bool>,
+    #[serde(default)]
+    pub supported_login_providers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub developer_provider_name: Option<String>,
+    #[serde(default)]
+    pub open_id_connect_provider_arns: Vec<String>,
+    #[serde(default)]
+    pub cognito_identity_providers: Vec<CognitoProvider>,
+    #[serde(default)]
+    pub saml_provider_arns: Vec<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// `authenticated` / `unauthenticated` → role ARN.
+    #[serde(default)]
+    pub roles: BTreeMap<String, String>,
+    #[serde(default)]
+    pub role_mappings: BTreeMap<String, RoleMapping>,
+    #[serde(default)]
+    pub principal_tag_maps: BTreeMap<String, PrincipalTagMap>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Bumped on every write; updates name the version they read.
+    pub version: i64,
+}
+
+impl Pool {
+    pub fn arn(&self) -> String {
+        crate::ids::pool_arn(&self.region, &self.account, &self.id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CognitoProvider {
+    pub provider_name: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub server_side_token_check: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoleMappingType {
+    Token,
+    Rules,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AmbiguousRoleResolution {
+    AuthenticatedRole,
+    Deny,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MatchType {
+    Equals,
+    Contains,
+    StartsWith,
+    NotEqual,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingRule {
+    pub claim: String,
+    pub match_type: MatchType,
+    pub value: String,
+    pub role_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleMapping {
+    pub mapping_type: RoleMappingType,
+    #[serde(default)]
+    pub ambiguous_role_resolution: Option<AmbiguousRoleResolution>,
+    #[serde(default)]
+    pub rules: Option<Vec<MappingRule>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalTagMap {
+    pub use_defaults: bool,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A login: the Logins key and the user's id at that provider.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Login {
+    pub provider: String,
+    pub subject: String,
+}
+
+/// An identity, with its logins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub id: String,
+    pub pool_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Disabled identities (merged away) refuse every call.
+    pub disabled: bool,
+    /// Set when the identity was merged into another.
+    pub merged_into: Option<String>,
+    pub logins: Vec<Login>,
+    /// Bumped on every change; change sets name the version they read.
+    pub version: i64,
+}
+
+impl Identity {
+    pub fn is_guest(&self) -> bool {
+        self.logins.is_empty() && self.merged_into.is_none()
+    }
+}
+
+/// Why two identities were merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MergeCause {
+    /// A login already on another identity was presented (GetId,
+    /// GetOpenIdToken, GetCredentialsForIdentity).
+    LoginPresented,
+    /// MergeDeveloperIdentities.
+    DeveloperMerge,
+    /// GetOpenIdTokenForDeveloperIdentity with logins of two identities.
+    DeveloperLogin,
+}
+
+impl MergeCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeCause::LoginPresented => "LoginPresented",
+            MergeCause::DeveloperMerge => "DeveloperMerge",
+            MergeCause::DeveloperLogin => "DeveloperLogin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "LoginPresented" => Some(MergeCause::LoginPresented),
+            "DeveloperMerge" => Some(MergeCause::DeveloperMerge),
+            "DeveloperLogin" => Some(MergeCause::DeveloperLogin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeRecord {
+    pub pool_id: String,
+    pub from_identity: String,
+    pub to_identity: String,
+    pub at: i64,
+    pub cause: MergeCause,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    pub role_id: String,
+    pub arn: String,
+    pub assume_role_policy_document: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub max_session_duration: i64,
+    pub created_at: i64,
+    /// Inline policies: name → document.
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
+    /// ARNs of attached managed policies.
+    #[serde(default)]
+    pub attached_policies: Vec<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An OpenID Connect provider registered through IAM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcProvider {
+    pub account: String,
+    pub arn: String,
+    /// As registered, with its scheme (`https://login.example.com`).
+    pub url: String,
+    pub client_ids: Vec<String>,
+    pub thumbprints: Vec<String>,
+    pub created_at: i64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl OidcProvider {
+    /// The Logins key and ARN suffix: the URL without its scheme.
+    pub fn host_path(&self) -> &str {
+        strip_scheme(&self.url)
+    }
+}
+
+pub fn strip_scheme(url: &str) -> &str {
+    url.strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url)
+        .trim_end_matches('/')
+}
+
+/// A key cognate signs its OpenID tokens with. The private part is stored
+/// sealed under the master key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub alg: String,
+    /// AEAD-sealed PKCS#8 private key.
+    pub sealed_private_key: Vec<u8>,
+    /// The public JWK as JSON text.
+    pub public_jwk: String,
+    pub created_at: i64,
+    /// When it stopped signing; it stays in the JWKS until `retired_at` +
+    /// the longest token lifetime.
+    pub retired_at: Option<i64>,
+}

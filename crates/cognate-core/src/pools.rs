@@ -1,0 +1,471 @@
+//! Identity pool administration: create, describe, update (replace),
+//! delete, list, roles and role mappings, tags, principal-tag maps.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::model::{
+    CognitoProvider, Pool, PrincipalTagMap, RoleMapping, RoleMappingType,
+};
+use crate::service::{Caller, Cognate, page_token};
+use crate::{ids, iam};
+
+/// The social providers a pool may name in SupportedLoginProviders.
+pub const NAMED_PROVIDERS: &[&str] = &[
+    "graph.facebook.com",
+    "accounts.google.com",
+    "www.amazon.com",
+    "appleid.apple.com",
+    "api.twitter.com",
+    "www.digits.com",
+];
+
+/// Mapping rules allowed per provider (service quota; the model says 400).
+pub const MAX_RULES_PER_PROVIDER: usize = 25;
+/// Pool tags allowed per pool.
+pub const MAX_TAGS: usize = 50;
+
+/// The settings of a pool that CreateIdentityPool and UpdateIdentityPool
+/// take. Update replaces: what is absent is reset to its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolSettings {
+    pub name: String,
+    pub allow_unauthenticated: bool,
+    pub allow_classic_flow: Option<bool>,
+    pub supported_login_providers: BTreeMap<String, String>,
+    pub developer_provider_name: Option<String>,
+    pub open_id_connect_provider_arns: Vec<String>,
+    pub cognito_identity_providers: Vec<CognitoProvider>,
+    pub saml_provider_arns: Vec<String>,
+    /// None keeps the tags on update.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+pub fn pool_not_found(id: &str) -> Error {
+    Error::ResourceNotFound(format!("IdentityPool '{id}' not found."))
+}
+
+impl Cognate {
+    pub async fn create_pool(&self, caller: &Caller, settings: PoolSettings) -> Result<Pool> {
+        self.check_pool_settings(caller, &settings, None).await?;
+        let now = self.clock.now_secs();
+        let tags = settings.tags.clone().unwrap_or_default();
+        check_tag_count(tags.len())?;
+        let pool = Pool {
+            id: ids::regional_uuid(&caller.region),
+            account: caller.account.clone(),
+            region: caller.region.clone(),
+            name: settings.name,
+            allow_unauthenticated: settings.allow_unauthenticated,
+            allow_classic_flow: settings.allow_classic_flow,
+            supported_login_providers: settings.supported_login_providers,
+            developer_provider_name: settings.developer_provider_name,
+            open_id_connect_provider_arns: settings.open_id_connect_provider_arns,
+            cognito_identity_providers: settings.cognito_identity_providers,
+            saml_provider_arns: settings.saml_provider_arns,
+            tags,
+            roles: BTreeMap::new(),
+            role_mappings: BTreeMap::new(),
+            principal_tag_maps: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        self.store
+            .insert_pool(&pool, self.config.max_pools_per_region)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::LimitExceeded(_) => Error::LimitExceeded(format!(
+                    "You have reached the limit of {} identity pools in this account and region.",
+                    self.config.max_pools_per_region
+                )),
+                other => other.into(),
+            })?;
+        Ok(pool)
+    }
+
+    /// A pool of the caller's account, or ResourceNotFound.
+    pub async fn pool(&self, caller: &Caller, id: &str) -> Result<Pool> {
+        match self.store.get_pool(id).await? {
+            Some(pool) if pool.account == caller.account => Ok(pool),
+            _ => Err(pool_not_found(id)),
+        }
+    }
+
+    pub async fn update_pool(
+        &self,
+        caller: &Caller,
+        id: &str,
+        settings: PoolSettings,
+    ) -> Result<Pool> {
+        let current = self.pool(caller, id).await?;
+        self.check_pool_settings(caller, &settings, Some(&current))
+            .await?;
+        let mut pool = current.clone();
+        pool.name = settings.name;
+        pool.allow_unauthenticated = settings.allow_unauthenticated;
+        pool.allow_classic_flow = settings.allow_classic_flow;
+        pool.supported_login_providers = settings.supported_login_providers;
+        // Omitting the developer provider name keeps it: it is immutable.
+        if settings.developer_provider_name.is_some() {
+            pool.developer_provider_name = settings.developer_provider_name;
+        }
+        pool.open_id_connect_provider_arns = settings.open_id_connect_provider_arns;
+        pool.cognito_identity_providers = settings.cognito_identity_providers;
+        pool.saml_provider_arns = settings.saml_provider_arns;
+        if let Some(tags) = settings.tags {
+            check_tag_count(tags.len())?;
+            pool.tags = tags;
+        }
+        // Role mappings must keep naming configured providers.
+        let mut mappings = std::mem::take(&mut pool.role_mappings);
+        mappings.retain(|key, _| provider_configured(&pool, key));
+        pool.role_mappings = mappings;
+        self.save_pool(pool, current.version).await
+    }
+
+    pub async fn delete_pool(&self, caller: &Caller, id: &str) -> Result<()> {
+        self.pool(caller, id).await?;
+        if self.store.delete_pool(id).await? {
+            Ok(())
+        } else {
+            Err(pool_not_found(id))
+        }
+    }
+
+    /// One page of the caller's pools and the token of the next page.
+    pub async fn list_pools(
+        &self,
+        caller: &Caller,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<(Vec<Pool>, Option<String>)> {
+        let after = next_token.map(page_token::decode).transpose()?;
+        let mut pools = self
+            .store
+            .list_pools(
+                &caller.account,
+                &caller.region,
+                after.as_deref(),
+                max_results + 1,
+            )
+            .await?;
+        let next = if pools.len() > max_results {
+            pools.truncate(max_results);
+            pools.last().map(|p| page_token::encode(&p.id))
+        } else {
+            None
+        };
+        Ok((pools, next))
+    }
+
+    pub async fn set_pool_roles(
+        &self,
+        caller: &Caller,
+        id: &str,
+        roles: BTreeMap<String, String>,
+        role_mappings: BTreeMap<String, RoleMapping>,
+    ) -> Result<()> {
+        let current = self.pool(caller, id).await?;
+        for (key, arn) in &roles {
+            if key != "authenticated" && key != "unauthenticated" {
+                return Err(Error::InvalidParameter(format!(
+                    "Roles key '{key}' must be 'authenticated' or 'unauthenticated'."
+                )));
+            }
+            if iam::parse_role_arn(arn).is_none() {
+                return Err(Error::InvalidParameter(format!(
+                    "Role ARN {arn} is not a valid role ARN."
+                )));
+            }
+        }
+        for (provider, mapping) in &role_mappings {
+            check_role_mapping(&current, provider, mapping)?;
+        }
+        let mut pool = current.clone();
+        pool.roles = roles;
+        pool.role_mappings = role_mappings;
+        self.save_pool(pool, current.version).await.map(|_| ())
+    }
+
+    pub async fn tag_pool(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        tags: BTreeMap<String, String>,
+    ) -> Result<()> {
+        let current = self.pool_by_arn(caller, arn).await?;
+        let mut pool = current.clone();
+        pool.tags.extend(tags);
+        check_tag_count(pool.tags.len())?;
+        self.save_pool(pool, current.version).await.map(|_| ())
+    }
+
+    pub async fn untag_pool(&self, caller: &Caller, arn: &str, keys: &[String]) -> Result<()> {
+        let current = self.pool_by_arn(caller, arn).await?;
+        let mut pool = current.clone();
+        for key in keys {
+            pool.tags.remove(key);
+        }
+        self.save_pool(pool, current.version).await.map(|_| ())
+    }
+
+    pub async fn pool_tags(&self, caller: &Caller, arn: &str) -> Result<BTreeMap<String, String>> {
+        Ok(self.pool_by_arn(caller, arn).await?.tags)
+    }
+
+    pub async fn set_principal_tag_map(
+        &self,
+        caller: &Caller,
+        id: &str,
+        provider: &str,
+        use_defaults: bool,
+        tags: BTreeMap<String, String>,
+    ) -> Result<PrincipalTagMap> {
+        let current = self.pool(caller, id).await?;
+        if !provider_configured(&current, provider) {
+            return Err(Error::InvalidParameter(format!(
+                "Provider {provider} is not configured for identity pool {id}."
+            )));
+        }
+        let mut pool = current.clone();
+        let map = if use_defaults {
+            PrincipalTagMap {
+                use_defaults: true,
+                tags: default_principal_tags(provider),
+            }
+        } else {
+            PrincipalTagMap {
+                use_defaults: false,
+                tags,
+            }
+        };
+        if !map.use_defaults && map.tags.is_empty() {
+            pool.principal_tag_maps.remove(provider);
+        } else {
+            pool.principal_tag_maps
+                .insert(provider.to_string(), map.clone());
+        }
+        self.save_pool(pool, current.version).await?;
+        Ok(map)
+    }
+
+    pub async fn principal_tag_map(
+        &self,
+        caller: &Caller,
+        id: &str,
+        provider: &str,
+    ) -> Result<PrincipalTagMap> {
+        let pool = self.pool(caller, id).await?;
+        pool.principal_tag_maps.get(provider).cloned().ok_or_else(|| {
+            Error::ResourceNotFound(format!(
+                "No principal tag attribute map for provider {provider} in identity pool {id}."
+            ))
+        })
+    }
+
+    async fn pool_by_arn(&self, caller: &Caller, arn: &str) -> Result<Pool> {
+        let (region, account, pool_id) = ids::parse_pool_arn(arn).ok_or_else(|| {
+            Error::InvalidParameter(format!("Invalid identity pool ARN: {arn}"))
+        })?;
+        let pool = self.pool(caller, pool_id).await.map_err(|_| {
+            Error::ResourceNotFound(format!("Resource {arn} not found."))
+        })?;
+        if pool.region != region || pool.account != account {
+            return Err(Error::ResourceNotFound(format!("Resource {arn} not found.")));
+        }
+        Ok(pool)
+    }
+
+    async fn save_pool(&self, mut pool: Pool, read_version: i64) -> Result<Pool> {
+        pool.version = read_version + 1;
+        pool.updated_at = self.clock.now_secs();
+        self.store
+            .update_pool(&pool, read_version)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::NotFound(_) => pool_not_found(&pool.id),
+                crate::store::StoreError::Conflict(_) => Error::ConcurrentModification(
+                    "The identity pool was modified concurrently; retry the request.".into(),
+                ),
+                other => other.into(),
+            })?;
+        Ok(pool)
+    }
+
+    async fn check_pool_settings(
+        &self,
+        caller: &Caller,
+        settings: &PoolSettings,
+        current: Option<&Pool>,
+    ) -> Result<()> {
+        for key in settings.supported_login_providers.keys() {
+            if !NAMED_PROVIDERS.contains(&key.as_str()) {
+                return Err(Error::InvalidParameter(format!(
+                    "Invalid login provider: {key}. SupportedLoginProviders accepts {}.",
+                    NAMED_PROVIDERS.join(", ")
+                )));
+            }
+        }
+        if let (Some(current), Some(wanted)) = (current, &settings.developer_provider_name)
+            && let Some(existing) = &current.developer_provider_name
+            && existing != wanted
+        {
+            return Err(Error::InvalidParameter(
+                "Cannot modify the DeveloperProviderName of an identity pool once it is set."
+                    .into(),
+            ));
+        }
+        if let Some(dev) = &settings.developer_provider_name {
+            if dev == "cognito-identity.amazonaws.com" || NAMED_PROVIDERS.contains(&dev.as_str())
+            {
+                return Err(Error::InvalidParameter(format!(
+                    "DeveloperProviderName {dev} is reserved."
+                )));
+            }
+            let owner = self
+                .store
+                .pool_by_developer_provider(&caller.account, &caller.region, dev)
+                .await?;
+            if let Some(owner) = owner
+                && current.is_none_or(|c| c.id != owner)
+            {
+                return Err(Error::ResourceConflict(format!(
+                    "DeveloperProviderName {dev} is already used by identity pool {owner}."
+                )));
+            }
+        }
+        for arn in &settings.open_id_connect_provider_arns {
+            let provider = self.store.get_oidc_provider(arn).await?;
+            if provider.is_none_or(|p| p.account != caller.account) {
+                return Err(Error::InvalidParameter(format!(
+                    "Invalid OpenIdConnectProviderARN: {arn} does not exist."
+                )));
+            }
+        }
+        if let Some(arn) = settings.saml_provider_arns.first() {
+            return Err(Error::InvalidParameter(format!(
+                "Invalid SamlProviderARN: {arn}. SAML providers are not supported by this server yet."
+            )));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for provider in &settings.cognito_identity_providers {
+            if !is_user_pool_provider_name(&provider.provider_name) {
+                return Err(Error::InvalidParameter(format!(
+                    "Invalid Cognito Identity Provider name: {}. Expected cognito-idp.<region>.amazonaws.com/<userPoolId>.",
+                    provider.provider_name
+                )));
+            }
+            if !seen.insert((&provider.provider_name, &provider.client_id)) {
+                return Err(Error::InvalidParameter(format!(
+                    "Duplicate Cognito Identity Provider: {} with client {}.",
+                    provider.provider_name, provider.client_id
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `cognito-idp.<region>.amazonaws.com/<region>_<id>`.
+pub fn is_user_pool_provider_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("cognito-idp.") else {
+        return false;
+    };
+    let Some((region, pool)) = rest.split_once(".amazonaws.com/") else {
+        return false;
+    };
+    !region.is_empty()
+        && pool
+            .split_once('_')
+            .is_some_and(|(r, id)| r == region && !id.is_empty())
+}
+
+/// Whether a provider name (or user-pool `<provider>:<clientId>` role
+/// mapping key) is configured on the pool.
+pub fn provider_configured(pool: &Pool, key: &str) -> bool {
+    if pool.supported_login_providers.contains_key(key)
+        || pool
+            .open_id_connect_provider_arns
+            .iter()
+            .any(|arn| iam::oidc_arn_host_path(arn) == Some(key))
+        || pool
+            .cognito_identity_providers
+            .iter()
+            .any(|p| p.provider_name == key || format!("{}:{}", p.provider_name, p.client_id) == key)
+    {
+        return true;
+    }
+    false
+}
+
+fn check_role_mapping(pool: &Pool, provider: &str, mapping: &RoleMapping) -> Result<()> {
+    if !provider_configured(pool, provider) {
+        return Err(Error::InvalidParameter(format!(
+            "The provider {provider} in RoleMappings is not configured for this identity pool."
+        )));
+    }
+    if mapping.ambiguous_role_resolution.is_none() {
+        return Err(Error::InvalidParameter(format!(
+            "AmbiguousRoleResolution must be specified for the role mapping of {provider}."
+        )));
+    }
+    match mapping.mapping_type {
+        RoleMappingType::Token => {
+            if mapping.rules.as_ref().is_some_and(|r| !r.is_empty()) {
+                return Err(Error::InvalidParameter(format!(
+                    "RulesConfiguration must not be specified for a Token role mapping ({provider})."
+                )));
+            }
+        }
+        RoleMappingType::Rules => {
+            let rules = mapping.rules.as_ref().ok_or_else(|| {
+                Error::InvalidParameter(format!(
+                    "RulesConfiguration is required for a Rules role mapping ({provider})."
+                ))
+            })?;
+            if rules.is_empty() {
+                return Err(Error::InvalidParameter(format!(
+                    "RulesConfiguration must contain at least one rule ({provider})."
+                )));
+            }
+            if rules.len() > MAX_RULES_PER_PROVIDER {
+                return Err(Error::InvalidParameter(format!(
+                    "A role mapping may have at most {MAX_RULES_PER_PROVIDER} rules; {provider} has {}.",
+                    rules.len()
+                )));
+            }
+            for rule in rules {
+                if iam::parse_role_arn(&rule.role_arn).is_none() {
+                    return Err(Error::InvalidParameter(format!(
+                        "Role ARN {} in the rules of {provider} is not a valid role ARN.",
+                        rule.role_arn
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_tag_count(n: usize) -> Result<()> {
+    if n > MAX_TAGS {
+        return Err(Error::InvalidParameter(format!(
+            "An identity pool can have at most {MAX_TAGS} tags."
+        )));
+    }
+    Ok(())
+}
+
+/// The attributes AWS maps when UseDefaults is set.
+pub fn default_principal_tags(provider: &str) -> BTreeMap<String, String> {
+    let (client, username) = match provider {
+        "graph.facebook.com" => ("app_id", "id"),
+        "www.amazon.com" => ("aud", "user_id"),
+        _ => ("aud", "sub"),
+    };
+    BTreeMap::from([
+        ("client".to_string(), client.to_string()),
+        ("username".to_string(), username.to_string()),
+    ])
+}

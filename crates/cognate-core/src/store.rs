@@ -1,0 +1,161 @@
+//! The storage contract. One implementation per engine (`cognate-store`);
+//! both run the same conformance suite. The domain decides, the store
+//! applies: multi-record changes are handed over as one `IdentityChanges`
+//! with the versions the decision was based on, and the store applies them
+//! atomically or not at all.
+
+use async_trait::async_trait;
+
+use crate::model::{
+    Identity, Login, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A precondition failed (a version changed, a login was taken
+    /// meanwhile). The caller re-reads and decides again.
+    #[error("conflicting concurrent change: {0}")]
+    Conflict(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A new identity to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIdentity {
+    pub id: String,
+    pub pool_id: String,
+    pub created_at: i64,
+}
+
+/// Everything one identity operation changes, applied in one transaction.
+/// Order of application: create, preconditions, merges, unlinks, links.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityChanges {
+    pub pool_id: String,
+    pub now: i64,
+    pub create: Option<NewIdentity>,
+    /// Identities the decision read, with the version it saw. Any mismatch
+    /// (or a missing identity) aborts with `StoreError::Conflict`.
+    pub expect_versions: Vec<(String, i64)>,
+    /// Move every login of `from_identity` to `to_identity`, disable
+    /// `from_identity`, and record the merge.
+    pub merges: Vec<MergeRecord>,
+    /// Logins to remove from an identity.
+    pub unlinks: Vec<(String, Login)>,
+    /// Logins to add to an identity. A login already owned by any identity
+    /// of the pool aborts with `StoreError::Conflict`.
+    pub links: Vec<(String, Login)>,
+    /// Identities whose version and updated_at are bumped even if nothing
+    /// else names them.
+    pub touch: Vec<String>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- identity pools ----
+
+    /// Inserts a pool unless the account already has `max_per_region`
+    /// pools in its region (`LimitExceeded`).
+    async fn insert_pool(&self, pool: &Pool, max_per_region: usize) -> StoreResult<()>;
+    async fn get_pool(&self, id: &str) -> StoreResult<Option<Pool>>;
+    /// Replaces the pool if its stored version is `expected_version`
+    /// (`Conflict` otherwise, `NotFound` if gone). `pool.version` is the
+    /// new version.
+    async fn update_pool(&self, pool: &Pool, expected_version: i64) -> StoreResult<()>;
+    /// Deletes the pool with its identities, logins and merges.
+    async fn delete_pool(&self, id: &str) -> StoreResult<bool>;
+    /// Pools of an account in a region ordered by id, after the given id.
+    async fn list_pools(
+        &self,
+        account: &str,
+        region: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Pool>>;
+    /// The pool (if any) of the account and region using this developer
+    /// provider name.
+    async fn pool_by_developer_provider(
+        &self,
+        account: &str,
+        region: &str,
+        developer_provider_name: &str,
+    ) -> StoreResult<Option<String>>;
+
+    // ---- identities ----
+
+    async fn get_identity(&self, id: &str) -> StoreResult<Option<Identity>>;
+    /// The owners of the given logins in a pool: (login, identity id) for
+    /// each login that has one.
+    async fn find_login_owners(
+        &self,
+        pool_id: &str,
+        logins: &[Login],
+    ) -> StoreResult<Vec<(Login, String)>>;
+    async fn apply_identity_changes(&self, changes: &IdentityChanges) -> StoreResult<()>;
+    /// Creates guest identities (no logins) in one transaction.
+    async fn insert_guests(&self, identities: &[NewIdentity]) -> StoreResult<()>;
+    /// Identities of a pool ordered by id, after the given id.
+    async fn list_identities(
+        &self,
+        pool_id: &str,
+        hide_disabled: bool,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Identity>>;
+    /// Deletes an identity and its logins. False if it did not exist.
+    async fn delete_identity(&self, id: &str) -> StoreResult<bool>;
+    /// Merges into or out of an identity, oldest first.
+    async fn merges_of(&self, identity_id: &str) -> StoreResult<Vec<MergeRecord>>;
+    /// Subjects of one provider on an identity, ordered, after the given one.
+    async fn subjects_of(
+        &self,
+        identity_id: &str,
+        provider: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>>;
+
+    // ---- IAM ----
+
+    /// Inserts a role (`AlreadyExists` if the name is taken).
+    async fn insert_role(&self, role: &Role) -> StoreResult<()>;
+    async fn get_role(&self, account: &str, name: &str) -> StoreResult<Option<Role>>;
+    /// Replaces an existing role (`NotFound` if gone).
+    async fn update_role(&self, role: &Role) -> StoreResult<()>;
+    async fn delete_role(&self, account: &str, name: &str) -> StoreResult<bool>;
+    async fn list_roles(
+        &self,
+        account: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Role>>;
+
+    async fn insert_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()>;
+    async fn get_oidc_provider(&self, arn: &str) -> StoreResult<Option<OidcProvider>>;
+    async fn update_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()>;
+    async fn delete_oidc_provider(&self, arn: &str) -> StoreResult<bool>;
+    async fn list_oidc_providers(&self, account: &str) -> StoreResult<Vec<OidcProvider>>;
+
+    // ---- keys and settings ----
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Marks every unretired key but `except_kid` retired at `at`.
+    async fn retire_signing_keys(&self, except_kid: &str, at: i64) -> StoreResult<()>;
+    /// Drops keys retired before `before`.
+    async fn delete_signing_keys_retired_before(&self, before: i64) -> StoreResult<u64>;
+
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Sets a setting only if it is absent; returns the value that is
+    /// stored afterwards (the existing one if another node won).
+    async fn init_setting(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>>;
+}

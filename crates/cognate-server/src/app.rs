@@ -1,0 +1,254 @@
+//! The router: one `POST /` (and `GET /` for Query) that parses the request
+//! into an operation, authenticates it, dispatches it and renders the
+//! result; plus health, metrics and the OpenID discovery documents.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use cognate_core::Cognate;
+use serde_json::Value;
+
+use crate::auth::{self, AdminKey, Principal};
+use crate::metrics::{Metrics, Outcome};
+use crate::operation::{Operation, Service};
+use crate::wire_error::{ApiError, Protocol};
+use crate::{cognito, query};
+
+pub struct AppState {
+    pub cognate: Arc<Cognate>,
+    pub admin: AdminKey,
+    pub metrics: Metrics,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// The parsed input of a call.
+pub enum Input {
+    Json(Value),
+    Query(query::Params),
+}
+
+/// A request the dispatcher understood.
+pub struct Call {
+    pub operation: Operation,
+    pub protocol: Protocol,
+    pub input: Input,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(api).post(api).options(preflight))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(crate::openid::routes())
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.cognate.store().get_setting("health-probe").await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn preflight() -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let h = response.headers_mut();
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static(
+            "content-type, x-amz-target, x-amz-date, x-amz-user-agent, x-amz-security-token, x-amz-content-sha256, authorization, amz-sdk-invocation-id, amz-sdk-request",
+        ),
+    );
+    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
+    response
+}
+
+/// The protocol the request seems to speak, before its body is read, so
+/// even an oversized body is refused in the right shape.
+fn protocol_hint(headers: &HeaderMap) -> Protocol {
+    if headers.contains_key("x-amz-target") {
+        Protocol::Json
+    } else {
+        Protocol::Query(Service::Sts)
+    }
+}
+
+async fn api(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let hint = protocol_hint(&headers);
+    let body = match to_bytes(body, state.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            state.metrics.record_unparsed();
+            return finish(
+                ApiError::new(
+                    "RequestEntityTooLargeException",
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "Request body exceeds the limit of {} bytes.",
+                        state.max_body_bytes
+                    ),
+                )
+                .render(hint, &request_id),
+            );
+        }
+    };
+    let call = match parse_call(&method, &uri, &headers, &body) {
+        Ok(call) => call,
+        Err((protocol, error)) => {
+            state.metrics.record_unparsed();
+            return finish(error.render(protocol, &request_id));
+        }
+    };
+    let protocol = call.protocol;
+    let operation = call.operation;
+    let result = match auth::authenticate(&state, &call, &method, &uri, &headers, &body) {
+        Ok(principal) => dispatch(&state, call, principal, &request_id).await,
+        Err(e) => Err(e),
+    };
+    let response = match result {
+        Ok(response) => {
+            state
+                .metrics
+                .record(operation, Outcome::Success, started.elapsed());
+            response
+        }
+        Err(error) => {
+            let outcome = if error.is_server_fault() {
+                Outcome::ServerError
+            } else {
+                Outcome::ClientError
+            };
+            state.metrics.record(operation, outcome, started.elapsed());
+            error.render(protocol, &request_id)
+        }
+    };
+    let mut response = finish(response);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+/// Headers every API response carries (browser SDKs call directly).
+fn finish(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date"),
+    );
+    response
+}
+
+fn parse_call(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Call, (Protocol, ApiError)> {
+    if let Some(target) = headers.get("x-amz-target") {
+        return parse_json_call(target, headers, body).map_err(|e| (Protocol::Json, e));
+    }
+    query::parse_call(method, uri, headers, body)
+}
+
+fn parse_json_call(
+    target: &HeaderValue,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Call, ApiError> {
+    let target = target.to_str().unwrap_or("");
+    let operation = Operation::from_json_target(target).ok_or_else(|| {
+        ApiError::new(
+            "UnknownOperationException",
+            StatusCode::BAD_REQUEST,
+            format!("Unknown operation: '{target}'. Expected AWSCognitoIdentityService.<Operation>."),
+        )
+    })?;
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !matches!(
+        media_type,
+        "application/x-amz-json-1.1" | "application/x-amz-json-1.0" | "application/json" | ""
+    ) {
+        return Err(ApiError::new(
+            "SerializationException",
+            StatusCode::BAD_REQUEST,
+            format!("Unsupported content type '{media_type}'; expected application/x-amz-json-1.1."),
+        ));
+    }
+    let input = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Default::default())
+    } else {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                "SerializationException",
+                StatusCode::BAD_REQUEST,
+                format!("The request body is not valid JSON: {e}"),
+            )
+        })?;
+        if !value.is_object() {
+            return Err(ApiError::new(
+                "SerializationException",
+                StatusCode::BAD_REQUEST,
+                "The request body must be a JSON object.",
+            ));
+        }
+        value
+    };
+    Ok(Call {
+        operation,
+        protocol: Protocol::Json,
+        input: Input::Json(input),
+    })
+}
+
+async fn dispatch(
+    state: &AppState,
+    call: Call,
+    principal: Principal,
+    request_id: &str,
+) -> Result<Response, ApiError> {
+    match call.input {
+        Input::Json(input) => cognito::dispatch(state, call.operation, &principal, input)
+            .await
+            .map(cognito::json_response),
+        Input::Query(params) => {
+            query::dispatch(state, call.operation, &principal, &params, request_id).await
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Who is calling: SigV4 verification against the admin key (and, later,
+//! temporary credentials), after the operation is known, so public
+//! operations can stay anonymous.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Uri};
+use cognate_core::Caller;
+
+use crate::app::{AppState, Call};
+use crate::wire_error::ApiError;
+
+/// The long-term admin credentials.
+#[derive(Clone)]
+pub struct AdminKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for AdminKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An unsigned call to a public operation.
+    Anonymous { region: String },
+    /// The admin key: the account root.
+    Admin { region: String },
+}
+
+impl Principal {
+    pub fn region(&self) -> &str {
+        match self {
+            Principal::Anonymous { region } | Principal::Admin { region } => region,
+        }
+    }
+}
+
+pub fn caller(state: &AppState, principal: &Principal) -> Caller {
+    Caller {
+        account: state.cognate.config().account.clone(),
+        region: principal.region().to_string(),
+    }
+}
+
+/// Authenticates a call. Public operations ignore any signature they carry
+/// (SDKs with unrelated credentials configured may sign them); every other
+/// operation needs a valid one.
+pub fn authenticate(
+    state: &AppState,
+    call: &Call,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Principal, ApiError> {
+    let default_region = state.cognate.config().default_region.clone();
+    if call.operation.is_public() {
+        return Ok(Principal::Anonymous {
+            region: default_region,
+        });
+    }
+    let header_pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let request = cognate_sigv4::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers: &header_pairs,
+        body,
+    };
+    let info = cognate_sigv4::parse(&request)
+        .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?
+        .ok_or_else(|| ApiError::missing_authentication(call.protocol))?;
+    let service = call.operation.service().signing_name();
+    if info.service != service {
+        return Err(ApiError::from_sigv4(
+            &cognate_sigv4::SigV4Error::InvalidCredentialScope {
+                problems: vec![cognate_sigv4::ScopeProblem::Service {
+                    expected: service.to_string(),
+                }],
+            },
+            call.protocol,
+        ));
+    }
+    let now = state.cognate.clock().now();
+    if info.access_key_id == state.admin.access_key_id {
+        cognate_sigv4::verify(&request, &info, &state.admin.secret_access_key, now)
+            .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
+        return Ok(Principal::Admin {
+            region: info.region.clone(),
+        });
+    }
+    Err(ApiError::unknown_access_key(call.protocol))
+}

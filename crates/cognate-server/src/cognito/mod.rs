@@ -1,0 +1,110 @@
+//! Cognito Identity over AWS JSON 1.1: decode, validate, call the domain,
+//! encode.
+
+mod identities;
+mod pools;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::operation::Operation;
+use crate::wire_error::{ApiError, Protocol};
+
+pub type JsonResult = Result<Value, ApiError>;
+
+pub fn json_response(body: Value) -> Response {
+    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    response
+}
+
+/// Decodes the members of a request; a wrong JSON type is a
+/// SerializationException naming the member.
+pub fn decode<T: DeserializeOwned>(input: Value) -> Result<T, ApiError> {
+    serde_json::from_value(input).map_err(|e| {
+        ApiError::new(
+            "SerializationException",
+            StatusCode::BAD_REQUEST,
+            format!("The request does not match the operation's input shape: {e}"),
+        )
+    })
+}
+
+/// A domain error as a JSON-protocol error.
+pub fn domain(error: cognate_core::Error) -> ApiError {
+    if let cognate_core::Error::Internal(detail) = &error {
+        tracing::error!(%detail, "internal error");
+    }
+    ApiError::from_domain(&error, Protocol::Json)
+}
+
+/// Epoch seconds as a JSON number, the way the service sends timestamps.
+pub fn epoch(secs: i64) -> Value {
+    Value::from(secs as f64)
+}
+
+pub async fn dispatch(
+    state: &AppState,
+    operation: Operation,
+    principal: &Principal,
+    input: Value,
+) -> JsonResult {
+    use Operation::*;
+    match operation {
+        CreateIdentityPool => pools::create(state, principal, input).await,
+        DescribeIdentityPool => pools::describe(state, principal, input).await,
+        UpdateIdentityPool => pools::update(state, principal, input).await,
+        DeleteIdentityPool => pools::delete(state, principal, input).await,
+        ListIdentityPools => pools::list(state, principal, input).await,
+        SetIdentityPoolRoles => pools::set_roles(state, principal, input).await,
+        GetIdentityPoolRoles => pools::get_roles(state, principal, input).await,
+        SetPrincipalTagAttributeMap => pools::set_principal_tags(state, principal, input).await,
+        GetPrincipalTagAttributeMap => pools::get_principal_tags(state, principal, input).await,
+        TagResource => pools::tag(state, principal, input).await,
+        UntagResource => pools::untag(state, principal, input).await,
+        ListTagsForResource => pools::list_tags(state, principal, input).await,
+        GetId
+        | GetOpenIdToken
+        | GetCredentialsForIdentity
+        | UnlinkIdentity
+        | ListIdentities
+        | DescribeIdentity
+        | DeleteIdentities
+        | GetOpenIdTokenForDeveloperIdentity
+        | LookupDeveloperIdentity
+        | MergeDeveloperIdentities
+        | UnlinkDeveloperIdentity => identities::dispatch(state, operation, principal, input).await,
+        GetCallerIdentity
+        | AssumeRoleWithWebIdentity
+        | CreateRole
+        | GetRole
+        | ListRoles
+        | DeleteRole
+        | PutRolePolicy
+        | GetRolePolicy
+        | DeleteRolePolicy
+        | ListRolePolicies
+        | CreateOpenIDConnectProvider
+        | GetOpenIDConnectProvider
+        | ListOpenIDConnectProviders
+        | DeleteOpenIDConnectProvider
+        | AddClientIDToOpenIDConnectProvider
+        | RemoveClientIDFromOpenIDConnectProvider => Err(ApiError::internal()),
+    }
+}
+
+/// Answer for operations this server does not implement yet.
+pub fn not_implemented(operation: Operation) -> ApiError {
+    ApiError::new(
+        "NotImplementedException",
+        StatusCode::NOT_IMPLEMENTED,
+        format!("{operation} is not implemented by this server yet."),
+    )
+}

@@ -1,0 +1,180 @@
+//! STS and IAM over the AWS Query protocol: form parameters in, XML out.
+
+mod iam;
+mod sts;
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::{AppState, Call, Input};
+use crate::auth::Principal;
+use crate::operation::{Operation, Service};
+use crate::wire_error::{ApiError, Protocol};
+use crate::xml::XmlWriter;
+
+/// Decoded form parameters, in order.
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `Name.member.1`, `Name.member.2`, ... in index order. An empty list
+    /// is sent as `Name=` by botocore.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        let prefix = format!("{name}.member.");
+        let mut items: Vec<(u32, String)> = self
+            .0
+            .iter()
+            .filter_map(|(k, v)| {
+                let index = k.strip_prefix(&prefix)?.parse().ok()?;
+                Some((index, v.clone()))
+            })
+            .collect();
+        items.sort_by_key(|(i, _)| *i);
+        items.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// `Name.member.N.Key` / `Name.member.N.Value` pairs.
+    pub fn tags(&self, name: &str) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        for i in 1..=50 {
+            let key = self.get(&format!("{name}.member.{i}.Key"));
+            let value = self.get(&format!("{name}.member.{i}.Value"));
+            match (key, value) {
+                (Some(k), v) => {
+                    out.insert(k.to_string(), v.unwrap_or("").to_string());
+                }
+                (None, _) => break,
+            }
+        }
+        out
+    }
+}
+
+fn query_error(code: &'static str, message: String) -> ApiError {
+    ApiError::new(code, StatusCode::BAD_REQUEST, message)
+}
+
+pub fn parse_call(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Call, (Protocol, ApiError)> {
+    let hint = Protocol::Query(Service::Sts);
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(q) = uri.query() {
+        pairs.extend(form_pairs(q.as_bytes()).map_err(|e| (hint, e))?);
+    }
+    if *method == Method::POST && !body.is_empty() {
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !content_type
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+        {
+            return Err((
+                hint,
+                query_error(
+                    "InvalidRequest",
+                    format!(
+                        "Unsupported content type '{content_type}': send X-Amz-Target for the JSON protocol or a form-encoded Action for the Query protocol."
+                    ),
+                ),
+            ));
+        }
+        pairs.extend(form_pairs(body).map_err(|e| (hint, e))?);
+    }
+    let params = Params(pairs);
+    let action = params.get("Action").ok_or_else(|| {
+        (
+            hint,
+            query_error("MissingAction", "Could not find operation to perform: the Action parameter is missing.".into()),
+        )
+    })?;
+    let version = params.get("Version").unwrap_or("");
+    let operation = Operation::from_query_action(action).ok_or_else(|| {
+        (
+            hint,
+            query_error(
+                "InvalidAction",
+                format!("Could not find operation {action} for version {version}"),
+            ),
+        )
+    })?;
+    let service = operation.service();
+    let protocol = Protocol::Query(service);
+    if service.query_version() != Some(version) {
+        return Err((
+            protocol,
+            query_error(
+                "InvalidAction",
+                format!("Could not find operation {action} for version {version}"),
+            ),
+        ));
+    }
+    Ok(Call {
+        operation,
+        protocol,
+        input: Input::Query(params),
+    })
+}
+
+fn form_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).map_err(|_| {
+        query_error(
+            "MalformedQueryString",
+            "The request parameters are not valid form encoding.".into(),
+        )
+    })
+}
+
+/// A successful Query response.
+pub fn xml_response(
+    operation: Operation,
+    writer: XmlWriter,
+    request_id: &str,
+) -> Response {
+    let body = writer.finish(
+        operation.name(),
+        operation.service().xml_namespace(),
+        request_id,
+    );
+    let mut response = (StatusCode::OK, body).into_response();
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("text/xml"));
+    response
+}
+
+/// A domain error in the Query shape of `service`.
+pub fn domain(service: Service) -> impl Fn(cognate_core::Error) -> ApiError {
+    move |error| {
+        if let cognate_core::Error::Internal(detail) = &error {
+            tracing::error!(%detail, "internal error");
+        }
+        ApiError::from_domain(&error, Protocol::Query(service))
+    }
+}
+
+pub async fn dispatch(
+    state: &AppState,
+    operation: Operation,
+    principal: &Principal,
+    params: &Params,
+    request_id: &str,
+) -> Result<Response, ApiError> {
+    let writer = match operation.service() {
+        Service::Sts => sts::dispatch(state, operation, principal, params).await?,
+        Service::Iam => iam::dispatch(state, operation, principal, params).await?,
+        Service::CognitoIdentity => return Err(ApiError::internal()),
+    };
+    Ok(xml_response(operation, writer, request_id))
+}

@@ -1,0 +1,288 @@
+//! Canonical request construction, matching the `aws-sigv4` crate (and the
+//! other AWS SDKs) byte for byte.
+
+use std::borrow::Cow;
+
+use aws_lc_rs::digest;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, utf8_percent_encode};
+
+use crate::Request;
+
+/// Everything but the RFC 3986 unreserved characters `A-Z a-z 0-9 - . _ ~`.
+const QUERY_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Same, but `/` is kept (path segments are encoded, separators are not).
+const PATH_ENCODE_SET: &AsciiSet = &QUERY_ENCODE_SET.remove(b'/');
+
+pub(crate) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(digest::digest(&digest::SHA256, data))
+}
+
+/// URI-encodes a string for the canonical query string (`%20` for space,
+/// uppercase hex, only unreserved characters left alone).
+pub(crate) fn uri_encode(value: &str) -> String {
+    utf8_percent_encode(value, QUERY_ENCODE_SET).to_string()
+}
+
+/// Decodes one `application/x-www-form-urlencoded` name or value exactly as
+/// the `form_urlencoded` crate does (which is what `aws-sigv4` uses): `+` is a
+/// space, `%XX` is decoded, malformed escapes are kept literally and invalid
+/// UTF-8 is replaced with U+FFFD.
+pub(crate) fn form_decode(value: &str) -> Cow<'_, str> {
+    if !value.contains(['+', '%']) {
+        return Cow::Borrowed(value);
+    }
+    let replaced: Vec<u8> = value
+        .bytes()
+        .map(|b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let decoded: Vec<u8> = percent_decode(&replaced).collect();
+    Cow::Owned(String::from_utf8_lossy(&decoded).into_owned())
+}
+
+/// Splits a raw query string into decoded `(name, value)` pairs, in order.
+/// Empty `&`-separated pieces are skipped; a piece without `=` has an empty value.
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    query
+        .split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            (form_decode(name), form_decode(value))
+        })
+}
+
+/// Canonical query string: every parameter decoded, re-encoded with
+/// [`uri_encode`], sorted by encoded name then encoded value, joined as
+/// `name=value` with `&`. With `exclude_signature`, the `X-Amz-Signature`
+/// parameter (presigned form) is left out.
+pub(crate) fn canonical_query(query: &str, exclude_signature: bool) -> String {
+    let mut pairs: Vec<(String, String)> = query_pairs(query)
+        .filter(|(name, _)| !(exclude_signature && name == "X-Amz-Signature"))
+        .map(|(name, value)| (uri_encode(&name), uri_encode(&value)))
+        .collect();
+    pairs.sort();
+    let mut out = String::with_capacity(query.len() + 16);
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
+}
+
+/// Absolute form of the raw path: `""` becomes `/`, a missing leading `/` is added.
+fn absolute_path(path: &str) -> Cow<'_, str> {
+    if path.starts_with('/') {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(format!("/{path}"))
+    }
+}
+
+/// Path normalisation exactly as `aws-sigv4` (and the JS/Java SDKs) do it:
+/// RFC 3986 dot-segment removal plus removal of empty segments (`//`), keeping
+/// a trailing slash. Only literal dots count (`%2E` is not a dot segment).
+pub(crate) fn normalize_path(path: &str) -> Cow<'_, str> {
+    let path = absolute_path(path);
+    if !(path.contains('.') || path.contains("//")) {
+        return path;
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    out.push('/');
+    out.push_str(&segments.join("/"));
+    let ends_with_slash = ["/", "/.", "/./", "/..", "/../"]
+        .iter()
+        .any(|suffix| path.ends_with(suffix));
+    if ends_with_slash && !out.ends_with('/') {
+        out.push('/');
+    }
+    Cow::Owned(out)
+}
+
+/// Encodes every byte of `path` except unreserved characters and `/`. Applied
+/// to a raw (already percent-encoded) path this is the SDKs' "double
+/// encoding": `%2F` becomes `%252F`.
+pub(crate) fn encode_path(path: &str) -> String {
+    utf8_percent_encode(path, PATH_ENCODE_SET).to_string()
+}
+
+/// The canonical URIs under which a signature is accepted, most likely first.
+///
+/// 1. normalised, then double-encoded — the default of `aws-sigv4`, the JS v3,
+///    Java v2 SDKs and botocore for every non-S3 service;
+/// 2. not normalised, double-encoded — the Go SDKs (which do not remove dot
+///    segments or `//`);
+/// 3. and 4. the same two without the extra encoding ("single encoding", the
+///    raw path as received: what S3-style signers and hand-written signers that
+///    sign the request line verbatim produce).
+///
+/// Accepting several forms cannot make a signature valid for a *different*
+/// resource: a double-encoded canonical URI percent-decodes to the raw path it
+/// came from, so a single-encoded candidate equal to it denotes the same path
+/// once decoded — except when the single-encoded candidate contains `%25`
+/// (an encoded `%`), where `/%25` double-encoded (`/%2525`) would collide with
+/// the different raw path `/%2525`. Single-encoded candidates containing
+/// `%25` are therefore not offered.
+pub(crate) fn canonical_uri_candidates(path: &str) -> Vec<String> {
+    let absolute = absolute_path(path);
+    let normalized = normalize_path(path);
+    let mut out: Vec<String> = Vec::with_capacity(4);
+    let mut push = |candidate: String| {
+        if !out.contains(&candidate) {
+            out.push(candidate);
+        }
+    };
+    push(encode_path(&normalized));
+    push(encode_path(&absolute));
+    for single in [&normalized, &absolute] {
+        if !single.contains("%25") {
+            push(single.to_string());
+        }
+    }
+    out
+}
+
+/// Trims leading/trailing spaces and collapses runs of spaces into one, as
+/// `aws-sigv4` does (only the space character is affected).
+pub(crate) fn trim_all(value: &str) -> Cow<'_, str> {
+    let trimmed = value.trim_matches(' ');
+    if !trimmed.contains("  ") {
+        return Cow::Borrowed(trimmed);
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    let mut previous_space = false;
+    for c in trimmed.chars() {
+        if c == ' ' {
+            if !previous_space {
+                out.push(c);
+            }
+            previous_space = true;
+        } else {
+            out.push(c);
+            previous_space = false;
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// All values of the header `name` (case-insensitive), in request order.
+pub(crate) fn header_values<'a>(
+    req: &'a Request<'a>,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    req.headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| *v)
+}
+
+/// The `name:value\n` lines for the signed headers (values of repeated headers
+/// trimmed and joined with `,`). Returns the name of the first signed header
+/// that is absent from the request as the error.
+pub(crate) fn canonical_headers(
+    req: &Request<'_>,
+    signed_headers: &[String],
+) -> Result<String, String> {
+    let mut out = String::new();
+    for name in signed_headers {
+        out.push_str(name);
+        out.push(':');
+        let mut found = false;
+        for value in header_values(req, name) {
+            if found {
+                out.push(',');
+            }
+            out.push_str(&trim_all(value));
+            found = true;
+        }
+        if !found {
+            return Err(name.clone());
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_encoding() {
+        assert_eq!(canonical_query("", false), "");
+        assert_eq!(canonical_query("b=2&a=1", false), "a=1&b=2");
+        assert_eq!(canonical_query("a=2&a=1&a=10", false), "a=1&a=10&a=2");
+        assert_eq!(canonical_query("flag&empty=", false), "empty=&flag=");
+        assert_eq!(canonical_query("k=a=b", false), "k=a%3Db");
+        assert_eq!(canonical_query("s=a+b&t=a%20b", false), "s=a%20b&t=a%20b");
+        assert_eq!(canonical_query("u=%e2%9c%93", false), "u=%E2%9C%93");
+        assert_eq!(canonical_query("x=%zz&&y=~._-", false), "x=%25zz&y=~._-");
+        assert_eq!(canonical_query("bad=%FF", false), "bad=%EF%BF%BD");
+        // Sort by *encoded* name: `%` (0x25) sorts before letters.
+        assert_eq!(canonical_query("a=1&%21=2", false), "%21=2&a=1");
+        assert_eq!(
+            canonical_query("X-Amz-Signature=abc&X-Amz-Date=1", true),
+            "X-Amz-Date=1"
+        );
+        assert_eq!(
+            canonical_query("X-Amz-Signature=abc&X-Amz-Date=1", false),
+            "X-Amz-Date=1&X-Amz-Signature=abc"
+        );
+    }
+
+    #[test]
+    fn path_normalization() {
+        assert_eq!(normalize_path(""), "/");
+        assert_eq!(normalize_path("/"), "/");
+        assert_eq!(normalize_path("a/b"), "/a/b");
+        assert_eq!(normalize_path("//double"), "/double");
+        assert_eq!(normalize_path("/a/./b/../c/"), "/a/c/");
+        assert_eq!(normalize_path("/a/b/.."), "/a/");
+        assert_eq!(normalize_path("/../x"), "/x");
+        assert_eq!(normalize_path("/%2E%2E/x"), "/%2E%2E/x");
+        assert_eq!(normalize_path("/a//"), "/a/");
+    }
+
+    #[test]
+    fn path_candidates() {
+        assert_eq!(canonical_uri_candidates("/"), vec!["/"]);
+        assert_eq!(
+            canonical_uri_candidates("/a%20b/"),
+            vec!["/a%2520b/", "/a%20b/"]
+        );
+        assert_eq!(
+            canonical_uri_candidates("//a%2F"),
+            vec!["/a%252F", "//a%252F", "/a%2F", "//a%2F"]
+        );
+        // `%25` in the raw path: only double-encoded forms.
+        assert_eq!(canonical_uri_candidates("/100%25"), vec!["/100%2525"]);
+        assert_eq!(canonical_uri_candidates("/a:b"), vec!["/a%3Ab", "/a:b"]);
+    }
+
+    #[test]
+    fn header_trimming() {
+        assert_eq!(trim_all("  a   b  c "), "a b c");
+        assert_eq!(trim_all("a\tb"), "a\tb");
+        assert_eq!(trim_all(""), "");
+    }
+}

@@ -1,0 +1,319 @@
+//! AWS Signature Version 4 request parsing and verification.
+//!
+//! Pure functions: no I/O, no async, no clock reads (the current time is an
+//! argument). Two steps:
+//!
+//! 1. [`parse`] extracts what the signature claims ([`SignedRequestInfo`]) from
+//!    the `Authorization` header or from presigned-URL query parameters; it
+//!    returns `Ok(None)` for an unsigned request.
+//! 2. The server looks up the secret for [`SignedRequestInfo::access_key_id`]
+//!    (optionally checking region and service with
+//!    [`SignedRequestInfo::check_scope`]) and calls [`verify`], or derives (and
+//!    caches) the key with [`signing_key`] and calls [`verify_with_signing_key`].
+//!
+//! Canonicalisation follows the `aws-sigv4` crate with its default settings
+//! (which the other AWS SDKs agree with for non-S3 services): the raw,
+//! already-percent-encoded path is normalised and encoded once more ("double
+//! encoding"); see [`verify_with_signing_key`] for the other accepted forms.
+
+mod canonical;
+mod error;
+mod parse;
+mod time;
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use aws_lc_rs::hmac;
+
+pub use crate::error::{AuthParameter, ErrorKind, ScopeProblem, SigV4Error};
+
+/// The only supported signing algorithm.
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// Last element of every SigV4 credential scope.
+pub const SCOPE_TERMINATOR: &str = "aws4_request";
+/// Maximum `X-Amz-Expires` of a presigned URL (7 days), in seconds.
+pub const MAX_PRESIGNED_EXPIRES: u64 = 604_800;
+/// Allowed clock skew between the request timestamp and the server (15 min).
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// A request as the server received it. Everything is borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// HTTP method, as sent (`GET`, `POST`, ...).
+    pub method: &'a str,
+    /// Raw path, still percent-encoded, without the query string.
+    pub path: &'a str,
+    /// Raw query string, without the leading `?` (empty when absent).
+    pub query: &'a str,
+    /// Header names (any case) and values; repeated names are allowed. Must
+    /// include `host` (for HTTP/2 requests, synthesise it from `:authority`).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// Request body.
+    pub body: &'a [u8],
+}
+
+/// What a signed request claims.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedRequestInfo {
+    /// Access key id from the credential.
+    pub access_key_id: String,
+    /// Credential scope date, `YYYYMMDD` (equal to the date of [`Self::amz_date`]).
+    pub date: String,
+    /// Credential scope region.
+    pub region: String,
+    /// Credential scope service.
+    pub service: String,
+    /// `SignedHeaders`, in the order given (always contains `host`).
+    pub signed_headers: Vec<String>,
+    /// The signature (hex) as sent. Not secret, but it authenticates the
+    /// request for up to 15 minutes: do not log it (`Debug` redacts it).
+    pub signature: String,
+    /// Request timestamp, from `X-Amz-Date` (header or query) or `Date`.
+    pub request_time: SystemTime,
+    /// Request timestamp as used in the string to sign, `YYYYMMDD'T'HHMMSS'Z'`.
+    pub amz_date: String,
+    /// Session token (`x-amz-security-token` header / `X-Amz-Security-Token`).
+    pub security_token: Option<String>,
+    /// `X-Amz-Expires` (seconds) for a presigned URL; `None` for the header form.
+    pub presigned_expires: Option<u64>,
+}
+
+impl SignedRequestInfo {
+    /// `YYYYMMDD/region/service/aws4_request`.
+    pub fn credential_scope(&self) -> String {
+        format!(
+            "{}/{}/{}/{SCOPE_TERMINATOR}",
+            self.date, self.region, self.service
+        )
+    }
+
+    /// Whether the signature came from presigned-URL query parameters.
+    pub fn is_presigned(&self) -> bool {
+        self.presigned_expires.is_some()
+    }
+
+    /// Checks the credential scope's region and service against what this
+    /// endpoint serves, producing AWS's messages (`InvalidSignatureException` /
+    /// `SignatureDoesNotMatch`). Optional; [`verify`] does not need it.
+    pub fn check_scope(&self, region: &str, service: &str) -> Result<(), SigV4Error> {
+        let mut problems = Vec::new();
+        if self.region != region {
+            problems.push(ScopeProblem::Region {
+                got: self.region.clone(),
+            });
+        }
+        if self.service != service {
+            problems.push(ScopeProblem::Service {
+                expected: service.to_string(),
+            });
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SigV4Error::InvalidCredentialScope { problems })
+        }
+    }
+}
+
+impl fmt::Debug for SignedRequestInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedRequestInfo")
+            .field("access_key_id", &self.access_key_id)
+            .field("date", &self.date)
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .field("signed_headers", &self.signed_headers)
+            .field("signature", &"<redacted>")
+            .field("request_time", &self.request_time)
+            .field("amz_date", &self.amz_date)
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("presigned_expires", &self.presigned_expires)
+            .finish()
+    }
+}
+
+/// Extracts the signature claims of `req`.
+///
+/// Returns `Ok(None)` when the request carries neither an `Authorization`
+/// header nor presigned-URL parameters (`X-Amz-Algorithm`, `X-Amz-Credential`
+/// or `X-Amz-Signature`): the server decides whether that is
+/// `MissingAuthenticationToken`. Checks made here: header/parameter syntax,
+/// algorithm, credential shape, timestamp syntax, scope terminator and scope
+/// date, `host` signed, every signed header present, `X-Amz-Expires` range.
+pub fn parse(req: &Request<'_>) -> Result<Option<SignedRequestInfo>, SigV4Error> {
+    parse::parse(req)
+}
+
+/// Derives the SigV4 signing key
+/// `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
+///
+/// It only depends on its arguments, so servers may cache it per
+/// (access key id, date, region, service).
+pub fn signing_key(secret_access_key: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+    let mut seed = Vec::with_capacity(4 + secret_access_key.len());
+    seed.extend_from_slice(b"AWS4");
+    seed.extend_from_slice(secret_access_key.as_bytes());
+    let mut key = hmac_sha256(&seed, date.as_bytes());
+    for part in [region, service, SCOPE_TERMINATOR] {
+        key = hmac_sha256(&key, part.as_bytes());
+    }
+    key
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data);
+    let mut out = [0u8; 32];
+    for (o, t) in out.iter_mut().zip(tag.as_ref()) {
+        *o = *t;
+    }
+    out
+}
+
+/// Verifies the signature of `req` with the secret access key of
+/// `info.access_key_id`. See [`verify_with_signing_key`].
+pub fn verify(
+    req: &Request<'_>,
+    info: &SignedRequestInfo,
+    secret_access_key: &str,
+    now: SystemTime,
+) -> Result<(), SigV4Error> {
+    let key = signing_key(secret_access_key, &info.date, &info.region, &info.service);
+    verify_with_signing_key(req, info, &key, now)
+}
+
+/// Verifies the signature of `req` with a key from [`signing_key`] for
+/// `info`'s date, region and service.
+///
+/// `info` must come from [`parse`] of the same `req`. Checks, in order:
+/// the timestamp (±15 minutes of `now`; for presigned URLs not after
+/// `X-Amz-Date + X-Amz-Expires` and not more than 15 minutes in the future),
+/// `x-amz-content-sha256` against the body, then the signature (constant-time).
+///
+/// The payload hash is the `x-amz-content-sha256` header when present
+/// (`UNSIGNED-PAYLOAD` or a hex digest that must match the body), otherwise
+/// the SHA-256 of the body; presigned URLs without that header are also
+/// accepted when signed over `UNSIGNED-PAYLOAD` (as S3-style presigners do).
+///
+/// Canonical URI forms accepted: normalised + double-encoded (the default of
+/// aws-sigv4 and the JS, Java and Python SDKs), un-normalised + double-encoded
+/// (Go SDK), and the two single-encoded forms (the raw path as received, as
+/// S3-style signers use) unless the path contains `%25`. This cannot
+/// authenticate a different resource: a double-encoded canonical URI decodes
+/// back to the raw path it came from, so a single-encoded path equal to it is
+/// the same path once decoded — except when `%25` is involved (`/%25` double
+/// encodes to `/%2525`, a different raw path), hence that exclusion.
+pub fn verify_with_signing_key(
+    req: &Request<'_>,
+    info: &SignedRequestInfo,
+    signing_key: &[u8; 32],
+    now: SystemTime,
+) -> Result<(), SigV4Error> {
+    check_time(info, now)?;
+    let payload_hashes = payload_hashes(req, info)?;
+
+    let query = canonical::canonical_query(req.query, info.is_presigned());
+    let headers = canonical::canonical_headers(req, &info.signed_headers)
+        .map_err(|name| SigV4Error::SignedHeaderNotPresent { name })?;
+    let signed_headers = info.signed_headers.join(";");
+    let scope = info.credential_scope();
+    let key = hmac::Key::new(hmac::HMAC_SHA256, signing_key);
+    let provided = hex::decode(&info.signature).ok().filter(|s| s.len() == 32);
+
+    let mut first: Option<(String, String)> = None;
+    for uri in canonical::canonical_uri_candidates(req.path) {
+        for payload_hash in &payload_hashes {
+            let canonical_request = format!(
+                "{}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{payload_hash}",
+                req.method
+            );
+            let string_to_sign = format!(
+                "{ALGORITHM}\n{}\n{scope}\n{}",
+                info.amz_date,
+                canonical::sha256_hex(canonical_request.as_bytes())
+            );
+            if let Some(provided) = &provided
+                && hmac::verify(&key, string_to_sign.as_bytes(), provided).is_ok()
+            {
+                return Ok(());
+            }
+            if first.is_none() {
+                first = Some((canonical_request, string_to_sign));
+            }
+        }
+    }
+
+    let (mut canonical_request, string_to_sign) = first.unwrap_or_default();
+    if let Some(token) = info.security_token.as_deref().filter(|t| !t.is_empty()) {
+        canonical_request = canonical_request
+            .replace(&canonical::uri_encode(token), "<redacted>")
+            .replace(canonical::trim_all(token).as_ref(), "<redacted>");
+    }
+    Err(SigV4Error::SignatureMismatch {
+        canonical_request,
+        string_to_sign,
+    })
+}
+
+fn check_time(info: &SignedRequestInfo, now: SystemTime) -> Result<(), SigV4Error> {
+    let fmt = time::format_amz_date;
+    if let Some(expires) = info.presigned_expires {
+        // Presigned URLs live for X-Amz-Expires; the 15-minute window only
+        // bounds how far in the future they may be dated.
+        if let Some(expiry) = info.request_time.checked_add(Duration::from_secs(expires))
+            && now > expiry
+        {
+            return Err(SigV4Error::PresignedUrlExpired {
+                expires: fmt(expiry),
+                now: fmt(now),
+            });
+        }
+    } else if let Some(earliest) = now.checked_sub(MAX_CLOCK_SKEW)
+        && info.request_time < earliest
+    {
+        return Err(SigV4Error::SignatureExpired {
+            request_time: fmt(info.request_time),
+            earliest: fmt(earliest),
+            now: fmt(now),
+        });
+    }
+    if let Some(latest) = now.checked_add(MAX_CLOCK_SKEW)
+        && info.request_time > latest
+    {
+        return Err(SigV4Error::SignatureNotYetCurrent {
+            request_time: fmt(info.request_time),
+            latest: fmt(latest),
+            now: fmt(now),
+        });
+    }
+    Ok(())
+}
+
+fn payload_hashes(req: &Request<'_>, info: &SignedRequestInfo) -> Result<Vec<String>, SigV4Error> {
+    let mut values = canonical::header_values(req, "x-amz-content-sha256");
+    let declared = values.next().map(str::trim);
+    if values.next().is_some() {
+        return Err(SigV4Error::malformed(
+            "Only one 'x-amz-content-sha256' header is allowed.",
+        ));
+    }
+    match declared {
+        Some(canonical::UNSIGNED_PAYLOAD) => Ok(vec![canonical::UNSIGNED_PAYLOAD.to_string()]),
+        Some(value) if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            if value.eq_ignore_ascii_case(&canonical::sha256_hex(req.body)) {
+                Ok(vec![value.to_string()])
+            } else {
+                Err(SigV4Error::ContentSha256Mismatch)
+            }
+        }
+        Some(_) => Err(SigV4Error::InvalidContentSha256),
+        None if info.is_presigned() => Ok(vec![
+            canonical::sha256_hex(req.body),
+            canonical::UNSIGNED_PAYLOAD.to_string(),
+        ]),
+        None => Ok(vec![canonical::sha256_hex(req.body)]),
+    }
+}

@@ -1,0 +1,505 @@
+//! The behaviour every Store engine must show. `tests/conformance.rs` runs
+//! each case against SQLite and, when `COGNATE_TEST_POSTGRES_URL` is set,
+//! PostgreSQL. Each case gets a fresh, empty store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cognate_core::model::{Login, MergeCause, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord};
+use cognate_core::store::{IdentityChanges, NewIdentity, Store, StoreError};
+
+fn pool(id: &str, account: &str) -> Pool {
+    Pool {
+        id: id.to_string(),
+        account: account.to_string(),
+        region: "us-east-1".into(),
+        name: format!("pool {id}"),
+        allow_unauthenticated: true,
+        allow_classic_flow: None,
+        supported_login_providers: BTreeMap::new(),
+        developer_provider_name: None,
+        open_id_connect_provider_arns: vec![],
+        cognito_identity_providers: vec![],
+        saml_provider_arns: vec![],
+        tags: BTreeMap::new(),
+        roles: BTreeMap::new(),
+        role_mappings: BTreeMap::new(),
+        principal_tag_maps: BTreeMap::new(),
+        created_at: 1,
+        updated_at: 1,
+        version: 1,
+    }
+}
+
+fn login(provider: &str, subject: &str) -> Login {
+    Login {
+        provider: provider.into(),
+        subject: subject.into(),
+    }
+}
+
+fn new_identity(id: &str, pool_id: &str) -> NewIdentity {
+    NewIdentity {
+        id: id.into(),
+        pool_id: pool_id.into(),
+        created_at: 10,
+    }
+}
+
+/// Creates an identity holding the given logins.
+async fn create_with(store: &dyn Store, pool_id: &str, id: &str, logins: &[Login]) {
+    store
+        .apply_identity_changes(&IdentityChanges {
+            pool_id: pool_id.into(),
+            now: 10,
+            create: Some(new_identity(id, pool_id)),
+            links: logins.iter().map(|l| (id.to_string(), l.clone())).collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+pub async fn pools_round_trip_and_versioning(store: Arc<dyn Store>) {
+    let mut p = pool("us-east-1:00000000-0000-0000-0000-000000000001", "111");
+    p.tags.insert("env".into(), "dev".into());
+    store.insert_pool(&p, 10).await.unwrap();
+    assert_eq!(store.get_pool(&p.id).await.unwrap(), Some(p.clone()));
+
+    let mut changed = p.clone();
+    changed.name = "renamed".into();
+    changed.version = 2;
+    store.update_pool(&changed, 1).await.unwrap();
+    assert_eq!(store.get_pool(&p.id).await.unwrap().unwrap().name, "renamed");
+
+    // A writer that read version 1 loses.
+    let mut stale = p.clone();
+    stale.version = 2;
+    assert!(matches!(
+        store.update_pool(&stale, 1).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut missing = pool("us-east-1:00000000-0000-0000-0000-00000000dead", "111");
+    missing.version = 2;
+    assert!(matches!(
+        store.update_pool(&missing, 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn pool_limit_is_per_account_and_region(store: Arc<dyn Store>) {
+    for i in 0..3 {
+        store
+            .insert_pool(&pool(&format!("us-east-1:{i}"), "111"), 3)
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        store.insert_pool(&pool("us-east-1:9", "111"), 3).await,
+        Err(StoreError::LimitExceeded(_))
+    ));
+    // Another account is not affected.
+    store.insert_pool(&pool("us-east-1:a", "222"), 3).await.unwrap();
+    let mut other_region = pool("eu-west-1:b", "111");
+    other_region.region = "eu-west-1".into();
+    store.insert_pool(&other_region, 3).await.unwrap();
+}
+
+pub async fn pools_page_in_id_order(store: Arc<dyn Store>) {
+    for id in ["us-east-1:c", "us-east-1:a", "us-east-1:b", "us-east-1:d"] {
+        store.insert_pool(&pool(id, "111"), 100).await.unwrap();
+    }
+    store.insert_pool(&pool("us-east-1:0", "222"), 100).await.unwrap();
+    let first = store.list_pools("111", "us-east-1", None, 3).await.unwrap();
+    let ids: Vec<_> = first.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["us-east-1:a", "us-east-1:b", "us-east-1:c"]);
+    let rest = store
+        .list_pools("111", "us-east-1", Some("us-east-1:c"), 3)
+        .await
+        .unwrap();
+    let ids: Vec<_> = rest.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["us-east-1:d"]);
+}
+
+pub async fn developer_provider_names_are_unique(store: Arc<dyn Store>) {
+    let mut a = pool("us-east-1:a", "111");
+    a.developer_provider_name = Some("login.app".into());
+    store.insert_pool(&a, 10).await.unwrap();
+    let mut b = pool("us-east-1:b", "111");
+    b.developer_provider_name = Some("login.app".into());
+    assert!(matches!(
+        store.insert_pool(&b, 10).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(
+        store
+            .pool_by_developer_provider("111", "us-east-1", "login.app")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("us-east-1:a")
+    );
+}
+
+pub async fn deleting_a_pool_deletes_its_identities(store: Arc<dyn Store>) {
+    let p = pool("us-east-1:p", "111");
+    store.insert_pool(&p, 10).await.unwrap();
+    create_with(&*store, &p.id, "us-east-1:i1", &[login("accounts.google.com", "u1")]).await;
+    assert!(store.delete_pool(&p.id).await.unwrap());
+    assert!(!store.delete_pool(&p.id).await.unwrap());
+    assert_eq!(store.get_identity("us-east-1:i1").await.unwrap(), None);
+    assert!(
+        store
+            .find_login_owners(&p.id, &[login("accounts.google.com", "u1")])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn a_login_belongs_to_one_identity(store: Arc<dyn Store>) {
+    let pool_id = "us-east-1:p";
+    let l = login("accounts.google.com", "u1");
+    create_with(&*store, pool_id, "us-east-1:i1", std::slice::from_ref(&l)).await;
+    let second = store
+        .apply_identity_changes(&IdentityChanges {
+            pool_id: pool_id.into(),
+            now: 11,
+            create: Some(new_identity("us-east-1:i2", pool_id)),
+            links: vec![("us-east-1:i2".into(), l.clone())],
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(second, Err(StoreError::Conflict(_))));
+    // Nothing of the failed change is left: not even the identity.
+    assert_eq!(store.get_identity("us-east-1:i2").await.unwrap(), None);
+    assert_eq!(
+        store.find_login_owners(pool_id, &[l.clone()]).await.unwrap(),
+        vec![(l.clone(), "us-east-1:i1".to_string())]
+    );
+    // The same login in another pool is another login.
+    create_with(&*store, "us-east-1:other", "us-east-1:i3", &[l]).await;
+}
+
+pub async fn stale_versions_abort_the_whole_change(store: Arc<dyn Store>) {
+    let pool_id = "us-east-1:p";
+    create_with(&*store, pool_id, "us-east-1:i1", &[]).await;
+    let identity = store.get_identity("us-east-1:i1").await.unwrap().unwrap();
+    assert_eq!(identity.version, 1);
+    assert!(identity.is_guest());
+    let stale = store
+        .apply_identity_changes(&IdentityChanges {
+            pool_id: pool_id.into(),
+            now: 12,
+            expect_versions: vec![("us-east-1:i1".into(), 7)],
+            links: vec![("us-east-1:i1".into(), login("www.amazon.com", "a"))],
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))));
+    assert!(store.get_identity("us-east-1:i1").await.unwrap().unwrap().logins.is_empty());
+
+    store
+        .apply_identity_changes(&IdentityChanges {
+            pool_id: pool_id.into(),
+            now: 12,
+            expect_versions: vec![("us-east-1:i1".into(), 1)],
+            links: vec![("us-east-1:i1".into(), login("www.amazon.com", "a"))],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let identity = store.get_identity("us-east-1:i1").await.unwrap().unwrap();
+    assert_eq!(identity.version, 2);
+    assert_eq!(identity.updated_at, 12);
+    assert_eq!(identity.logins, vec![login("www.amazon.com", "a")]);
+}
+
+pub async fn merges_move_logins_and_disable_the_source(store: Arc<dyn Store>) {
+    let pool_id = "us-east-1:p";
+    create_with(&*store, pool_id, "us-east-1:a", &[login("accounts.google.com", "g")]).await;
+    create_with(&*store, pool_id, "us-east-1:b", &[login("www.amazon.com", "z")]).await;
+    let record = MergeRecord {
+        pool_id: pool_id.into(),
+        from_identity: "us-east-1:b".into(),
+        to_identity: "us-east-1:a".into(),
+        at: 20,
+        cause: MergeCause::LoginPresented,
+    };
+    store
+        .apply_identity_changes(&IdentityChanges {
+            pool_id: pool_id.into(),
+            now: 20,
+            // Creating with a login bumps the version once more.
+            expect_versions: vec![("us-east-1:a".into(), 2), ("us-east-1:b".into(), 2)],
+            merges: vec![record.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let a = store.get_identity("us-east-1:a").await.unwrap().unwrap();
+    let b = store.get_identity("us-east-1:b").await.unwrap().unwrap();
+    assert_eq!(
+        a.logins,
+        vec![login("accounts.google.com", "g"), login("www.amazon.com", "z")]
+    );
+    assert!(!a.disabled);
+    assert!(b.disabled);
+    assert_eq!(b.merged_into.as_deref(), Some("us-east-1:a"));
+    assert!(b.logins.is_empty());
+    assert!(!b.is_guest());
+    assert_eq!(store.merges_of("us-east-1:b").await.unwrap(), vec![record.clone()]);
+    assert_eq!(store.merges_of("us-east-1:a").await.unwrap(), vec![record]);
+    // A disabled identity never receives a login.
+    let link = store
+        .apply_identity_changes(&IdentityChanges {
+            pool_id: pool_id.into(),
+            now: 21,
+            links: vec![("us-east-1:b".into(), login("appleid.apple.com", "x"))],
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(link, Err(StoreError::Conflict(_))));
+}
+
+pub async fn unlink_removes_only_the_named_login(store: Arc<dyn Store>) {
+    let pool_id = "us-east-1:p";
+    create_with(
+        &*store,
+        pool_id,
+        "us-east-1:a",
+        &[login("dev", "u1"), login("dev", "u2"), login("www.amazon.com", "z")],
+    )
+    .await;
+    store
+        .apply_identity_changes(&IdentityChanges {
+            pool_id: pool_id.into(),
+            now: 30,
+            unlinks: vec![("us-east-1:a".into(), login("dev", "u1"))],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.subjects_of("us-east-1:a", "dev", None, 10).await.unwrap(),
+        vec!["u2".to_string()]
+    );
+    let again = store
+        .apply_identity_changes(&IdentityChanges {
+            pool_id: pool_id.into(),
+            now: 31,
+            unlinks: vec![("us-east-1:a".into(), login("dev", "u1"))],
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))));
+}
+
+pub async fn identities_page_and_hide_disabled(store: Arc<dyn Store>) {
+    let pool_id = "us-east-1:p";
+    store
+        .insert_guests(&[
+            new_identity("us-east-1:3", pool_id),
+            new_identity("us-east-1:1", pool_id),
+            new_identity("us-east-1:2", pool_id),
+        ])
+        .await
+        .unwrap();
+    store.insert_guests(&[new_identity("us-east-1:0", "us-east-1:q")]).await.unwrap();
+    create_with(&*store, pool_id, "us-east-1:4", &[login("www.amazon.com", "z")]).await;
+    store
+        .apply_identity_changes(&IdentityChanges {
+            pool_id: pool_id.into(),
+            now: 40,
+            merges: vec![MergeRecord {
+                pool_id: pool_id.into(),
+                from_identity: "us-east-1:2".into(),
+                to_identity: "us-east-1:4".into(),
+                at: 40,
+                cause: MergeCause::LoginPresented,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let page = store.list_identities(pool_id, false, None, 2).await.unwrap();
+    let ids: Vec<_> = page.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["us-east-1:1", "us-east-1:2"]);
+    let page = store
+        .list_identities(pool_id, false, Some("us-east-1:2"), 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = page.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["us-east-1:3", "us-east-1:4"]);
+    assert_eq!(page[1].logins, vec![login("www.amazon.com", "z")]);
+    let visible = store.list_identities(pool_id, true, None, 10).await.unwrap();
+    let ids: Vec<_> = visible.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["us-east-1:1", "us-east-1:3", "us-east-1:4"]);
+
+    assert!(store.delete_identity("us-east-1:4").await.unwrap());
+    assert!(!store.delete_identity("us-east-1:4").await.unwrap());
+    assert!(
+        store
+            .find_login_owners(pool_id, &[login("www.amazon.com", "z")])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Many writers racing to create the same login: exactly one wins.
+pub async fn concurrent_creation_of_one_login(store: Arc<dyn Store>) {
+    let pool_id = "us-east-1:p";
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("us-east-1:c{i}");
+            store
+                .apply_identity_changes(&IdentityChanges {
+                    pool_id: pool_id.into(),
+                    now: 50,
+                    create: Some(new_identity(&id, pool_id)),
+                    links: vec![(id.clone(), login("accounts.google.com", "same"))],
+                    ..Default::default()
+                })
+                .await
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let all = store.list_identities(pool_id, false, None, 60).await.unwrap();
+    assert_eq!(all.len(), 1, "failed creations must leave no identity");
+}
+
+pub async fn roles_are_unique_ignoring_case(store: Arc<dyn Store>) {
+    let role = Role {
+        account: "111".into(),
+        name: "Guest".into(),
+        path: "/".into(),
+        role_id: "AROAEXAMPLE".into(),
+        arn: "arn:aws:iam::111:role/Guest".into(),
+        assume_role_policy_document: "{}".into(),
+        description: None,
+        max_session_duration: 3600,
+        created_at: 1,
+        inline_policies: BTreeMap::new(),
+        attached_policies: vec![],
+        tags: BTreeMap::new(),
+    };
+    store.insert_role(&role).await.unwrap();
+    let mut upper = role.clone();
+    upper.name = "GUEST".into();
+    assert!(matches!(
+        store.insert_role(&upper).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(store.get_role("111", "guest").await.unwrap(), Some(role.clone()));
+    assert_eq!(store.get_role("222", "Guest").await.unwrap(), None);
+    let mut updated = role.clone();
+    updated.inline_policies.insert("p".into(), "{}".into());
+    store.update_role(&updated).await.unwrap();
+    assert_eq!(store.list_roles("111", None, 10).await.unwrap(), vec![updated]);
+    assert!(store.delete_role("111", "Guest").await.unwrap());
+    assert!(matches!(
+        store.update_role(&role).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn oidc_providers_round_trip(store: Arc<dyn Store>) {
+    let provider = OidcProvider {
+        account: "111".into(),
+        arn: "arn:aws:iam::111:oidc-provider/127.0.0.1:9000".into(),
+        url: "http://127.0.0.1:9000".into(),
+        client_ids: vec!["c1".into()],
+        thumbprints: vec![],
+        created_at: 1,
+        tags: BTreeMap::new(),
+    };
+    store.insert_oidc_provider(&provider).await.unwrap();
+    assert!(matches!(
+        store.insert_oidc_provider(&provider).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let mut more = provider.clone();
+    more.client_ids.push("c2".into());
+    store.update_oidc_provider(&more).await.unwrap();
+    assert_eq!(store.list_oidc_providers("111").await.unwrap(), vec![more.clone()]);
+    assert_eq!(store.get_oidc_provider(&provider.arn).await.unwrap(), Some(more));
+    assert!(store.delete_oidc_provider(&provider.arn).await.unwrap());
+    assert_eq!(store.get_oidc_provider(&provider.arn).await.unwrap(), None);
+}
+
+pub async fn signing_keys_retire_and_expire(store: Arc<dyn Store>) {
+    let key = |kid: &str, created_at| SigningKeyRecord {
+        kid: kid.into(),
+        alg: "RS512".into(),
+        sealed_private_key: vec![1, 2, 3],
+        public_jwk: "{}".into(),
+        created_at,
+        retired_at: None,
+    };
+    store.insert_signing_key(&key("k1", 1)).await.unwrap();
+    store.insert_signing_key(&key("k2", 2)).await.unwrap();
+    store.retire_signing_keys("k2", 100).await.unwrap();
+    let keys = store.list_signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].kid, "k1");
+    assert_eq!(keys[0].retired_at, Some(100));
+    assert_eq!(keys[1].retired_at, None);
+    assert_eq!(keys[0].sealed_private_key, vec![1, 2, 3]);
+    assert_eq!(store.delete_signing_keys_retired_before(100).await.unwrap(), 0);
+    assert_eq!(store.delete_signing_keys_retired_before(101).await.unwrap(), 1);
+    assert_eq!(store.list_signing_keys().await.unwrap().len(), 1);
+}
+
+pub async fn settings_are_set_once(store: Arc<dyn Store>) {
+    assert_eq!(store.get_setting("k").await.unwrap(), None);
+    assert_eq!(store.init_setting("k", b"first").await.unwrap(), b"first");
+    assert_eq!(store.init_setting("k", b"second").await.unwrap(), b"first");
+    assert_eq!(store.get_setting("k").await.unwrap(), Some(b"first".to_vec()));
+}
+
+/// Generates one `#[tokio::test]` per conformance case for an engine,
+/// given an async expression that yields a fresh `Arc<dyn Store>`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:expr) => {
+        $crate::conformance_tests!(@cases $fresh;
+            pools_round_trip_and_versioning,
+            pool_limit_is_per_account_and_region,
+            pools_page_in_id_order,
+            developer_provider_names_are_unique,
+            deleting_a_pool_deletes_its_identities,
+            a_login_belongs_to_one_identity,
+            stale_versions_abort_the_whole_change,
+            merges_move_logins_and_disable_the_source,
+            unlink_removes_only_the_named_login,
+            identities_page_and_hide_disabled,
+            concurrent_creation_of_one_login,
+            roles_are_unique_ignoring_case,
+            oidc_providers_round_trip,
+            signing_keys_retire_and_expire,
+            settings_are_set_once,
+        );
+    };
+    (@cases $fresh:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = $fresh.await else { return };
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
+}

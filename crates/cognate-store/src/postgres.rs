@@ -1,0 +1,1006 @@
+//! PostgreSQL, for several cognate nodes sharing one database. Mirrors
+//! `sqlite.rs` operation by operation; where SQLite relies on its single
+//! writer, this engine relies on row locks.
+//!
+//! Concurrency model:
+//! - Write transactions run at READ COMMITTED (every statement sees what
+//!   was committed before it started) and lock what their decision depends
+//!   on with `SELECT ... FOR UPDATE`, always in id order:
+//!   - `apply_identity_changes` locks every identity it names (versions to
+//!     check, merge ends, unlink and link targets, touched ones) before it
+//!     checks or changes anything; every change to an identity's logins
+//!     happens under its lock, so they are stable while it is held.
+//!     A login taken meanwhile by another identity surfaces as a unique
+//!     violation, reported as `Conflict` (the domain re-reads and retries).
+//!   - `insert_pool` locks a row of `pool_quota_locks` per (account,
+//!     region), then counts: concurrent inserts into one region take turns.
+//!   - `update_pool` locks the pool row before comparing versions.
+//!   - `delete_identity` deletes (and so locks) the identity row first and
+//!     its logins after, so a concurrent link either lands before (and is
+//!     deleted) or fails.
+//! - `delete_pool` runs at REPEATABLE READ: all its deletes work on one
+//!   snapshot, so an identity created concurrently is either wholly deleted
+//!   or wholly kept (as in SQLite, identities do not check that their pool
+//!   exists), and a row changed concurrently aborts it with a serialization
+//!   failure, which is retried.
+//! - Serialization failures (40001), deadlocks (40P01) and lost
+//!   connections are retried for the whole transaction: 5 attempts,
+//!   jittered exponential backoff from 10 ms to 200 ms. A connection lost
+//!   while committing is not retried: the outcome is unknown, so it is a
+//!   `Backend` error.
+//! - No advisory locks (the migrator's included), nothing CockroachDB lacks
+//!   apart from the column collations noted in the migration; CockroachDB
+//!   runs everything SERIALIZABLE, under which these transactions are also
+//!   correct.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cognate_core::model::{
+    Identity, Login, MergeCause, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord,
+};
+use cognate_core::store::{IdentityChanges, NewIdentity, Store, StoreError, StoreResult};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+use crate::docs::{from_doc, to_doc};
+use crate::{StoreOptions, redact_url};
+
+/// Attempts per operation (the first one included).
+const MAX_ATTEMPTS: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_BACKOFF: Duration = Duration::from_millis(200);
+/// How long to wait for a connection (opening one included).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+const IDENTITY_COLUMNS: &str = "i.id, i.pool_id, i.created_at, i.updated_at, i.disabled, \
+     i.merged_into, i.version, \
+     ARRAY(SELECT l.provider FROM logins l WHERE l.identity_id = i.id ORDER BY l.provider, l.subject) AS providers, \
+     ARRAY(SELECT l.subject FROM logins l WHERE l.identity_id = i.id ORDER BY l.provider, l.subject) AS subjects";
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+/// Why an attempt failed: a decision (final), a database error (retried
+/// if transient), or an error while committing (retried only if the
+/// database says the transaction was rolled back).
+enum Failure {
+    Store(StoreError),
+    Db(sqlx::Error),
+    Commit(sqlx::Error),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::Db(e)
+    }
+}
+
+type Attempt<T> = Result<T, Failure>;
+
+fn sqlstate(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// The transaction was rolled back by the database and can run again.
+fn is_rolled_back(e: &sqlx::Error) -> bool {
+    matches!(sqlstate(e).as_deref(), Some("40001" | "40P01"))
+}
+
+/// The connection broke before the transaction could commit.
+fn is_connection_loss(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(_) => sqlstate(e).is_some_and(|code| {
+            // connection_exception, admin_shutdown, crash_shutdown,
+            // cannot_connect_now
+            code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Decides what to do after attempt number `attempt` failed: `Ok(delay)`
+/// to try again after `delay`, `Err` to give up with that error.
+fn after_failure(failure: Failure, attempt: u32, what: &str) -> Result<Duration, StoreError> {
+    let (e, retryable) = match failure {
+        Failure::Store(e) => return Err(e),
+        Failure::Db(e) => {
+            let retryable = is_rolled_back(&e) || is_connection_loss(&e);
+            (e, retryable)
+        }
+        Failure::Commit(e) => {
+            if is_rolled_back(&e) {
+                (e, true)
+            } else if is_connection_loss(&e) {
+                return Err(StoreError::Backend(format!(
+                    "{what}: the connection was lost while committing; the change may or may not have been applied: {e}"
+                )));
+            } else {
+                (e, false)
+            }
+        }
+    };
+    if !retryable {
+        return Err(backend(e));
+    }
+    if attempt >= MAX_ATTEMPTS {
+        return Err(StoreError::Backend(format!(
+            "{what}: giving up after {attempt} attempts: {e}"
+        )));
+    }
+    let delay = backoff(attempt);
+    tracing::debug!(operation = what, attempt, ?delay, error = %e, "retrying a PostgreSQL transaction");
+    Ok(delay)
+}
+
+/// Exponential backoff with jitter: the `attempt`-th retry waits between
+/// half and all of min(10 ms * 2^(attempt-1), 200 ms).
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = FIRST_BACKOFF
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let fraction = (hasher.finish() % 1024) as u32;
+    ceiling / 2 + ceiling / 2 * fraction / 1023
+}
+
+/// Runs `$body` (an `async` block yielding `Attempt<T>`) until it succeeds,
+/// fails for good, or runs out of attempts. The block is evaluated afresh
+/// for every attempt, so it must begin its own transaction.
+macro_rules! retrying {
+    ($what:expr, $body:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome: Attempt<_> = $body.await;
+            match outcome {
+                Ok(value) => break Ok(value),
+                Err(failure) => match after_failure(failure, attempt, $what) {
+                    Ok(delay) => tokio::time::sleep(delay).await,
+                    Err(e) => break Err(e),
+                },
+            }
+        }
+    }};
+}
+
+/// Commits, telling a failed commit apart from a failed statement.
+async fn commit(tx: Transaction<'static, Postgres>) -> Attempt<()> {
+    tx.commit().await.map_err(Failure::Commit)
+}
+
+/// `usize` limits as SQL `LIMIT`s (which must not be negative).
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Removes the URL's password from a message, should a driver error quote it.
+fn scrub(message: String, url: &str) -> String {
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|password| !password.is_empty());
+    match password {
+        Some(password) => message.replace(password, "***"),
+        None => message,
+    }
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+        let failed = |doing: &str, e: &dyn std::fmt::Display| {
+            StoreError::Backend(scrub(
+                format!("{doing} {}: {e}", redact_url(url)),
+                url,
+            ))
+        };
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| failed("invalid PostgreSQL URL", &e))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(connect)
+            .await
+            .map_err(|e| failed("connecting to", &e))?;
+        migrate(&pool)
+            .await
+            .map_err(|e| failed("migrating the PostgreSQL database", &e))?;
+        Ok(PostgresStore { pool })
+    }
+
+    async fn begin(&self) -> Attempt<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+/// Applies the migrations without the migrator's advisory lock (which
+/// CockroachDB lacks). Nodes starting together may race; every migration
+/// and its bookkeeping commit in one transaction, so the loser fails (a
+/// duplicate table or migration row) without effect, and its next attempt
+/// finds the migration applied.
+async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+    let mut migrator: Migrator = sqlx::migrate!("./migrations/postgres");
+    migrator.set_locking(false);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(MigrateError::Execute(e)) if attempt < MAX_ATTEMPTS => {
+                tracing::debug!(attempt, error = %e, "retrying the PostgreSQL migrations");
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn identity_row(row: &PgRow) -> StoreResult<Identity> {
+    let providers: Vec<String> = row.try_get("providers").map_err(backend)?;
+    let subjects: Vec<String> = row.try_get("subjects").map_err(backend)?;
+    Ok(Identity {
+        id: row.try_get("id").map_err(backend)?,
+        pool_id: row.try_get("pool_id").map_err(backend)?,
+        created_at: row.try_get("created_at").map_err(backend)?,
+        updated_at: row.try_get("updated_at").map_err(backend)?,
+        disabled: row.try_get("disabled").map_err(backend)?,
+        merged_into: row.try_get("merged_into").map_err(backend)?,
+        version: row.try_get("version").map_err(backend)?,
+        logins: providers
+            .into_iter()
+            .zip(subjects)
+            .map(|(provider, subject)| Login { provider, subject })
+            .collect(),
+    })
+}
+
+fn merge_row(row: &PgRow) -> StoreResult<MergeRecord> {
+    let cause: String = row.try_get("cause").map_err(backend)?;
+    Ok(MergeRecord {
+        pool_id: row.try_get("pool_id").map_err(backend)?,
+        from_identity: row.try_get("from_identity").map_err(backend)?,
+        to_identity: row.try_get("to_identity").map_err(backend)?,
+        at: row.try_get("at").map_err(backend)?,
+        cause: MergeCause::parse(&cause)
+            .ok_or_else(|| StoreError::Backend(format!("unknown merge cause {cause}")))?,
+    })
+}
+
+fn doc_column<T: serde::de::DeserializeOwned>(row: &PgRow) -> StoreResult<T> {
+    let doc: String = row.try_get("doc").map_err(backend)?;
+    from_doc(&doc)
+}
+
+/// Maps a unique violation to `on_unique`, anything else to a database
+/// failure.
+fn unique_as(e: sqlx::Error, on_unique: impl FnOnce() -> StoreError) -> Failure {
+    if is_unique_violation(&e) {
+        Failure::Store(on_unique())
+    } else {
+        Failure::Db(e)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn insert_pool(&self, pool: &Pool, max_per_region: usize) -> StoreResult<()> {
+        let doc = to_doc(pool)?;
+        retrying!("insert_pool", async {
+            let mut tx = self.begin().await?;
+            sqlx::query(
+                "INSERT INTO pool_quota_locks (account, region) VALUES ($1, $2)
+                 ON CONFLICT (account, region) DO NOTHING",
+            )
+            .bind(&pool.account)
+            .bind(&pool.region)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "SELECT account FROM pool_quota_locks WHERE account = $1 AND region = $2 FOR UPDATE",
+            )
+            .bind(&pool.account)
+            .bind(&pool.region)
+            .fetch_one(&mut *tx)
+            .await?;
+            // A new statement: at READ COMMITTED it sees every pool that
+            // the previous holders of the lock committed.
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM pools WHERE account = $1 AND region = $2")
+                    .bind(&pool.account)
+                    .bind(&pool.region)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if usize::try_from(count).unwrap_or(usize::MAX) >= max_per_region {
+                return Err(StoreError::LimitExceeded("too many identity pools".into()).into());
+            }
+            sqlx::query(
+                "INSERT INTO pools (id, account, region, developer_provider_name, version, doc)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&pool.id)
+            .bind(&pool.account)
+            .bind(&pool.region)
+            .bind(&pool.developer_provider_name)
+            .bind(pool.version)
+            .bind(&doc)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                unique_as(e, || {
+                    StoreError::AlreadyExists("the developer provider name is in use".into())
+                })
+            })?;
+            commit(tx).await
+        })
+    }
+
+    async fn get_pool(&self, id: &str) -> StoreResult<Option<Pool>> {
+        let row = retrying!("get_pool", async {
+            Ok(sqlx::query("SELECT doc FROM pools WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+        })?;
+        row.as_ref().map(doc_column).transpose()
+    }
+
+    async fn update_pool(&self, pool: &Pool, expected_version: i64) -> StoreResult<()> {
+        let doc = to_doc(pool)?;
+        retrying!("update_pool", async {
+            let mut tx = self.begin().await?;
+            let current: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM pools WHERE id = $1 FOR UPDATE")
+                    .bind(&pool.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match current {
+                None => return Err(StoreError::NotFound(pool.id.clone()).into()),
+                Some(v) if v != expected_version => {
+                    return Err(StoreError::Conflict(format!("pool {} changed", pool.id)).into());
+                }
+                Some(_) => {}
+            }
+            sqlx::query(
+                "UPDATE pools SET developer_provider_name = $1, version = $2, doc = $3 WHERE id = $4",
+            )
+            .bind(&pool.developer_provider_name)
+            .bind(pool.version)
+            .bind(&doc)
+            .bind(&pool.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                unique_as(e, || {
+                    StoreError::AlreadyExists("the developer provider name is in use".into())
+                })
+            })?;
+            commit(tx).await
+        })
+    }
+
+    async fn delete_pool(&self, id: &str) -> StoreResult<bool> {
+        retrying!("delete_pool", async {
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                .await?;
+            let deleted = sqlx::query("DELETE FROM pools WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            for table in ["logins", "merges", "identities"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE pool_id = $1"))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            commit(tx).await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    async fn list_pools(
+        &self,
+        account: &str,
+        region: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Pool>> {
+        let rows = retrying!("list_pools", async {
+            Ok(sqlx::query(
+                "SELECT doc FROM pools WHERE account = $1 AND region = $2 AND id > $3
+                 ORDER BY id LIMIT $4",
+            )
+            .bind(account)
+            .bind(region)
+            .bind(after.unwrap_or(""))
+            .bind(sql_limit(limit))
+            .fetch_all(&self.pool)
+            .await?)
+        })?;
+        rows.iter().map(doc_column).collect()
+    }
+
+    async fn pool_by_developer_provider(
+        &self,
+        account: &str,
+        region: &str,
+        developer_provider_name: &str,
+    ) -> StoreResult<Option<String>> {
+        retrying!("pool_by_developer_provider", async {
+            Ok(sqlx::query_scalar(
+                "SELECT id FROM pools
+                 WHERE account = $1 AND region = $2 AND developer_provider_name = $3",
+            )
+            .bind(account)
+            .bind(region)
+            .bind(developer_provider_name)
+            .fetch_optional(&self.pool)
+            .await?)
+        })
+    }
+
+    async fn get_identity(&self, id: &str) -> StoreResult<Option<Identity>> {
+        // One statement: the identity and its logins come from one snapshot.
+        let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.id = $1");
+        let row = retrying!("get_identity", async {
+            Ok(sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?)
+        })?;
+        row.as_ref().map(identity_row).transpose()
+    }
+
+    async fn find_login_owners(
+        &self,
+        pool_id: &str,
+        logins: &[Login],
+    ) -> StoreResult<Vec<(Login, String)>> {
+        if logins.is_empty() {
+            return Ok(Vec::new());
+        }
+        let providers: Vec<&str> = logins.iter().map(|l| l.provider.as_str()).collect();
+        let subjects: Vec<&str> = logins.iter().map(|l| l.subject.as_str()).collect();
+        let rows: Vec<(String, String, String)> = retrying!("find_login_owners", async {
+            Ok(sqlx::query_as(
+                "SELECT l.provider, l.subject, l.identity_id
+                 FROM logins l
+                 JOIN UNNEST($2::text[], $3::text[]) AS wanted (provider, subject)
+                   ON l.provider = wanted.provider AND l.subject = wanted.subject
+                 WHERE l.pool_id = $1",
+            )
+            .bind(pool_id)
+            .bind(&providers)
+            .bind(&subjects)
+            .fetch_all(&self.pool)
+            .await?)
+        })?;
+        let owners: HashMap<(String, String), String> = rows
+            .into_iter()
+            .map(|(provider, subject, owner)| ((provider, subject), owner))
+            .collect();
+        // In the order asked, as SQLite answers.
+        Ok(logins
+            .iter()
+            .filter_map(|login| {
+                owners
+                    .get(&(login.provider.clone(), login.subject.clone()))
+                    .map(|owner| (login.clone(), owner.clone()))
+            })
+            .collect())
+    }
+
+    async fn apply_identity_changes(&self, changes: &IdentityChanges) -> StoreResult<()> {
+        retrying!("apply_identity_changes", async {
+            let mut tx = self.begin().await?;
+            apply_changes(&mut tx, changes).await?;
+            commit(tx).await
+        })
+    }
+
+    async fn insert_guests(&self, identities: &[NewIdentity]) -> StoreResult<()> {
+        retrying!("insert_guests", async {
+            let mut tx = self.begin().await?;
+            for identity in identities {
+                insert_identity(&mut tx, identity).await?;
+            }
+            commit(tx).await
+        })
+    }
+
+    async fn list_identities(
+        &self,
+        pool_id: &str,
+        hide_disabled: bool,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Identity>> {
+        let sql = format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities i
+             WHERE i.pool_id = $1 AND i.id > $2 AND (NOT $3 OR NOT i.disabled)
+             ORDER BY i.id LIMIT $4"
+        );
+        let rows = retrying!("list_identities", async {
+            Ok(sqlx::query(&sql)
+                .bind(pool_id)
+                .bind(after.unwrap_or(""))
+                .bind(hide_disabled)
+                .bind(sql_limit(limit))
+                .fetch_all(&self.pool)
+                .await?)
+        })?;
+        rows.iter().map(identity_row).collect()
+    }
+
+    async fn delete_identity(&self, id: &str) -> StoreResult<bool> {
+        retrying!("delete_identity", async {
+            let mut tx = self.begin().await?;
+            // The identity first: deleting its row waits for (and then
+            // excludes) any transaction holding its lock, so the logins
+            // deleted next include every login linked before.
+            let deleted = sqlx::query("DELETE FROM identities WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("DELETE FROM logins WHERE identity_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            commit(tx).await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    async fn merges_of(&self, identity_id: &str) -> StoreResult<Vec<MergeRecord>> {
+        let rows = retrying!("merges_of", async {
+            Ok(sqlx::query(
+                "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
+                 WHERE from_identity = $1 OR to_identity = $1 ORDER BY seq",
+            )
+            .bind(identity_id)
+            .fetch_all(&self.pool)
+            .await?)
+        })?;
+        rows.iter().map(merge_row).collect()
+    }
+
+    async fn subjects_of(
+        &self,
+        identity_id: &str,
+        provider: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        retrying!("subjects_of", async {
+            Ok(sqlx::query_scalar(
+                "SELECT subject FROM logins WHERE identity_id = $1 AND provider = $2 AND subject > $3
+                 ORDER BY subject LIMIT $4",
+            )
+            .bind(identity_id)
+            .bind(provider)
+            .bind(after.unwrap_or(""))
+            .bind(sql_limit(limit))
+            .fetch_all(&self.pool)
+            .await?)
+        })
+    }
+
+    async fn insert_role(&self, role: &Role) -> StoreResult<()> {
+        let doc = to_doc(role)?;
+        retrying!("insert_role", async {
+            let mut tx = self.begin().await?;
+            sqlx::query("INSERT INTO roles (account, name_key, name, doc) VALUES ($1, $2, $3, $4)")
+                .bind(&role.account)
+                .bind(role.name.to_lowercase())
+                .bind(&role.name)
+                .bind(&doc)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(role.name.clone())))?;
+            commit(tx).await
+        })
+    }
+
+    async fn get_role(&self, account: &str, name: &str) -> StoreResult<Option<Role>> {
+        let row = retrying!("get_role", async {
+            Ok(
+                sqlx::query("SELECT doc FROM roles WHERE account = $1 AND name_key = $2")
+                    .bind(account)
+                    .bind(name.to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?,
+            )
+        })?;
+        row.as_ref().map(doc_column).transpose()
+    }
+
+    async fn update_role(&self, role: &Role) -> StoreResult<()> {
+        let doc = to_doc(role)?;
+        retrying!("update_role", async {
+            let mut tx = self.begin().await?;
+            let updated =
+                sqlx::query("UPDATE roles SET doc = $1 WHERE account = $2 AND name_key = $3")
+                    .bind(&doc)
+                    .bind(&role.account)
+                    .bind(role.name.to_lowercase())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound(role.name.clone()).into());
+            }
+            commit(tx).await
+        })
+    }
+
+    async fn delete_role(&self, account: &str, name: &str) -> StoreResult<bool> {
+        retrying!("delete_role", async {
+            let mut tx = self.begin().await?;
+            let deleted = sqlx::query("DELETE FROM roles WHERE account = $1 AND name_key = $2")
+                .bind(account)
+                .bind(name.to_lowercase())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            commit(tx).await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    async fn list_roles(
+        &self,
+        account: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Role>> {
+        let rows = retrying!("list_roles", async {
+            Ok(sqlx::query(
+                "SELECT doc FROM roles WHERE account = $1 AND name_key > $2
+                 ORDER BY name_key LIMIT $3",
+            )
+            .bind(account)
+            .bind(after.map(str::to_lowercase).unwrap_or_default())
+            .bind(sql_limit(limit))
+            .fetch_all(&self.pool)
+            .await?)
+        })?;
+        rows.iter().map(doc_column).collect()
+    }
+
+    async fn insert_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
+        let doc = to_doc(provider)?;
+        retrying!("insert_oidc_provider", async {
+            let mut tx = self.begin().await?;
+            sqlx::query("INSERT INTO oidc_providers (arn, account, doc) VALUES ($1, $2, $3)")
+                .bind(&provider.arn)
+                .bind(&provider.account)
+                .bind(&doc)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(provider.arn.clone())))?;
+            commit(tx).await
+        })
+    }
+
+    async fn get_oidc_provider(&self, arn: &str) -> StoreResult<Option<OidcProvider>> {
+        let row = retrying!("get_oidc_provider", async {
+            Ok(sqlx::query("SELECT doc FROM oidc_providers WHERE arn = $1")
+                .bind(arn)
+                .fetch_optional(&self.pool)
+                .await?)
+        })?;
+        row.as_ref().map(doc_column).transpose()
+    }
+
+    async fn update_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
+        let doc = to_doc(provider)?;
+        retrying!("update_oidc_provider", async {
+            let mut tx = self.begin().await?;
+            let updated = sqlx::query("UPDATE oidc_providers SET doc = $1 WHERE arn = $2")
+                .bind(&doc)
+                .bind(&provider.arn)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound(provider.arn.clone()).into());
+            }
+            commit(tx).await
+        })
+    }
+
+    async fn delete_oidc_provider(&self, arn: &str) -> StoreResult<bool> {
+        retrying!("delete_oidc_provider", async {
+            let mut tx = self.begin().await?;
+            let deleted = sqlx::query("DELETE FROM oidc_providers WHERE arn = $1")
+                .bind(arn)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            commit(tx).await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    async fn list_oidc_providers(&self, account: &str) -> StoreResult<Vec<OidcProvider>> {
+        let rows = retrying!("list_oidc_providers", async {
+            Ok(
+                sqlx::query("SELECT doc FROM oidc_providers WHERE account = $1 ORDER BY arn")
+                    .bind(account)
+                    .fetch_all(&self.pool)
+                    .await?,
+            )
+        })?;
+        rows.iter().map(doc_column).collect()
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        let doc = to_doc(key)?;
+        retrying!("insert_signing_key", async {
+            let mut tx = self.begin().await?;
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, created_at, retired_at, doc) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&key.kid)
+            .bind(key.created_at)
+            .bind(key.retired_at)
+            .bind(&doc)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unique_as(e, || StoreError::AlreadyExists(key.kid.clone())))?;
+            commit(tx).await
+        })
+    }
+
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        let rows = retrying!("list_signing_keys", async {
+            Ok(
+                sqlx::query("SELECT doc, retired_at FROM signing_keys ORDER BY created_at, kid")
+                    .fetch_all(&self.pool)
+                    .await?,
+            )
+        })?;
+        rows.iter()
+            .map(|row| {
+                let mut key: SigningKeyRecord = doc_column(row)?;
+                key.retired_at = row.try_get("retired_at").map_err(backend)?;
+                Ok(key)
+            })
+            .collect()
+    }
+
+    async fn retire_signing_keys(&self, except_kid: &str, at: i64) -> StoreResult<()> {
+        retrying!("retire_signing_keys", async {
+            let mut tx = self.begin().await?;
+            sqlx::query(
+                "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2",
+            )
+            .bind(at)
+            .bind(except_kid)
+            .execute(&mut *tx)
+            .await?;
+            commit(tx).await
+        })
+    }
+
+    async fn delete_signing_keys_retired_before(&self, before: i64) -> StoreResult<u64> {
+        retrying!("delete_signing_keys_retired_before", async {
+            let mut tx = self.begin().await?;
+            let deleted = sqlx::query(
+                "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1",
+            )
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            commit(tx).await?;
+            Ok(deleted)
+        })
+    }
+
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        retrying!("get_setting", async {
+            Ok(
+                sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?,
+            )
+        })
+    }
+
+    async fn init_setting(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
+        retrying!("init_setting", async {
+            let mut tx = self.begin().await?;
+            // If another node is inserting the same name, this waits for it
+            // and then does nothing; the next statement sees its value.
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+            let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+            commit(tx).await?;
+            Ok(stored)
+        })
+    }
+}
+
+async fn insert_identity(
+    tx: &mut Transaction<'static, Postgres>,
+    identity: &NewIdentity,
+) -> Attempt<()> {
+    sqlx::query(
+        "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)
+         VALUES ($1, $2, $3, $3, FALSE, NULL, 1)",
+    )
+    .bind(&identity.id)
+    .bind(&identity.pool_id)
+    .bind(identity.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        unique_as(e, || {
+            StoreError::Conflict(format!("identity {} exists", identity.id))
+        })
+    })?;
+    Ok(())
+}
+
+/// Every identity a change names, sorted and without repeats: the order
+/// in which their rows are locked.
+fn identities_named(changes: &IdentityChanges) -> Vec<&str> {
+    let mut ids: Vec<&str> = changes
+        .expect_versions
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .chain(
+            changes
+                .merges
+                .iter()
+                .flat_map(|m| [m.from_identity.as_str(), m.to_identity.as_str()]),
+        )
+        .chain(changes.unlinks.iter().map(|(id, _)| id.as_str()))
+        .chain(changes.links.iter().map(|(id, _)| id.as_str()))
+        .chain(changes.touch.iter().map(String::as_str))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+async fn apply_changes(
+    tx: &mut Transaction<'static, Postgres>,
+    changes: &IdentityChanges,
+) -> Attempt<()> {
+    if let Some(new) = &changes.create {
+        insert_identity(tx, new).await?;
+    }
+    // Lock every identity named, in id order (so that two changes never
+    // wait for each other in a cycle), before deciding anything: versions,
+    // logins and the disabled flag of these identities cannot change until
+    // this transaction ends. Missing identities are simply not locked; the
+    // checks below report them.
+    let named = identities_named(changes);
+    let locked: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, version FROM identities WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&named)
+    .fetch_all(&mut **tx)
+    .await?;
+    let versions: HashMap<String, i64> = locked.into_iter().collect();
+    for (id, expected) in &changes.expect_versions {
+        if versions.get(id) != Some(expected) {
+            return Err(StoreError::Conflict(format!("identity {id} changed")).into());
+        }
+    }
+    let mut touched: Vec<&str> = changes.touch.iter().map(String::as_str).collect();
+    for merge in &changes.merges {
+        sqlx::query("UPDATE logins SET identity_id = $1 WHERE identity_id = $2")
+            .bind(&merge.to_identity)
+            .bind(&merge.from_identity)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "UPDATE identities SET disabled = TRUE, merged_into = $1, version = version + 1,
+             updated_at = $2 WHERE id = $3",
+        )
+        .bind(&merge.to_identity)
+        .bind(changes.now)
+        .bind(&merge.from_identity)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO merges (pool_id, from_identity, to_identity, at, cause)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&merge.pool_id)
+        .bind(&merge.from_identity)
+        .bind(&merge.to_identity)
+        .bind(merge.at)
+        .bind(merge.cause.as_str())
+        .execute(&mut **tx)
+        .await?;
+        touched.push(&merge.to_identity);
+    }
+    for (id, login) in &changes.unlinks {
+        let removed = sqlx::query(
+            "DELETE FROM logins
+             WHERE pool_id = $1 AND provider = $2 AND subject = $3 AND identity_id = $4",
+        )
+        .bind(&changes.pool_id)
+        .bind(&login.provider)
+        .bind(&login.subject)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if removed == 0 {
+            return Err(StoreError::Conflict(format!("login not on identity {id}")).into());
+        }
+        touched.push(id);
+    }
+    for (id, login) in &changes.links {
+        sqlx::query(
+            "INSERT INTO logins (pool_id, provider, subject, identity_id) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&changes.pool_id)
+        .bind(&login.provider)
+        .bind(&login.subject)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| unique_as(e, || StoreError::Conflict("login already linked".into())))?;
+        touched.push(id);
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    for id in touched {
+        let updated = sqlx::query(
+            "UPDATE identities SET version = version + 1, updated_at = $1
+             WHERE id = $2 AND NOT disabled",
+        )
+        .bind(changes.now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(
+                StoreError::Conflict(format!("identity {id} is gone or disabled")).into(),
+            );
+        }
+    }
+    Ok(())
+}

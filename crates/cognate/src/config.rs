@@ -1,0 +1,175 @@
+//! Settings: a flag, else an environment variable, else a key in the TOML
+//! file given with `--config`, else the default (DESIGN.md's contract).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cognate_federation::{FederationConfig, ProviderOverride};
+use serde::Deserialize;
+
+/// What `--config FILE` may contain. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub issuer: Option<String>,
+    pub region: Option<String>,
+    pub account_id: Option<String>,
+    pub admin_access_key_id: Option<String>,
+    pub admin_secret_access_key: Option<String>,
+    pub max_connections: Option<u32>,
+    /// Where the named providers and user pools really are:
+    /// `[providers."accounts.google.com"] issuer = "http://127.0.0.1:9999"`.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderOverride>,
+    /// Timeouts and cache lifetimes of provider key fetching.
+    #[serde(default)]
+    pub federation: Option<FederationConfig>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Values given on the command line or in the environment (clap merges
+/// those two); `None` falls through to the file, then the default.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub issuer: Option<String>,
+    pub region: Option<String>,
+    pub account_id: Option<String>,
+    pub admin_access_key_id: Option<String>,
+    pub admin_secret_access_key: Option<String>,
+}
+
+/// The resolved settings of a server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// None: `http://<bound address>`, known once the listener is bound.
+    pub issuer: Option<String>,
+    pub region: String,
+    pub account_id: String,
+    /// Both or neither.
+    pub admin_key: Option<(String, String)>,
+    pub max_connections: u32,
+    pub federation: FederationConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    pub fn resolve(flags: Overrides, file: FileConfig) -> Result<Settings, ConfigError> {
+        let listen = flags
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8085".to_string());
+        let data_dir = flags
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./cognate-data"));
+        let database_url = flags
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}/cognate.db", data_dir.display()));
+        let region = flags
+            .region
+            .or(file.region)
+            .unwrap_or_else(|| "us-east-1".to_string());
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(ConfigError::Invalid(format!(
+                "COGNATE_REGION must look like us-east-1, got '{region}'"
+            )));
+        }
+        let account_id = flags
+            .account_id
+            .or(file.account_id)
+            .unwrap_or_else(|| "000000000000".to_string());
+        if account_id.len() != 12 || !account_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ConfigError::Invalid(format!(
+                "COGNATE_ACCOUNT_ID must be 12 digits, got '{account_id}'"
+            )));
+        }
+        let key_id = flags.admin_access_key_id.or(file.admin_access_key_id);
+        let secret = flags.admin_secret_access_key.or(file.admin_secret_access_key);
+        let admin_key = match (key_id, secret) {
+            (Some(id), Some(secret)) => {
+                if id.is_empty() || secret.is_empty() {
+                    return Err(ConfigError::Invalid(
+                        "the admin access key id and secret must not be empty".into(),
+                    ));
+                }
+                Some((id, secret))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "set both COGNATE_ADMIN_ACCESS_KEY_ID and COGNATE_ADMIN_SECRET_ACCESS_KEY, or neither"
+                        .into(),
+                ));
+            }
+        };
+        let mut federation = file.federation.unwrap_or_default();
+        federation.providers.extend(file.providers);
+        Ok(Settings {
+            listen,
+            data_dir,
+            database_url,
+            issuer: flags.issuer.or(file.issuer),
+            region,
+            account_id,
+            admin_key,
+            max_connections: file.max_connections.unwrap_or(8),
+            federation,
+        })
+    }
+
+    /// Defaults for an embedded server in `data_dir`, as tests use it.
+    pub fn for_data_dir(data_dir: &Path) -> Settings {
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(data_dir.to_path_buf()),
+            ..Default::default()
+        };
+        // The defaults are valid by construction.
+        Settings::resolve(overrides, FileConfig::default()).unwrap_or_else(|_| Settings {
+            listen: "127.0.0.1:0".into(),
+            data_dir: data_dir.to_path_buf(),
+            database_url: format!("sqlite://{}/cognate.db", data_dir.display()),
+            issuer: None,
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            admin_key: None,
+            max_connections: 8,
+            federation: FederationConfig::default(),
+        })
+    }
+}

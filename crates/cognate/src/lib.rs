@@ -1,0 +1,154 @@
+//! The cognate server as a library: resolve settings, open the store, bind
+//! the listener, serve. `main.rs` is the command line around it; tests
+//! start servers in-process with `start`.
+
+pub mod config;
+pub mod secrets;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cognate_core::clock::{Clock, SystemClock};
+use cognate_core::{Cognate, DomainConfig};
+use cognate_federation::FederatedVerifier;
+use cognate_server::{AdminKey, AppState};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {message}")]
+    DataDir { path: String, message: String },
+    #[error(transparent)]
+    Secret(#[from] secrets::SecretError),
+    #[error("cannot open the database: {0}")]
+    Store(String),
+    #[error("cannot listen on {address}: {message}")]
+    Listen { address: String, message: String },
+    #[error("cannot set up provider token verification: {0}")]
+    Federation(String),
+}
+
+/// A server that is accepting connections.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub issuer: String,
+    pub admin_access_key_id: String,
+    pub admin_secret_access_key: String,
+    /// Where generated admin credentials were stored, if they were.
+    pub admin_credentials_file: Option<std::path::PathBuf>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests, and returns.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Starts a server with the real clock.
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    start_with_clock(settings, Arc::new(SystemClock)).await
+}
+
+pub async fn start_with_clock(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| StartError::DataDir {
+        path: settings.data_dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let ((access_key_id, secret_access_key), generated_file) = match &settings.admin_key {
+        Some(key) => (key.clone(), None),
+        None => {
+            let (key, _generated) = secrets::admin_key(&settings.data_dir)?;
+            (
+                key,
+                Some(settings.data_dir.join(secrets::ADMIN_CREDENTIALS_FILE)),
+            )
+        }
+    };
+    let store = cognate_store::open(
+        &settings.database_url,
+        &cognate_store::StoreOptions {
+            max_connections: settings.max_connections,
+        },
+    )
+    .await
+    .map_err(|e| StartError::Store(e.to_string()))?;
+    let listener = TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            address: settings.listen.clone(),
+            message: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Listen {
+        address: settings.listen.clone(),
+        message: e.to_string(),
+    })?;
+    let issuer = settings
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let verifier = FederatedVerifier::new(settings.federation.clone())
+        .map_err(|e| StartError::Federation(e.to_string()))?;
+    let cognate = Cognate::new(
+        store,
+        clock,
+        Arc::new(verifier),
+        DomainConfig {
+            account: settings.account_id.clone(),
+            default_region: settings.region.clone(),
+            issuer: issuer.clone(),
+            max_pools_per_region: 1000,
+        },
+    );
+    let state = Arc::new(AppState {
+        cognate: Arc::new(cognate),
+        admin: AdminKey {
+            access_key_id: access_key_id.clone(),
+            secret_access_key: secret_access_key.clone(),
+        },
+        metrics: Default::default(),
+        max_body_bytes: 1024 * 1024,
+    });
+    let app = cognate_server::router(state);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the server stopped");
+        }
+    });
+    Ok(Running {
+        addr,
+        issuer,
+        admin_access_key_id: access_key_id,
+        admin_secret_access_key: secret_access_key,
+        admin_credentials_file: generated_file,
+        shutdown: Some(tx),
+        task,
+    })
+}

@@ -1,0 +1,146 @@
+//! `cognate serve`: the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cognate::config::{FileConfig, Overrides, Settings};
+
+#[derive(Parser)]
+#[command(name = "cognate", version, about = "A self-hosted Amazon Cognito Identity, STS and IAM server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML file with settings (flags and environment variables win).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8085].
+    #[arg(long, env = "COGNATE_LISTEN")]
+    listen: Option<String>,
+    /// Data directory: embedded database and key files [default: ./cognate-data].
+    #[arg(long, env = "COGNATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// sqlite://... or postgres://... [default: sqlite://<data dir>/cognate.db].
+    #[arg(long, env = "COGNATE_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Public issuer URL of the tokens cognate signs [default: http://<listen address>].
+    #[arg(long, env = "COGNATE_ISSUER")]
+    issuer: Option<String>,
+    /// Region of identifiers when a request names none [default: us-east-1].
+    #[arg(long, env = "COGNATE_REGION")]
+    region: Option<String>,
+    /// The 12-digit account id [default: 000000000000].
+    #[arg(long, env = "COGNATE_ACCOUNT_ID")]
+    account_id: Option<String>,
+    /// Admin access key id [default: generated and stored in the data dir].
+    #[arg(long, env = "COGNATE_ADMIN_ACCESS_KEY_ID")]
+    admin_access_key_id: Option<String>,
+    /// Admin secret access key.
+    #[arg(long, env = "COGNATE_ADMIN_SECRET_ACCESS_KEY", hide_env_values = true)]
+    admin_secret_access_key: Option<String>,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COGNATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let file = match &args.config {
+        Some(path) => match FileConfig::load(path) {
+            Ok(file) => file,
+            Err(e) => {
+                tracing::error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => FileConfig::default(),
+    };
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        issuer: args.issuer,
+        region: args.region,
+        account_id: args.account_id,
+        admin_access_key_id: args.admin_access_key_id,
+        admin_secret_access_key: args.admin_secret_access_key,
+    };
+    let settings = match Settings::resolve(overrides, file) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let running = match cognate::start(settings).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match &running.admin_credentials_file {
+        Some(file) => tracing::info!(
+            "cognate listening on {}; admin credentials (access key id {}) are in {}",
+            running.endpoint(),
+            running.admin_access_key_id,
+            file.display()
+        ),
+        None => tracing::info!(
+            "cognate listening on {}; admin access key id {} from the environment",
+            running.endpoint(),
+            running.admin_access_key_id
+        ),
+    }
+    tokio::select! {
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            running.stop().await;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,62 @@
+//! Secrets kept in the data directory: files created with mode 0600 and
+//! never printed.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use cognate_core::ids;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("cannot use the secrets file {path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredAdminKey {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials.json";
+
+/// The admin key stored in `data_dir`, generated on first use. Returns the
+/// key and whether it was generated now.
+pub fn admin_key(data_dir: &Path) -> Result<((String, String), bool), SecretError> {
+    let path = data_dir.join(ADMIN_CREDENTIALS_FILE);
+    let err = |message: String| SecretError::File {
+        path: path.clone(),
+        message,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let stored: StoredAdminKey =
+                serde_json::from_str(&text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+            Ok(((stored.access_key_id, stored.secret_access_key), false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let stored = StoredAdminKey {
+                access_key_id: ids::unique_id("AKIA", 20),
+                secret_access_key: ids::secret_access_key(),
+            };
+            let text = serde_json::to_string_pretty(&stored).map_err(|e| err(e.to_string()))?;
+            write_private(&path, text.as_bytes()).map_err(|e| err(e.to_string()))?;
+            Ok(((stored.access_key_id, stored.secret_access_key), true))
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+/// Creates a file readable by its owner only; fails if it exists.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
