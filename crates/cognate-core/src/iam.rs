@@ -2,9 +2,9 @@
 //! policies, and OpenID Connect providers.
 
 use crate::error::{Error, Result};
+use crate::ids;
 use crate::model::{OidcProvider, Role, strip_scheme};
 use crate::service::{Caller, Cognate, page_token};
-use crate::ids;
 
 /// `arn:aws:iam::<account>:role/<path/><name>` → (account, path, name).
 pub fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
@@ -84,10 +84,9 @@ impl Cognate {
             tags: input.tags,
         };
         self.store.insert_role(&role).await.map_err(|e| match e {
-            crate::store::StoreError::AlreadyExists(_) => Error::EntityAlreadyExists(format!(
-                "Role with name {} already exists.",
-                role.name
-            )),
+            crate::store::StoreError::AlreadyExists(_) => {
+                Error::EntityAlreadyExists(format!("Role with name {} already exists.", role.name))
+            }
             other => other.into(),
         })?;
         Ok(role)
@@ -167,11 +166,14 @@ impl Cognate {
         policy_name: &str,
     ) -> Result<String> {
         let role = self.role(caller, role_name).await?;
-        role.inline_policies.get(policy_name).cloned().ok_or_else(|| {
-            Error::NoSuchEntity(format!(
-                "The role policy with name {policy_name} cannot be found."
-            ))
-        })
+        role.inline_policies
+            .get(policy_name)
+            .cloned()
+            .ok_or_else(|| {
+                Error::NoSuchEntity(format!(
+                    "The role policy with name {policy_name} cannot be found."
+                ))
+            })
     }
 
     pub async fn delete_role_policy(
@@ -218,9 +220,9 @@ impl Cognate {
             .insert_oidc_provider(&provider)
             .await
             .map_err(|e| match e {
-                crate::store::StoreError::AlreadyExists(_) => Error::EntityAlreadyExists(format!(
-                    "Provider with url {url} already exists."
-                )),
+                crate::store::StoreError::AlreadyExists(_) => {
+                    Error::EntityAlreadyExists(format!("Provider with url {url} already exists."))
+                }
                 other => other.into(),
             })?;
         Ok(provider)
@@ -245,7 +247,12 @@ impl Cognate {
         Ok(())
     }
 
-    pub async fn add_oidc_client_id(&self, caller: &Caller, arn: &str, client_id: &str) -> Result<()> {
+    pub async fn add_oidc_client_id(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        client_id: &str,
+    ) -> Result<()> {
         let mut provider = self.oidc_provider(caller, arn).await?;
         if !provider.client_ids.iter().any(|c| c == client_id) {
             provider.client_ids.push(client_id.to_string());
@@ -276,20 +283,28 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
 /// `https://host[/path]`; plain `http` only for loopback hosts, so a test
 /// issuer or a sidecar can be used without TLS but nothing else can.
 pub fn check_provider_url(url: &str) -> Result<()> {
-    let bad = |why: &str| Error::Validation(vec![format!("Value '{url}' at 'url' failed to satisfy constraint: {why}")]);
+    let bad = |why: &str| {
+        Error::Validation(vec![format!(
+            "Value '{url}' at 'url' failed to satisfy constraint: {why}"
+        )])
+    };
     let rest = if let Some(rest) = url.strip_prefix("https://") {
         rest
     } else if let Some(rest) = url.strip_prefix("http://") {
         let host = rest.split(['/', ':']).next().unwrap_or("");
         if !(host == "localhost" || host.starts_with("127.") || rest.starts_with("[::1]")) {
-            return Err(bad("Member must use the https scheme (plain http is accepted only for loopback hosts)"));
+            return Err(bad(
+                "Member must use the https scheme (plain http is accepted only for loopback hosts)",
+            ));
         }
         rest
     } else {
         return Err(bad("Member must be an https URL"));
     };
     if rest.is_empty() || rest.starts_with('/') || url.contains('?') || url.contains('#') {
-        return Err(bad("Member must be a URL with a host and no query or fragment"));
+        return Err(bad(
+            "Member must be a URL with a host and no query or fragment",
+        ));
     }
     if url.len() > 255 {
         return Err(bad("Member must have length less than or equal to 255"));

@@ -42,7 +42,12 @@ fn random_from(alphabet: &[u8], len: usize) -> String {
     }
     bytes
         .iter()
-        .map(|b| alphabet.get((*b as usize) % alphabet.len()).copied().unwrap_or(b'A') as char)
+        .map(|b| {
+            alphabet
+                .get((*b as usize) % alphabet.len())
+                .copied()
+                .unwrap_or(b'A') as char
+        })
         .collect()
 }
 

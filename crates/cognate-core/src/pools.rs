@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::model::{
-    CognitoProvider, Pool, PrincipalTagMap, RoleMapping, RoleMappingType,
-};
+use crate::model::{CognitoProvider, Pool, PrincipalTagMap, RoleMapping, RoleMappingType};
 use crate::service::{Caller, Cognate, page_token};
-use crate::{ids, iam};
+use crate::{iam, ids};
 
 /// The social providers a pool may name in SupportedLoginProviders.
 pub const NAMED_PROVIDERS: &[&str] = &[
@@ -257,22 +255,27 @@ impl Cognate {
         provider: &str,
     ) -> Result<PrincipalTagMap> {
         let pool = self.pool(caller, id).await?;
-        pool.principal_tag_maps.get(provider).cloned().ok_or_else(|| {
-            Error::ResourceNotFound(format!(
-                "No principal tag attribute map for provider {provider} in identity pool {id}."
-            ))
-        })
+        pool.principal_tag_maps
+            .get(provider)
+            .cloned()
+            .ok_or_else(|| {
+                Error::ResourceNotFound(format!(
+                    "No principal tag attribute map for provider {provider} in identity pool {id}."
+                ))
+            })
     }
 
     async fn pool_by_arn(&self, caller: &Caller, arn: &str) -> Result<Pool> {
-        let (region, account, pool_id) = ids::parse_pool_arn(arn).ok_or_else(|| {
-            Error::InvalidParameter(format!("Invalid identity pool ARN: {arn}"))
-        })?;
-        let pool = self.pool(caller, pool_id).await.map_err(|_| {
-            Error::ResourceNotFound(format!("Resource {arn} not found."))
-        })?;
+        let (region, account, pool_id) = ids::parse_pool_arn(arn)
+            .ok_or_else(|| Error::InvalidParameter(format!("Invalid identity pool ARN: {arn}")))?;
+        let pool = self
+            .pool(caller, pool_id)
+            .await
+            .map_err(|_| Error::ResourceNotFound(format!("Resource {arn} not found.")))?;
         if pool.region != region || pool.account != account {
-            return Err(Error::ResourceNotFound(format!("Resource {arn} not found.")));
+            return Err(Error::ResourceNotFound(format!(
+                "Resource {arn} not found."
+            )));
         }
         Ok(pool)
     }
@@ -317,8 +320,7 @@ impl Cognate {
             ));
         }
         if let Some(dev) = &settings.developer_provider_name {
-            if dev == "cognito-identity.amazonaws.com" || NAMED_PROVIDERS.contains(&dev.as_str())
-            {
+            if dev == "cognito-identity.amazonaws.com" || NAMED_PROVIDERS.contains(&dev.as_str()) {
                 return Err(Error::InvalidParameter(format!(
                     "DeveloperProviderName {dev} is reserved."
                 )));
@@ -389,10 +391,9 @@ pub fn provider_configured(pool: &Pool, key: &str) -> bool {
             .open_id_connect_provider_arns
             .iter()
             .any(|arn| iam::oidc_arn_host_path(arn) == Some(key))
-        || pool
-            .cognito_identity_providers
-            .iter()
-            .any(|p| p.provider_name == key || format!("{}:{}", p.provider_name, p.client_id) == key)
+        || pool.cognito_identity_providers.iter().any(|p| {
+            p.provider_name == key || format!("{}:{}", p.provider_name, p.client_id) == key
+        })
     {
         return true;
     }

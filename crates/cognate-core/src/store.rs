@@ -6,9 +6,7 @@
 
 use async_trait::async_trait;
 
-use crate::model::{
-    Identity, Login, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord,
-};
+use crate::model::{Identity, Login, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

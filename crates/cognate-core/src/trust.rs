@@ -13,7 +13,9 @@ fn parse_document(doc: &str) -> Result<Value> {
         .get("Statement")
         .ok_or_else(|| Error::MalformedPolicyDocument("Missing required field Statement".into()))?;
     if !(statements.is_object() || statements.is_array()) {
-        return Err(Error::MalformedPolicyDocument("Syntax errors in policy.".into()));
+        return Err(Error::MalformedPolicyDocument(
+            "Syntax errors in policy.".into(),
+        ));
     }
     Ok(value)
 }

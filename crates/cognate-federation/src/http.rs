@@ -38,7 +38,9 @@ pub(crate) fn check_url(url: &Url) -> Result<(), FetchError> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
-        "http" => Err(FetchError::Refused("plain http is allowed only for loopback hosts")),
+        "http" => Err(FetchError::Refused(
+            "plain http is allowed only for loopback hosts",
+        )),
         _ => Err(FetchError::Refused("scheme must be https")),
     }
 }
@@ -97,7 +99,9 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    pub(crate) fn json_object(&self) -> Result<serde_json::Map<String, serde_json::Value>, FetchError> {
+    pub(crate) fn json_object(
+        &self,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, FetchError> {
         match serde_json::from_slice(&self.body) {
             Ok(serde_json::Value::Object(m)) => Ok(m),
             _ => Err(FetchError::NotJson),
@@ -231,7 +235,9 @@ mod tests {
     use super::*;
 
     fn u(s: &str) -> Url {
-        Url::parse(s).unwrap_or_else(|_| Url::parse("https://invalid.invalid").unwrap_or_else(|_| unreachable!()))
+        Url::parse(s).unwrap_or_else(|_| {
+            Url::parse("https://invalid.invalid").unwrap_or_else(|_| unreachable!())
+        })
     }
 
     #[test]
@@ -265,10 +271,25 @@ mod tests {
 
     #[test]
     fn same_origin_rules() {
-        assert!(same_origin(&u("http://127.0.0.1:5/a"), &u("http://127.0.0.1:5/b")));
-        assert!(!same_origin(&u("http://127.0.0.1:5/a"), &u("http://localhost:5/a")));
-        assert!(!same_origin(&u("http://127.0.0.1:5/a"), &u("http://127.0.0.1:6/a")));
-        assert!(!same_origin(&u("https://a.example/"), &u("http://a.example/")));
-        assert!(same_origin(&u("https://a.example/"), &u("https://A.example:443/")));
+        assert!(same_origin(
+            &u("http://127.0.0.1:5/a"),
+            &u("http://127.0.0.1:5/b")
+        ));
+        assert!(!same_origin(
+            &u("http://127.0.0.1:5/a"),
+            &u("http://localhost:5/a")
+        ));
+        assert!(!same_origin(
+            &u("http://127.0.0.1:5/a"),
+            &u("http://127.0.0.1:6/a")
+        ));
+        assert!(!same_origin(
+            &u("https://a.example/"),
+            &u("http://a.example/")
+        ));
+        assert!(same_origin(
+            &u("https://a.example/"),
+            &u("https://A.example:443/")
+        ));
     }
 }

@@ -280,7 +280,9 @@ pub(crate) fn numeric_claim(claims: &Map<String, Value>, name: &str) -> Result<O
                 && f.is_finite()
             {
                 #[allow(clippy::cast_possible_truncation)]
-                Ok(Some(f.trunc().clamp(i64::MIN as f64, i64::MAX as f64) as i64))
+                Ok(Some(
+                    f.trunc().clamp(i64::MIN as f64, i64::MAX as f64) as i64
+                ))
             } else {
                 Err(())
             }
@@ -344,7 +346,11 @@ mod tests {
         assert!(rsa.is_some_and(|k| k.compatible(Alg::RS512) && k.compatible(Alg::PS256)));
         assert!(rsa.is_some_and(|k| !k.compatible(Alg::ES256)));
         let rs256 = Jwk::from_json(&json!({"kty":"RSA","n":n,"e":"AQAB","alg":"RS256"})).ok();
-        assert!(rs256.as_ref().is_some_and(|k| k.compatible(Alg::RS256) && !k.compatible(Alg::RS512)));
+        assert!(
+            rs256
+                .as_ref()
+                .is_some_and(|k| k.compatible(Alg::RS256) && !k.compatible(Alg::RS512))
+        );
         assert_eq!(Alg::from_name("HS256"), None);
         assert_eq!(Alg::from_name("none"), None);
     }

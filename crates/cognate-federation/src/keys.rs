@@ -27,7 +27,9 @@ pub(crate) enum KeySource {
 impl KeySource {
     fn cache_key(&self) -> String {
         match self {
-            KeySource::Discovery { issuer } => format!("discovery {}", issuer.trim_end_matches('/')),
+            KeySource::Discovery { issuer } => {
+                format!("discovery {}", issuer.trim_end_matches('/'))
+            }
             KeySource::Direct { jwks_uri } => format!("jwks {jwks_uri}"),
         }
     }
@@ -102,7 +104,12 @@ pub(crate) struct KeyCache {
 }
 
 impl KeyCache {
-    pub(crate) fn new(http: Http, ttl: Duration, cooldown: Duration, stale_if_error: Duration) -> Self {
+    pub(crate) fn new(
+        http: Http,
+        ttl: Duration,
+        cooldown: Duration,
+        stale_if_error: Duration,
+    ) -> Self {
         KeyCache {
             http,
             entries: Mutex::new(HashMap::new()),
@@ -175,8 +182,11 @@ impl KeyCache {
             }
         }
 
-        state.last_attempt = Some(now);
-        match self.fetch(source, jwks_uri_hint).await {
+        // Recorded once the fetch has finished: if this future is dropped
+        // mid-fetch (client gone), the next waiter fetches instead.
+        let fetched = self.fetch(source, jwks_uri_hint).await;
+        state.last_attempt = Some(Instant::now());
+        match fetched {
             Ok((keys, jwks_uri)) => {
                 state.generation += 1;
                 state.last_failure = None;
@@ -187,7 +197,11 @@ impl KeyCache {
                     jwks_uri,
                 });
                 entry.store(set.clone());
-                tracing::debug!(source = source.describe(), keys = set.keys.len(), "fetched signing keys");
+                tracing::debug!(
+                    source = source.describe(),
+                    keys = set.keys.len(),
+                    "fetched signing keys"
+                );
                 Ok(set.select(kid))
             }
             Err(err) => {
@@ -230,7 +244,9 @@ impl KeyCache {
             return Err(FetchError::Invalid("JWKS without a keys array".into()));
         };
         if entries.len() > MAX_KEYS {
-            return Err(FetchError::Invalid(format!("JWKS with more than {MAX_KEYS} keys")));
+            return Err(FetchError::Invalid(format!(
+                "JWKS with more than {MAX_KEYS} keys"
+            )));
         }
         let mut keys = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
@@ -238,7 +254,13 @@ impl KeyCache {
                 Ok(k) => keys.push(k),
                 Err(why) => {
                     let kid = entry.get("kid").and_then(Value::as_str).unwrap_or("");
-                    tracing::warn!(source = source.describe(), index = i, kid, reason = why, "ignoring JWKS key");
+                    tracing::warn!(
+                        source = source.describe(),
+                        index = i,
+                        kid,
+                        reason = why,
+                        "ignoring JWKS key"
+                    );
                 }
             }
         }

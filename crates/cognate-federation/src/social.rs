@@ -241,13 +241,18 @@ mod tests {
         assert!(!plausible_access_token("a b"));
         assert!(!plausible_access_token("a\nb"));
         assert!(!plausible_access_token("tök"));
-        assert!(!plausible_access_token(&"a".repeat(MAX_ACCESS_TOKEN_LEN + 1)));
+        assert!(!plausible_access_token(
+            &"a".repeat(MAX_ACCESS_TOKEN_LEN + 1)
+        ));
     }
 
     #[test]
     fn endpoints_keep_base_path() {
         let u = endpoint("https://graph.facebook.com/v19.0/", "me").map(|u| u.to_string());
-        assert_eq!(u.ok().as_deref(), Some("https://graph.facebook.com/v19.0/me"));
+        assert_eq!(
+            u.ok().as_deref(),
+            Some("https://graph.facebook.com/v19.0/me")
+        );
         assert!(endpoint("http://graph.facebook.com", "me").is_err());
     }
 }

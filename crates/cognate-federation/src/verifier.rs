@@ -111,10 +111,9 @@ impl FederatedVerifier {
         let ov = self.override_for(spec);
         let user_pool = spec.kind == ProviderKind::CognitoUserPool;
         let base = match (&spec.kind, &ov) {
-            (
-                ProviderKind::Facebook | ProviderKind::Amazon | ProviderKind::Twitter,
-                _,
-            ) => return None,
+            (ProviderKind::Facebook | ProviderKind::Amazon | ProviderKind::Twitter, _) => {
+                return None;
+            }
             (_, Some(ov)) => ov.issuer.clone(),
             (ProviderKind::Oidc { url }, None) => url.clone(),
             (ProviderKind::Google, None) => GOOGLE_ISSUER.to_owned(),
@@ -281,7 +280,9 @@ impl LoginVerifier for FederatedVerifier {
             )),
         };
         match &result {
-            Ok(login) => tracing::debug!(provider = %provider.name, audience = %login.audience, "login token verified"),
+            Ok(login) => {
+                tracing::debug!(provider = %provider.name, audience = %login.audience, "login token verified")
+            }
             Err(e) => tracing::debug!(provider = %provider.name, error = %e, "login token refused"),
         }
         result
@@ -371,7 +372,10 @@ mod tests {
     #[test]
     fn audience_shapes() {
         let c = |v: Value| v.as_object().cloned().unwrap_or_default();
-        assert_eq!(audiences(&c(serde_json::json!({"aud": "a"}))), Some(vec!["a".into()]));
+        assert_eq!(
+            audiences(&c(serde_json::json!({"aud": "a"}))),
+            Some(vec!["a".into()])
+        );
         assert_eq!(
             audiences(&c(serde_json::json!({"aud": ["a", 1, "b"]}))),
             Some(vec!["a".into(), "b".into()])
@@ -384,7 +388,13 @@ mod tests {
 
     #[test]
     fn time_conversion() {
-        assert_eq!(unix_seconds(UNIX_EPOCH + std::time::Duration::from_secs(42)), 42);
-        assert_eq!(unix_seconds(UNIX_EPOCH - std::time::Duration::from_secs(42)), -42);
+        assert_eq!(
+            unix_seconds(UNIX_EPOCH + std::time::Duration::from_secs(42)),
+            42
+        );
+        assert_eq!(
+            unix_seconds(UNIX_EPOCH - std::time::Duration::from_secs(42)),
+            -42
+        );
     }
 }

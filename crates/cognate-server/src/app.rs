@@ -193,7 +193,9 @@ fn parse_json_call(
         ApiError::new(
             "UnknownOperationException",
             StatusCode::BAD_REQUEST,
-            format!("Unknown operation: '{target}'. Expected AWSCognitoIdentityService.<Operation>."),
+            format!(
+                "Unknown operation: '{target}'. Expected AWSCognitoIdentityService.<Operation>."
+            ),
         )
     })?;
     let content_type = headers
@@ -208,7 +210,9 @@ fn parse_json_call(
         return Err(ApiError::new(
             "SerializationException",
             StatusCode::BAD_REQUEST,
-            format!("Unsupported content type '{media_type}'; expected application/x-amz-json-1.1."),
+            format!(
+                "Unsupported content type '{media_type}'; expected application/x-amz-json-1.1."
+            ),
         ));
     }
     let input = if body.iter().all(u8::is_ascii_whitespace) {

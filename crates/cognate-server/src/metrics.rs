@@ -49,7 +49,10 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            per_operation: Operation::ALL.iter().map(|_| OperationMetrics::default()).collect(),
+            per_operation: Operation::ALL
+                .iter()
+                .map(|_| OperationMetrics::default())
+                .collect(),
             unparsed: AtomicU64::new(0),
         }
     }
@@ -84,7 +87,10 @@ impl Metrics {
         out.push_str("# TYPE cognate_requests_total counter\n");
         for (op, m) in Operation::ALL.iter().zip(&self.per_operation) {
             for outcome in Outcome::ALL {
-                let n = m.outcomes.get(outcome as usize).map_or(0, |c| c.load(Ordering::Relaxed));
+                let n = m
+                    .outcomes
+                    .get(outcome as usize)
+                    .map_or(0, |c| c.load(Ordering::Relaxed));
                 let _ = writeln!(
                     out,
                     "cognate_requests_total{{operation=\"{}\",outcome=\"{}\"}} {n}",

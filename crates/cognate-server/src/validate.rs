@@ -116,16 +116,27 @@ impl Checker {
         let len = value.chars().count();
         let v = shown(value, sensitive);
         if len < min {
-            self.fail(&v, member, &format!("Member must have length greater than or equal to {min}"));
+            self.fail(
+                &v,
+                member,
+                &format!("Member must have length greater than or equal to {min}"),
+            );
         } else if len > max {
-            self.fail(&v, member, &format!("Member must have length less than or equal to {max}"));
+            self.fail(
+                &v,
+                member,
+                &format!("Member must have length less than or equal to {max}"),
+            );
         } else if let Some(p) = pattern
             && !p.matches(value)
         {
             self.fail(
                 &v,
                 member,
-                &format!("Member must satisfy regular expression pattern: {}", p.shown),
+                &format!(
+                    "Member must satisfy regular expression pattern: {}",
+                    p.shown
+                ),
             );
         }
     }
@@ -145,17 +156,33 @@ impl Checker {
 
     pub fn range(&mut self, member: &str, value: i64, min: i64, max: i64) {
         if value < min {
-            self.fail(&value.to_string(), member, &format!("Member must have value greater than or equal to {min}"));
+            self.fail(
+                &value.to_string(),
+                member,
+                &format!("Member must have value greater than or equal to {min}"),
+            );
         } else if value > max {
-            self.fail(&value.to_string(), member, &format!("Member must have value less than or equal to {max}"));
+            self.fail(
+                &value.to_string(),
+                member,
+                &format!("Member must have value less than or equal to {max}"),
+            );
         }
     }
 
     pub fn count(&mut self, member: &str, shown_value: &str, len: usize, min: usize, max: usize) {
         if len < min {
-            self.fail(shown_value, member, &format!("Member must have length greater than or equal to {min}"));
+            self.fail(
+                shown_value,
+                member,
+                &format!("Member must have length greater than or equal to {min}"),
+            );
         } else if len > max {
-            self.fail(shown_value, member, &format!("Member must have length less than or equal to {max}"));
+            self.fail(
+                shown_value,
+                member,
+                &format!("Member must have length less than or equal to {max}"),
+            );
         }
     }
 
@@ -164,7 +191,10 @@ impl Checker {
             self.fail(
                 value,
                 member,
-                &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
+                &format!(
+                    "Member must satisfy enum value set: [{}]",
+                    allowed.join(", ")
+                ),
             );
         }
     }
@@ -181,7 +211,13 @@ impl Checker {
         sensitive_values: bool,
     ) {
         let display = if sensitive_values {
-            format!("{{{}}}", map.keys().map(|k| format!("{k}=***")).collect::<Vec<_>>().join(", "))
+            format!(
+                "{{{}}}",
+                map.keys()
+                    .map(|k| format!("{k}=***"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         } else {
             format!("{map:?}")
         };
@@ -246,6 +282,12 @@ impl Checker {
     }
 }
 
+impl Checker {
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -286,11 +328,5 @@ mod tests {
         let err = c.finish().unwrap_err().to_string();
         assert!(!err.contains("xxxx"), "{err}");
         assert!(err.contains("less than or equal to 50000"), "{err}");
-    }
-}
-
-impl Checker {
-    pub fn error_count(&self) -> usize {
-        self.errors.len()
     }
 }

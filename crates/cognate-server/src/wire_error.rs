@@ -93,9 +93,7 @@ impl ApiError {
                         q("AccessDenied", S::FORBIDDEN)
                     }
                     Error::TooManyRequests(_) => q("Throttling", S::BAD_REQUEST),
-                    Error::ConcurrentModification(_) => {
-                        q("ConcurrentModification", S::CONFLICT)
-                    }
+                    Error::ConcurrentModification(_) => q("ConcurrentModification", S::CONFLICT),
                     Error::ExternalService(_) => match service {
                         Service::Sts => q("IDPCommunicationError", S::BAD_REQUEST),
                         _ => q("ServiceFailure", S::SERVICE_UNAVAILABLE),
@@ -210,7 +208,13 @@ impl ApiError {
                 let ascii: String = self
                     .message
                     .chars()
-                    .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+                    .map(|c| {
+                        if c.is_ascii_graphic() || c == ' ' {
+                            c
+                        } else {
+                            '?'
+                        }
+                    })
                     .collect();
                 if let Ok(v) = HeaderValue::from_str(&ascii) {
                     headers.insert("x-amzn-errormessage", v);
@@ -218,7 +222,11 @@ impl ApiError {
                 response
             }
             Protocol::Query(service) => {
-                let fault = if self.is_server_fault() { "Receiver" } else { "Sender" };
+                let fault = if self.is_server_fault() {
+                    "Receiver"
+                } else {
+                    "Sender"
+                };
                 let body = format!(
                     "<ErrorResponse xmlns=\"{}\"><Error><Type>{fault}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
                     service.xml_namespace(),

@@ -24,7 +24,9 @@ pub struct XmlWriter {
 
 impl XmlWriter {
     pub fn new() -> Self {
-        XmlWriter { buf: String::with_capacity(512) }
+        XmlWriter {
+            buf: String::with_capacity(512),
+        }
     }
 
     pub fn open(&mut self, name: &str) -> &mut Self {

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cognate_core::model::{Login, MergeCause, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord};
+use cognate_core::model::{
+    Login, MergeCause, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord,
+};
 use cognate_core::store::{IdentityChanges, NewIdentity, Store, StoreError};
 
 fn pool(id: &str, account: &str) -> Pool {
@@ -72,7 +74,10 @@ pub async fn pools_round_trip_and_versioning(store: Arc<dyn Store>) {
     changed.name = "renamed".into();
     changed.version = 2;
     store.update_pool(&changed, 1).await.unwrap();
-    assert_eq!(store.get_pool(&p.id).await.unwrap().unwrap().name, "renamed");
+    assert_eq!(
+        store.get_pool(&p.id).await.unwrap().unwrap().name,
+        "renamed"
+    );
 
     // A writer that read version 1 loses.
     let mut stale = p.clone();
@@ -101,7 +106,10 @@ pub async fn pool_limit_is_per_account_and_region(store: Arc<dyn Store>) {
         Err(StoreError::LimitExceeded(_))
     ));
     // Another account is not affected.
-    store.insert_pool(&pool("us-east-1:a", "222"), 3).await.unwrap();
+    store
+        .insert_pool(&pool("us-east-1:a", "222"), 3)
+        .await
+        .unwrap();
     let mut other_region = pool("eu-west-1:b", "111");
     other_region.region = "eu-west-1".into();
     store.insert_pool(&other_region, 3).await.unwrap();
@@ -111,7 +119,10 @@ pub async fn pools_page_in_id_order(store: Arc<dyn Store>) {
     for id in ["us-east-1:c", "us-east-1:a", "us-east-1:b", "us-east-1:d"] {
         store.insert_pool(&pool(id, "111"), 100).await.unwrap();
     }
-    store.insert_pool(&pool("us-east-1:0", "222"), 100).await.unwrap();
+    store
+        .insert_pool(&pool("us-east-1:0", "222"), 100)
+        .await
+        .unwrap();
     let first = store.list_pools("111", "us-east-1", None, 3).await.unwrap();
     let ids: Vec<_> = first.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["us-east-1:a", "us-east-1:b", "us-east-1:c"]);
@@ -146,7 +157,13 @@ pub async fn developer_provider_names_are_unique(store: Arc<dyn Store>) {
 pub async fn deleting_a_pool_deletes_its_identities(store: Arc<dyn Store>) {
     let p = pool("us-east-1:p", "111");
     store.insert_pool(&p, 10).await.unwrap();
-    create_with(&*store, &p.id, "us-east-1:i1", &[login("accounts.google.com", "u1")]).await;
+    create_with(
+        &*store,
+        &p.id,
+        "us-east-1:i1",
+        &[login("accounts.google.com", "u1")],
+    )
+    .await;
     assert!(store.delete_pool(&p.id).await.unwrap());
     assert!(!store.delete_pool(&p.id).await.unwrap());
     assert_eq!(store.get_identity("us-east-1:i1").await.unwrap(), None);
@@ -176,7 +193,10 @@ pub async fn a_login_belongs_to_one_identity(store: Arc<dyn Store>) {
     // Nothing of the failed change is left: not even the identity.
     assert_eq!(store.get_identity("us-east-1:i2").await.unwrap(), None);
     assert_eq!(
-        store.find_login_owners(pool_id, &[l.clone()]).await.unwrap(),
+        store
+            .find_login_owners(pool_id, std::slice::from_ref(&l))
+            .await
+            .unwrap(),
         vec![(l.clone(), "us-east-1:i1".to_string())]
     );
     // The same login in another pool is another login.
@@ -199,7 +219,15 @@ pub async fn stale_versions_abort_the_whole_change(store: Arc<dyn Store>) {
         })
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))));
-    assert!(store.get_identity("us-east-1:i1").await.unwrap().unwrap().logins.is_empty());
+    assert!(
+        store
+            .get_identity("us-east-1:i1")
+            .await
+            .unwrap()
+            .unwrap()
+            .logins
+            .is_empty()
+    );
 
     store
         .apply_identity_changes(&IdentityChanges {
@@ -219,8 +247,20 @@ pub async fn stale_versions_abort_the_whole_change(store: Arc<dyn Store>) {
 
 pub async fn merges_move_logins_and_disable_the_source(store: Arc<dyn Store>) {
     let pool_id = "us-east-1:p";
-    create_with(&*store, pool_id, "us-east-1:a", &[login("accounts.google.com", "g")]).await;
-    create_with(&*store, pool_id, "us-east-1:b", &[login("www.amazon.com", "z")]).await;
+    create_with(
+        &*store,
+        pool_id,
+        "us-east-1:a",
+        &[login("accounts.google.com", "g")],
+    )
+    .await;
+    create_with(
+        &*store,
+        pool_id,
+        "us-east-1:b",
+        &[login("www.amazon.com", "z")],
+    )
+    .await;
     let record = MergeRecord {
         pool_id: pool_id.into(),
         from_identity: "us-east-1:b".into(),
@@ -243,14 +283,20 @@ pub async fn merges_move_logins_and_disable_the_source(store: Arc<dyn Store>) {
     let b = store.get_identity("us-east-1:b").await.unwrap().unwrap();
     assert_eq!(
         a.logins,
-        vec![login("accounts.google.com", "g"), login("www.amazon.com", "z")]
+        vec![
+            login("accounts.google.com", "g"),
+            login("www.amazon.com", "z")
+        ]
     );
     assert!(!a.disabled);
     assert!(b.disabled);
     assert_eq!(b.merged_into.as_deref(), Some("us-east-1:a"));
     assert!(b.logins.is_empty());
     assert!(!b.is_guest());
-    assert_eq!(store.merges_of("us-east-1:b").await.unwrap(), vec![record.clone()]);
+    assert_eq!(
+        store.merges_of("us-east-1:b").await.unwrap(),
+        vec![record.clone()]
+    );
     assert_eq!(store.merges_of("us-east-1:a").await.unwrap(), vec![record]);
     // A disabled identity never receives a login.
     let link = store
@@ -270,7 +316,11 @@ pub async fn unlink_removes_only_the_named_login(store: Arc<dyn Store>) {
         &*store,
         pool_id,
         "us-east-1:a",
-        &[login("dev", "u1"), login("dev", "u2"), login("www.amazon.com", "z")],
+        &[
+            login("dev", "u1"),
+            login("dev", "u2"),
+            login("www.amazon.com", "z"),
+        ],
     )
     .await;
     store
@@ -283,7 +333,10 @@ pub async fn unlink_removes_only_the_named_login(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        store.subjects_of("us-east-1:a", "dev", None, 10).await.unwrap(),
+        store
+            .subjects_of("us-east-1:a", "dev", None, 10)
+            .await
+            .unwrap(),
         vec!["u2".to_string()]
     );
     let again = store
@@ -307,8 +360,17 @@ pub async fn identities_page_and_hide_disabled(store: Arc<dyn Store>) {
         ])
         .await
         .unwrap();
-    store.insert_guests(&[new_identity("us-east-1:0", "us-east-1:q")]).await.unwrap();
-    create_with(&*store, pool_id, "us-east-1:4", &[login("www.amazon.com", "z")]).await;
+    store
+        .insert_guests(&[new_identity("us-east-1:0", "us-east-1:q")])
+        .await
+        .unwrap();
+    create_with(
+        &*store,
+        pool_id,
+        "us-east-1:4",
+        &[login("www.amazon.com", "z")],
+    )
+    .await;
     store
         .apply_identity_changes(&IdentityChanges {
             pool_id: pool_id.into(),
@@ -324,7 +386,10 @@ pub async fn identities_page_and_hide_disabled(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    let page = store.list_identities(pool_id, false, None, 2).await.unwrap();
+    let page = store
+        .list_identities(pool_id, false, None, 2)
+        .await
+        .unwrap();
     let ids: Vec<_> = page.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["us-east-1:1", "us-east-1:2"]);
     let page = store
@@ -334,7 +399,10 @@ pub async fn identities_page_and_hide_disabled(store: Arc<dyn Store>) {
     let ids: Vec<_> = page.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["us-east-1:3", "us-east-1:4"]);
     assert_eq!(page[1].logins, vec![login("www.amazon.com", "z")]);
-    let visible = store.list_identities(pool_id, true, None, 10).await.unwrap();
+    let visible = store
+        .list_identities(pool_id, true, None, 10)
+        .await
+        .unwrap();
     let ids: Vec<_> = visible.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["us-east-1:1", "us-east-1:3", "us-east-1:4"]);
 
@@ -377,7 +445,10 @@ pub async fn concurrent_creation_of_one_login(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(won, 1);
-    let all = store.list_identities(pool_id, false, None, 60).await.unwrap();
+    let all = store
+        .list_identities(pool_id, false, None, 60)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 1, "failed creations must leave no identity");
 }
 
@@ -403,12 +474,18 @@ pub async fn roles_are_unique_ignoring_case(store: Arc<dyn Store>) {
         store.insert_role(&upper).await,
         Err(StoreError::AlreadyExists(_))
     ));
-    assert_eq!(store.get_role("111", "guest").await.unwrap(), Some(role.clone()));
+    assert_eq!(
+        store.get_role("111", "guest").await.unwrap(),
+        Some(role.clone())
+    );
     assert_eq!(store.get_role("222", "Guest").await.unwrap(), None);
     let mut updated = role.clone();
     updated.inline_policies.insert("p".into(), "{}".into());
     store.update_role(&updated).await.unwrap();
-    assert_eq!(store.list_roles("111", None, 10).await.unwrap(), vec![updated]);
+    assert_eq!(
+        store.list_roles("111", None, 10).await.unwrap(),
+        vec![updated]
+    );
     assert!(store.delete_role("111", "Guest").await.unwrap());
     assert!(matches!(
         store.update_role(&role).await,
@@ -434,8 +511,14 @@ pub async fn oidc_providers_round_trip(store: Arc<dyn Store>) {
     let mut more = provider.clone();
     more.client_ids.push("c2".into());
     store.update_oidc_provider(&more).await.unwrap();
-    assert_eq!(store.list_oidc_providers("111").await.unwrap(), vec![more.clone()]);
-    assert_eq!(store.get_oidc_provider(&provider.arn).await.unwrap(), Some(more));
+    assert_eq!(
+        store.list_oidc_providers("111").await.unwrap(),
+        vec![more.clone()]
+    );
+    assert_eq!(
+        store.get_oidc_provider(&provider.arn).await.unwrap(),
+        Some(more)
+    );
     assert!(store.delete_oidc_provider(&provider.arn).await.unwrap());
     assert_eq!(store.get_oidc_provider(&provider.arn).await.unwrap(), None);
 }
@@ -458,8 +541,14 @@ pub async fn signing_keys_retire_and_expire(store: Arc<dyn Store>) {
     assert_eq!(keys[0].retired_at, Some(100));
     assert_eq!(keys[1].retired_at, None);
     assert_eq!(keys[0].sealed_private_key, vec![1, 2, 3]);
-    assert_eq!(store.delete_signing_keys_retired_before(100).await.unwrap(), 0);
-    assert_eq!(store.delete_signing_keys_retired_before(101).await.unwrap(), 1);
+    assert_eq!(
+        store.delete_signing_keys_retired_before(100).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.delete_signing_keys_retired_before(101).await.unwrap(),
+        1
+    );
     assert_eq!(store.list_signing_keys().await.unwrap().len(), 1);
 }
 
@@ -467,7 +556,10 @@ pub async fn settings_are_set_once(store: Arc<dyn Store>) {
     assert_eq!(store.get_setting("k").await.unwrap(), None);
     assert_eq!(store.init_setting("k", b"first").await.unwrap(), b"first");
     assert_eq!(store.init_setting("k", b"second").await.unwrap(), b"first");
-    assert_eq!(store.get_setting("k").await.unwrap(), Some(b"first".to_vec()));
+    assert_eq!(
+        store.get_setting("k").await.unwrap(),
+        Some(b"first".to_vec())
+    );
 }
 
 /// Generates one `#[tokio::test]` per conformance case for an engine,

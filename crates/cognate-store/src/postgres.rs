@@ -215,13 +215,10 @@ fn scrub(message: String, url: &str) -> String {
 impl PostgresStore {
     pub async fn open(url: &str, options: &StoreOptions) -> StoreResult<Self> {
         let failed = |doing: &str, e: &dyn std::fmt::Display| {
-            StoreError::Backend(scrub(
-                format!("{doing} {}: {e}", redact_url(url)),
-                url,
-            ))
+            StoreError::Backend(scrub(format!("{doing} {}: {e}", redact_url(url)), url))
         };
-        let connect = PgConnectOptions::from_str(url)
-            .map_err(|e| failed("invalid PostgreSQL URL", &e))?;
+        let connect =
+            PgConnectOptions::from_str(url).map_err(|e| failed("invalid PostgreSQL URL", &e))?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(CONNECT_TIMEOUT)
@@ -252,7 +249,10 @@ async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
         attempt += 1;
         match migrator.run(pool).await {
             Ok(()) => return Ok(()),
-            Err(MigrateError::Execute(e)) if attempt < MAX_ATTEMPTS => {
+            Err(MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _))
+                if attempt < MAX_ATTEMPTS
+                    && matches!(e, sqlx::Error::Database(_) | sqlx::Error::Io(_)) =>
+            {
                 tracing::debug!(attempt, error = %e, "retrying the PostgreSQL migrations");
                 tokio::time::sleep(backoff(attempt)).await;
             }
@@ -471,7 +471,10 @@ impl Store for PostgresStore {
         // One statement: the identity and its logins come from one snapshot.
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.id = $1");
         let row = retrying!("get_identity", async {
-            Ok(sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?)
+            Ok(sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
         })?;
         row.as_ref().map(identity_row).transpose()
     }
@@ -997,9 +1000,7 @@ async fn apply_changes(
         .await?
         .rows_affected();
         if updated == 0 {
-            return Err(
-                StoreError::Conflict(format!("identity {id} is gone or disabled")).into(),
-            );
+            return Err(StoreError::Conflict(format!("identity {id} is gone or disabled")).into());
         }
     }
     Ok(())

@@ -513,20 +513,22 @@ impl Store for SqliteStore {
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
-        sqlx::query("INSERT INTO signing_keys (kid, created_at, retired_at, doc) VALUES (?, ?, ?, ?)")
-            .bind(&key.kid)
-            .bind(key.created_at)
-            .bind(key.retired_at)
-            .bind(to_doc(key)?)
-            .execute(&self.writer)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists(key.kid.clone())
-                } else {
-                    backend(e)
-                }
-            })?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, created_at, retired_at, doc) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&key.kid)
+        .bind(key.created_at)
+        .bind(key.retired_at)
+        .bind(to_doc(key)?)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists(key.kid.clone())
+            } else {
+                backend(e)
+            }
+        })?;
         Ok(())
     }
 
@@ -575,12 +577,14 @@ impl Store for SqliteStore {
 
     async fn init_setting(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
         let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
             .bind(name)
             .fetch_one(&mut *tx)
@@ -623,11 +627,12 @@ async fn apply_changes(
         insert_identity(tx, new).await?;
     }
     for (id, expected) in &changes.expect_versions {
-        let version: Option<i64> = sqlx::query_scalar("SELECT version FROM identities WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(backend)?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM identities WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend)?;
         if version != Some(*expected) {
             return Err(StoreError::Conflict(format!("identity {id} changed")));
         }
@@ -681,20 +686,22 @@ async fn apply_changes(
         touched.push(id);
     }
     for (id, login) in &changes.links {
-        sqlx::query("INSERT INTO logins (pool_id, provider, subject, identity_id) VALUES (?, ?, ?, ?)")
-            .bind(&changes.pool_id)
-            .bind(&login.provider)
-            .bind(&login.subject)
-            .bind(id)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict("login already linked".into())
-                } else {
-                    backend(e)
-                }
-            })?;
+        sqlx::query(
+            "INSERT INTO logins (pool_id, provider, subject, identity_id) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&changes.pool_id)
+        .bind(&login.provider)
+        .bind(&login.subject)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("login already linked".into())
+            } else {
+                backend(e)
+            }
+        })?;
         touched.push(id);
     }
     touched.sort_unstable();

@@ -1,16 +1,20 @@
 //! The store conformance suite against each engine.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod sqlite {
     use std::sync::Arc;
 
     use cognate_core::store::Store;
-    use cognate_store::sqlite::SqliteStore;
     use cognate_store::StoreOptions;
+    use cognate_store::sqlite::SqliteStore;
 
     async fn fresh() -> Option<Arc<dyn Store>> {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/test.db", dir.path().display());
-        let store = SqliteStore::open(&url, &StoreOptions::default()).await.unwrap();
+        let store = SqliteStore::open(&url, &StoreOptions::default())
+            .await
+            .unwrap();
         // The directory lives as long as the test process; tests are short.
         std::mem::forget(dir);
         Some(Arc::new(store))
@@ -30,7 +34,8 @@ mod postgres {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-    use cognate_core::store::Store;
+    use cognate_core::model::{Login, Pool};
+    use cognate_core::store::{IdentityChanges, NewIdentity, Store, StoreError};
     use cognate_store::StoreOptions;
     use cognate_store::postgres::PostgresStore;
     use sqlx::{Connection, PgConnection};
@@ -65,7 +70,9 @@ mod postgres {
             None => (url, None),
         };
         let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
-        let authority = rest.split_once('/').map_or(rest, |(authority, _)| authority);
+        let authority = rest
+            .split_once('/')
+            .map_or(rest, |(authority, _)| authority);
         let mut out = format!("{scheme}://{authority}/{database}");
         if let Some(query) = query {
             out.push('?');
@@ -160,11 +167,209 @@ mod postgres {
         }
     }
 
+    /// Stress beyond the shared suite: many nodes creating pools in one
+    /// account and region at once never exceed the limit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_pool_inserts_respect_the_limit() {
+        let Some(store) = fresh().await else { return };
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut pool = test_pool(&format!("us-east-1:{i:02}"));
+                if i % 2 == 0 {
+                    pool.region = "eu-west-1".into();
+                }
+                store.insert_pool(&pool, 5).await
+            }));
+        }
+        let mut inserted = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => inserted += 1,
+                Err(StoreError::LimitExceeded(_)) => {}
+                Err(other) => panic!("unexpected error {other:?}"),
+            }
+        }
+        assert_eq!(inserted, 10);
+        for region in ["us-east-1", "eu-west-1"] {
+            assert_eq!(
+                store
+                    .list_pools("111", region, None, 100)
+                    .await
+                    .unwrap()
+                    .len(),
+                5
+            );
+        }
+    }
+
+    /// Stress beyond the shared suite: read-decide-write loops lose no
+    /// update. Each change advances a counter kept in `updated_at` of one
+    /// identity, on condition that it and a second identity (named first
+    /// or second) are unchanged; the store retries deadlocks and
+    /// serialization failures itself, so nothing but `Conflict` comes back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_versioned_changes_lose_no_update() {
+        let Some(store) = fresh().await else { return };
+        let pool_id = "us-east-1:p";
+        let ids: Vec<String> = (0..4).map(|i| format!("us-east-1:i{i}")).collect();
+        let guests: Vec<NewIdentity> = ids
+            .iter()
+            .map(|id| NewIdentity {
+                id: id.clone(),
+                pool_id: pool_id.into(),
+                created_at: 0,
+            })
+            .collect();
+        store.insert_guests(&guests).await.unwrap();
+        const ROUNDS: i64 = 10;
+        let mut tasks = Vec::new();
+        for t in 0..8usize {
+            let store = store.clone();
+            let counter = ids[t % 4].clone();
+            let other = ids[(t + 1) % 4].clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..ROUNDS {
+                    loop {
+                        let seen = store.get_identity(&counter).await.unwrap().unwrap();
+                        let also = store.get_identity(&other).await.unwrap().unwrap();
+                        let mut expect_versions = vec![
+                            (counter.clone(), seen.version),
+                            (other.clone(), also.version),
+                        ];
+                        if t % 2 == 1 {
+                            expect_versions.reverse();
+                        }
+                        let change = IdentityChanges {
+                            pool_id: pool_id.into(),
+                            now: seen.updated_at + 1,
+                            expect_versions,
+                            touch: vec![counter.clone()],
+                            ..Default::default()
+                        };
+                        match store.apply_identity_changes(&change).await {
+                            Ok(()) => break,
+                            Err(StoreError::Conflict(_)) => tokio::task::yield_now().await,
+                            Err(other) => panic!("unexpected error {other:?}"),
+                        }
+                    }
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        // Each identity is the counter of two tasks.
+        for id in &ids {
+            let identity = store.get_identity(id).await.unwrap().unwrap();
+            assert_eq!(identity.updated_at, 2 * ROUNDS, "{id}");
+            assert_eq!(identity.version, 1 + 2 * ROUNDS, "{id}");
+        }
+    }
+
+    /// Stress beyond the shared suite: deleting a pool while its
+    /// identities are being changed leaves none of them, and no login,
+    /// behind (a change either lands before the delete or fails).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deleting_a_pool_under_concurrent_changes() {
+        let Some(store) = fresh().await else { return };
+        let pool = test_pool("us-east-1:p");
+        store.insert_pool(&pool, 5).await.unwrap();
+        let ids: Vec<String> = (0..4).map(|i| format!("us-east-1:i{i}")).collect();
+        for id in &ids {
+            store
+                .apply_identity_changes(&IdentityChanges {
+                    pool_id: pool.id.clone(),
+                    now: 1,
+                    create: Some(NewIdentity {
+                        id: id.clone(),
+                        pool_id: pool.id.clone(),
+                        created_at: 1,
+                    }),
+                    links: vec![(id.clone(), login("dev", id))],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let mut tasks = Vec::new();
+        for (t, id) in ids.iter().enumerate() {
+            let (store, pool_id, id) = (store.clone(), pool.id.clone(), id.clone());
+            tasks.push(tokio::spawn(async move {
+                for round in 0..25 {
+                    let change = IdentityChanges {
+                        pool_id: pool_id.clone(),
+                        now: 2,
+                        links: vec![(id.clone(), login("dev", &format!("{t}-{round}")))],
+                        ..Default::default()
+                    };
+                    match store.apply_identity_changes(&change).await {
+                        Ok(()) | Err(StoreError::Conflict(_)) => {}
+                        Err(other) => panic!("unexpected error {other:?}"),
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(store.delete_pool(&pool.id).await.unwrap());
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert!(
+            store
+                .list_identities(&pool.id, false, None, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let mut logins: Vec<Login> = ids.iter().map(|id| login("dev", id)).collect();
+        for t in 0..4 {
+            logins.extend((0..25).map(|round| login("dev", &format!("{t}-{round}"))));
+        }
+        assert_eq!(
+            store.find_login_owners(&pool.id, &logins).await.unwrap(),
+            vec![]
+        );
+    }
+
+    fn login(provider: &str, subject: &str) -> Login {
+        Login {
+            provider: provider.into(),
+            subject: subject.into(),
+        }
+    }
+
+    fn test_pool(id: &str) -> Pool {
+        Pool {
+            id: id.into(),
+            account: "111".into(),
+            region: "us-east-1".into(),
+            name: "stress".into(),
+            allow_unauthenticated: true,
+            allow_classic_flow: None,
+            supported_login_providers: Default::default(),
+            developer_provider_name: None,
+            open_id_connect_provider_arns: vec![],
+            cognito_identity_providers: vec![],
+            saml_provider_arns: vec![],
+            tags: Default::default(),
+            roles: Default::default(),
+            role_mappings: Default::default(),
+            principal_tag_maps: Default::default(),
+            created_at: 1,
+            updated_at: 1,
+            version: 1,
+        }
+    }
+
     /// A wrong password never shows up in the error.
     #[tokio::test]
     async fn errors_do_not_reveal_the_password() {
         let Some(url) = server_url() else { return };
-        let Some((scheme, rest)) = url.split_once("://") else { return };
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return;
+        };
         let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
         let secret = "s3cr3t-pa55word";
         let wrong = format!("{scheme}://nobody:{secret}@{host}");

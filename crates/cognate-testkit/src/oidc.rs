@@ -419,9 +419,10 @@ impl OidcProvider {
                 merge(&mut claims, json!({"iat": now + 3600, "exp": now + 7200}))
             }
             BadToken::WrongAudience => merge(&mut claims, json!({"aud": "wrong-client-id"})),
-            BadToken::WrongIssuer => {
-                merge(&mut claims, json!({"iss": "https://wrong-issuer.example.com"}))
-            }
+            BadToken::WrongIssuer => merge(
+                &mut claims,
+                json!({"iss": "https://wrong-issuer.example.com"}),
+            ),
             _ => {}
         }
         match kind {

@@ -356,7 +356,9 @@ impl LoginWithAmazon {
 fn lwa_error(status: StatusCode, lookup: &Lookup) -> Response {
     let description = match lookup {
         Lookup::Missing => "The request is missing a required parameter : access_token",
-        Lookup::Expired(_) => "The access token provided is expired, revoked, malformed, or invalid for other reasons.",
+        Lookup::Expired(_) => {
+            "The access token provided is expired, revoked, malformed, or invalid for other reasons."
+        }
         _ => "The request has an invalid parameter : access_token",
     };
     json_response(

@@ -5,6 +5,14 @@ use std::ops::Deref;
 use serde_json::{Value, json};
 
 use crate::oidc::{OidcOptions, OidcProvider, merge};
+
+/// Like `merge`, but keeps `null` members, so that a `null` the caller gave
+/// still removes the provider's default claim when the token is signed.
+fn overlay(target: &mut Value, patch: Value) {
+    if let (Some(obj), Value::Object(patch)) = (target.as_object_mut(), patch) {
+        obj.extend(patch);
+    }
+}
 use crate::{random_alnum, unix_now};
 
 /// An issuer shaped like a Cognito user pool: `iss = <base>/<userPoolId>`,
@@ -62,7 +70,7 @@ impl CognitoUserPool {
         if !sub.is_null() {
             merge(&mut full, json!({ "cognito:username": sub }));
         }
-        merge(&mut full, claims);
+        overlay(&mut full, claims);
         self.idp.id_token(full)
     }
 
@@ -88,7 +96,7 @@ impl CognitoUserPool {
         if !sub.is_null() {
             merge(&mut full, json!({ "username": sub }));
         }
-        merge(&mut full, claims);
+        overlay(&mut full, claims);
         self.idp.id_token(full)
     }
 }

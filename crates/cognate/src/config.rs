@@ -119,7 +119,9 @@ impl Settings {
             )));
         }
         let key_id = flags.admin_access_key_id.or(file.admin_access_key_id);
-        let secret = flags.admin_secret_access_key.or(file.admin_secret_access_key);
+        let secret = flags
+            .admin_secret_access_key
+            .or(file.admin_secret_access_key);
         let admin_key = match (key_id, secret) {
             (Some(id), Some(secret)) => {
                 if id.is_empty() || secret.is_empty() {

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use cognate::config::{FileConfig, Overrides, Settings};
 
 #[derive(Parser)]
-#[command(name = "cognate", version, about = "A self-hosted Amazon Cognito Identity, STS and IAM server")]
+#[command(
+    name = "cognate",
+    version,
+    about = "A self-hosted Amazon Cognito Identity, STS and IAM server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

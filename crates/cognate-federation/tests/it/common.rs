@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use cognate_core::federation::{LoginError, LoginVerifier, ProviderKind, ProviderSpec, VerifiedLogin};
+use cognate_core::federation::{
+    LoginError, LoginVerifier, ProviderKind, ProviderSpec, VerifiedLogin,
+};
 use cognate_federation::{FederatedVerifier, FederationConfig};
 use cognate_testkit::OidcProvider;
 

@@ -32,15 +32,36 @@ async fn plain_http_to_a_public_host_is_refused() {
     let started = Instant::now();
     let m = unreachable(verify(&v, &s, &t).await);
     assert!(m.contains("loopback"), "{m}");
-    assert!(started.elapsed() < Duration::from_secs(1), "refused without connecting");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused without connecting"
+    );
 
     // Same for overrides, at construction.
-    for bad in ["http://10.1.2.3:9999", "http://example.com", "ftp://127.0.0.1/", "not a url"] {
-        let r = FederatedVerifier::new(FederationConfig::default().with_provider("accounts.google.com", bad));
-        assert!(matches!(r, Err(FederationSetupError::InvalidOverride { .. })), "{bad}");
+    for bad in [
+        "http://10.1.2.3:9999",
+        "http://example.com",
+        "ftp://127.0.0.1/",
+        "not a url",
+    ] {
+        let r = FederatedVerifier::new(
+            FederationConfig::default().with_provider("accounts.google.com", bad),
+        );
+        assert!(
+            matches!(r, Err(FederationSetupError::InvalidOverride { .. })),
+            "{bad}"
+        );
     }
-    for good in ["http://127.0.0.1:9", "http://localhost:9/x", "http://[::1]:9", "https://idp.example.com"] {
-        assert!(FederatedVerifier::new(FederationConfig::default().with_provider("k", good)).is_ok(), "{good}");
+    for good in [
+        "http://127.0.0.1:9",
+        "http://localhost:9/x",
+        "http://[::1]:9",
+        "https://idp.example.com",
+    ] {
+        assert!(
+            FederatedVerifier::new(FederationConfig::default().with_provider("k", good)).is_ok(),
+            "{good}"
+        );
     }
 }
 
@@ -132,7 +153,11 @@ async fn slow_provider_times_out() {
     let t = idp.id_token(json!({"sub": "u", "aud": "c"}));
     let started = Instant::now();
     let m = unreachable(verify(&v, &s, &t).await);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(m.contains("timed out"), "{m}");
 }
 
@@ -150,7 +175,9 @@ async fn redirects_only_within_the_same_origin() {
 
     // Another host (same machine, other name): refused.
     let other = idp.base_url().replace("127.0.0.1", "localhost");
-    idp.set_jwks_behavior(Behavior::Redirect(format!("{other}/.well-known/jwks-alt.json")));
+    idp.set_jwks_behavior(Behavior::Redirect(format!(
+        "{other}/.well-known/jwks-alt.json"
+    )));
     idp.reset_counters();
     let v = verifier(config());
     let m = unreachable(verify(&v, &s, &t).await);
@@ -181,7 +208,11 @@ async fn keys_with_private_parts_or_wrong_use_are_ignored() {
         }
         idp.set_jwks_document(Some(jwks));
         let v = verifier(config());
-        assert_eq!(verify(&v, &s, &t).await, Err(LoginError::BadSignature), "{member}");
+        assert_eq!(
+            verify(&v, &s, &t).await,
+            Err(LoginError::BadSignature),
+            "{member}"
+        );
     }
     // key_ops with verify is fine.
     let mut jwks = idp.jwks();
@@ -234,8 +265,14 @@ fn config_from_toml() {
     assert_eq!(cfg.refetch_cooldown, Duration::from_secs(10));
     assert_eq!(cfg.clock_skew, Duration::from_secs(300));
     assert_eq!(cfg.max_response_bytes, 65536);
-    assert_eq!(cfg.providers["accounts.google.com"].issuer, "http://127.0.0.1:9999");
-    assert_eq!(cfg.providers["graph.facebook.com"].issuer, "http://127.0.0.1:9998/v19.0");
+    assert_eq!(
+        cfg.providers["accounts.google.com"].issuer,
+        "http://127.0.0.1:9999"
+    );
+    assert_eq!(
+        cfg.providers["graph.facebook.com"].issuer,
+        "http://127.0.0.1:9998/v19.0"
+    );
     assert_eq!(
         cfg.providers["login.example.com"].jwks_uri.as_deref(),
         Some("https://keys.example.com/jwks")

@@ -47,8 +47,15 @@ async fn es256_token() {
     assert_eq!(verify(&v, &spec, &token).await.unwrap().subject, "ec-user");
     // An ES256 header naming the RSA key is refused.
     let rsa_kid = idp.current_kid(Alg::RS256);
-    let token = idp.sign_with_header(Alg::ES256, json!({"kid": rsa_kid}), json!({"sub": "u", "aud": "c"}));
-    assert_eq!(verify(&v, &spec, &token).await, Err(LoginError::BadSignature));
+    let token = idp.sign_with_header(
+        Alg::ES256,
+        json!({"kid": rsa_kid}),
+        json!({"sub": "u", "aud": "c"}),
+    );
+    assert_eq!(
+        verify(&v, &spec, &token).await,
+        Err(LoginError::BadSignature)
+    );
 }
 
 fn expected(kind: BadToken, err: &LoginError) -> bool {
@@ -91,15 +98,36 @@ async fn messages_match_the_reference() {
     let msg = |r: Result<_, LoginError>| r.unwrap_err().to_string();
 
     let m = msg(verify(&v, &spec, "garbage").await);
-    assert_eq!(m, "Invalid login token. Not a valid OpenId Connect identity token.");
-    let m = msg(verify(&v, &spec, &idp.bad_token(BadToken::WrongIssuer, claims.clone())).await);
+    assert_eq!(
+        m,
+        "Invalid login token. Not a valid OpenId Connect identity token."
+    );
+    let m = msg(verify(
+        &v,
+        &spec,
+        &idp.bad_token(BadToken::WrongIssuer, claims.clone()),
+    )
+    .await);
     assert_eq!(m, "Invalid login token. Issuer doesn't match providerName");
     let m = msg(verify(&v, &spec, &idp.id_token(json!({"sub": "u1"}))).await);
     assert_eq!(m, "Invalid login token. Missing a required claim: aud");
-    let m = msg(verify(&v, &spec, &idp.bad_token(BadToken::TamperedSignature, claims.clone())).await);
+    let m = msg(verify(
+        &v,
+        &spec,
+        &idp.bad_token(BadToken::TamperedSignature, claims.clone()),
+    )
+    .await);
     assert_eq!(m, "Invalid login token. Couldn't verify signed token.");
-    let m = msg(verify(&v, &spec, &idp.bad_token(BadToken::WrongAudience, claims.clone())).await);
-    assert_eq!(m, "Token is not from a supported provider of this identity pool.");
+    let m = msg(verify(
+        &v,
+        &spec,
+        &idp.bad_token(BadToken::WrongAudience, claims.clone()),
+    )
+    .await);
+    assert_eq!(
+        m,
+        "Token is not from a supported provider of this identity pool."
+    );
 
     let exp = unix_now() - 3600;
     let token = idp.id_token(json!({"sub": "u1", "aud": "client-1", "iat": exp - 60, "exp": exp}));
@@ -107,7 +135,10 @@ async fn messages_match_the_reference() {
         e @ LoginError::Expired { now, exp: e_exp } => {
             assert_eq!(e_exp, exp);
             assert!(now >= exp + 3600 - 5);
-            assert_eq!(e.to_string(), format!("Invalid login token. Token expired: {now} >= {exp}"));
+            assert_eq!(
+                e.to_string(),
+                format!("Invalid login token. Token expired: {now} >= {exp}")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -119,14 +150,32 @@ async fn missing_claims() {
     let v = verifier(config());
     let spec = oidc_spec(&idp, &["c"]);
     let cases = [
-        (json!({"sub": "u", "aud": "c", "iss": null}), LoginError::MissingClaim("iss")),
+        (
+            json!({"sub": "u", "aud": "c", "iss": null}),
+            LoginError::MissingClaim("iss"),
+        ),
         (json!({"sub": "u"}), LoginError::MissingClaim("aud")),
-        (json!({"sub": "u", "aud": []}), LoginError::MissingClaim("aud")),
+        (
+            json!({"sub": "u", "aud": []}),
+            LoginError::MissingClaim("aud"),
+        ),
         (json!({"aud": "c"}), LoginError::MissingClaim("sub")),
-        (json!({"sub": "", "aud": "c"}), LoginError::MissingClaim("sub")),
-        (json!({"sub": "u", "aud": "c", "exp": null}), LoginError::MissingClaim("exp")),
-        (json!({"sub": "u", "aud": "c", "exp": "tomorrow"}), LoginError::Malformed),
-        (json!({"sub": "u", "aud": "c", "iss": 42}), LoginError::IssuerMismatch),
+        (
+            json!({"sub": "", "aud": "c"}),
+            LoginError::MissingClaim("sub"),
+        ),
+        (
+            json!({"sub": "u", "aud": "c", "exp": null}),
+            LoginError::MissingClaim("exp"),
+        ),
+        (
+            json!({"sub": "u", "aud": "c", "exp": "tomorrow"}),
+            LoginError::Malformed,
+        ),
+        (
+            json!({"sub": "u", "aud": "c", "iss": 42}),
+            LoginError::IssuerMismatch,
+        ),
     ];
     for (claims, want) in cases {
         let token = idp.id_token(claims.clone());
@@ -152,7 +201,10 @@ async fn five_minutes_of_clock_skew() {
         assert!(verify(&v, &spec, &token).await.is_ok(), "{claims}");
     }
     let token = idp.id_token(json!({"sub": "u", "aud": "c", "iat": now - 900, "exp": now - 320}));
-    assert!(matches!(verify(&v, &spec, &token).await, Err(LoginError::Expired { .. })));
+    assert!(matches!(
+        verify(&v, &spec, &token).await,
+        Err(LoginError::Expired { .. })
+    ));
     let token = idp.id_token(json!({"sub": "u", "aud": "c", "nbf": now + 320}));
     assert!(matches!(
         verify(&v, &spec, &token).await,
@@ -173,25 +225,43 @@ async fn signature_before_claims() {
         BadToken::AlgNone,
         json!({"sub": "u", "aud": "c", "iat": now - 7200, "exp": now - 3600}),
     );
-    assert_eq!(verify(&v, &spec, &expired_unsigned).await, Err(LoginError::BadSignature));
+    assert_eq!(
+        verify(&v, &spec, &expired_unsigned).await,
+        Err(LoginError::BadSignature)
+    );
     let wrong_aud_unsigned = idp.bad_token(BadToken::AlgNone, json!({"sub": "u", "aud": "zzz"}));
-    assert_eq!(verify(&v, &spec, &wrong_aud_unsigned).await, Err(LoginError::BadSignature));
+    assert_eq!(
+        verify(&v, &spec, &wrong_aud_unsigned).await,
+        Err(LoginError::BadSignature)
+    );
     let no_sub_forged = idp.bad_token(BadToken::UnknownKid, json!({"aud": "c"}));
-    assert_eq!(verify(&v, &spec, &no_sub_forged).await, Err(LoginError::BadSignature));
+    assert_eq!(
+        verify(&v, &spec, &no_sub_forged).await,
+        Err(LoginError::BadSignature)
+    );
     // Pre-signature refusals.
     let wrong_iss_unsigned = idp.bad_token(
         BadToken::AlgNone,
         json!({"sub": "u", "aud": "c", "iss": "https://elsewhere.example"}),
     );
-    assert_eq!(verify(&v, &spec, &wrong_iss_unsigned).await, Err(LoginError::IssuerMismatch));
+    assert_eq!(
+        verify(&v, &spec, &wrong_iss_unsigned).await,
+        Err(LoginError::IssuerMismatch)
+    );
     let no_aud_unsigned = idp.bad_token(BadToken::AlgNone, json!({"sub": "u"}));
-    assert_eq!(verify(&v, &spec, &no_aud_unsigned).await, Err(LoginError::MissingClaim("aud")));
+    assert_eq!(
+        verify(&v, &spec, &no_aud_unsigned).await,
+        Err(LoginError::MissingClaim("aud"))
+    );
     // Expired and badly signed: the signature speaks first.
     let expired_tampered = idp.bad_token(
         BadToken::TamperedSignature,
         json!({"sub": "u", "aud": "c", "iat": now - 7200, "exp": now - 3600}),
     );
-    assert_eq!(verify(&v, &spec, &expired_tampered).await, Err(LoginError::BadSignature));
+    assert_eq!(
+        verify(&v, &spec, &expired_tampered).await,
+        Err(LoginError::BadSignature)
+    );
 }
 
 #[tokio::test]
@@ -204,21 +274,42 @@ async fn header_oddities() {
     let token = idp.sign_with_header(Alg::RS256, json!({"kid": null}), claims.clone());
     assert!(verify(&v, &spec, &token).await.is_ok());
     // Critical extensions are not understood.
-    let token = idp.sign_with_header(Alg::RS256, json!({"crit": ["exp"], "exp": 1}), claims.clone());
-    assert_eq!(verify(&v, &spec, &token).await, Err(LoginError::BadSignature));
+    let token = idp.sign_with_header(
+        Alg::RS256,
+        json!({"crit": ["exp"], "exp": 1}),
+        claims.clone(),
+    );
+    assert_eq!(
+        verify(&v, &spec, &token).await,
+        Err(LoginError::BadSignature)
+    );
     // A kid that is not a string.
     let token = idp.sign_with_header(Alg::RS256, json!({"kid": 7}), claims.clone());
-    assert_eq!(verify(&v, &spec, &token).await, Err(LoginError::BadSignature));
+    assert_eq!(
+        verify(&v, &spec, &token).await,
+        Err(LoginError::BadSignature)
+    );
     for alg in ["HS256", "HS512", "none", "None", "RS1", "EdDSA", ""] {
         let token = idp.sign_with_header(Alg::RS256, json!({"alg": alg}), claims.clone());
-        assert_eq!(verify(&v, &spec, &token).await, Err(LoginError::BadSignature), "{alg}");
+        assert_eq!(
+            verify(&v, &spec, &token).await,
+            Err(LoginError::BadSignature),
+            "{alg}"
+        );
     }
     // JWE-shaped and other non-JWS strings.
     for junk in ["a.b.c.d.e", "..", "e30.e30", "e30.e30.e30.", "W10.e30.", ""] {
-        assert_eq!(verify(&v, &spec, junk).await, Err(LoginError::Malformed), "{junk}");
+        assert_eq!(
+            verify(&v, &spec, junk).await,
+            Err(LoginError::Malformed),
+            "{junk}"
+        );
     }
     // `{}.{}.`: a JWS, but without iss.
-    assert_eq!(verify(&v, &spec, "e30.e30.").await, Err(LoginError::MissingClaim("iss")));
+    assert_eq!(
+        verify(&v, &spec, "e30.e30.").await,
+        Err(LoginError::MissingClaim("iss"))
+    );
 }
 
 #[tokio::test]
@@ -245,13 +336,22 @@ async fn azp_and_audience_lists() {
     assert_eq!(verify(&v, &spec, &t).await.unwrap().audience, "android");
     // When azp is present it decides.
     let t = idp.id_token(json!({"sub": "u", "aud": "web", "azp": "ios"}));
-    assert_eq!(verify(&v, &spec, &t).await, Err(LoginError::AudienceNotAllowed));
+    assert_eq!(
+        verify(&v, &spec, &t).await,
+        Err(LoginError::AudienceNotAllowed)
+    );
     let t = idp.id_token(json!({"sub": "u", "aud": ["a", "b"]}));
-    assert_eq!(verify(&v, &spec, &t).await, Err(LoginError::AudienceNotAllowed));
+    assert_eq!(
+        verify(&v, &spec, &t).await,
+        Err(LoginError::AudienceNotAllowed)
+    );
     // A provider with no client ids configured accepts nothing.
     let none = oidc_spec(&idp, &[]);
     let t = idp.id_token(json!({"sub": "u", "aud": "web"}));
-    assert_eq!(verify(&v, &none, &t).await, Err(LoginError::AudienceNotAllowed));
+    assert_eq!(
+        verify(&v, &none, &t).await,
+        Err(LoginError::AudienceNotAllowed)
+    );
 }
 
 #[tokio::test]
@@ -264,7 +364,11 @@ async fn google_and_apple_via_overrides() {
             .with_provider("appleid.apple.com", apple.issuer()),
     );
     let gspec = spec("accounts.google.com", ProviderKind::Google, &["g-client"]);
-    let aspec = spec("appleid.apple.com", ProviderKind::Apple, &["com.example.app"]);
+    let aspec = spec(
+        "appleid.apple.com",
+        ProviderKind::Apple,
+        &["com.example.app"],
+    );
 
     let t = google.id_token(json!({"sub": "g1", "aud": "g-client"}));
     assert_eq!(verify(&v, &gspec, &t).await.unwrap().subject, "g1");
@@ -275,10 +379,17 @@ async fn google_and_apple_via_overrides() {
     let t = apple.id_token(json!({"sub": "a1", "aud": "com.example.app"}));
     assert_eq!(verify(&v, &aspec, &t).await.unwrap().subject, "a1");
     // Apple does not get Google's leniency, and the issuers don't mix.
-    let t = apple.id_token(json!({"sub": "a1", "aud": "com.example.app", "iss": apple.logins_key()}));
-    assert_eq!(verify(&v, &aspec, &t).await, Err(LoginError::IssuerMismatch));
+    let t =
+        apple.id_token(json!({"sub": "a1", "aud": "com.example.app", "iss": apple.logins_key()}));
+    assert_eq!(
+        verify(&v, &aspec, &t).await,
+        Err(LoginError::IssuerMismatch)
+    );
     let t = google.id_token(json!({"sub": "g1", "aud": "com.example.app"}));
-    assert_eq!(verify(&v, &aspec, &t).await, Err(LoginError::IssuerMismatch));
+    assert_eq!(
+        verify(&v, &aspec, &t).await,
+        Err(LoginError::IssuerMismatch)
+    );
 }
 
 #[tokio::test]
@@ -296,7 +407,11 @@ async fn default_issuers_without_overrides() {
     ] {
         let s = spec(name, kind, &["c"]);
         let t = idp.id_token(json!({"sub": "u", "aud": "c"}));
-        assert_eq!(verify(&v, &s, &t).await, Err(LoginError::IssuerMismatch), "{name}");
+        assert_eq!(
+            verify(&v, &s, &t).await,
+            Err(LoginError::IssuerMismatch),
+            "{name}"
+        );
     }
     assert_eq!(idp.discovery_fetches() + idp.jwks_fetches(), 0);
 }

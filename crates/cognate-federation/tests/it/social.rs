@@ -37,7 +37,10 @@ async fn facebook_tokens() {
     assert_eq!(login.claims["aud"], "app-2");
 
     let other_app = fb.issue_token("app-9", "10001");
-    assert_eq!(verify(&v, &s, &other_app).await, Err(LoginError::AudienceNotAllowed));
+    assert_eq!(
+        verify(&v, &s, &other_app).await,
+        Err(LoginError::AudienceNotAllowed)
+    );
 
     let expired = fb.issue_expired_token("app-1", "10001");
     let m = rejected(verify(&v, &s, &expired).await);
@@ -63,7 +66,10 @@ async fn facebook_versioned_base_url() {
     let base = format!("{}/v19.0", fb.base_url());
     let v = verifier(config().with_provider("graph.facebook.com", &base));
     let t = fb.issue_token("app-1", "42");
-    assert_eq!(verify(&v, &fb_spec(&["app-1"]), &t).await.unwrap().subject, "42");
+    assert_eq!(
+        verify(&v, &fb_spec(&["app-1"]), &t).await.unwrap().subject,
+        "42"
+    );
 }
 
 #[tokio::test]
@@ -72,10 +78,17 @@ async fn facebook_down() {
     let v = verifier(config().with_provider("graph.facebook.com", fb.base_url()));
     let s = fb_spec(&["app-1"]);
     let t = fb.issue_token("app-1", "42");
-    for behavior in [Behavior::Status(500), Behavior::Status(429), Behavior::Malformed] {
+    for behavior in [
+        Behavior::Status(500),
+        Behavior::Status(429),
+        Behavior::Malformed,
+    ] {
         fb.set_behavior(behavior.clone());
         let err = verify(&v, &s, &t).await.unwrap_err();
-        assert!(matches!(err, LoginError::ProviderUnreachable(_)), "{behavior:?}: {err:?}");
+        assert!(
+            matches!(err, LoginError::ProviderUnreachable(_)),
+            "{behavior:?}: {err:?}"
+        );
         assert!(!err.to_string().contains(&t));
         assert!(!format!("{err:?}").contains(&t));
     }
@@ -96,7 +109,10 @@ async fn amazon_tokens() {
     assert_eq!(login.claims["sub"], "amzn1.account.U1");
 
     let other = lwa.issue_token("amzn1.application-oa2-client.zzz", "amzn1.account.U1");
-    assert_eq!(verify(&v, &s, &other).await, Err(LoginError::AudienceNotAllowed));
+    assert_eq!(
+        verify(&v, &s, &other).await,
+        Err(LoginError::AudienceNotAllowed)
+    );
 
     let expired = lwa.issue_expired_token("amzn1.application-oa2-client.abc", "amzn1.account.U1");
     let m = rejected(verify(&v, &s, &expired).await);
@@ -108,7 +124,10 @@ async fn amazon_tokens() {
 async fn amazon_subject_from_profile() {
     let lwa = LoginWithAmazon::start().await;
     lwa.set_tokeninfo_includes_user_id(false);
-    lwa.set_user_profile("amzn1.account.U2", json!({"name": "Bo", "email": "bo@example.com"}));
+    lwa.set_user_profile(
+        "amzn1.account.U2",
+        json!({"name": "Bo", "email": "bo@example.com"}),
+    );
     let v = verifier(config().with_provider("www.amazon.com", lwa.base_url()));
     let s = lwa_spec(&["client"]);
     let t = lwa.issue_token("client", "amzn1.account.U2");
@@ -124,10 +143,17 @@ async fn amazon_down() {
     let v = verifier(config().with_provider("www.amazon.com", lwa.base_url()));
     let s = lwa_spec(&["client"]);
     let t = lwa.issue_token("client", "u");
-    for behavior in [Behavior::Status(503), Behavior::Malformed, Behavior::Huge(2 << 20)] {
+    for behavior in [
+        Behavior::Status(503),
+        Behavior::Malformed,
+        Behavior::Huge(2 << 20),
+    ] {
         lwa.set_behavior(behavior.clone());
         let err = verify(&v, &s, &t).await.unwrap_err();
-        assert!(matches!(err, LoginError::ProviderUnreachable(_)), "{behavior:?}: {err:?}");
+        assert!(
+            matches!(err, LoginError::ProviderUnreachable(_)),
+            "{behavior:?}: {err:?}"
+        );
         assert!(!err.to_string().contains(&t));
     }
 }

@@ -34,7 +34,10 @@ async fn id_token_with_cognito_claims() {
     assert_eq!(login.audience, "app-client");
     assert_eq!(login.claims["cognito:username"], "9b1c-user");
     assert_eq!(login.claims["cognito:groups"], json!(["admins", "devs"]));
-    assert_eq!(login.claims["cognito:preferred_role"], "arn:aws:iam::000000000000:role/A");
+    assert_eq!(
+        login.claims["cognito:preferred_role"],
+        "arn:aws:iam::000000000000:role/A"
+    );
     assert_eq!(login.claims["token_use"], "id");
     // Keys come straight from <iss>/.well-known/jwks.json.
     assert_eq!((pool.discovery_fetches(), pool.jwks_fetches()), (0, 1));
@@ -48,13 +51,22 @@ async fn access_token_lacks_aud() {
     let t = pool.access_token(json!({"sub": "u", "client_id": "app-client"}));
     let err = verify(&v, &s, &t).await.unwrap_err();
     assert_eq!(err, LoginError::MissingClaim("aud"));
-    assert_eq!(err.to_string(), "Invalid login token. Missing a required claim: aud");
+    assert_eq!(
+        err.to_string(),
+        "Invalid login token. Missing a required claim: aud"
+    );
     // An access token that does carry aud is still not an ID token.
     let t = pool.access_token(json!({"sub": "u", "client_id": "app-client", "aud": "app-client"}));
-    assert!(matches!(verify(&v, &s, &t).await, Err(LoginError::Rejected(_))));
+    assert!(matches!(
+        verify(&v, &s, &t).await,
+        Err(LoginError::Rejected(_))
+    ));
     // Neither is a token without token_use.
     let t = pool.id_token(json!({"sub": "u", "aud": "app-client", "token_use": null}));
-    assert!(matches!(verify(&v, &s, &t).await, Err(LoginError::Rejected(_))));
+    assert!(matches!(
+        verify(&v, &s, &t).await,
+        Err(LoginError::Rejected(_))
+    ));
 }
 
 #[tokio::test]
@@ -71,13 +83,23 @@ async fn token_of_another_pool_or_client() {
     let from_a = a.id_token(json!({"sub": "u", "aud": "client-a"}));
     assert!(verify(&v, &sa, &from_a).await.is_ok());
     let err = verify(&v, &sb, &from_a).await.unwrap_err();
-    assert_eq!(err.to_string(), "Invalid login token. Issuer doesn't match providerName");
+    assert_eq!(
+        err.to_string(),
+        "Invalid login token. Issuer doesn't match providerName"
+    );
     let wrong_client = a.id_token(json!({"sub": "u", "aud": "client-b"}));
     let err = verify(&v, &sa, &wrong_client).await.unwrap_err();
-    assert_eq!(err.to_string(), "Token is not from a supported provider of this identity pool.");
+    assert_eq!(
+        err.to_string(),
+        "Token is not from a supported provider of this identity pool."
+    );
     let expired = a.bad_token(BadToken::Expired, json!({"sub": "u", "aud": "client-a"}));
     let err = verify(&v, &sa, &expired).await.unwrap_err();
-    assert!(err.to_string().starts_with("Invalid login token. Token expired: "), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("Invalid login token. Token expired: "),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -106,8 +128,16 @@ async fn rotated_pool_key() {
     let mut cfg = config().with_provider(&s.name, pool.issuer());
     cfg.refetch_cooldown = std::time::Duration::ZERO;
     let v = verifier(cfg);
-    assert!(verify(&v, &s, &pool.id_token(json!({"sub": "u", "aud": "c"}))).await.is_ok());
+    assert!(
+        verify(&v, &s, &pool.id_token(json!({"sub": "u", "aud": "c"})))
+            .await
+            .is_ok()
+    );
     pool.rotate();
-    assert!(verify(&v, &s, &pool.id_token(json!({"sub": "u", "aud": "c"}))).await.is_ok());
+    assert!(
+        verify(&v, &s, &pool.id_token(json!({"sub": "u", "aud": "c"})))
+            .await
+            .is_ok()
+    );
     assert_eq!(pool.jwks_fetches(), 2);
 }

@@ -47,7 +47,9 @@ fn check_tags(c: &mut Checker, member: &str, tags: &BTreeMap<String, String>) {
 impl PoolInput {
     /// Checks the model constraints and returns the settings.
     fn settings(self, c: &mut Checker) -> PoolSettings {
-        let name = c.required("identityPoolName", &self.identity_pool_name).cloned();
+        let name = c
+            .required("identityPoolName", &self.identity_pool_name)
+            .cloned();
         if let Some(name) = &name {
             c.string("identityPoolName", name, 1, 128, Some(&v::POOL_NAME));
         }
@@ -105,7 +107,8 @@ impl PoolInput {
                     server_side_token_check: p.server_side_token_check,
                 }),
                 (None, _) => {
-                    let _ = c.required::<String>("cognitoIdentityProviders.member.providerName", &None);
+                    let _ =
+                        c.required::<String>("cognitoIdentityProviders.member.providerName", &None);
                 }
                 (_, None) => {
                     let _ = c.required::<String>("cognitoIdentityProviders.member.clientId", &None);
@@ -349,7 +352,9 @@ fn role_mapping(c: &mut Checker, key: &str, m: RoleMappingInput) -> Option<RoleM
                 let p = "roleMappings.member.rulesConfiguration.rules.member";
                 let claim = c.required(&format!("{p}.claim"), &r.claim)?.clone();
                 c.string(&format!("{p}.claim"), &claim, 1, 64, Some(&v::CLAIM_NAME));
-                let match_type = c.required(&format!("{p}.matchType"), &r.match_type)?.clone();
+                let match_type = c
+                    .required(&format!("{p}.matchType"), &r.match_type)?
+                    .clone();
                 c.one_of(
                     &format!("{p}.matchType"),
                     &match_type,
@@ -386,7 +391,10 @@ pub async fn set_roles(state: &AppState, principal: &Principal, input: Value) ->
     let input: SetRolesInput = decode(input)?;
     let mut c = Checker::new();
     let id = c.pool_id("identityPoolId", &input.identity_pool_id);
-    let roles = c.required("roles", &input.roles).cloned().unwrap_or_default();
+    let roles = c
+        .required("roles", &input.roles)
+        .cloned()
+        .unwrap_or_default();
     c.count("roles", &format!("{roles:?}"), roles.len(), 0, 2);
     for (key, arn) in &roles {
         let before = c_len(&c);
@@ -504,7 +512,14 @@ pub async fn set_principal_tags(
         c.string("identityProviderName", p, 1, 128, None);
     }
     let tags = input.principal_tags.unwrap_or_default();
-    c.string_map("principalTags", &tags, 50, (1, 128, None), (1, 256, None), false);
+    c.string_map(
+        "principalTags",
+        &tags,
+        50,
+        (1, 128, None),
+        (1, 256, None),
+        false,
+    );
     c.finish().map_err(domain)?;
     let id = id.unwrap_or_default();
     let provider = provider.unwrap_or_default();

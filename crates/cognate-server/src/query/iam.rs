@@ -70,7 +70,10 @@ fn write_role(w: &mut XmlWriter, role: &Role) {
     if !role.tags.is_empty() {
         w.open("Tags");
         for (k, val) in &role.tags {
-            w.open("member").leaf("Key", k).leaf("Value", val).close("member");
+            w.open("member")
+                .leaf("Key", k)
+                .leaf("Value", val)
+                .close("member");
         }
         w.close("Tags");
     }
@@ -89,7 +92,12 @@ pub async fn dispatch(
     match operation {
         Operation::CreateRole => {
             let name = role_name(&mut c, params);
-            let doc = required(&mut c, params, "AssumeRolePolicyDocument", "assumeRolePolicyDocument");
+            let doc = required(
+                &mut c,
+                params,
+                "AssumeRolePolicyDocument",
+                "assumeRolePolicyDocument",
+            );
             c.string("assumeRolePolicyDocument", &doc, 1, 131072, None);
             let path = params.get("Path").map(str::to_string);
             c.opt_string("path", &path, 1, 512, None);
@@ -150,7 +158,10 @@ pub async fn dispatch(
                 w.close("member");
             }
             w.close("Roles");
-            w.leaf("IsTruncated", if marker.is_some() { "true" } else { "false" });
+            w.leaf(
+                "IsTruncated",
+                if marker.is_some() { "true" } else { "false" },
+            );
             w.leaf_opt("Marker", marker.as_deref());
         }
         Operation::DeleteRole => {
@@ -233,7 +244,10 @@ pub async fn dispatch(
         Operation::DeleteOpenIDConnectProvider => {
             let arn = provider_arn(&mut c, params);
             c.finish().map_err(err)?;
-            cognate.delete_oidc_provider(&who, &arn).await.map_err(err)?;
+            cognate
+                .delete_oidc_provider(&who, &arn)
+                .await
+                .map_err(err)?;
         }
         Operation::AddClientIDToOpenIDConnectProvider
         | Operation::RemoveClientIDFromOpenIDConnectProvider => {
@@ -254,7 +268,12 @@ pub async fn dispatch(
 }
 
 fn provider_arn(c: &mut Checker, params: &Params) -> String {
-    let arn = required(c, params, "OpenIDConnectProviderArn", "openIDConnectProviderArn");
+    let arn = required(
+        c,
+        params,
+        "OpenIDConnectProviderArn",
+        "openIDConnectProviderArn",
+    );
     c.arn("openIDConnectProviderArn", &arn);
     arn
 }

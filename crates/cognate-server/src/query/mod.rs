@@ -96,7 +96,10 @@ pub fn parse_call(
     let action = params.get("Action").ok_or_else(|| {
         (
             hint,
-            query_error("MissingAction", "Could not find operation to perform: the Action parameter is missing.".into()),
+            query_error(
+                "MissingAction",
+                "Could not find operation to perform: the Action parameter is missing.".into(),
+            ),
         )
     })?;
     let version = params.get("Version").unwrap_or("");
@@ -137,11 +140,7 @@ fn form_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// A successful Query response.
-pub fn xml_response(
-    operation: Operation,
-    writer: XmlWriter,
-    request_id: &str,
-) -> Response {
+pub fn xml_response(operation: Operation, writer: XmlWriter, request_id: &str) -> Response {
     let body = writer.finish(
         operation.name(),
         operation.service().xml_namespace(),

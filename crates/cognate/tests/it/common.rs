@@ -1,0 +1,264 @@
+//! Starting servers and building SDK clients against them.
+
+use std::path::Path;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_credential_types::Credentials;
+use aws_sdk_cognitoidentity::config::Region;
+use cognate::{Running, Settings};
+use tempfile::TempDir;
+
+pub struct TestServer {
+    pub server: Running,
+    pub dir: TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start_in(dir.path()).await;
+        TestServer { server, dir }
+    }
+
+    /// Stops the server and starts a new one on the same data directory.
+    pub async fn restart(self) -> TestServer {
+        let TestServer { server, dir } = self;
+        server.stop().await;
+        let server = start_in(dir.path()).await;
+        TestServer { server, dir }
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.server.endpoint()
+    }
+
+    pub fn admin_credentials(&self) -> Credentials {
+        Credentials::new(
+            &self.server.admin_access_key_id,
+            &self.server.admin_secret_access_key,
+            None,
+            None,
+            "cognate-test-admin",
+        )
+    }
+
+    pub fn cognito(&self) -> aws_sdk_cognitoidentity::Client {
+        self.cognito_with(self.admin_credentials(), "us-east-1")
+    }
+
+    pub fn cognito_with(
+        &self,
+        credentials: Credentials,
+        region: &str,
+    ) -> aws_sdk_cognitoidentity::Client {
+        let config = aws_sdk_cognitoidentity::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(credentials)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_cognitoidentity::Client::from_conf(config)
+    }
+
+    pub fn sts_with(&self, credentials: Credentials) -> aws_sdk_sts::Client {
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(credentials)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        self.sts_with(self.admin_credentials())
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        let config = aws_sdk_iam::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(self.admin_credentials())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_iam::Client::from_conf(config)
+    }
+}
+
+async fn start_in(dir: &Path) -> Running {
+    cognate::start(Settings::for_data_dir(dir)).await.unwrap()
+}
+
+/// The AWS error code of an SDK error.
+pub fn code<E, R>(err: &aws_sdk_cognitoidentity::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_cognitoidentity::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("not a service error: {err}"))
+}
+
+pub fn message<E, R>(err: &aws_sdk_cognitoidentity::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_cognitoidentity::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.message())
+        .map(str::to_string)
+        .unwrap_or_default()
+}
+
+/// A raw HTTP request to the server, optionally signed by the `aws-sigv4`
+/// crate at a chosen time with chosen credentials.
+pub struct Raw {
+    pub method: &'static str,
+    pub path_and_query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    pub fn json(target: &str, body: &str) -> Raw {
+        Raw {
+            method: "POST",
+            path_and_query: "/".into(),
+            headers: vec![
+                ("content-type".into(), "application/x-amz-json-1.1".into()),
+                (
+                    "x-amz-target".into(),
+                    format!("AWSCognitoIdentityService.{target}"),
+                ),
+            ],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn query(body: &str) -> Raw {
+        Raw {
+            method: "POST",
+            path_and_query: "/".into(),
+            headers: vec![(
+                "content-type".into(),
+                "application/x-www-form-urlencoded; charset=utf-8".into(),
+            )],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    /// Signs for `service` at `time` with the given key pair.
+    pub fn signed(
+        mut self,
+        server: &TestServer,
+        (akid, secret): (&str, &str),
+        service: &str,
+        time: std::time::SystemTime,
+    ) -> Raw {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        use aws_sigv4::sign::v4;
+        let identity = Credentials::new(akid, secret, None, None, "raw").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name(service)
+            .time(time)
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let host = server.server.addr.to_string();
+        let uri = format!("http://{host}{}", self.path_and_query);
+        let mut headers: Vec<(String, String)> = vec![("host".into(), host)];
+        headers.extend(self.headers.iter().cloned());
+        let signable = SignableRequest::new(
+            self.method,
+            uri.as_str(),
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(&self.body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut request = http::Request::builder()
+            .method(self.method)
+            .uri(&uri)
+            .body(())
+            .unwrap();
+        instructions.apply_to_request_http1x(&mut request);
+        for (name, value) in request.headers() {
+            self.headers
+                .push((name.to_string(), value.to_str().unwrap().to_string()));
+        }
+        self
+    }
+
+    pub fn admin_signed(self, server: &TestServer, service: &str) -> Raw {
+        let key = (
+            server.server.admin_access_key_id.clone(),
+            server.server.admin_secret_access_key.clone(),
+        );
+        self.signed(
+            server,
+            (&key.0, &key.1),
+            service,
+            std::time::SystemTime::now(),
+        )
+    }
+
+    pub async fn send(self, server: &TestServer) -> RawResponse {
+        let client = reqwest::Client::new();
+        let url = format!("{}{}", server.endpoint(), self.path_and_query);
+        let mut request = client.request(self.method.parse().unwrap(), url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let response = request.body(self.body).send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap();
+        RawResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// The `__type` of a JSON error, after checking the error headers agree.
+    pub fn json_error(&self) -> String {
+        let code = self.json()["__type"].as_str().unwrap().to_string();
+        assert_eq!(
+            self.header("x-amzn-errortype"),
+            Some(format!("{code}:").as_str())
+        );
+        assert!(self.header("x-amzn-requestid").is_some());
+        code
+    }
+
+    /// `<Code>` of a Query XML error.
+    pub fn xml_error(&self) -> String {
+        let start = self.body.find("<Code>").unwrap() + 6;
+        let end = self.body.find("</Code>").unwrap();
+        self.body[start..end].to_string()
+    }
+}

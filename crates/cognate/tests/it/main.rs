@@ -1,0 +1,10 @@
+//! Integration tests: real servers on ephemeral ports, driven over HTTP by
+//! the AWS SDK for Rust and by raw requests. One test binary, so it links
+//! once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod iam;
+mod pools;
+mod protocol;
