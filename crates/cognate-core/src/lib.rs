@@ -2,14 +2,20 @@
 //! that link, merge and turn them into tokens and credentials. Nothing here
 //! knows about HTTP or a particular database.
 
+pub mod authz;
 pub mod clock;
+pub mod credentials;
 pub mod error;
 pub mod federation;
 pub mod iam;
+pub mod identities;
 pub mod ids;
+pub mod keys;
+pub mod logins;
 pub mod model;
 pub mod pools;
 pub mod service;
+pub mod session;
 pub mod store;
 pub mod trust;
 

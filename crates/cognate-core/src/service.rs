@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
+use crate::error::Result;
 use crate::federation::LoginVerifier;
+use crate::keys::{self, KeyRing, SealingKey};
+use crate::session::SessionSealer;
 use crate::store::Store;
 
 /// Settings the domain needs.
@@ -30,24 +33,73 @@ pub struct Caller {
 pub struct Cognate {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
-    #[allow(dead_code)]
     pub(crate) verifier: Arc<dyn LoginVerifier>,
     pub(crate) config: DomainConfig,
+    master: SealingKey,
+    pub(crate) keys: KeyRing,
+    pub(crate) sessions: SessionSealer,
 }
 
 impl Cognate {
-    pub fn new(
+    /// Opens the domain over a store: checks the master key against the
+    /// database and loads (or creates) the signing and session keys.
+    pub async fn open(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         verifier: Arc<dyn LoginVerifier>,
         config: DomainConfig,
-    ) -> Self {
-        Cognate {
+        master_key: &[u8],
+    ) -> Result<Self> {
+        let master = SealingKey::new(master_key)?;
+        keys::check_master_key(store.as_ref(), &master).await?;
+        let sessions = SessionSealer::new(keys::session_key(store.as_ref(), &master).await?);
+        let ring = KeyRing::empty();
+        ring.load(
+            store.as_ref(),
+            &master,
+            &config.default_region,
+            clock.now_secs(),
+        )
+        .await?;
+        Ok(Cognate {
             store,
             clock,
             verifier,
             config,
-        }
+            master,
+            keys: ring,
+            sessions,
+        })
+    }
+
+    /// Rereads the signing keys (another node may have rotated them).
+    pub async fn reload_keys(&self) -> Result<()> {
+        self.keys
+            .load(
+                self.store.as_ref(),
+                &self.master,
+                &self.config.default_region,
+                self.clock.now_secs(),
+            )
+            .await
+    }
+
+    /// Makes a new signing key current; the old ones stay published until
+    /// their tokens have expired. Returns the new key id.
+    pub async fn rotate_signing_key(&self) -> Result<String> {
+        self.keys
+            .rotate(
+                self.store.as_ref(),
+                &self.master,
+                &self.config.default_region,
+                self.clock.now_secs(),
+            )
+            .await
+    }
+
+    /// The JWKS of the OpenID tokens cognate signs.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.jwks()
     }
 
     pub fn config(&self) -> &DomainConfig {

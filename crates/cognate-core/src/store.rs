@@ -55,6 +55,9 @@ pub struct IdentityChanges {
     /// Identities whose version and updated_at are bumped even if nothing
     /// else names them.
     pub touch: Vec<String>,
+    /// Identities to disable (applied last): an identity whose last login
+    /// was unlinked is inaccessible.
+    pub disable: Vec<String>,
 }
 
 #[async_trait]

@@ -133,7 +133,10 @@ async fn api(
     let protocol = call.protocol;
     let operation = call.operation;
     let result = match auth::authenticate(&state, &call, &method, &uri, &headers, &body) {
-        Ok(principal) => dispatch(&state, call, principal, &request_id).await,
+        Ok(principal) => match auth::authorize(&state, &call, &principal).await {
+            Ok(()) => dispatch(&state, call, principal, &request_id).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     let response = match result {

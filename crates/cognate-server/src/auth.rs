@@ -5,8 +5,10 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri};
 use cognate_core::Caller;
+use cognate_core::session::Session;
 
 use crate::app::{AppState, Call};
+use crate::operation::Operation;
 use crate::wire_error::ApiError;
 
 /// The long-term admin credentials.
@@ -32,12 +34,19 @@ pub enum Principal {
     Anonymous { region: String },
     /// The admin key: the account root.
     Admin { region: String },
+    /// Temporary credentials cognate vended.
+    Session {
+        region: String,
+        session: Box<Session>,
+    },
 }
 
 impl Principal {
     pub fn region(&self) -> &str {
         match self {
-            Principal::Anonymous { region } | Principal::Admin { region } => region,
+            Principal::Anonymous { region }
+            | Principal::Admin { region }
+            | Principal::Session { region, .. } => region,
         }
     }
 }
@@ -99,5 +108,57 @@ pub fn authenticate(
             region: info.region.clone(),
         });
     }
-    Err(ApiError::unknown_access_key(call.protocol))
+    // Temporary credentials: the session token is the sealed session.
+    let session = info
+        .security_token
+        .as_deref()
+        .and_then(|token| state.cognate.open_session(token))
+        .filter(|s| s.access_key_id == info.access_key_id)
+        .ok_or_else(|| ApiError::unknown_access_key(call.protocol))?;
+    if state.cognate.clock().now_secs() >= session.expires_at {
+        return Err(ApiError::expired_session(call.protocol));
+    }
+    cognate_sigv4::verify(&request, &info, &session.secret_access_key, now)
+        .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
+    Ok(Principal::Session {
+        region: info.region.clone(),
+        session: Box::new(session),
+    })
+}
+
+/// Whether the principal may make the call. The admin key may do
+/// everything; temporary credentials what their role's policies allow
+/// (GetCallerIdentity needs no permission, as in AWS).
+pub async fn authorize(
+    state: &AppState,
+    call: &Call,
+    principal: &Principal,
+) -> Result<(), ApiError> {
+    let Principal::Session { session, .. } = principal else {
+        return Ok(());
+    };
+    if call.operation.is_public() || call.operation == Operation::GetCallerIdentity {
+        return Ok(());
+    }
+    let action = format!(
+        "{}:{}",
+        call.operation.service().signing_name(),
+        call.operation.name()
+    );
+    let allowed = state
+        .cognate
+        .session_allows(session, &action, "*")
+        .await
+        .map_err(|e| ApiError::from_domain(&e, call.protocol))?;
+    if allowed {
+        return Ok(());
+    }
+    let message = format!(
+        "User: {} is not authorized to perform: {action}",
+        session.assumed_role_arn()
+    );
+    Err(ApiError::from_domain(
+        &cognate_core::Error::AccessDenied(message),
+        call.protocol,
+    ))
 }

@@ -7,9 +7,10 @@
 //!   was committed before it started) and lock what their decision depends
 //!   on with `SELECT ... FOR UPDATE`, always in id order:
 //!   - `apply_identity_changes` locks every identity it names (versions to
-//!     check, merge ends, unlink and link targets, touched ones) before it
-//!     checks or changes anything; every change to an identity's logins
-//!     happens under its lock, so they are stable while it is held.
+//!     check, merge ends, unlink and link targets, touched and disabled
+//!     ones) before it checks or changes anything; every change to an
+//!     identity's logins happens under its lock, so they are stable while
+//!     it is held.
 //!     A login taken meanwhile by another identity surfaces as a unique
 //!     violation, reported as `Conflict` (the domain re-reads and retries).
 //!   - `insert_pool` locks a row of `pool_quota_locks` per (account,
@@ -897,6 +898,7 @@ fn identities_named(changes: &IdentityChanges) -> Vec<&str> {
         .chain(changes.unlinks.iter().map(|(id, _)| id.as_str()))
         .chain(changes.links.iter().map(|(id, _)| id.as_str()))
         .chain(changes.touch.iter().map(String::as_str))
+        .chain(changes.disable.iter().map(String::as_str))
         .collect();
     ids.sort_unstable();
     ids.dedup();
@@ -1002,6 +1004,16 @@ async fn apply_changes(
         if updated == 0 {
             return Err(StoreError::Conflict(format!("identity {id} is gone or disabled")).into());
         }
+    }
+    for id in &changes.disable {
+        sqlx::query(
+            "UPDATE identities SET disabled = TRUE, version = version + 1, updated_at = $1
+             WHERE id = $2",
+        )
+        .bind(changes.now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

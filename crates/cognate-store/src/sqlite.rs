@@ -722,5 +722,15 @@ async fn apply_changes(
             )));
         }
     }
+    for id in &changes.disable {
+        sqlx::query(
+            "UPDATE identities SET disabled = 1, version = version + 1, updated_at = ? WHERE id = ?",
+        )
+        .bind(changes.now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
     Ok(())
 }

@@ -333,6 +333,44 @@ mod postgres {
         );
     }
 
+    /// Connections killed under the store (a failover, a restart, an
+    /// administrator) are replaced and the interrupted work is retried;
+    /// only a connection lost while committing may surface, as an error
+    /// that says so.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn killed_connections_are_retried() {
+        let Some(url) = server_url() else { return };
+        let database = fresh_database(&url).await;
+        let store = PostgresStore::open(&database, &StoreOptions { max_connections: 4 })
+            .await
+            .unwrap();
+        let name = database.rsplit('/').next().unwrap().to_string();
+        let killer = tokio::spawn(async move {
+            let mut admin = PgConnection::connect(&url).await.unwrap();
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(15)).await;
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                )
+                .bind(&name)
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            }
+        });
+        let mut unknown = 0;
+        for i in 0..300 {
+            let result = store.init_setting(&format!("k{i}"), b"v").await;
+            match result {
+                Ok(value) => assert_eq!(value, b"v"),
+                Err(StoreError::Backend(e)) if e.contains("may or may not") => unknown += 1,
+                Err(other) => panic!("unexpected error {other:?}"),
+            }
+        }
+        killer.await.unwrap();
+        assert!(unknown < 20, "{unknown} commits with an unknown outcome");
+    }
+
     fn login(provider: &str, subject: &str) -> Login {
         Login {
             provider: provider.into(),

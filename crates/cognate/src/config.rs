@@ -20,6 +20,9 @@ pub struct FileConfig {
     pub admin_access_key_id: Option<String>,
     pub admin_secret_access_key: Option<String>,
     pub max_connections: Option<u32>,
+    pub master_key: Option<String>,
+    /// Seconds between rereads of the signing keys (rotation on another node).
+    pub key_reload_interval: Option<u64>,
     /// Where the named providers and user pools really are:
     /// `[providers."accounts.google.com"] issuer = "http://127.0.0.1:9999"`.
     #[serde(default)]
@@ -54,6 +57,7 @@ pub struct Overrides {
     pub account_id: Option<String>,
     pub admin_access_key_id: Option<String>,
     pub admin_secret_access_key: Option<String>,
+    pub master_key: Option<String>,
 }
 
 /// The resolved settings of a server.
@@ -70,6 +74,9 @@ pub struct Settings {
     pub admin_key: Option<(String, String)>,
     pub max_connections: u32,
     pub federation: FederationConfig,
+    /// 64 hex digits; None: the key file in the data directory.
+    pub master_key: Option<String>,
+    pub key_reload_interval: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +158,10 @@ impl Settings {
             admin_key,
             max_connections: file.max_connections.unwrap_or(8),
             federation,
+            master_key: flags.master_key.or(file.master_key),
+            key_reload_interval: std::time::Duration::from_secs(
+                file.key_reload_interval.unwrap_or(60).max(1),
+            ),
         })
     }
 
@@ -172,6 +183,8 @@ impl Settings {
             admin_key: None,
             max_connections: 8,
             federation: FederationConfig::default(),
+            master_key: None,
+            key_reload_interval: std::time::Duration::from_secs(60),
         })
     }
 }

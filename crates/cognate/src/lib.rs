@@ -30,6 +30,8 @@ pub enum StartError {
     Listen { address: String, message: String },
     #[error("cannot set up provider token verification: {0}")]
     Federation(String),
+    #[error("cannot open the domain: {0}")]
+    Domain(String),
 }
 
 /// A server that is accepting connections.
@@ -42,6 +44,7 @@ pub struct Running {
     pub admin_credentials_file: Option<std::path::PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -55,12 +58,74 @@ impl Running {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        for task in &self.background {
+            task.abort();
+        }
     }
 
     /// Waits until the server stops by itself (it does not, unless it fails).
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
     }
+}
+
+/// Opens the store and the domain over it (also used by the admin
+/// commands, which need no listener).
+pub async fn open_domain(
+    settings: &Settings,
+    store: Arc<dyn cognate_core::store::Store>,
+    clock: Arc<dyn Clock>,
+    issuer: String,
+) -> Result<Cognate, StartError> {
+    let master = secrets::master_key(settings.master_key.as_deref(), &settings.data_dir)?;
+    let verifier = FederatedVerifier::new(settings.federation.clone())
+        .map_err(|e| StartError::Federation(e.to_string()))?;
+    Cognate::open(
+        store,
+        clock,
+        Arc::new(verifier),
+        DomainConfig {
+            account: settings.account_id.clone(),
+            default_region: settings.region.clone(),
+            issuer,
+            max_pools_per_region: 1000,
+        },
+        &master,
+    )
+    .await
+    .map_err(|e| StartError::Domain(e.to_string()))
+}
+
+pub async fn open_store(
+    settings: &Settings,
+) -> Result<Arc<dyn cognate_core::store::Store>, StartError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| StartError::DataDir {
+        path: settings.data_dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    cognate_store::open(
+        &settings.database_url,
+        &cognate_store::StoreOptions {
+            max_connections: settings.max_connections,
+        },
+    )
+    .await
+    .map_err(|e| StartError::Store(e.to_string()))
+}
+
+/// Rereads the signing keys now and then, so a rotation made by another
+/// node or by `cognate keys rotate` is picked up.
+fn spawn_key_reloader(cognate: Arc<Cognate>, every: std::time::Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            if let Err(e) = cognate.reload_keys().await {
+                tracing::warn!(error = %e, "rereading the signing keys failed");
+            }
+        }
+    })
 }
 
 /// Starts a server with the real clock.
@@ -86,14 +151,7 @@ pub async fn start_with_clock(
             )
         }
     };
-    let store = cognate_store::open(
-        &settings.database_url,
-        &cognate_store::StoreOptions {
-            max_connections: settings.max_connections,
-        },
-    )
-    .await
-    .map_err(|e| StartError::Store(e.to_string()))?;
+    let store = open_store(&settings).await?;
     let listener = TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| StartError::Listen {
@@ -108,21 +166,11 @@ pub async fn start_with_clock(
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let verifier = FederatedVerifier::new(settings.federation.clone())
-        .map_err(|e| StartError::Federation(e.to_string()))?;
-    let cognate = Cognate::new(
-        store,
-        clock,
-        Arc::new(verifier),
-        DomainConfig {
-            account: settings.account_id.clone(),
-            default_region: settings.region.clone(),
-            issuer: issuer.clone(),
-            max_pools_per_region: 1000,
-        },
-    );
+    let cognate = open_domain(&settings, store, clock, issuer.clone()).await?;
+    let cognate = Arc::new(cognate);
+    let reloader = spawn_key_reloader(cognate.clone(), settings.key_reload_interval);
     let state = Arc::new(AppState {
-        cognate: Arc::new(cognate),
+        cognate,
         admin: AdminKey {
             access_key_id: access_key_id.clone(),
             secret_access_key: secret_access_key.clone(),
@@ -150,5 +198,6 @@ pub async fn start_with_clock(
         admin_credentials_file: generated_file,
         shutdown: Some(tx),
         task,
+        background: vec![reloader],
     })
 }

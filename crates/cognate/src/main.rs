@@ -21,6 +21,21 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Manage the keys cognate signs its OpenID tokens with.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Make a new signing key current. Running servers pick it up within
+    /// their key reload interval; the old key stays in the JWKS until every
+    /// token it signed has expired.
+    Rotate,
 }
 
 #[derive(clap::Args)]
@@ -52,6 +67,9 @@ struct ServeArgs {
     /// Admin secret access key.
     #[arg(long, env = "COGNATE_ADMIN_SECRET_ACCESS_KEY", hide_env_values = true)]
     admin_secret_access_key: Option<String>,
+    /// Master key sealing keys at rest, 64 hex digits [default: <data dir>/master.key].
+    #[arg(long, env = "COGNATE_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
 }
 
 fn init_logging() {
@@ -66,16 +84,20 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Keys {
+            action: KeysAction::Rotate,
+            args,
+        } => rotate_keys(args).await,
     }
 }
 
-async fn serve(args: ServeArgs) -> ExitCode {
+fn settings(args: ServeArgs) -> Option<Settings> {
     let file = match &args.config {
         Some(path) => match FileConfig::load(path) {
             Ok(file) => file,
             Err(e) => {
                 tracing::error!("{e}");
-                return ExitCode::FAILURE;
+                return None;
             }
         },
         None => FileConfig::default(),
@@ -89,13 +111,50 @@ async fn serve(args: ServeArgs) -> ExitCode {
         account_id: args.account_id,
         admin_access_key_id: args.admin_access_key_id,
         admin_secret_access_key: args.admin_secret_access_key,
+        master_key: args.master_key,
     };
-    let settings = match Settings::resolve(overrides, file) {
-        Ok(s) => s,
+    match Settings::resolve(overrides, file) {
+        Ok(s) => Some(s),
         Err(e) => {
             tracing::error!("{e}");
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+async fn rotate_keys(args: ServeArgs) -> ExitCode {
+    let Some(settings) = settings(args) else {
+        return ExitCode::FAILURE;
+    };
+    let issuer = settings
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen));
+    let result = async {
+        let store = cognate::open_store(&settings).await?;
+        let clock = std::sync::Arc::new(cognate_core::clock::SystemClock);
+        let domain = cognate::open_domain(&settings, store, clock, issuer).await?;
+        domain
+            .rotate_signing_key()
+            .await
+            .map_err(|e| cognate::StartError::Domain(e.to_string()))
+    }
+    .await;
+    match result {
+        Ok(kid) => {
+            println!("new signing key: {kid}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let Some(settings) = settings(args) else {
+        return ExitCode::FAILURE;
     };
     let running = match cognate::start(settings).await {
         Ok(r) => r,

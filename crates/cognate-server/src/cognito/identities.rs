@@ -1,17 +1,194 @@
 //! Identities and the authentication flows.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
 
-use super::{JsonResult, not_implemented};
+use cognate_core::model::Identity;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{JsonResult, decode, domain, epoch, not_implemented};
 use crate::app::AppState;
-use crate::auth::Principal;
+use crate::auth::{Principal, caller};
 use crate::operation::Operation;
+use crate::validate::{self as v, Checker};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FlowInput {
+    identity_pool_id: Option<String>,
+    identity_id: Option<String>,
+    account_id: Option<String>,
+    logins: Option<BTreeMap<String, String>>,
+    custom_role_arn: Option<String>,
+    logins_to_remove: Option<Vec<String>>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+    hide_disabled: Option<bool>,
+    identity_ids_to_delete: Option<Vec<String>>,
+}
 
 pub async fn dispatch(
-    _state: &AppState,
+    state: &AppState,
     operation: Operation,
-    _principal: &Principal,
-    _input: Value,
+    principal: &Principal,
+    input: Value,
 ) -> JsonResult {
-    Err(not_implemented(operation))
+    let input: FlowInput = decode(input)?;
+    let cognate = &state.cognate;
+    let mut c = Checker::new();
+    c.logins("logins", &input.logins);
+    let logins = input.logins.clone().unwrap_or_default();
+    match operation {
+        Operation::GetId => {
+            let pool_id = c.pool_id("identityPoolId", &input.identity_pool_id);
+            c.opt_string("accountId", &input.account_id, 1, 15, Some(&v::ACCOUNT_ID));
+            c.finish().map_err(domain)?;
+            let id = cognate
+                .get_id(
+                    &pool_id.unwrap_or_default(),
+                    input.account_id.as_deref(),
+                    &logins,
+                )
+                .await
+                .map_err(domain)?;
+            Ok(json!({ "IdentityId": id }))
+        }
+        Operation::GetOpenIdToken => {
+            let id = c.identity_id("identityId", &input.identity_id);
+            c.finish().map_err(domain)?;
+            let (id, token) = cognate
+                .get_open_id_token(&id.unwrap_or_default(), &logins)
+                .await
+                .map_err(domain)?;
+            Ok(json!({ "IdentityId": id, "Token": token }))
+        }
+        Operation::GetCredentialsForIdentity => {
+            let id = c.identity_id("identityId", &input.identity_id);
+            if let Some(arn) = &input.custom_role_arn {
+                c.arn("customRoleArn", arn);
+            }
+            c.finish().map_err(domain)?;
+            let (id, credentials) = cognate
+                .get_credentials_for_identity(
+                    &id.unwrap_or_default(),
+                    &logins,
+                    input.custom_role_arn.as_deref(),
+                )
+                .await
+                .map_err(domain)?;
+            Ok(json!({
+                "IdentityId": id,
+                "Credentials": {
+                    "AccessKeyId": credentials.access_key_id,
+                    "SecretKey": credentials.secret_access_key,
+                    "SessionToken": credentials.session_token,
+                    "Expiration": epoch(credentials.expiration),
+                }
+            }))
+        }
+        Operation::UnlinkIdentity => {
+            let id = c.identity_id("identityId", &input.identity_id);
+            let _ = c.required("logins", &input.logins);
+            let remove = c
+                .required("loginsToRemove", &input.logins_to_remove)
+                .cloned()
+                .unwrap_or_default();
+            for provider in &remove {
+                c.string("loginsToRemove", provider, 1, 128, None);
+            }
+            c.finish().map_err(domain)?;
+            cognate
+                .unlink_identity(&id.unwrap_or_default(), &logins, &remove)
+                .await
+                .map_err(domain)?;
+            Ok(json!({}))
+        }
+        Operation::ListIdentities => {
+            let pool_id = c.pool_id("identityPoolId", &input.identity_pool_id);
+            let max = c.max_results("maxResults", &input.max_results);
+            c.next_token("nextToken", &input.next_token);
+            c.finish().map_err(domain)?;
+            let pool_id = pool_id.unwrap_or_default();
+            let (identities, next) = cognate
+                .list_identities(
+                    &caller(state, principal),
+                    &pool_id,
+                    max.unwrap_or(1),
+                    input.next_token.as_deref(),
+                    input.hide_disabled.unwrap_or(false),
+                )
+                .await
+                .map_err(domain)?;
+            let items: Vec<Value> = identities.iter().map(identity_json).collect();
+            let mut out = json!({ "IdentityPoolId": pool_id, "Identities": items });
+            if let Some(next) = next {
+                out["NextToken"] = json!(next);
+            }
+            Ok(out)
+        }
+        Operation::DescribeIdentity => {
+            let id = c.identity_id("identityId", &input.identity_id);
+            c.finish().map_err(domain)?;
+            let identity = cognate
+                .describe_identity(&caller(state, principal), &id.unwrap_or_default())
+                .await
+                .map_err(domain)?;
+            let mut out = identity_json(&identity);
+            // Beyond AWS's shape (SDKs ignore unknown members): where a
+            // merged identity went, and which identities merged into it,
+            // so apps can move data keyed by the old ids.
+            if let Some(into) = &identity.merged_into {
+                out["MergedInto"] = json!(into);
+            }
+            let merged_from: Vec<String> = cognate
+                .identity_merges(&identity.id)
+                .await
+                .map_err(domain)?
+                .into_iter()
+                .filter(|m| m.to_identity == identity.id)
+                .map(|m| m.from_identity)
+                .collect();
+            if !merged_from.is_empty() {
+                out["MergedFrom"] = json!(merged_from);
+            }
+            Ok(out)
+        }
+        Operation::DeleteIdentities => {
+            let ids = c
+                .required("identityIdsToDelete", &input.identity_ids_to_delete)
+                .cloned()
+                .unwrap_or_default();
+            c.count("identityIdsToDelete", &format!("{ids:?}"), ids.len(), 1, 60);
+            for id in &ids {
+                c.string("identityIdsToDelete", id, 1, 55, Some(&v::REGIONAL_ID));
+            }
+            c.finish().map_err(domain)?;
+            let unprocessed = cognate
+                .delete_identities(&caller(state, principal), &ids)
+                .await
+                .map_err(domain)?;
+            let items: Vec<Value> = unprocessed
+                .into_iter()
+                .map(|(id, code)| json!({ "IdentityId": id, "ErrorCode": code }))
+                .collect();
+            Ok(json!({ "UnprocessedIdentityIds": items }))
+        }
+        _ => Err(not_implemented(operation)),
+    }
+}
+
+/// IdentityDescription: login provider names only, never subjects.
+fn identity_json(identity: &Identity) -> Value {
+    let mut providers: Vec<&str> = identity
+        .logins
+        .iter()
+        .map(|l| l.provider.as_str())
+        .collect();
+    providers.dedup();
+    json!({
+        "IdentityId": identity.id,
+        "Logins": providers,
+        "CreationDate": epoch(identity.created_at),
+        "LastModifiedDate": epoch(identity.updated_at),
+    })
 }

@@ -22,14 +22,21 @@ pub async fn dispatch(
 
 fn caller_identity(state: &AppState, principal: &Principal) -> XmlWriter {
     let account = &state.cognate.config().account;
-    let (arn, user_id) = match principal {
-        Principal::Admin { .. } | Principal::Anonymous { .. } => {
-            (format!("arn:aws:iam::{account}:root"), account.clone())
-        }
+    let (arn, user_id, account) = match principal {
+        Principal::Admin { .. } | Principal::Anonymous { .. } => (
+            format!("arn:aws:iam::{account}:root"),
+            account.clone(),
+            account.clone(),
+        ),
+        Principal::Session { session, .. } => (
+            session.assumed_role_arn(),
+            session.user_id(),
+            session.account.clone(),
+        ),
     };
     let mut w = XmlWriter::new();
     w.leaf("UserId", &user_id)
-        .leaf("Account", account)
+        .leaf("Account", &account)
         .leaf("Arn", &arn);
     w
 }

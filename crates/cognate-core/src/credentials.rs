@@ -1,0 +1,347 @@
+//! The flows' end products: OpenID tokens (GetOpenIdToken) and temporary
+//! credentials (GetCredentialsForIdentity), with role resolution through
+//! the pool's roles and role mappings and the role's trust policy.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::federation::VerifiedLogin;
+use crate::iam::parse_role_arn;
+use crate::ids;
+use crate::logins::{COGNITO_PROVIDER, LoginUse, VerifiedLogins};
+use crate::model::{AmbiguousRoleResolution, Identity, MatchType, Pool, RoleMappingType};
+use crate::pools::is_user_pool_provider_name;
+use crate::service::Cognate;
+use crate::session::Session;
+use crate::trust::{WebIdentity, trust_allows};
+
+/// GetOpenIdToken tokens live 10 minutes.
+pub const OPEN_ID_TOKEN_SECS: i64 = 600;
+/// Enhanced-flow credentials live exactly one hour.
+pub const ENHANCED_FLOW_SECS: i64 = 3600;
+pub const ENHANCED_FLOW_SESSION_NAME: &str = "CognitoIdentityCredentials";
+
+const INVALID_POOL_CONFIG: &str =
+    "Invalid identity pool configuration. Check assigned IAM roles for this pool.";
+
+/// The scope-down session policy AWS applies to guests in the enhanced
+/// flow: only the services the Cognito guide lists for unauthenticated
+/// identities (our transcription of that list).
+pub const GUEST_SCOPE_DOWN_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["cognito-identity:*","cognito-sync:*","mobileanalytics:*","mobiletargeting:*","s3:*","dynamodb:*","kinesis:*","firehose:*","lambda:*","execute-api:*","lex:*","polly:*","rekognition:*","comprehend:*","translate:*","transcribe:*","sns:*","sqs:*","iot:*","geo:*","logs:*","ses:*","sagemaker:InvokeEndpoint","textract:DetectDocumentText","textract:AnalyzeDocument","kms:Encrypt","kms:Decrypt","kms:ReEncryptTo","kms:ReEncryptFrom","kms:GenerateDataKey","kms:GenerateDataKeyWithoutPlaintext","rum:PutRumEvents","sumerian:View*"],"Resource":"*"}]}"#;
+
+/// Temporary credentials as vended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration: i64,
+}
+
+/// The `amr` claim: how the identity authenticated in this call.
+fn amr(logins: &[VerifiedLogin]) -> Vec<String> {
+    if logins.is_empty() {
+        return vec!["unauthenticated".into()];
+    }
+    let mut out = vec!["authenticated".to_string()];
+    for login in logins {
+        out.push(login.provider.clone());
+        if is_user_pool_provider_name(&login.provider) {
+            out.push(format!(
+                "{}:CognitoSignIn:{}",
+                login.provider, login.subject
+            ));
+        } else {
+            out.push(format!(
+                "{}:{}:{}",
+                login.provider, login.audience, login.subject
+            ));
+        }
+    }
+    out
+}
+
+/// Principal tags a provider's attribute map derives from a login's claims.
+fn principal_tags(pool: &Pool, logins: &[VerifiedLogin]) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::new();
+    for login in logins {
+        if let Some(map) = pool.principal_tag_maps.get(&login.provider) {
+            for (tag, claim) in &map.tags {
+                if let Some(value) = claim_string(&login.claims, claim) {
+                    tags.insert(tag.clone(), value);
+                }
+            }
+        }
+    }
+    tags
+}
+
+fn claim_string(claims: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
+    match claims.get(name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `cognito:roles`: a JSON list or a comma-separated string.
+fn claim_list(claims: &serde_json::Map<String, Value>, name: &str) -> Vec<String> {
+    match claims.get(name) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Cognate {
+    /// Signs an OpenID token for an identity.
+    pub(crate) fn sign_open_id_token(
+        &self,
+        pool: &Pool,
+        identity_id: &str,
+        amr: &[String],
+        lifetime_secs: i64,
+        principal_tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let now = self.clock.now_secs();
+        let mut claims = json!({
+            "sub": identity_id,
+            "aud": pool.id,
+            "amr": amr,
+            "iss": self.config.issuer,
+            "https://cognito-identity.amazonaws.com/identity-pool-arn": pool.arn(),
+            "exp": now + lifetime_secs,
+            "iat": now,
+        });
+        if !principal_tags.is_empty() {
+            let tags: BTreeMap<&String, Vec<&String>> =
+                principal_tags.iter().map(|(k, v)| (k, vec![v])).collect();
+            claims["https://aws.amazon.com/tags"] = json!({ "principal_tags": tags });
+        }
+        self.keys.sign(&claims)
+    }
+
+    /// GetOpenIdToken (the basic flow's first step).
+    pub async fn get_open_id_token(
+        &self,
+        identity_id: &str,
+        logins: &BTreeMap<String, String>,
+    ) -> Result<(String, String)> {
+        // The pool's flow settings are checked before any login is linked.
+        let (_, pool) = self.identity_with_pool(identity_id).await?;
+        if pool.allow_classic_flow == Some(false) {
+            return Err(Error::InvalidParameter(
+                "Basic (classic) flow is not enabled, please use enhanced flow.".into(),
+            ));
+        }
+        if !pool.role_mappings.is_empty() {
+            return Err(Error::InvalidParameter(
+                "Basic (classic) flow is not supported with RoleMappings, please use enhanced flow."
+                    .into(),
+            ));
+        }
+        let (pool, identity, verified) = self
+            .authenticate_identity(identity_id, logins, LoginUse::GetOpenIdToken)
+            .await?;
+        let amr = amr(&verified.logins);
+        let tags = principal_tags(&pool, &verified.logins);
+        let token =
+            self.sign_open_id_token(&pool, &identity.id, &amr, OPEN_ID_TOKEN_SECS, &tags)?;
+        Ok((identity.id, token))
+    }
+
+    async fn identity_with_pool(&self, identity_id: &str) -> Result<(Identity, Pool)> {
+        let identity = self
+            .store
+            .get_identity(identity_id)
+            .await?
+            .ok_or_else(|| crate::identities::identity_not_found(identity_id))?;
+        let pool = self
+            .store
+            .get_pool(&identity.pool_id)
+            .await?
+            .ok_or_else(|| crate::identities::identity_not_found(identity_id))?;
+        Ok((identity, pool))
+    }
+
+    /// GetCredentialsForIdentity (the enhanced flow).
+    pub async fn get_credentials_for_identity(
+        &self,
+        identity_id: &str,
+        logins: &BTreeMap<String, String>,
+        custom_role_arn: Option<&str>,
+    ) -> Result<(String, Credentials)> {
+        let (pool, identity, verified) = self
+            .authenticate_identity(identity_id, logins, LoginUse::GetCredentials)
+            .await?;
+        let (amr, tags) = match &verified.cognito_token {
+            Some(claims) => {
+                let amr = claims["amr"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let tags = claims["https://aws.amazon.com/tags"]["principal_tags"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.get(0)?.as_str()?.to_string())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (amr, tags)
+            }
+            None => (
+                amr(&verified.logins),
+                principal_tags(&pool, &verified.logins),
+            ),
+        };
+        let authenticated = amr.iter().any(|a| a == "authenticated");
+        let role_arn = self.resolve_role(&pool, authenticated, &verified, custom_role_arn)?;
+        let role = self
+            .role_by_arn(&role_arn)
+            .await?
+            .ok_or_else(|| Error::InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIG.into()))?;
+        let who = WebIdentity {
+            provider: COGNITO_PROVIDER,
+            audience: &pool.id,
+            subject: &identity.id,
+            amr: &amr,
+            tags_session: !tags.is_empty(),
+        };
+        if !trust_allows(&role.assume_role_policy_document, &role.arn, &who) {
+            return Err(Error::InvalidIdentityPoolConfiguration(
+                INVALID_POOL_CONFIG.into(),
+            ));
+        }
+        let now = self.clock.now_secs();
+        let session = Session {
+            access_key_id: ids::unique_id("ASIA", 20),
+            secret_access_key: ids::secret_access_key(),
+            issued_at: now,
+            expires_at: now + ENHANCED_FLOW_SECS,
+            account: role.account.clone(),
+            role_arn: role.arn.clone(),
+            role_name: role.name.clone(),
+            role_id: role.role_id.clone(),
+            session_name: ENHANCED_FLOW_SESSION_NAME.into(),
+            provider: COGNITO_PROVIDER.into(),
+            audience: pool.id.clone(),
+            subject: identity.id.clone(),
+            amr,
+            principal_tags: tags,
+            session_policies: if authenticated {
+                Vec::new()
+            } else {
+                vec![GUEST_SCOPE_DOWN_POLICY.to_string()]
+            },
+        };
+        let credentials = self.seal_credentials(&session)?;
+        tracing::info!(
+            pool = %pool.id,
+            identity = %identity.id,
+            role = %role.arn,
+            access_key_id = %session.access_key_id,
+            "credentials vended"
+        );
+        Ok((identity.id, credentials))
+    }
+
+    pub(crate) fn seal_credentials(&self, session: &Session) -> Result<Credentials> {
+        Ok(Credentials {
+            access_key_id: session.access_key_id.clone(),
+            secret_access_key: session.secret_access_key.clone(),
+            session_token: self.sessions.seal(session)?,
+            expiration: session.expires_at,
+        })
+    }
+
+    /// The role for this call: role mappings of the presented providers (in
+    /// Logins key order; the first mapping that decides wins), else the
+    /// pool's default role of the identity's kind.
+    fn resolve_role(
+        &self,
+        pool: &Pool,
+        authenticated: bool,
+        verified: &VerifiedLogins,
+        custom_role_arn: Option<&str>,
+    ) -> Result<String> {
+        let default_role = |kind: &str| {
+            pool.roles
+                .get(kind)
+                .cloned()
+                .ok_or_else(|| Error::InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIG.into()))
+        };
+        if !authenticated {
+            return default_role("unauthenticated");
+        }
+        for login in &verified.logins {
+            let user_pool_key = format!("{}:{}", login.provider, login.audience);
+            let (key, mapping) = match pool
+                .role_mappings
+                .get(&user_pool_key)
+                .map(|m| (user_pool_key.clone(), m))
+                .or_else(|| {
+                    pool.role_mappings
+                        .get(&login.provider)
+                        .map(|m| (login.provider.clone(), m))
+                }) {
+                Some(found) => found,
+                None => continue,
+            };
+            let chosen = match mapping.mapping_type {
+                RoleMappingType::Token => {
+                    let roles = claim_list(&login.claims, "cognito:roles");
+                    match custom_role_arn {
+                        Some(custom) if roles.iter().any(|r| r == custom) => {
+                            Some(custom.to_string())
+                        }
+                        Some(_) => {
+                            return Err(Error::NotAuthorized(
+                                "The role requested in CustomRoleArn is not among the roles of the token.".into(),
+                            ));
+                        }
+                        None => claim_string(&login.claims, "cognito:preferred_role"),
+                    }
+                }
+                RoleMappingType::Rules => mapping.rules.iter().flatten().find_map(|rule| {
+                    let value = claim_string(&login.claims, &rule.claim)?;
+                    let matched = match rule.match_type {
+                        MatchType::Equals => value == rule.value,
+                        MatchType::Contains => value.contains(&rule.value),
+                        MatchType::StartsWith => value.starts_with(&rule.value),
+                        MatchType::NotEqual => value != rule.value,
+                    };
+                    matched.then(|| rule.role_arn.clone())
+                }),
+            };
+            match chosen {
+                Some(arn) if parse_role_arn(&arn).is_some() => return Ok(arn),
+                _ => match mapping.ambiguous_role_resolution {
+                    Some(AmbiguousRoleResolution::Deny) => {
+                        return Err(Error::NotAuthorized(format!(
+                            "The ambiguous role mapping rules for: {key} denied this request."
+                        )));
+                    }
+                    _ => return default_role("authenticated"),
+                },
+            }
+        }
+        default_role("authenticated")
+    }
+
+    /// The session of temporary credentials this installation vended, if
+    /// the token is genuine (expiry is the caller's to check).
+    pub fn open_session(&self, session_token: &str) -> Option<Session> {
+        self.sessions.open(session_token)
+    }
+}

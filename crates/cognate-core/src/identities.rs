@@ -1,0 +1,462 @@
+//! Identities: creation, the link and merge rules, and administration.
+//!
+//! Every change follows one pattern: read the identities involved, decide
+//! (here, in one place), hand the store one `IdentityChanges` naming the
+//! versions read; if another request changed any of them meanwhile, read
+//! and decide again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::logins::{LOGINS_DONT_MATCH, LoginUse, VerifiedLogins};
+use crate::model::{Identity, Login, MergeCause, MergeRecord, Pool};
+use crate::pools::pool_not_found;
+use crate::service::{Caller, Cognate, page_token};
+use crate::store::{IdentityChanges, NewIdentity, StoreError};
+
+/// Reads and decisions are retried this often when they race.
+const MAX_ATTEMPTS: usize = 8;
+/// Logins one identity may hold after a merge.
+pub const MAX_LOGINS_PER_IDENTITY: usize = 20;
+
+pub fn identity_not_found(id: &str) -> Error {
+    Error::ResourceNotFound(format!("Identity '{id}' not found."))
+}
+
+pub fn forbidden(id: &str) -> Error {
+    Error::NotAuthorized(format!("Access to Identity '{id}' is forbidden."))
+}
+
+fn contended() -> Error {
+    Error::TooManyRequests(
+        "The identity is being changed by concurrent requests; retry the request.".into(),
+    )
+}
+
+/// What a resolution produced.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The identity to answer with (the surviving one after a merge).
+    pub identity: Identity,
+}
+
+/// The public and developer rules of what one identity may hold.
+fn check_one_per_provider(
+    logins: &BTreeSet<Login>,
+    developer_provider: Option<&str>,
+) -> Result<()> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for login in logins {
+        if Some(login.provider.as_str()) == developer_provider {
+            continue;
+        }
+        if let Some(other) = seen.insert(&login.provider, &login.subject)
+            && other != login.subject
+        {
+            return Err(Error::ResourceConflict(format!(
+                "An identity can hold only one login of {}; a different {} login is already linked.",
+                login.provider, login.provider
+            )));
+        }
+    }
+    if logins.len() > MAX_LOGINS_PER_IDENTITY {
+        return Err(Error::ResourceConflict(format!(
+            "An identity can hold at most {MAX_LOGINS_PER_IDENTITY} linked logins."
+        )));
+    }
+    Ok(())
+}
+
+impl Cognate {
+    async fn pool_of_identity(&self, identity_id: &str) -> Result<(Identity, Pool)> {
+        let identity = self
+            .store
+            .get_identity(identity_id)
+            .await?
+            .ok_or_else(|| identity_not_found(identity_id))?;
+        let pool = self
+            .store
+            .get_pool(&identity.pool_id)
+            .await?
+            .ok_or_else(|| identity_not_found(identity_id))?;
+        Ok((identity, pool))
+    }
+
+    /// GetId.
+    pub async fn get_id(
+        &self,
+        pool_id: &str,
+        account_id: Option<&str>,
+        logins: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let pool = self
+            .store
+            .get_pool(pool_id)
+            .await?
+            .ok_or_else(|| pool_not_found(pool_id))?;
+        if account_id.is_some_and(|a| a != pool.account) {
+            return Err(pool_not_found(pool_id));
+        }
+        if logins.is_empty() {
+            if !pool.allow_unauthenticated {
+                return Err(Error::NotAuthorized(
+                    "Unauthenticated access is not supported for this identity pool.".into(),
+                ));
+            }
+            return self.create_guest(&pool).await;
+        }
+        let verified = self.verify_logins(&pool, logins, LoginUse::GetId).await?;
+        let resolved = self
+            .resolve(&pool, None, &verified.keys(), MergeCause::LoginPresented)
+            .await?;
+        Ok(resolved.identity.id)
+    }
+
+    async fn create_guest(&self, pool: &Pool) -> Result<String> {
+        let identity = NewIdentity {
+            id: ids::regional_uuid(&pool.region),
+            pool_id: pool.id.clone(),
+            created_at: self.clock.now_secs(),
+        };
+        self.store
+            .insert_guests(std::slice::from_ref(&identity))
+            .await?;
+        Ok(identity.id)
+    }
+
+    /// Checks the identity a public call names and resolves the presented
+    /// logins against it (link, merge). Returns the pool, the identity to
+    /// answer with, and the verified logins.
+    pub(crate) async fn authenticate_identity(
+        &self,
+        identity_id: &str,
+        logins: &BTreeMap<String, String>,
+        used_in: LoginUse,
+    ) -> Result<(Pool, Identity, VerifiedLogins)> {
+        let (identity, pool) = self.pool_of_identity(identity_id).await?;
+        if identity.disabled {
+            return Err(forbidden(identity_id));
+        }
+        let verified = self.verify_logins(&pool, logins, used_in).await?;
+        if let Some(claims) = &verified.cognito_token
+            && claims["sub"].as_str() != Some(identity_id)
+        {
+            return Err(Error::NotAuthorized(LOGINS_DONT_MATCH.into()));
+        }
+        let presented = verified.keys();
+        if presented.is_empty() {
+            if verified.cognito_token.is_some() {
+                return Ok((pool, identity, verified));
+            }
+            if !identity.is_guest() {
+                return Err(Error::NotAuthorized(LOGINS_DONT_MATCH.into()));
+            }
+            if !pool.allow_unauthenticated {
+                return Err(Error::NotAuthorized(
+                    "Unauthenticated access is not supported for this identity pool.".into(),
+                ));
+            }
+            return Ok((pool, identity, verified));
+        }
+        let resolved = self
+            .resolve(
+                &pool,
+                Some(identity_id),
+                &presented,
+                MergeCause::LoginPresented,
+            )
+            .await?;
+        Ok((pool, resolved.identity, verified))
+    }
+
+    /// The link and merge rules. `target` is the identity the caller named
+    /// (GetOpenIdToken, GetCredentialsForIdentity, developer calls); without
+    /// it (GetId) the logins' owner is found or a new identity made.
+    pub(crate) async fn resolve(
+        &self,
+        pool: &Pool,
+        target: Option<&str>,
+        presented: &[Login],
+        cause: MergeCause,
+    ) -> Result<Resolved> {
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(resolved) = self.try_resolve(pool, target, presented, cause).await? {
+                return Ok(resolved);
+            }
+        }
+        Err(contended())
+    }
+
+    /// One attempt; `None` when a concurrent change was detected.
+    async fn try_resolve(
+        &self,
+        pool: &Pool,
+        target: Option<&str>,
+        presented: &[Login],
+        cause: MergeCause,
+    ) -> Result<Option<Resolved>> {
+        let now = self.clock.now_secs();
+        let owners = self.store.find_login_owners(&pool.id, presented).await?;
+        let owned: BTreeSet<&Login> = owners.iter().map(|(l, _)| l).collect();
+        let mut involved: BTreeMap<String, Identity> = BTreeMap::new();
+        for (_, owner) in &owners {
+            if involved.contains_key(owner) {
+                continue;
+            }
+            match self.store.get_identity(owner).await? {
+                Some(identity) if !identity.disabled => {
+                    involved.insert(owner.clone(), identity);
+                }
+                // The owner changed under us.
+                _ => return Ok(None),
+            }
+        }
+        let target_identity = match target {
+            Some(id) => {
+                let identity = self
+                    .store
+                    .get_identity(id)
+                    .await?
+                    .filter(|i| i.pool_id == pool.id)
+                    .ok_or_else(|| identity_not_found(id))?;
+                if identity.disabled {
+                    return Err(forbidden(id));
+                }
+                // An authenticated identity must prove itself with a login
+                // it already holds.
+                if !identity.is_guest() && !owners.iter().any(|(_, o)| o == id) {
+                    return Err(Error::NotAuthorized(LOGINS_DONT_MATCH.into()));
+                }
+                involved
+                    .entry(id.to_string())
+                    .or_insert_with(|| identity.clone());
+                Some(identity)
+            }
+            None => None,
+        };
+        let unowned: Vec<&Login> = presented.iter().filter(|l| !owned.contains(l)).collect();
+
+        let mut changes = IdentityChanges {
+            pool_id: pool.id.clone(),
+            now,
+            expect_versions: involved
+                .values()
+                .map(|i| (i.id.clone(), i.version))
+                .collect(),
+            ..Default::default()
+        };
+
+        // The survivor: the oldest authenticated identity involved; a guest
+        // always merges into an authenticated one.
+        let parent = involved
+            .values()
+            .filter(|i| !i.is_guest())
+            .min_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
+            .or(target_identity.as_ref())
+            .cloned();
+        let parent = match parent {
+            Some(p) => p,
+            None => {
+                // Nobody owns any login: a new authenticated identity.
+                let id = ids::regional_uuid(&pool.region);
+                changes.create = Some(NewIdentity {
+                    id: id.clone(),
+                    pool_id: pool.id.clone(),
+                    created_at: now,
+                });
+                Identity {
+                    id,
+                    pool_id: pool.id.clone(),
+                    created_at: now,
+                    updated_at: now,
+                    disabled: false,
+                    merged_into: None,
+                    logins: Vec::new(),
+                    version: 0,
+                }
+            }
+        };
+
+        let mut final_logins: BTreeSet<Login> = BTreeSet::new();
+        for identity in involved.values() {
+            final_logins.extend(identity.logins.iter().cloned());
+        }
+        final_logins.extend(unowned.iter().map(|l| (*l).clone()));
+        check_one_per_provider(&final_logins, pool.developer_provider_name.as_deref())?;
+
+        for identity in involved.values() {
+            if identity.id != parent.id {
+                changes.merges.push(MergeRecord {
+                    pool_id: pool.id.clone(),
+                    from_identity: identity.id.clone(),
+                    to_identity: parent.id.clone(),
+                    at: now,
+                    cause,
+                });
+            }
+        }
+        for login in &unowned {
+            changes.links.push((parent.id.clone(), (*login).clone()));
+        }
+        if changes.create.is_none() && changes.merges.is_empty() && changes.links.is_empty() {
+            return Ok(Some(Resolved { identity: parent }));
+        }
+        match self.store.apply_identity_changes(&changes).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        for merge in &changes.merges {
+            tracing::info!(
+                pool = %pool.id,
+                from = %merge.from_identity,
+                to = %merge.to_identity,
+                cause = merge.cause.as_str(),
+                "identities merged"
+            );
+        }
+        let identity = self
+            .store
+            .get_identity(&parent.id)
+            .await?
+            .ok_or_else(|| identity_not_found(&parent.id))?;
+        Ok(Some(Resolved { identity }))
+    }
+
+    /// UnlinkIdentity: the caller proves the identity with its logins and
+    /// removes the named providers. An identity left without logins is
+    /// inaccessible: it is disabled.
+    pub async fn unlink_identity(
+        &self,
+        identity_id: &str,
+        logins: &BTreeMap<String, String>,
+        providers_to_remove: &[String],
+    ) -> Result<()> {
+        let (identity, pool) = self.pool_of_identity(identity_id).await?;
+        if identity.disabled {
+            return Err(forbidden(identity_id));
+        }
+        for provider in providers_to_remove {
+            if pool.developer_provider_name.as_deref() == Some(provider.as_str()) {
+                return Err(Error::InvalidParameter(format!(
+                    "{provider} is the developer provider of this pool; use UnlinkDeveloperIdentity."
+                )));
+            }
+        }
+        let verified = self.verify_logins(&pool, logins, LoginUse::Unlink).await?;
+        let presented = verified.keys();
+        for _ in 0..MAX_ATTEMPTS {
+            let identity = self
+                .store
+                .get_identity(identity_id)
+                .await?
+                .ok_or_else(|| identity_not_found(identity_id))?;
+            if identity.disabled {
+                return Err(forbidden(identity_id));
+            }
+            if presented.is_empty() || !presented.iter().all(|l| identity.logins.contains(l)) {
+                return Err(Error::NotAuthorized(LOGINS_DONT_MATCH.into()));
+            }
+            let mut changes = IdentityChanges {
+                pool_id: pool.id.clone(),
+                now: self.clock.now_secs(),
+                expect_versions: vec![(identity.id.clone(), identity.version)],
+                ..Default::default()
+            };
+            for provider in providers_to_remove {
+                let of_provider: Vec<&Login> = identity
+                    .logins
+                    .iter()
+                    .filter(|l| &l.provider == provider)
+                    .collect();
+                if of_provider.is_empty() {
+                    return Err(Error::ResourceConflict(format!(
+                        "No {provider} login is linked to identity {identity_id}."
+                    )));
+                }
+                for login in of_provider {
+                    changes.unlinks.push((identity.id.clone(), login.clone()));
+                }
+            }
+            if changes.unlinks.len() == identity.logins.len() {
+                changes.disable.push(identity.id.clone());
+            } else {
+                changes.touch.push(identity.id.clone());
+            }
+            match self.store.apply_identity_changes(&changes).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(contended())
+    }
+
+    /// An identity of the caller's account (DescribeIdentity).
+    pub async fn describe_identity(&self, caller: &Caller, identity_id: &str) -> Result<Identity> {
+        let (identity, pool) = self.pool_of_identity(identity_id).await?;
+        if pool.account != caller.account {
+            return Err(identity_not_found(identity_id));
+        }
+        Ok(identity)
+    }
+
+    /// Merges into and out of an identity, for apps that key data by id.
+    pub async fn identity_merges(&self, identity_id: &str) -> Result<Vec<MergeRecord>> {
+        Ok(self.store.merges_of(identity_id).await?)
+    }
+
+    pub async fn list_identities(
+        &self,
+        caller: &Caller,
+        pool_id: &str,
+        max_results: usize,
+        next_token: Option<&str>,
+        hide_disabled: bool,
+    ) -> Result<(Vec<Identity>, Option<String>)> {
+        self.pool(caller, pool_id).await?;
+        let after = next_token.map(page_token::decode).transpose()?;
+        let mut identities = self
+            .store
+            .list_identities(pool_id, hide_disabled, after.as_deref(), max_results + 1)
+            .await?;
+        let next = if identities.len() > max_results {
+            identities.truncate(max_results);
+            identities.last().map(|i| page_token::encode(&i.id))
+        } else {
+            None
+        };
+        Ok((identities, next))
+    }
+
+    /// DeleteIdentities: unknown ids succeed silently; ids of other
+    /// accounts and failures are reported back.
+    pub async fn delete_identities(
+        &self,
+        caller: &Caller,
+        ids: &[String],
+    ) -> Result<Vec<(String, &'static str)>> {
+        let mut unprocessed = Vec::new();
+        for id in ids {
+            match self.pool_of_identity(id).await {
+                Err(Error::ResourceNotFound(_)) => continue,
+                Err(e) => {
+                    tracing::error!(identity = %id, error = %e, "deleting an identity failed");
+                    unprocessed.push((id.clone(), "InternalServerError"));
+                    continue;
+                }
+                Ok((_, pool)) if pool.account != caller.account => {
+                    unprocessed.push((id.clone(), "AccessDenied"));
+                    continue;
+                }
+                Ok(_) => {}
+            }
+            if let Err(e) = self.store.delete_identity(id).await {
+                tracing::error!(identity = %id, error = %e, "deleting an identity failed");
+                unprocessed.push((id.clone(), "InternalServerError"));
+            }
+        }
+        Ok(unprocessed)
+    }
+}
