@@ -226,6 +226,11 @@ impl Cognate {
                 // An authenticated identity must prove itself with a login
                 // it already holds.
                 if !identity.is_guest() && !owners.iter().any(|(_, o)| o == id) {
+                    // A second login of a provider it already holds is a
+                    // conflict whatever else is presented.
+                    let mut held: BTreeSet<Login> = identity.logins.iter().cloned().collect();
+                    held.extend(presented.iter().cloned());
+                    check_one_per_provider(&held, pool.developer_provider_name.as_deref())?;
                     return Err(Error::NotAuthorized(LOGINS_DONT_MATCH.into()));
                 }
                 involved

@@ -25,8 +25,6 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
-        #[command(flatten)]
-        args: ServeArgs,
     },
 }
 
@@ -35,7 +33,7 @@ enum KeysAction {
     /// Make a new signing key current. Running servers pick it up within
     /// their key reload interval; the old key stays in the JWKS until every
     /// token it signed has expired.
-    Rotate,
+    Rotate(ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -85,8 +83,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Keys {
-            action: KeysAction::Rotate,
-            args,
+            action: KeysAction::Rotate(args),
         } => rotate_keys(args).await,
     }
 }

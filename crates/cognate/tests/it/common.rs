@@ -1,32 +1,87 @@
 //! Starting servers and building SDK clients against them.
 
-use std::path::Path;
+use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_cognitoidentity::config::Region;
 use cognate::{Running, Settings};
+use cognate_core::clock::OffsetClock;
 use tempfile::TempDir;
 
 pub struct TestServer {
     pub server: Running,
     pub dir: TempDir,
+    pub clock: OffsetClock,
+    configure: fn(&mut Settings),
 }
+
+fn no_change(_: &mut Settings) {}
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(no_change).await
+    }
+
+    /// A server whose settings `configure` adjusts (e.g. provider overrides).
+    pub async fn start_with(configure: fn(&mut Settings)) -> TestServer {
+        Self::start_with_extra(configure, |_| {}).await
+    }
+
+    /// Like `start_with`, plus a closure for settings known only at run
+    /// time (fixture addresses).
+    pub async fn start_with_extra(
+        configure: fn(&mut Settings),
+        extra: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let server = start_in(dir.path()).await;
-        TestServer { server, dir }
+        let clock = OffsetClock::default();
+        let mut settings = Settings::for_data_dir(dir.path());
+        configure(&mut settings);
+        extra(&mut settings);
+        let server = cognate::start_with_clock(settings, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        TestServer {
+            server,
+            dir,
+            clock,
+            configure,
+        }
     }
 
     /// Stops the server and starts a new one on the same data directory.
     pub async fn restart(self) -> TestServer {
-        let TestServer { server, dir } = self;
+        let TestServer {
+            server,
+            dir,
+            clock,
+            configure,
+        } = self;
         server.stop().await;
-        let server = start_in(dir.path()).await;
-        TestServer { server, dir }
+        let mut settings = Settings::for_data_dir(dir.path());
+        configure(&mut settings);
+        let server = cognate::start_with_clock(settings, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        TestServer {
+            server,
+            dir,
+            clock,
+            configure,
+        }
+    }
+
+    /// A Cognito client without credentials: public operations only.
+    pub fn anonymous_cognito(&self) -> aws_sdk_cognitoidentity::Client {
+        let config = aws_sdk_cognitoidentity::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_cognitoidentity::Client::from_conf(config)
     }
 
     pub fn endpoint(&self) -> String {
@@ -87,10 +142,6 @@ impl TestServer {
             .build();
         aws_sdk_iam::Client::from_conf(config)
     }
-}
-
-async fn start_in(dir: &Path) -> Running {
-    cognate::start(Settings::for_data_dir(dir)).await.unwrap()
 }
 
 /// The AWS error code of an SDK error.

@@ -1,0 +1,1129 @@
+//! The authentication flows end to end: guests, OIDC and user-pool logins
+//! validated against real fixture issuers, linking, merging, OpenID tokens
+//! and vended credentials, through the Rust SDK.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_sdk_cognitoidentity::types::{
+    AmbiguousRoleResolutionType, CognitoIdentityProvider, MappingRule, MappingRuleMatchType,
+    RoleMapping, RoleMappingType, RulesConfigurationType,
+};
+use cognate_testkit::{BadToken, CognitoUserPool, OidcProvider};
+use serde_json::json;
+
+use crate::common::{Raw, TestServer, code, message};
+
+const CLIENT: &str = "app-client-1";
+
+fn trust(pool_id: &str, amr: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
+                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr}
+            }
+        }]
+    })
+    .to_string()
+}
+
+async fn create_role(s: &TestServer, name: &str, trust_policy: &str) -> String {
+    s.iam()
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust_policy)
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .arn()
+        .to_string()
+}
+
+/// A pool trusting one OIDC fixture, with guest and authenticated roles.
+struct Setup {
+    pool_id: String,
+    key: String,
+    auth_role: String,
+    unauth_role: String,
+}
+
+async fn oidc_pool(s: &TestServer, idp: &OidcProvider, allow_guests: bool) -> Setup {
+    let arn = s
+        .iam()
+        .create_open_id_connect_provider()
+        .url(idp.issuer())
+        .client_id_list(CLIENT)
+        .send()
+        .await
+        .unwrap()
+        .open_id_connect_provider_arn()
+        .unwrap()
+        .to_string();
+    let pool_id = s
+        .cognito()
+        .create_identity_pool()
+        .identity_pool_name("flows")
+        .allow_unauthenticated_identities(allow_guests)
+        .open_id_connect_provider_arns(arn)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    let suffix = &pool_id[pool_id.len() - 6..];
+    let unauth_role = create_role(
+        s,
+        &format!("Unauth-{suffix}"),
+        &trust(&pool_id, "unauthenticated"),
+    )
+    .await;
+    let auth_role = create_role(
+        s,
+        &format!("Auth-{suffix}"),
+        &trust(&pool_id, "authenticated"),
+    )
+    .await;
+    s.cognito()
+        .set_identity_pool_roles()
+        .identity_pool_id(&pool_id)
+        .roles("authenticated", &auth_role)
+        .roles("unauthenticated", &unauth_role)
+        .send()
+        .await
+        .unwrap();
+    Setup {
+        pool_id,
+        key: idp.logins_key(),
+        auth_role,
+        unauth_role,
+    }
+}
+
+fn session_credentials(c: &aws_sdk_cognitoidentity::types::Credentials) -> Credentials {
+    Credentials::new(
+        c.access_key_id().unwrap(),
+        c.secret_key().unwrap(),
+        c.session_token().map(str::to_string),
+        None,
+        "vended",
+    )
+}
+
+async fn identity_count(s: &TestServer, pool_id: &str, hide_disabled: bool) -> usize {
+    s.cognito()
+        .list_identities()
+        .identity_pool_id(pool_id)
+        .max_results(60)
+        .hide_disabled(hide_disabled)
+        .send()
+        .await
+        .unwrap()
+        .identities()
+        .len()
+}
+
+#[tokio::test]
+async fn guest_enhanced_flow_to_get_caller_identity() {
+    let s = TestServer::start().await;
+    let idp = OidcProvider::start().await;
+    let setup = oidc_pool(&s, &idp, true).await;
+    let anon = s.anonymous_cognito();
+
+    let a = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .send()
+        .await
+        .unwrap();
+    let b = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .send()
+        .await
+        .unwrap();
+    let id = a.identity_id().unwrap().to_string();
+    assert_ne!(
+        a.identity_id(),
+        b.identity_id(),
+        "every guest GetId is a new identity"
+    );
+    assert!(id.starts_with("us-east-1:"));
+
+    let creds = anon
+        .get_credentials_for_identity()
+        .identity_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(creds.identity_id(), Some(id.as_str()));
+    let c = creds.credentials().unwrap();
+    assert!(c.access_key_id().unwrap().starts_with("ASIA"));
+    assert_eq!(c.access_key_id().unwrap().len(), 20);
+    assert_eq!(c.secret_key().unwrap().len(), 40);
+    let expires = c.expiration().unwrap().secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (expires - now - 3600).abs() < 10,
+        "expires in {}",
+        expires - now
+    );
+
+    let me = s
+        .sts_with(session_credentials(c))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    let role_name = setup.unauth_role.rsplit('/').next().unwrap();
+    assert_eq!(
+        me.arn().unwrap(),
+        format!("arn:aws:sts::000000000000:assumed-role/{role_name}/CognitoIdentityCredentials")
+    );
+    assert!(me.user_id().unwrap().starts_with("AROA"));
+    assert!(
+        me.user_id()
+            .unwrap()
+            .ends_with(":CognitoIdentityCredentials")
+    );
+
+    // The basic flow's token for a guest.
+    let token = anon
+        .get_open_id_token()
+        .identity_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.identity_id(), Some(id.as_str()));
+    let claims = decode_claims(token.token().unwrap());
+    assert_eq!(claims["sub"], id);
+    assert_eq!(claims["aud"], setup.pool_id);
+    assert_eq!(claims["amr"], json!(["unauthenticated"]));
+    assert_eq!(claims["iss"], s.server.issuer);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        600
+    );
+}
+
+fn decode_claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn guest_refusals() {
+    let s = TestServer::start().await;
+    let idp = OidcProvider::start().await;
+    let closed = oidc_pool(&s, &idp, false).await;
+    let anon = s.anonymous_cognito();
+    let err = anon
+        .get_id()
+        .identity_pool_id(&closed.pool_id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotAuthorizedException");
+    assert_eq!(
+        message(&err),
+        "Unauthenticated access is not supported for this identity pool."
+    );
+
+    let err = anon
+        .get_credentials_for_identity()
+        .identity_id("us-east-1:00000000-0000-0000-0000-000000000000")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ResourceNotFoundException");
+
+    let err = anon
+        .get_id()
+        .identity_pool_id("us-east-1:00000000-0000-0000-0000-000000000000")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ResourceNotFoundException");
+
+    // A pool without an unauthenticated role.
+    let open = s
+        .cognito()
+        .create_identity_pool()
+        .identity_pool_name("no-roles")
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await
+        .unwrap();
+    let guest = anon
+        .get_id()
+        .identity_pool_id(open.identity_pool_id())
+        .send()
+        .await
+        .unwrap();
+    let err = anon
+        .get_credentials_for_identity()
+        .identity_id(guest.identity_id().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidIdentityPoolConfigurationException");
+    assert_eq!(
+        message(&err),
+        "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+    );
+
+    // A role whose trust policy names another pool.
+    let elsewhere = create_role(
+        &s,
+        "TrustsAnotherPool",
+        &trust(
+            "us-east-1:11111111-1111-1111-1111-111111111111",
+            "unauthenticated",
+        ),
+    )
+    .await;
+    s.cognito()
+        .set_identity_pool_roles()
+        .identity_pool_id(open.identity_pool_id())
+        .roles("unauthenticated", elsewhere)
+        .send()
+        .await
+        .unwrap();
+    let err = anon
+        .get_credentials_for_identity()
+        .identity_id(guest.identity_id().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidIdentityPoolConfigurationException");
+}
+
+#[tokio::test]
+async fn authenticated_flow_with_an_oidc_provider() {
+    let s = TestServer::start().await;
+    let idp = OidcProvider::start().await;
+    let setup = oidc_pool(&s, &idp, true).await;
+    let anon = s.anonymous_cognito();
+    let token = idp.id_token(json!({"sub": "alice", "aud": CLIENT}));
+
+    let first = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .logins(&setup.key, &token)
+        .send()
+        .await
+        .unwrap();
+    let again = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .logins(
+            &setup.key,
+            idp.id_token(json!({"sub": "alice", "aud": CLIENT})),
+        )
+        .send()
+        .await
+        .unwrap();
+    let id = first.identity_id().unwrap().to_string();
+    assert_eq!(again.identity_id(), Some(id.as_str()));
+
+    let creds = anon
+        .get_credentials_for_identity()
+        .identity_id(&id)
+        .logins(&setup.key, &token)
+        .send()
+        .await
+        .unwrap();
+    let me = s
+        .sts_with(session_credentials(creds.credentials().unwrap()))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    let role_name = setup.auth_role.rsplit('/').next().unwrap();
+    assert!(
+        me.arn()
+            .unwrap()
+            .contains(&format!("assumed-role/{role_name}/"))
+    );
+
+    let err = anon
+        .get_credentials_for_identity()
+        .identity_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotAuthorizedException");
+    assert!(
+        message(&err).starts_with("Logins don't match"),
+        "{}",
+        message(&err)
+    );
+
+    let described = s
+        .cognito()
+        .describe_identity()
+        .identity_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.logins(), std::slice::from_ref(&setup.key));
+
+    // Cognito's own token is refused by GetId.
+    let open_id = anon
+        .get_open_id_token()
+        .identity_id(&id)
+        .logins(&setup.key, &token)
+        .send()
+        .await
+        .unwrap();
+    let claims = decode_claims(open_id.token().unwrap());
+    let amr: Vec<String> = serde_json::from_value(claims["amr"].clone()).unwrap();
+    assert!(amr.contains(&"authenticated".to_string()));
+    assert!(amr.contains(&setup.key));
+    let err = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .logins("cognito-identity.amazonaws.com", open_id.token().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "Invalid login token. Can't pass in a Cognito token."
+    );
+}
+
+#[tokio::test]
+async fn every_bad_token_is_refused_and_changes_nothing() {
+    let s = TestServer::start().await;
+    let idp = OidcProvider::start().await;
+    let setup = oidc_pool(&s, &idp, true).await;
+    let anon = s.anonymous_cognito();
+    let guest = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .send()
+        .await
+        .unwrap();
+    let guest = guest.identity_id().unwrap();
+    for kind in BadToken::ALL {
+        let bad = idp.bad_token(kind, json!({"sub": "mallory", "aud": CLIENT}));
+        let err = anon
+            .get_id()
+            .identity_pool_id(&setup.pool_id)
+            .logins(&setup.key, &bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            code(&err),
+            "NotAuthorizedException",
+            "{kind:?}: {}",
+            message(&err)
+        );
+        assert!(
+            !message(&err).contains(&bad),
+            "the token leaked into the message"
+        );
+        let err = anon
+            .get_credentials_for_identity()
+            .identity_id(guest)
+            .logins(&setup.key, &bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "NotAuthorizedException", "{kind:?}");
+    }
+    assert_eq!(identity_count(&s, &setup.pool_id, false).await, 1);
+    let described = s
+        .cognito()
+        .describe_identity()
+        .identity_id(guest)
+        .send()
+        .await
+        .unwrap();
+    assert!(described.logins().is_empty(), "a bad token linked a login");
+
+    // A provider the pool does not trust.
+    let other = OidcProvider::start().await;
+    let err = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .logins(
+            other.logins_key(),
+            other.id_token(json!({"sub": "x", "aud": CLIENT})),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "Token is not from a supported provider of this identity pool."
+    );
+}
+
+#[tokio::test]
+async fn linking_conflicts_and_merging() {
+    let s = TestServer::start().await;
+    let idp = OidcProvider::start().await;
+    let setup = oidc_pool(&s, &idp, true).await;
+    let anon = s.anonymous_cognito();
+    let login = |sub: &str| idp.id_token(json!({"sub": sub, "aud": CLIENT}));
+
+    // A guest links its first login and keeps its id.
+    let g = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .send()
+        .await
+        .unwrap();
+    let g = g.identity_id().unwrap().to_string();
+    let linked = anon
+        .get_credentials_for_identity()
+        .identity_id(&g)
+        .logins(&setup.key, login("alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(linked.identity_id(), Some(g.as_str()));
+    let described = s
+        .cognito()
+        .describe_identity()
+        .identity_id(&g)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.logins(), std::slice::from_ref(&setup.key));
+
+    // A second login of the same provider on one identity is a conflict.
+    let err = anon
+        .get_open_id_token()
+        .identity_id(&g)
+        .logins(&setup.key, login("bob"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ResourceConflictException");
+
+    // Another guest presenting alice's login merges into alice's identity.
+    let h = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .send()
+        .await
+        .unwrap();
+    let h = h.identity_id().unwrap().to_string();
+    let merged = anon
+        .get_credentials_for_identity()
+        .identity_id(&h)
+        .logins(&setup.key, login("alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        merged.identity_id(),
+        Some(g.as_str()),
+        "the surviving id is returned"
+    );
+    let err = anon
+        .get_credentials_for_identity()
+        .identity_id(&h)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotAuthorizedException");
+    assert_eq!(
+        message(&err),
+        format!("Access to Identity '{h}' is forbidden.")
+    );
+    assert_eq!(identity_count(&s, &setup.pool_id, false).await, 2);
+    assert_eq!(identity_count(&s, &setup.pool_id, true).await, 1);
+
+    // The merge is recorded where apps can find it.
+    let r = Raw::json("DescribeIdentity", &json!({"IdentityId": h}).to_string())
+        .admin_signed(&s, "cognito-identity")
+        .send(&s)
+        .await;
+    assert_eq!(r.json()["MergedInto"], g);
+    let r = Raw::json("DescribeIdentity", &json!({"IdentityId": g}).to_string())
+        .admin_signed(&s, "cognito-identity")
+        .send(&s)
+        .await;
+    assert_eq!(r.json()["MergedFrom"], json!([h]));
+
+    // Unlinking the only login leaves the identity inaccessible, and the
+    // login makes a new identity next time.
+    anon.unlink_identity()
+        .identity_id(&g)
+        .logins(&setup.key, login("alice"))
+        .logins_to_remove(&setup.key)
+        .send()
+        .await
+        .unwrap();
+    let fresh = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .logins(&setup.key, login("alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(fresh.identity_id(), Some(g.as_str()));
+    let err = anon
+        .get_credentials_for_identity()
+        .identity_id(&g)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotAuthorizedException");
+
+    // Unlinking with another identity's login is refused.
+    let err = anon
+        .unlink_identity()
+        .identity_id(fresh.identity_id().unwrap())
+        .logins(&setup.key, login("carol"))
+        .logins_to_remove(&setup.key)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotAuthorizedException");
+}
+
+#[tokio::test]
+async fn get_id_with_logins_of_two_identities_merges_them() {
+    let s = TestServer::start().await;
+    let idp1 = OidcProvider::start().await;
+    let idp2 = OidcProvider::start().await;
+    let mut arns = Vec::new();
+    for idp in [&idp1, &idp2] {
+        arns.push(
+            s.iam()
+                .create_open_id_connect_provider()
+                .url(idp.issuer())
+                .client_id_list(CLIENT)
+                .send()
+                .await
+                .unwrap()
+                .open_id_connect_provider_arn()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let pool_id = s
+        .cognito()
+        .create_identity_pool()
+        .identity_pool_name("two")
+        .allow_unauthenticated_identities(false)
+        .set_open_id_connect_provider_arns(Some(arns))
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    let anon = s.anonymous_cognito();
+    let t1 = idp1.id_token(json!({"sub": "u1", "aud": CLIENT}));
+    let t2 = idp2.id_token(json!({"sub": "u2", "aud": CLIENT}));
+    let x1 = anon
+        .get_id()
+        .identity_pool_id(&pool_id)
+        .logins(idp1.logins_key(), &t1)
+        .send()
+        .await
+        .unwrap();
+    s.clock.advance(Duration::from_secs(5));
+    let x2 = anon
+        .get_id()
+        .identity_pool_id(&pool_id)
+        .logins(idp2.logins_key(), &t2)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(x1.identity_id(), x2.identity_id());
+    let both = anon
+        .get_id()
+        .identity_pool_id(&pool_id)
+        .logins(idp1.logins_key(), &t1)
+        .logins(idp2.logins_key(), &t2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        both.identity_id(),
+        x1.identity_id(),
+        "the older identity survives"
+    );
+    let survivor = s
+        .cognito()
+        .describe_identity()
+        .identity_id(x1.identity_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(survivor.logins().len(), 2);
+    assert_eq!(identity_count(&s, &pool_id, true).await, 1);
+    // The merged-away id never comes back as a new identity.
+    let again = anon
+        .get_id()
+        .identity_pool_id(&pool_id)
+        .logins(idp2.logins_key(), &t2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.identity_id(), x1.identity_id());
+}
+
+#[tokio::test]
+async fn concurrent_get_id_with_one_new_login_creates_one_identity() {
+    let s = TestServer::start().await;
+    let idp = OidcProvider::start().await;
+    let setup = oidc_pool(&s, &idp, false).await;
+    let token = idp.id_token(json!({"sub": "racer", "aud": CLIENT}));
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let client = s.anonymous_cognito();
+        let (pool, key, token) = (setup.pool_id.clone(), setup.key.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            client
+                .get_id()
+                .identity_pool_id(pool)
+                .logins(key, token)
+                .send()
+                .await
+        }));
+    }
+    let mut ids = HashSet::new();
+    for task in tasks {
+        let out = task
+            .await
+            .unwrap()
+            .expect("every concurrent GetId succeeds");
+        ids.insert(out.identity_id().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(identity_count(&s, &setup.pool_id, false).await, 1);
+}
+
+#[tokio::test]
+async fn open_id_tokens_verify_against_the_published_jwks_and_survive_rotation() {
+    let s = TestServer::start_with(|settings| {
+        settings.key_reload_interval = Duration::from_secs(1);
+    })
+    .await;
+    let idp = OidcProvider::start().await;
+    let setup = oidc_pool(&s, &idp, true).await;
+    let anon = s.anonymous_cognito();
+    let id = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .send()
+        .await
+        .unwrap();
+    let id = id.identity_id().unwrap().to_string();
+    let old_token = anon
+        .get_open_id_token()
+        .identity_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .token
+        .unwrap();
+    verify_with_jwks(&s, &old_token, &setup.pool_id, &id).await;
+
+    // Rotate with the command line, as an operator would.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cognate"))
+        .args(["keys", "rotate", "--data-dir"])
+        .arg(s.dir.path())
+        .env_remove("COGNATE_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_kid = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let new_token = anon
+        .get_open_id_token()
+        .identity_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .token
+        .unwrap();
+    let header = jsonwebtoken::decode_header(&new_token).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
+    verify_with_jwks(&s, &new_token, &setup.pool_id, &id).await;
+    // The retired key stays published while its tokens may be valid.
+    verify_with_jwks(&s, &old_token, &setup.pool_id, &id).await;
+}
+
+/// Verifies a token with an independent JWT library and the JWKS fetched
+/// over HTTP through the discovery document.
+async fn verify_with_jwks(s: &TestServer, token: &str, pool_id: &str, identity_id: &str) {
+    let discovery: serde_json::Value = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        s.server.issuer
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(discovery["issuer"], s.server.issuer);
+    let jwks: serde_json::Value = reqwest::get(discovery["jwks_uri"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS512);
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"].as_str() == header.kid.as_deref())
+        .expect("the token's kid is published");
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap(),
+        jwk["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS512);
+    validation.set_audience(&[pool_id]);
+    validation.set_issuer(&[s.server.issuer.as_str()]);
+    let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).unwrap();
+    assert_eq!(data.claims["sub"], identity_id);
+}
+
+#[tokio::test]
+async fn role_mapping_rules_and_token_roles() {
+    let up = CognitoUserPool::start().await;
+    let provider = format!("cognito-idp.us-east-1.amazonaws.com/{}", up.pool_id());
+    let (key, issuer) = (provider.clone(), up.issuer().to_string());
+    let s = TestServer::start_with_extra(
+        |_| {},
+        move |settings| {
+            settings.federation.providers.insert(
+                key,
+                cognate_federation::ProviderOverride {
+                    issuer,
+                    jwks_uri: None,
+                },
+            );
+        },
+    )
+    .await;
+    let pool_id = s
+        .cognito()
+        .create_identity_pool()
+        .identity_pool_name("rbac")
+        .allow_unauthenticated_identities(false)
+        .cognito_identity_providers(
+            CognitoIdentityProvider::builder()
+                .provider_name(&provider)
+                .client_id("rules")
+                .build(),
+        )
+        .cognito_identity_providers(
+            CognitoIdentityProvider::builder()
+                .provider_name(&provider)
+                .client_id("tokens")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    let trusted = trust(&pool_id, "authenticated");
+    let default_role = create_role(&s, "Default", &trusted).await;
+    let sales = create_role(&s, "Sales", &trusted).await;
+    let r1 = create_role(&s, "R1", &trusted).await;
+    let r2 = create_role(&s, "R2", &trusted).await;
+    let rules = |resolution| {
+        RoleMapping::builder()
+            .r#type(RoleMappingType::Rules)
+            .ambiguous_role_resolution(resolution)
+            .rules_configuration(
+                RulesConfigurationType::builder()
+                    .rules(
+                        MappingRule::builder()
+                            .claim("custom:region")
+                            .match_type(MappingRuleMatchType::NotEqual)
+                            .value("EU")
+                            .role_arn(&r1)
+                            .build()
+                            .unwrap(),
+                    )
+                    .rules(
+                        MappingRule::builder()
+                            .claim("custom:dept")
+                            .match_type(MappingRuleMatchType::Equals)
+                            .value("Sales")
+                            .role_arn(&sales)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let tokens_mapping = RoleMapping::builder()
+        .r#type(RoleMappingType::Token)
+        .ambiguous_role_resolution(AmbiguousRoleResolutionType::Deny)
+        .build()
+        .unwrap();
+    let set_roles = |resolution| {
+        s.cognito()
+            .set_identity_pool_roles()
+            .identity_pool_id(&pool_id)
+            .roles("authenticated", &default_role)
+            .role_mappings(format!("{provider}:rules"), rules(resolution))
+            .role_mappings(format!("{provider}:tokens"), tokens_mapping.clone())
+            .send()
+    };
+    set_roles(AmbiguousRoleResolutionType::AuthenticatedRole)
+        .await
+        .unwrap();
+    let anon = s.anonymous_cognito();
+
+    let role_of = |claims: serde_json::Value, custom: Option<String>| {
+        let anon = anon.clone();
+        let token = up.id_token(claims);
+        let (pool_id, provider, s_sts) = (pool_id.clone(), provider.clone(), s.endpoint());
+        async move {
+            let _ = s_sts;
+            let id = anon
+                .get_id()
+                .identity_pool_id(&pool_id)
+                .logins(&provider, &token)
+                .send()
+                .await
+                .map_err(|e| (code(&e), message(&e)))?;
+            anon.get_credentials_for_identity()
+                .identity_id(id.identity_id().unwrap())
+                .logins(&provider, &token)
+                .set_custom_role_arn(custom)
+                .send()
+                .await
+                .map_err(|e| (code(&e), message(&e)))
+        }
+    };
+    let arn_of = |creds: aws_sdk_cognitoidentity::operation::get_credentials_for_identity::GetCredentialsForIdentityOutput| {
+        let sts = s.sts_with(session_credentials(creds.credentials().unwrap()));
+        async move { sts.get_caller_identity().send().await.unwrap().arn().unwrap().to_string() }
+    };
+
+    // Rules in order; NotEqual on a missing claim is no match.
+    let c = role_of(
+        json!({"sub": "s1", "aud": "rules", "custom:dept": "Sales"}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(arn_of(c).await.contains("/Sales/"));
+    let c = role_of(
+        json!({"sub": "s2", "aud": "rules", "custom:region": "US"}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(arn_of(c).await.contains("/R1/"));
+    let c = role_of(
+        json!({"sub": "s3", "aud": "rules", "custom:dept": "Ops"}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(arn_of(c).await.contains("/Default/"));
+    set_roles(AmbiguousRoleResolutionType::Deny).await.unwrap();
+    let (code_, message_) = role_of(
+        json!({"sub": "s3", "aud": "rules", "custom:dept": "Ops"}),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code_, "NotAuthorizedException");
+    assert_eq!(
+        message_,
+        format!("The ambiguous role mapping rules for: {provider}:rules denied this request.")
+    );
+
+    // Token mappings: the preferred role, or CustomRoleArn among the roles.
+    let roles = json!([r1, r2]);
+    let c = role_of(
+        json!({"sub": "t1", "aud": "tokens", "cognito:roles": roles, "cognito:preferred_role": r1}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(arn_of(c).await.contains("/R1/"));
+    let c = role_of(
+        json!({"sub": "t2", "aud": "tokens", "cognito:roles": roles}),
+        Some(r2.clone()),
+    )
+    .await
+    .unwrap();
+    assert!(arn_of(c).await.contains("/R2/"));
+    let (code_, _) = role_of(
+        json!({"sub": "t3", "aud": "tokens", "cognito:roles": roles}),
+        Some(sales.clone()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code_, "NotAuthorizedException");
+    let (code_, _) = role_of(
+        json!({"sub": "t4", "aud": "tokens", "cognito:roles": roles}),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code_, "NotAuthorizedException");
+
+    // A user-pool access token has no aud.
+    let access = up.access_token(json!({"sub": "s9", "client_id": "rules"}));
+    let err = anon
+        .get_id()
+        .identity_pool_id(&pool_id)
+        .logins(&provider, access)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "Invalid login token. Missing a required claim: aud"
+    );
+}
+
+#[tokio::test]
+async fn vended_credentials_are_checked_on_every_use() {
+    let s = TestServer::start().await;
+    let idp = OidcProvider::start().await;
+    let setup = oidc_pool(&s, &idp, true).await;
+    let anon = s.anonymous_cognito();
+    let id = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .send()
+        .await
+        .unwrap();
+    let creds = anon
+        .get_credentials_for_identity()
+        .identity_id(id.identity_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let c = creds.credentials().unwrap();
+
+    // The role has no permissions: a signed admin call is denied.
+    let guest_cognito = s.cognito_with(session_credentials(c), "us-east-1");
+    let err = guest_cognito
+        .list_identity_pools()
+        .max_results(5)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDeniedException");
+    // Once its role allows it, the same credentials succeed.
+    let role_name = setup.unauth_role.rsplit('/').next().unwrap();
+    s.iam()
+        .put_role_policy()
+        .role_name(role_name)
+        .policy_name("list-pools")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cognito-identity:ListIdentityPools","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    guest_cognito
+        .list_identity_pools()
+        .max_results(5)
+        .send()
+        .await
+        .unwrap();
+
+    // A tampered session token is not ours.
+    let token = c.session_token().unwrap();
+    let mut bytes = token.as_bytes().to_vec();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let forged = Credentials::new(
+        c.access_key_id().unwrap(),
+        c.secret_key().unwrap(),
+        Some(String::from_utf8(bytes).unwrap()),
+        None,
+        "forged",
+    );
+    let err = s
+        .sts_with(forged)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().unwrap().meta().code(),
+        Some("InvalidClientTokenId")
+    );
+    // The right token with another access key id is refused too.
+    let swapped = Credentials::new(
+        "ASIAAAAAAAAAAAAAAAAA",
+        c.secret_key().unwrap(),
+        Some(token.to_string()),
+        None,
+        "x",
+    );
+    let err = s
+        .sts_with(swapped)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().unwrap().meta().code(),
+        Some("InvalidClientTokenId")
+    );
+
+    // After an hour they have expired.
+    s.clock.advance(Duration::from_secs(3601));
+    let err = s
+        .sts_with(session_credentials(c))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    // The client signs with the real clock; the server's clock moved an
+    // hour, so either the skew or the expiry refuses it.
+    let code = err
+        .as_service_error()
+        .unwrap()
+        .meta()
+        .code()
+        .unwrap()
+        .to_string();
+    assert!(
+        code == "ExpiredToken" || code == "SignatureDoesNotMatch",
+        "{code}"
+    );
+}
