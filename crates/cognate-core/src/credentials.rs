@@ -41,7 +41,7 @@ pub struct Credentials {
 }
 
 /// The `amr` claim: how the identity authenticated in this call.
-fn amr(logins: &[VerifiedLogin]) -> Vec<String> {
+pub(crate) fn amr(logins: &[VerifiedLogin]) -> Vec<String> {
     if logins.is_empty() {
         return vec!["unauthenticated".into()];
     }
@@ -64,7 +64,7 @@ fn amr(logins: &[VerifiedLogin]) -> Vec<String> {
 }
 
 /// Principal tags a provider's attribute map derives from a login's claims.
-fn principal_tags(pool: &Pool, logins: &[VerifiedLogin]) -> BTreeMap<String, String> {
+pub(crate) fn principal_tags(pool: &Pool, logins: &[VerifiedLogin]) -> BTreeMap<String, String> {
     let mut tags = BTreeMap::new();
     for login in logins {
         if let Some(map) = pool.principal_tag_maps.get(&login.provider) {

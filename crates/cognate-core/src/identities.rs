@@ -16,7 +16,7 @@ use crate::service::{Caller, Cognate, page_token};
 use crate::store::{IdentityChanges, NewIdentity, StoreError};
 
 /// Reads and decisions are retried this often when they race.
-const MAX_ATTEMPTS: usize = 8;
+pub(crate) const MAX_ATTEMPTS: usize = 8;
 /// Logins one identity may hold after a merge.
 pub const MAX_LOGINS_PER_IDENTITY: usize = 20;
 
@@ -28,7 +28,7 @@ pub fn forbidden(id: &str) -> Error {
     Error::NotAuthorized(format!("Access to Identity '{id}' is forbidden."))
 }
 
-fn contended() -> Error {
+pub(crate) fn contended() -> Error {
     Error::TooManyRequests(
         "The identity is being changed by concurrent requests; retry the request.".into(),
     )
@@ -42,7 +42,7 @@ pub struct Resolved {
 }
 
 /// The public and developer rules of what one identity may hold.
-fn check_one_per_provider(
+pub(crate) fn check_one_per_provider(
     logins: &BTreeSet<Login>,
     developer_provider: Option<&str>,
 ) -> Result<()> {
@@ -69,7 +69,7 @@ fn check_one_per_provider(
 }
 
 impl Cognate {
-    async fn pool_of_identity(&self, identity_id: &str) -> Result<(Identity, Pool)> {
+    pub(crate) async fn pool_of_identity(&self, identity_id: &str) -> Result<(Identity, Pool)> {
         let identity = self
             .store
             .get_identity(identity_id)

@@ -5,6 +5,7 @@
 pub mod authz;
 pub mod clock;
 pub mod credentials;
+pub mod developer;
 pub mod error;
 pub mod federation;
 pub mod iam;

@@ -25,6 +25,12 @@ struct FlowInput {
     next_token: Option<String>,
     hide_disabled: Option<bool>,
     identity_ids_to_delete: Option<Vec<String>>,
+    principal_tags: Option<BTreeMap<String, String>>,
+    token_duration: Option<i64>,
+    developer_user_identifier: Option<String>,
+    source_user_identifier: Option<String>,
+    destination_user_identifier: Option<String>,
+    developer_provider_name: Option<String>,
 }
 
 pub async fn dispatch(
@@ -173,8 +179,153 @@ pub async fn dispatch(
                 .collect();
             Ok(json!({ "UnprocessedIdentityIds": items }))
         }
+        Operation::GetOpenIdTokenForDeveloperIdentity => {
+            let pool_id = c.pool_id("identityPoolId", &input.identity_pool_id);
+            if let Some(id) = &input.identity_id {
+                c.string("identityId", id, 1, 55, Some(&v::REGIONAL_ID));
+            }
+            let _ = c.required("logins", &input.logins);
+            let tags = input.principal_tags.clone().unwrap_or_default();
+            c.string_map(
+                "principalTags",
+                &tags,
+                50,
+                (1, 128, None),
+                (1, 256, None),
+                false,
+            );
+            if let Some(d) = input.token_duration {
+                c.range("tokenDuration", d, 1, 86400);
+            }
+            c.finish().map_err(domain)?;
+            let request = cognate_core::developer::DeveloperTokenRequest {
+                pool_id: pool_id.unwrap_or_default(),
+                identity_id: input.identity_id.clone(),
+                logins,
+                principal_tags: tags,
+                token_duration: input.token_duration,
+            };
+            let (id, token) = cognate
+                .get_open_id_token_for_developer_identity(&caller(state, principal), &request)
+                .await
+                .map_err(domain)?;
+            Ok(json!({ "IdentityId": id, "Token": token }))
+        }
+        Operation::LookupDeveloperIdentity => {
+            let pool_id = c.pool_id("identityPoolId", &input.identity_pool_id);
+            if let Some(id) = &input.identity_id {
+                c.string("identityId", id, 1, 55, Some(&v::REGIONAL_ID));
+            }
+            c.opt_string(
+                "developerUserIdentifier",
+                &input.developer_user_identifier,
+                1,
+                1024,
+                None,
+            );
+            if let Some(m) = input.max_results {
+                c.range("maxResults", m, 1, 60);
+            }
+            c.next_token("nextToken", &input.next_token);
+            c.finish().map_err(domain)?;
+            let (id, users, next) = cognate
+                .lookup_developer_identity(
+                    &caller(state, principal),
+                    &pool_id.unwrap_or_default(),
+                    input.identity_id.as_deref(),
+                    input.developer_user_identifier.as_deref(),
+                    input
+                        .max_results
+                        .and_then(|m| usize::try_from(m).ok())
+                        .unwrap_or(60),
+                    input.next_token.as_deref(),
+                )
+                .await
+                .map_err(domain)?;
+            let mut out = json!({ "IdentityId": id, "DeveloperUserIdentifierList": users });
+            if let Some(next) = next {
+                out["NextToken"] = json!(next);
+            }
+            Ok(out)
+        }
+        Operation::MergeDeveloperIdentities => {
+            let pool_id = c.pool_id("identityPoolId", &input.identity_pool_id);
+            let source = required_string(
+                &mut c,
+                "sourceUserIdentifier",
+                &input.source_user_identifier,
+                1024,
+            );
+            let destination = required_string(
+                &mut c,
+                "destinationUserIdentifier",
+                &input.destination_user_identifier,
+                1024,
+            );
+            let provider = developer_provider(&mut c, &input.developer_provider_name);
+            c.finish().map_err(domain)?;
+            let id = cognate
+                .merge_developer_identities(
+                    &caller(state, principal),
+                    &pool_id.unwrap_or_default(),
+                    &provider,
+                    &source,
+                    &destination,
+                )
+                .await
+                .map_err(domain)?;
+            Ok(json!({ "IdentityId": id }))
+        }
+        Operation::UnlinkDeveloperIdentity => {
+            let pool_id = c.pool_id("identityPoolId", &input.identity_pool_id);
+            let id = c.identity_id("identityId", &input.identity_id);
+            let user = required_string(
+                &mut c,
+                "developerUserIdentifier",
+                &input.developer_user_identifier,
+                1024,
+            );
+            let provider = developer_provider(&mut c, &input.developer_provider_name);
+            c.finish().map_err(domain)?;
+            cognate
+                .unlink_developer_identity(
+                    &caller(state, principal),
+                    &pool_id.unwrap_or_default(),
+                    &id.unwrap_or_default(),
+                    &provider,
+                    &user,
+                )
+                .await
+                .map_err(domain)?;
+            Ok(json!({}))
+        }
         _ => Err(not_implemented(operation)),
     }
+}
+
+fn required_string(c: &mut Checker, member: &str, value: &Option<String>, max: usize) -> String {
+    let v = c.required(member, value).cloned().unwrap_or_default();
+    if value.is_some() {
+        c.string(member, &v, 1, max, None);
+    }
+    v
+}
+
+fn developer_provider(c: &mut Checker, value: &Option<String>) -> String {
+    let v = c
+        .required("developerProviderName", value)
+        .cloned()
+        .unwrap_or_default();
+    if value.is_some() {
+        c.string(
+            "developerProviderName",
+            &v,
+            1,
+            128,
+            Some(&v::DEVELOPER_PROVIDER_NAME),
+        );
+    }
+    v
 }
 
 /// IdentityDescription: login provider names only, never subjects.
