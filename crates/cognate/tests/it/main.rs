@@ -8,5 +8,6 @@ mod common;
 mod developer;
 mod flows;
 mod iam;
+mod multinode;
 mod pools;
 mod protocol;
