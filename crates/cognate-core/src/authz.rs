@@ -1,12 +1,72 @@
-//! What temporary credentials may do: the role's policies, narrowed by the
-//! session's policies, evaluated by the `cognate-policy` engine.
+//! What temporary credentials may do, and IAM's policy simulator.
+//!
+//! A session is judged by its role's identity policies (inline and
+//! attached managed policies) narrowed by the session's policies: an
+//! explicit deny in any policy refuses; otherwise the request needs an
+//! allow from the role's policies **and**, when the session has policies,
+//! an allow from at least one of them. The session policies of one
+//! AssumeRole call (the inline `Policy` and the `PolicyArns`) act together
+//! as one set, as in AWS, so several of them widen each other rather than
+//! intersect.
 
-use cognate_policy::{Policy, PolicyKind, RequestContext, RequestPrincipal, evaluate_with_session};
+use cognate_policy::{
+    Decision, EvalDecision, MatchedStatement, Policy, PolicyKind, PolicySource, RequestContext,
+    RequestPrincipal, evaluate,
+};
 
-use crate::error::Result;
-use crate::service::Cognate;
+use crate::error::{Error, Result};
+use crate::iam::parse_role_arn;
+use crate::service::{Caller, Cognate};
 use crate::session::Session;
 use crate::trust::INLINE_POLICY_MAX;
+
+/// Largest document a simulation accepts (IAM's `policyDocumentType`).
+pub const SIMULATION_POLICY_MAX: usize = 131_072;
+
+/// Identity policies intersected with one set of scope-down policies
+/// (session policies or a permissions boundary).
+pub fn evaluate_scoped(identity: &[&Policy], scope: &[&Policy], ctx: &RequestContext) -> Decision {
+    let id = evaluate(identity, ctx);
+    if scope.is_empty() {
+        return id;
+    }
+    let mut sc = evaluate(scope, ctx);
+    for m in &mut sc.matched_statements {
+        m.source = PolicySource::Session;
+    }
+    let mut missing = id.missing_context_keys.clone();
+    for key in &sc.missing_context_keys {
+        if !missing.contains(key) {
+            missing.push(key.clone());
+        }
+    }
+    let pick = |effect: EvalDecision| -> Vec<MatchedStatement> {
+        id.matched_statements
+            .iter()
+            .chain(&sc.matched_statements)
+            .filter(|m| {
+                (effect == EvalDecision::ExplicitDeny) == (m.effect == cognate_policy::Effect::Deny)
+            })
+            .cloned()
+            .collect()
+    };
+    let effect =
+        if id.effect == EvalDecision::ExplicitDeny || sc.effect == EvalDecision::ExplicitDeny {
+            EvalDecision::ExplicitDeny
+        } else if id.effect == EvalDecision::Allowed && sc.effect == EvalDecision::Allowed {
+            EvalDecision::Allowed
+        } else {
+            EvalDecision::ImplicitDeny
+        };
+    Decision {
+        effect,
+        matched_statements: match effect {
+            EvalDecision::ImplicitDeny => Vec::new(),
+            other => pick(other),
+        },
+        missing_context_keys: missing,
+    }
+}
 
 impl Cognate {
     /// Whether `session` may perform `action` (`service:Operation`) on
@@ -17,36 +77,289 @@ impl Cognate {
         action: &str,
         resource: &str,
     ) -> Result<bool> {
+        Ok(self
+            .session_decision(session, action, resource)
+            .await?
+            .is_some_and(|d| d.is_allowed()))
+    }
+
+    /// The full decision for a request signed with `session`; `None` when
+    /// the session's role no longer exists (or is another role now).
+    pub async fn session_decision(
+        &self,
+        session: &Session,
+        action: &str,
+        resource: &str,
+    ) -> Result<Option<Decision>> {
         let Some(role) = self.role_by_arn(&session.role_arn).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         // A role deleted and recreated under the same name is another role.
         if role.role_id != session.role_id {
-            return Ok(false);
+            return Ok(None);
         }
-        let identity: Vec<Policy> = role
+        let mut identity: Vec<Policy> = role
             .inline_policies
             .values()
             .filter_map(|doc| Policy::parse(doc, PolicyKind::Identity, INLINE_POLICY_MAX).ok())
             .collect();
-        let scope: Vec<Policy> = session
-            .session_policies
-            .iter()
-            .filter_map(|doc| Policy::parse(doc, PolicyKind::Session, INLINE_POLICY_MAX).ok())
-            .collect();
+        for (_, doc) in self.attached_policy_documents(&role).await? {
+            if let Ok(p) = Policy::parse(&doc, PolicyKind::Identity, SIMULATION_POLICY_MAX) {
+                identity.push(p);
+            }
+        }
+        // Session policies were validated when the session was made; one
+        // that no longer parses must still narrow, so it denies everything.
+        let mut scope: Vec<Policy> = Vec::with_capacity(session.session_policies.len());
+        let mut unreadable_scope = false;
+        for doc in &session.session_policies {
+            match Policy::parse(doc, PolicyKind::Session, SIMULATION_POLICY_MAX) {
+                Ok(p) => scope.push(p),
+                Err(_) => unreadable_scope = true,
+            }
+        }
         let p = &session.provider;
+        let now = self.clock.now_secs();
         let mut ctx = RequestContext::new(action, resource)
             .with_principal(RequestPrincipal::Aws(session.assumed_role_arn()))
             .with_key("aws:userid", session.user_id())
             .with_key("aws:PrincipalArn", role.arn.clone())
+            .with_key("aws:PrincipalAccount", session.account.clone())
+            .with_key("aws:PrincipalType", "AssumedRole")
+            .with_key("aws:EpochTime", now.to_string())
+            .with_key(
+                "aws:CurrentTime",
+                chrono::DateTime::from_timestamp(now, 0)
+                    .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .unwrap_or_default(),
+            )
             .with_key(format!("{p}:aud"), session.audience.clone())
             .with_key(format!("{p}:sub"), session.subject.clone())
             .with_values(format!("{p}:amr"), session.amr.iter().cloned());
         for (key, value) in &session.principal_tags {
             ctx = ctx.with_key(format!("aws:PrincipalTag/{key}"), value.clone());
         }
+        if unreadable_scope && scope.is_empty() {
+            return Ok(Some(Decision {
+                effect: EvalDecision::ImplicitDeny,
+                matched_statements: Vec::new(),
+                missing_context_keys: Vec::new(),
+            }));
+        }
         let identity_refs: Vec<&Policy> = identity.iter().collect();
         let scope_refs: Vec<&Policy> = scope.iter().collect();
-        Ok(evaluate_with_session(&identity_refs, &scope_refs, &ctx).is_allowed())
+        Ok(Some(evaluate_scoped(&identity_refs, &scope_refs, &ctx)))
     }
+}
+
+// ---- SimulatePrincipalPolicy / SimulateCustomPolicy ----
+
+/// What a simulation asks.
+#[derive(Debug, Clone, Default)]
+pub struct Simulation {
+    /// SimulatePrincipalPolicy: the role whose policies are simulated.
+    pub policy_source_arn: Option<String>,
+    /// Extra identity policies (SimulateCustomPolicy: the only ones).
+    pub policy_input_list: Vec<String>,
+    /// A permissions boundary: the identity policies are narrowed by it.
+    pub permissions_boundary_policy_input_list: Vec<String>,
+    pub action_names: Vec<String>,
+    /// Default `*`.
+    pub resource_arns: Vec<String>,
+    /// Context keys and their values (`ContextEntries`).
+    pub context: Vec<(String, Vec<String>)>,
+    /// The principal the request is simulated for (`CallerArn`).
+    pub caller_arn: Option<String>,
+}
+
+/// The statement of a policy that decided a result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedPolicy {
+    /// The policy's name (inline and managed policies) or
+    /// `PolicyInputList.N` / `PermissionsBoundaryPolicyInputList.N`.
+    pub source_policy_id: String,
+    /// `role`, `user-managed`, `none` (policies given in the request).
+    pub source_policy_type: &'static str,
+}
+
+/// One (action, resource) result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulationResult {
+    pub action: String,
+    pub resource: String,
+    pub decision: EvalDecision,
+    pub matched: Vec<MatchedPolicy>,
+    /// Context keys the deciding statements needed but were not given, as
+    /// the policies spell them.
+    pub missing_context_values: Vec<String>,
+    /// Set when a permissions boundary was simulated.
+    pub allowed_by_permissions_boundary: Option<bool>,
+}
+
+struct Source {
+    id: String,
+    kind: &'static str,
+    policy: Policy,
+}
+
+fn parse_input(doc: &str, id: String, kind: PolicyKind) -> Result<Source> {
+    let policy = Policy::parse(doc, kind, SIMULATION_POLICY_MAX)
+        .map_err(|e| Error::InvalidInput(format!("{id} is not a valid policy: {e}")))?;
+    Ok(Source {
+        id,
+        kind: "none",
+        policy,
+    })
+}
+
+impl Cognate {
+    /// SimulatePrincipalPolicy for a role: its inline and attached managed
+    /// policies plus any `PolicyInputList`.
+    pub async fn simulate_principal_policy(
+        &self,
+        caller: &Caller,
+        simulation: &Simulation,
+    ) -> Result<Vec<SimulationResult>> {
+        let arn = simulation.policy_source_arn.as_deref().unwrap_or_default();
+        if parse_role_arn(arn).is_none() {
+            return Err(Error::InvalidInput(format!(
+                "Invalid PolicySourceArn {arn}: this server simulates roles only (it has no IAM users or groups)."
+            )));
+        }
+        let role = match self.role_by_arn(arn).await? {
+            Some(role) if role.account == caller.account => role,
+            _ => {
+                let name = parse_role_arn(arn).map(|(_, _, n)| n).unwrap_or(arn);
+                return Err(Error::NoSuchEntity(format!(
+                    "The role with name {name} cannot be found."
+                )));
+            }
+        };
+        let mut sources = Vec::new();
+        for (name, doc) in &role.inline_policies {
+            if let Ok(policy) = Policy::parse(doc, PolicyKind::Identity, SIMULATION_POLICY_MAX) {
+                sources.push(Source {
+                    id: name.clone(),
+                    kind: "role",
+                    policy,
+                });
+            }
+        }
+        for (name, doc) in self.attached_policy_documents(&role).await? {
+            if let Ok(policy) = Policy::parse(&doc, PolicyKind::Identity, SIMULATION_POLICY_MAX) {
+                sources.push(Source {
+                    id: name,
+                    kind: "user-managed",
+                    policy,
+                });
+            }
+        }
+        let principal = simulation
+            .caller_arn
+            .clone()
+            .unwrap_or_else(|| role.arn.clone());
+        simulate(sources, simulation, RequestPrincipal::Aws(principal))
+    }
+
+    /// SimulateCustomPolicy: only the policies given.
+    pub fn simulate_custom_policy(&self, simulation: &Simulation) -> Result<Vec<SimulationResult>> {
+        let principal = match &simulation.caller_arn {
+            Some(arn) => RequestPrincipal::Aws(arn.clone()),
+            None => RequestPrincipal::Anonymous,
+        };
+        simulate(Vec::new(), simulation, principal)
+    }
+}
+
+fn simulate(
+    mut sources: Vec<Source>,
+    simulation: &Simulation,
+    principal: RequestPrincipal,
+) -> Result<Vec<SimulationResult>> {
+    for (i, doc) in simulation.policy_input_list.iter().enumerate() {
+        sources.push(parse_input(
+            doc,
+            format!("PolicyInputList.{}", i + 1),
+            PolicyKind::Identity,
+        )?);
+    }
+    let mut boundary = Vec::new();
+    for (i, doc) in simulation
+        .permissions_boundary_policy_input_list
+        .iter()
+        .enumerate()
+    {
+        boundary.push(parse_input(
+            doc,
+            format!("PermissionsBoundaryPolicyInputList.{}", i + 1),
+            PolicyKind::Identity,
+        )?);
+    }
+    let identity: Vec<&Policy> = sources.iter().map(|s| &s.policy).collect();
+    let scope: Vec<&Policy> = boundary.iter().map(|s| &s.policy).collect();
+    // Context keys as the policies spell them, for MissingContextValues.
+    let spelled: Vec<String> = sources
+        .iter()
+        .chain(&boundary)
+        .flat_map(|s| s.policy.context_keys())
+        .collect();
+    let resources: Vec<String> = if simulation.resource_arns.is_empty() {
+        vec!["*".to_string()]
+    } else {
+        simulation.resource_arns.clone()
+    };
+    let mut results = Vec::new();
+    for action in &simulation.action_names {
+        for resource in &resources {
+            let mut ctx = RequestContext::new(action.clone(), resource.clone())
+                .with_principal(principal.clone());
+            for (key, values) in &simulation.context {
+                ctx = ctx.with_values(key, values.iter().cloned());
+            }
+            let decision = evaluate_scoped(&identity, &scope, &ctx);
+            let matched = decision
+                .matched_statements
+                .iter()
+                .filter_map(|m| {
+                    let list = match m.source {
+                        PolicySource::Primary => &sources,
+                        PolicySource::Session => &boundary,
+                    };
+                    list.get(m.policy_index).map(|s| MatchedPolicy {
+                        source_policy_id: s.id.clone(),
+                        source_policy_type: s.kind,
+                    })
+                })
+                .fold(Vec::new(), |mut acc: Vec<MatchedPolicy>, m| {
+                    if !acc.contains(&m) {
+                        acc.push(m);
+                    }
+                    acc
+                });
+            let missing = decision
+                .missing_context_keys
+                .iter()
+                .map(|lc| {
+                    spelled
+                        .iter()
+                        .find(|k| k.eq_ignore_ascii_case(lc))
+                        .cloned()
+                        .unwrap_or_else(|| lc.clone())
+                })
+                .collect();
+            let allowed_by_permissions_boundary = (!scope.is_empty()).then(|| {
+                let b = evaluate(&scope, &ctx);
+                b.effect == EvalDecision::Allowed
+            });
+            results.push(SimulationResult {
+                action: action.clone(),
+                resource: resource.clone(),
+                decision: decision.effect,
+                matched,
+                missing_context_values: missing,
+                allowed_by_permissions_boundary,
+            });
+        }
+    }
+    Ok(results)
 }

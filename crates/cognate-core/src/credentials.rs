@@ -246,12 +246,12 @@ impl Cognate {
             },
         };
         let credentials = self.seal_credentials(&session)?;
-        tracing::info!(
-            pool = %pool.id,
-            identity = %identity.id,
-            role = %role.arn,
-            access_key_id = %session.access_key_id,
-            "credentials vended"
+        crate::audit::credentials_vended(
+            &pool.id,
+            &identity.id,
+            &role.arn,
+            &session.access_key_id,
+            "enhanced",
         );
         Ok((identity.id, credentials))
     }

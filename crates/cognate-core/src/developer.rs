@@ -224,13 +224,7 @@ impl Cognate {
             };
             match self.store.apply_identity_changes(&changes).await {
                 Ok(()) => {
-                    tracing::info!(
-                        pool = %pool.id,
-                        from = %source.id,
-                        to = %destination.id,
-                        cause = MergeCause::DeveloperMerge.as_str(),
-                        "identities merged"
-                    );
+                    crate::audit::identity_changes(&changes);
                     return Ok(destination.id);
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -292,7 +286,10 @@ impl Cognate {
                 changes.disable.push(identity.id.clone());
             }
             match self.store.apply_identity_changes(&changes).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    crate::audit::identity_changes(&changes);
+                    return Ok(());
+                }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -11,6 +11,11 @@ pub enum Error {
     /// ("Value 'x' at 'identityPoolName' failed to satisfy constraint: ...").
     #[error("{}", validation_message(.0))]
     Validation(Vec<String>),
+    /// A constraint violation phrased on its own, without the
+    /// "N validation errors detected" preamble (STS: "The requested
+    /// DurationSeconds exceeds the MaxSessionDuration set for this role.").
+    #[error("{0}")]
+    Constraint(String),
     #[error("{0}")]
     InvalidParameter(String),
     #[error("{0}")]
@@ -43,6 +48,9 @@ pub enum Error {
     MalformedPolicyDocument(String),
     #[error("{0}")]
     DeleteConflict(String),
+    /// IAM's InvalidInput (e.g. a policy given to a simulation is not valid).
+    #[error("{0}")]
+    InvalidInput(String),
     #[error("{0}")]
     InvalidIdentityToken(String),
     #[error("{0}")]

@@ -1,10 +1,15 @@
-//! The IAM subset identity pools rely on: roles with trust and inline
-//! policies, and OpenID Connect providers.
+//! The IAM subset identity pools rely on: roles with trust, inline and
+//! attached managed policies, customer managed policies, and OpenID
+//! Connect providers.
 
 use crate::error::{Error, Result};
 use crate::ids;
-use crate::model::{OidcProvider, Role, strip_scheme};
+use crate::model::{ManagedPolicy, ManagedPolicyVersion, OidcProvider, Role, strip_scheme};
 use crate::service::{Caller, Cognate, page_token};
+use crate::store::{PolicyDeletion, StoreError};
+
+/// IAM's default quota of managed policies attached to one role.
+pub const MAX_ATTACHED_POLICIES_PER_ROLE: usize = 10;
 
 /// `arn:aws:iam::<account>:role/<path/><name>` → (account, path, name).
 pub fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
@@ -28,6 +33,28 @@ pub fn role_arn(account: &str, path: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:role{path}{name}")
 }
 
+pub fn policy_arn(account: &str, path: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:policy{path}{name}")
+}
+
+/// `arn:aws:iam::<account>:policy/<path/><name>` → (account, path, name).
+pub fn parse_policy_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, rest) = rest.split_once(':')?;
+    let path_and_name = rest.strip_prefix("policy/")?;
+    if account.is_empty() || path_and_name.is_empty() {
+        return None;
+    }
+    let (path, name) = match path_and_name.rfind('/') {
+        Some(i) => (&path_and_name[..=i], &path_and_name[i + 1..]),
+        None => ("", path_and_name),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    Some((account, path, name))
+}
+
 pub fn oidc_provider_arn(account: &str, url: &str) -> String {
     format!("arn:aws:iam::{account}:oidc-provider/{}", strip_scheme(url))
 }
@@ -41,6 +68,51 @@ pub fn oidc_arn_host_path(arn: &str) -> Option<&str> {
 
 fn no_such_role(name: &str) -> Error {
     Error::NoSuchEntity(format!("The role with name {name} cannot be found."))
+}
+
+fn no_such_policy(arn: &str) -> Error {
+    Error::NoSuchEntity(format!("Policy {arn} was not found."))
+}
+
+fn not_attachable(arn: &str) -> Error {
+    Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
+}
+
+/// IAM paths: `/` or `/segment/.../`.
+fn check_path(path: &str) -> Result<()> {
+    if !path.starts_with('/') || !path.ends_with('/') {
+        return Err(Error::Validation(vec![format!(
+            "Value '{path}' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"
+        )]));
+    }
+    Ok(())
+}
+
+fn check_max_session_duration(max: i64) -> Result<()> {
+    if !(3600..=43200).contains(&max) {
+        return Err(Error::Validation(vec![format!(
+            "Value '{max}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200"
+        )]));
+    }
+    Ok(())
+}
+
+/// Input of CreatePolicy.
+#[derive(Debug, Clone, Default)]
+pub struct NewPolicy {
+    pub name: String,
+    pub path: Option<String>,
+    pub document: String,
+    pub description: Option<String>,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// Filters of ListPolicies (Scope=AWS lists nothing: cognate has no
+/// AWS managed policies).
+#[derive(Debug, Clone, Default)]
+pub struct PolicyFilter {
+    pub only_attached: bool,
+    pub path_prefix: Option<String>,
 }
 
 /// Input of CreateRole.
@@ -57,18 +129,10 @@ pub struct NewRole {
 impl Cognate {
     pub async fn create_role(&self, caller: &Caller, input: NewRole) -> Result<Role> {
         let path = input.path.unwrap_or_else(|| "/".to_string());
-        if !path.starts_with('/') || !path.ends_with('/') {
-            return Err(Error::Validation(vec![format!(
-                "Value '{path}' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)"
-            )]));
-        }
+        check_path(&path)?;
         crate::trust::check_trust_policy_document(&input.assume_role_policy_document)?;
         let max = input.max_session_duration.unwrap_or(3600);
-        if !(3600..=43200).contains(&max) {
-            return Err(Error::Validation(vec![format!(
-                "Value '{max}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200"
-            )]));
-        }
+        check_max_session_duration(max)?;
         let role = Role {
             account: caller.account.clone(),
             arn: role_arn(&caller.account, &path, &input.name),
@@ -190,6 +254,219 @@ impl Cognate {
         }
         self.store.update_role(&role).await?;
         Ok(())
+    }
+
+    /// UpdateRole: the description and the maximum session duration; an
+    /// omitted member keeps its value.
+    pub async fn update_role(
+        &self,
+        caller: &Caller,
+        name: &str,
+        description: Option<String>,
+        max_session_duration: Option<i64>,
+    ) -> Result<()> {
+        if let Some(max) = max_session_duration {
+            check_max_session_duration(max)?;
+        }
+        let mut role = self.role(caller, name).await?;
+        if let Some(description) = description {
+            role.description = Some(description);
+        }
+        if let Some(max) = max_session_duration {
+            role.max_session_duration = max;
+        }
+        self.store.update_role(&role).await.map_err(|e| match e {
+            StoreError::NotFound(_) => no_such_role(name),
+            other => other.into(),
+        })
+    }
+
+    /// UpdateAssumeRolePolicy: the document is validated as a trust policy.
+    pub async fn update_assume_role_policy(
+        &self,
+        caller: &Caller,
+        name: &str,
+        document: &str,
+    ) -> Result<()> {
+        crate::trust::check_trust_policy_document(document)?;
+        let mut role = self.role(caller, name).await?;
+        role.assume_role_policy_document = document.to_string();
+        self.store.update_role(&role).await.map_err(|e| match e {
+            StoreError::NotFound(_) => no_such_role(name),
+            other => other.into(),
+        })
+    }
+
+    // ---- customer managed policies ----
+
+    pub async fn create_policy(&self, caller: &Caller, input: NewPolicy) -> Result<ManagedPolicy> {
+        let path = input.path.unwrap_or_else(|| "/".to_string());
+        check_path(&path)?;
+        crate::trust::parse_managed_policy(&input.document)?;
+        let now = self.clock.now_secs();
+        let policy = ManagedPolicy {
+            account: caller.account.clone(),
+            arn: policy_arn(&caller.account, &path, &input.name),
+            name: input.name,
+            path,
+            policy_id: ids::unique_id("ANPA", 21),
+            description: input.description,
+            default_version_id: "v1".into(),
+            versions: vec![ManagedPolicyVersion {
+                version_id: "v1".into(),
+                document: input.document,
+                created_at: now,
+            }],
+            created_at: now,
+            updated_at: now,
+            attachment_count: 0,
+            tags: input.tags,
+        };
+        self.store
+            .insert_managed_policy(&policy)
+            .await
+            .map_err(|e| match e {
+                StoreError::AlreadyExists(_) => Error::EntityAlreadyExists(format!(
+                    "A policy called {} already exists. Duplicate names are not allowed.",
+                    policy.name
+                )),
+                other => other.into(),
+            })?;
+        Ok(policy)
+    }
+
+    /// A managed policy of the caller's account.
+    pub async fn policy(&self, caller: &Caller, arn: &str) -> Result<ManagedPolicy> {
+        match self.store.get_managed_policy(arn).await? {
+            Some(p) if p.account == caller.account => Ok(p),
+            _ => Err(no_such_policy(arn)),
+        }
+    }
+
+    pub async fn policy_version(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        version_id: &str,
+    ) -> Result<(ManagedPolicy, ManagedPolicyVersion)> {
+        let policy = self.policy(caller, arn).await?;
+        let version = policy.version(version_id).cloned().ok_or_else(|| {
+            Error::NoSuchEntity(format!(
+                "Policy {arn} version {version_id} does not exist or is not attachable."
+            ))
+        })?;
+        Ok((policy, version))
+    }
+
+    pub async fn delete_policy(&self, caller: &Caller, arn: &str) -> Result<()> {
+        self.policy(caller, arn).await?;
+        match self.store.delete_managed_policy(arn).await? {
+            PolicyDeletion::Deleted => Ok(()),
+            PolicyDeletion::NotFound => Err(no_such_policy(arn)),
+            PolicyDeletion::Attached => Err(Error::DeleteConflict(
+                "Cannot delete a policy attached to entities.".into(),
+            )),
+        }
+    }
+
+    /// ListPolicies (Scope=Local): ordered by name, `max_items` a page.
+    pub async fn list_policies(
+        &self,
+        caller: &Caller,
+        filter: &PolicyFilter,
+        max_items: usize,
+        marker: Option<&str>,
+    ) -> Result<(Vec<ManagedPolicy>, Option<String>)> {
+        const BATCH: usize = 100;
+        let mut after = marker.map(page_token::decode).transpose()?;
+        let mut out = Vec::new();
+        loop {
+            let batch = self
+                .store
+                .list_managed_policies(&caller.account, after.as_deref(), BATCH)
+                .await?;
+            let exhausted = batch.len() < BATCH;
+            after = batch.last().map(|p| p.name.to_lowercase());
+            out.extend(batch.into_iter().filter(|p| {
+                (!filter.only_attached || p.attachment_count > 0)
+                    && filter
+                        .path_prefix
+                        .as_deref()
+                        .is_none_or(|prefix| p.path.starts_with(prefix))
+            }));
+            if out.len() > max_items || exhausted {
+                break;
+            }
+        }
+        let next = if out.len() > max_items {
+            out.truncate(max_items);
+            out.last()
+                .map(|p| page_token::encode(&p.name.to_lowercase()))
+        } else {
+            None
+        };
+        Ok((out, next))
+    }
+
+    pub async fn attach_role_policy(
+        &self,
+        caller: &Caller,
+        role_name: &str,
+        arn: &str,
+    ) -> Result<()> {
+        let role = self.role(caller, role_name).await?;
+        match self.store.get_managed_policy(arn).await? {
+            Some(p) if p.account == caller.account => {}
+            _ => return Err(not_attachable(arn)),
+        }
+        if role.attached_policies.iter().any(|a| a == arn) {
+            return Ok(());
+        }
+        if role.attached_policies.len() >= MAX_ATTACHED_POLICIES_PER_ROLE {
+            return Err(Error::LimitExceeded(format!(
+                "Cannot exceed quota for PoliciesPerRole: {MAX_ATTACHED_POLICIES_PER_ROLE}"
+            )));
+        }
+        self.store
+            .attach_role_policy(&caller.account, &role.name, arn)
+            .await
+            .map_err(|e| match e {
+                // The role or the policy went away meanwhile.
+                StoreError::NotFound(_) => not_attachable(arn),
+                other => other.into(),
+            })
+    }
+
+    pub async fn detach_role_policy(
+        &self,
+        caller: &Caller,
+        role_name: &str,
+        arn: &str,
+    ) -> Result<()> {
+        let role = self.role(caller, role_name).await?;
+        if self
+            .store
+            .detach_role_policy(&caller.account, &role.name, arn)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(no_such_policy(arn))
+        }
+    }
+
+    /// The documents of a role's attached managed policies, with their
+    /// names (policies deleted meanwhile are skipped).
+    pub async fn attached_policy_documents(&self, role: &Role) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::with_capacity(role.attached_policies.len());
+        for arn in &role.attached_policies {
+            if let Some(policy) = self.store.get_managed_policy(arn).await?
+                && let Some(doc) = policy.default_document()
+            {
+                out.push((policy.name.clone(), doc.to_string()));
+            }
+        }
+        Ok(out)
     }
 
     pub async fn create_oidc_provider(

@@ -122,6 +122,7 @@ impl Cognate {
         self.store
             .insert_guests(std::slice::from_ref(&identity))
             .await?;
+        crate::audit::identity_created(&pool.id, &identity.id, true);
         Ok(identity.id)
     }
 
@@ -312,15 +313,7 @@ impl Cognate {
             Err(StoreError::Conflict(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
-        for merge in &changes.merges {
-            tracing::info!(
-                pool = %pool.id,
-                from = %merge.from_identity,
-                to = %merge.to_identity,
-                cause = merge.cause.as_str(),
-                "identities merged"
-            );
-        }
+        crate::audit::identity_changes(&changes);
         let identity = self
             .store
             .get_identity(&parent.id)
@@ -390,7 +383,10 @@ impl Cognate {
                 changes.touch.push(identity.id.clone());
             }
             match self.store.apply_identity_changes(&changes).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    crate::audit::identity_changes(&changes);
+                    return Ok(());
+                }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -457,9 +453,13 @@ impl Cognate {
                 }
                 Ok(_) => {}
             }
-            if let Err(e) = self.store.delete_identity(id).await {
-                tracing::error!(identity = %id, error = %e, "deleting an identity failed");
-                unprocessed.push((id.clone(), "InternalServerError"));
+            match self.store.delete_identity(id).await {
+                Ok(true) => crate::audit::identity_deleted(id),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(identity = %id, error = %e, "deleting an identity failed");
+                    unprocessed.push((id.clone(), "InternalServerError"));
+                }
             }
         }
         Ok(unprocessed)

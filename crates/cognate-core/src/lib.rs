@@ -2,6 +2,7 @@
 //! that link, merge and turn them into tokens and credentials. Nothing here
 //! knows about HTTP or a particular database.
 
+pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod credentials;
@@ -18,6 +19,7 @@ pub mod pools;
 pub mod service;
 pub mod session;
 pub mod store;
+pub mod sts;
 pub mod trust;
 
 pub use error::{Error, Result};

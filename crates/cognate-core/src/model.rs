@@ -184,11 +184,59 @@ pub struct Role {
     /// Inline policies: name → document.
     #[serde(default)]
     pub inline_policies: BTreeMap<String, String>,
-    /// ARNs of attached managed policies.
+    /// ARNs of attached managed policies, ordered. The stores keep the
+    /// attachments in a table of their own and fill this in on every read;
+    /// `insert_role`/`update_role` ignore it (use `attach_role_policy` /
+    /// `detach_role_policy`).
     #[serde(default)]
     pub attached_policies: Vec<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+/// A customer managed IAM policy. Only the default version is kept in
+/// use; `versions` holds every version so CreatePolicyVersion needs no
+/// migration later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedPolicy {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    /// `ANPA...`, 21 characters.
+    pub policy_id: String,
+    pub arn: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub default_version_id: String,
+    pub versions: Vec<ManagedPolicyVersion>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// How many roles it is attached to. Computed by the store on every
+    /// read (never trusted from the stored document).
+    #[serde(default)]
+    pub attachment_count: i64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ManagedPolicy {
+    /// The document of the default version.
+    pub fn default_document(&self) -> Option<&str> {
+        self.version(&self.default_version_id)
+            .map(|v| v.document.as_str())
+    }
+
+    pub fn version(&self, version_id: &str) -> Option<&ManagedPolicyVersion> {
+        self.versions.iter().find(|v| v.version_id == version_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedPolicyVersion {
+    /// `v1`, `v2`, ...
+    pub version_id: String,
+    pub document: String,
+    pub created_at: i64,
 }
 
 /// An OpenID Connect provider registered through IAM.

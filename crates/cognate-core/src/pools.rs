@@ -79,6 +79,7 @@ impl Cognate {
                 )),
                 other => other.into(),
             })?;
+        crate::audit::pool_changed("pool_created", &pool);
         Ok(pool)
     }
 
@@ -125,6 +126,7 @@ impl Cognate {
     pub async fn delete_pool(&self, caller: &Caller, id: &str) -> Result<()> {
         self.pool(caller, id).await?;
         if self.store.delete_pool(id).await? {
+            crate::audit::pool_deleted(&caller.account, id);
             Ok(())
         } else {
             Err(pool_not_found(id))
@@ -293,6 +295,7 @@ impl Cognate {
                 ),
                 other => other.into(),
             })?;
+        crate::audit::pool_changed("pool_updated", &pool);
         Ok(pool)
     }
 

@@ -6,7 +6,9 @@
 
 use async_trait::async_trait;
 
-use crate::model::{Identity, Login, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord};
+use crate::model::{
+    Identity, Login, ManagedPolicy, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -25,6 +27,15 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The outcome of `Store::delete_managed_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyDeletion {
+    Deleted,
+    NotFound,
+    /// Still attached to at least one role: nothing was deleted.
+    Attached,
+}
 
 /// A new identity to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,11 +138,17 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- IAM ----
 
-    /// Inserts a role (`AlreadyExists` if the name is taken).
+    /// Inserts a role (`AlreadyExists` if the name is taken). Its
+    /// `attached_policies` are ignored: a new role has none.
     async fn insert_role(&self, role: &Role) -> StoreResult<()>;
+    /// The role, with `attached_policies` filled in from the attachments.
     async fn get_role(&self, account: &str, name: &str) -> StoreResult<Option<Role>>;
-    /// Replaces an existing role (`NotFound` if gone).
+    /// Replaces an existing role (`NotFound` if gone). `attached_policies`
+    /// is ignored: attachments change only through `attach_role_policy` and
+    /// `detach_role_policy`, so a read-modify-write of the role cannot undo
+    /// a concurrent attachment.
     async fn update_role(&self, role: &Role) -> StoreResult<()>;
+    /// Deletes the role and its attachments.
     async fn delete_role(&self, account: &str, name: &str) -> StoreResult<bool>;
     async fn list_roles(
         &self,
@@ -139,6 +156,39 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Role>>;
+
+    /// Inserts a managed policy (`AlreadyExists` if its ARN, or its name in
+    /// the account ignoring case, is taken). `attachment_count` is ignored.
+    async fn insert_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()>;
+    /// The policy, with `attachment_count` counted from the attachments.
+    async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>>;
+    /// Deletes a policy unless a role has it attached; atomic with respect
+    /// to concurrent attachments.
+    async fn delete_managed_policy(&self, arn: &str) -> StoreResult<PolicyDeletion>;
+    /// Managed policies of an account ordered by lower-cased name, after
+    /// the given lower-cased name.
+    async fn list_managed_policies(
+        &self,
+        account: &str,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<ManagedPolicy>>;
+    /// Attaches a policy to a role; attaching it again changes nothing.
+    /// `NotFound` if the role or the policy does not exist (atomic with
+    /// respect to their deletion).
+    async fn attach_role_policy(
+        &self,
+        account: &str,
+        role_name: &str,
+        policy_arn: &str,
+    ) -> StoreResult<()>;
+    /// Detaches a policy from a role; false if it was not attached.
+    async fn detach_role_policy(
+        &self,
+        account: &str,
+        role_name: &str,
+        policy_arn: &str,
+    ) -> StoreResult<bool>;
 
     async fn insert_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()>;
     async fn get_oidc_provider(&self, arn: &str) -> StoreResult<Option<OidcProvider>>;

@@ -2,7 +2,12 @@
 //! `cognate-policy` engine) and the trust decision for web-identity
 //! federation.
 
-use cognate_policy::{MalformedKind, Policy, PolicyKind, RequestContext, evaluate_trust};
+use std::collections::BTreeMap;
+
+use cognate_policy::{
+    EvalDecision, MANAGED_POLICY_MAX_SIZE, MalformedKind, Policy, PolicyKind, RequestContext,
+    RequestPrincipal, SESSION_POLICY_MAX_SIZE, evaluate_trust,
+};
 
 use crate::error::{Error, Result};
 
@@ -32,6 +37,18 @@ pub fn check_identity_policy_document(doc: &str) -> Result<()> {
         .map_err(malformed)
 }
 
+/// A customer managed policy document (IAM's quota: 6,144 characters).
+pub fn parse_managed_policy(doc: &str) -> Result<Policy> {
+    Policy::parse(doc, PolicyKind::Identity, MANAGED_POLICY_MAX_SIZE).map_err(malformed)
+}
+
+/// An inline session policy (`Policy` of AssumeRole*): 2,048 characters.
+/// Every problem, size included, is a MalformedPolicyDocument, as STS says.
+pub fn parse_session_policy(doc: &str) -> Result<Policy> {
+    Policy::parse(doc, PolicyKind::Session, SESSION_POLICY_MAX_SIZE)
+        .map_err(|e| Error::MalformedPolicyDocument(e.to_string()))
+}
+
 /// The web identity asking to assume a role.
 #[derive(Debug, Clone)]
 pub struct WebIdentity<'a> {
@@ -46,18 +63,76 @@ pub struct WebIdentity<'a> {
 
 /// Whether the role's trust policy lets this web identity assume it.
 pub fn trust_allows(trust_policy: &str, role_arn: &str, who: &WebIdentity<'_>) -> bool {
+    let keys = vec![
+        (
+            format!("{}:aud", who.provider),
+            vec![who.audience.to_string()],
+        ),
+        (
+            format!("{}:sub", who.provider),
+            vec![who.subject.to_string()],
+        ),
+        (format!("{}:amr", who.provider), who.amr.to_vec()),
+    ];
+    // The enhanced flow only knows whether tags are asked for, not which:
+    // sts:TagSession is checked without aws:RequestTag keys.
+    let request = FederatedRequest {
+        principals: vec![who.provider.to_string()],
+        keys,
+        tags: BTreeMap::new(),
+        tags_session: who.tags_session,
+    };
+    web_identity_trust(trust_policy, role_arn, &request)
+}
+
+/// A web-identity federation request in full, as AssumeRoleWithWebIdentity
+/// makes it.
+#[derive(Debug, Clone, Default)]
+pub struct FederatedRequest {
+    /// Names the provider may be written as in `Principal.Federated`: for
+    /// an IAM OIDC provider both its ARN (as AWS writes trust policies) and
+    /// its host/path; for cognate's own tokens
+    /// `cognito-identity.amazonaws.com`.
+    pub principals: Vec<String>,
+    /// Condition keys (`<provider>:aud`, `:sub`, `:amr`, ...) and values.
+    pub keys: Vec<(String, Vec<String>)>,
+    /// Session tags requested (`aws:RequestTag/<key>`, `aws:TagKeys`).
+    pub tags: BTreeMap<String, String>,
+    /// Whether `sts:TagSession` must be allowed too (set when `tags` is
+    /// not empty, or when tags are requested but not known in detail).
+    pub tags_session: bool,
+}
+
+/// Whether a trust policy lets the federated request assume the role:
+/// `sts:AssumeRoleWithWebIdentity`, plus `sts:TagSession` when tags are
+/// requested. With several principal names an explicit deny under any of
+/// them refuses, and an allow under any of them grants.
+pub fn web_identity_trust(trust_policy: &str, role_arn: &str, request: &FederatedRequest) -> bool {
     let Ok(policy) = parse_trust_policy(trust_policy) else {
         return false;
     };
-    let context = |action: &str| {
-        let mut ctx = RequestContext::assume_role_with_web_identity(who.provider, role_arn)
-            .with_key(format!("{}:aud", who.provider), who.audience)
-            .with_key(format!("{}:sub", who.provider), who.subject)
-            .with_values(format!("{}:amr", who.provider), who.amr.iter().cloned());
-        ctx.action = action.to_string();
-        ctx
+    let allowed = |action: &str| {
+        let mut any_allow = false;
+        for principal in &request.principals {
+            let mut ctx = RequestContext::new(action, role_arn)
+                .with_principal(RequestPrincipal::Federated(principal.clone()));
+            for (key, values) in &request.keys {
+                ctx = ctx.with_values(key, values.iter().cloned());
+            }
+            for (key, value) in &request.tags {
+                ctx = ctx.with_key(format!("aws:RequestTag/{key}"), value.clone());
+            }
+            if !request.tags.is_empty() {
+                ctx = ctx.with_values("aws:TagKeys", request.tags.keys().cloned());
+            }
+            match evaluate_trust(&policy, &ctx).effect {
+                EvalDecision::ExplicitDeny => return false,
+                EvalDecision::Allowed => any_allow = true,
+                EvalDecision::ImplicitDeny => {}
+            }
+        }
+        any_allow
     };
-    let assume = evaluate_trust(&policy, &context("sts:AssumeRoleWithWebIdentity")).is_allowed();
-    assume
-        && (!who.tags_session || evaluate_trust(&policy, &context("sts:TagSession")).is_allowed())
+    let tags_requested = request.tags_session || !request.tags.is_empty();
+    allowed("sts:AssumeRoleWithWebIdentity") && (!tags_requested || allowed("sts:TagSession"))
 }

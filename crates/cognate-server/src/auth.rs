@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, Method, Uri};
 use cognate_core::Caller;
 use cognate_core::session::Session;
 
-use crate::app::{AppState, Call};
-use crate::operation::Operation;
+use crate::app::{AppState, Call, Input};
+use crate::operation::{Operation, Service};
 use crate::wire_error::ApiError;
 
 /// The long-term admin credentials.
@@ -126,6 +126,74 @@ pub fn authenticate(
     })
 }
 
+/// The resource a call acts on, as its policies name it.
+///
+/// - Cognito Identity: the pool ARN when the request names a pool
+///   (`IdentityPoolId`, or `ResourceArn` for the tagging operations), or
+///   the pool of the identity it names (`IdentityId`); `*` for calls that
+///   name neither (CreateIdentityPool, ListIdentityPools, DeleteIdentities,
+///   whose identities may span pools) and for identities that do not exist.
+/// - IAM: the role (`RoleName`, with its real path when the role exists),
+///   the managed policy (`PolicyArn`, or the ARN CreatePolicy will give),
+///   the OIDC provider, the simulated principal; `*` for the list calls and
+///   SimulateCustomPolicy.
+/// - STS: `*` (GetCallerIdentity needs no permission; AssumeRoleWithWebIdentity
+///   is unsigned).
+pub async fn resource_of(state: &AppState, call: &Call, principal: &Principal) -> String {
+    let account = &state.cognate.config().account;
+    match (&call.input, call.operation.service()) {
+        (Input::Json(input), Service::CognitoIdentity) => {
+            let text = |name: &str| input.get(name).and_then(|v| v.as_str());
+            if let Some(arn) = text("ResourceArn") {
+                return arn.to_string();
+            }
+            let pool_arn = |pool_id: &str| {
+                let region = cognate_core::ids::region_of(pool_id).unwrap_or(principal.region());
+                cognate_core::ids::pool_arn(region, account, pool_id)
+            };
+            if let Some(pool_id) = text("IdentityPoolId") {
+                return pool_arn(pool_id);
+            }
+            if let Some(identity_id) = text("IdentityId")
+                && let Ok(Some(identity)) = state.cognate.store().get_identity(identity_id).await
+            {
+                return pool_arn(&identity.pool_id);
+            }
+            "*".to_string()
+        }
+        (Input::Query(params), Service::Iam) => {
+            if let Some(name) = params.get("RoleName") {
+                let caller = caller(state, principal);
+                return match state.cognate.role(&caller, name).await {
+                    Ok(role) => role.arn,
+                    Err(_) => cognate_core::iam::role_arn(
+                        account,
+                        params.get("Path").unwrap_or("/"),
+                        name,
+                    ),
+                };
+            }
+            if let Some(arn) = params
+                .get("PolicyArn")
+                .or_else(|| params.get("OpenIDConnectProviderArn"))
+                .or_else(|| params.get("PolicySourceArn"))
+            {
+                return arn.to_string();
+            }
+            match (call.operation, params.get("PolicyName"), params.get("Url")) {
+                (Operation::CreatePolicy, Some(name), _) => {
+                    cognate_core::iam::policy_arn(account, params.get("Path").unwrap_or("/"), name)
+                }
+                (Operation::CreateOpenIDConnectProvider, _, Some(url)) => {
+                    cognate_core::iam::oidc_provider_arn(account, url)
+                }
+                _ => "*".to_string(),
+            }
+        }
+        _ => "*".to_string(),
+    }
+}
+
 /// Whether the principal may make the call. The admin key may do
 /// everything; temporary credentials what their role's policies allow
 /// (GetCallerIdentity needs no permission, as in AWS).
@@ -145,18 +213,26 @@ pub async fn authorize(
         call.operation.service().signing_name(),
         call.operation.name()
     );
+    let resource = resource_of(state, call, principal).await;
     let allowed = state
         .cognate
-        .session_allows(session, &action, "*")
+        .session_allows(session, &action, &resource)
         .await
         .map_err(|e| ApiError::from_domain(&e, call.protocol))?;
     if allowed {
         return Ok(());
     }
-    let message = format!(
-        "User: {} is not authorized to perform: {action}",
-        session.assumed_role_arn()
-    );
+    let message = if resource == "*" {
+        format!(
+            "User: {} is not authorized to perform: {action}",
+            session.assumed_role_arn()
+        )
+    } else {
+        format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource}",
+            session.assumed_role_arn()
+        )
+    };
     Err(ApiError::from_domain(
         &cognate_core::Error::AccessDenied(message),
         call.protocol,

@@ -49,6 +49,8 @@ patterns! {
     ACCOUNT_ID = r"\d+";
     SESSION_NAME = r"[\w+=,.@-]*";
     IAM_NAME = r"[\w+=,.@-]+";
+    POLICY_VERSION_ID = r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?";
+    SESSION_POLICY = r"[\u0009\u000A\u000D\u0020-\u00FF]+";
 }
 
 /// Collects violations; `finish` turns them into one ValidationException.
@@ -305,6 +307,9 @@ mod tests {
         assert!(!ROLE_TYPE.matches("admin"));
         assert!(CLAIM_NAME.matches("custom:dept"));
         assert!(!SESSION_NAME.matches("a:b"));
+        assert!(SESSION_POLICY.matches("{\"a\":\t\"é\"}\n"));
+        assert!(!SESSION_POLICY.matches("\u{1}"));
+        assert!(!SESSION_POLICY.matches("\u{100}"));
     }
 
     #[test]

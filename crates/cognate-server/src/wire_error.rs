@@ -44,8 +44,10 @@ impl ApiError {
         let json = |code| ApiError::new(code, S::BAD_REQUEST, message.clone());
         match protocol {
             Protocol::Json => match error {
-                Error::Validation(_) => json("ValidationException"),
-                Error::InvalidParameter(_) => json("InvalidParameterException"),
+                Error::Validation(_) | Error::Constraint(_) => json("ValidationException"),
+                Error::InvalidParameter(_) | Error::InvalidInput(_) => {
+                    json("InvalidParameterException")
+                }
                 Error::NotAuthorized(_) => json("NotAuthorizedException"),
                 Error::ResourceNotFound(_) | Error::NoSuchEntity(_) => {
                     json("ResourceNotFoundException")
@@ -73,8 +75,11 @@ impl ApiError {
             Protocol::Query(service) => {
                 let q = |code, status| ApiError::new(code, status, message.clone());
                 match error {
-                    Error::Validation(_) => q("ValidationError", S::BAD_REQUEST),
+                    Error::Validation(_) | Error::Constraint(_) => {
+                        q("ValidationError", S::BAD_REQUEST)
+                    }
                     Error::InvalidParameter(_) => q("InvalidParameterValue", S::BAD_REQUEST),
+                    Error::InvalidInput(_) => q("InvalidInput", S::BAD_REQUEST),
                     Error::NoSuchEntity(_) | Error::ResourceNotFound(_) => {
                         q("NoSuchEntity", S::NOT_FOUND)
                     }

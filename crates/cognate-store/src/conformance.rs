@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cognate_core::model::{
-    Login, MergeCause, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord,
+    Login, ManagedPolicy, ManagedPolicyVersion, MergeCause, MergeRecord, OidcProvider, Pool, Role,
+    SigningKeyRecord,
 };
-use cognate_core::store::{IdentityChanges, NewIdentity, Store, StoreError};
+use cognate_core::store::{IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError};
 
 fn pool(id: &str, account: &str) -> Pool {
     Pool {
@@ -452,6 +453,251 @@ pub async fn concurrent_creation_of_one_login(store: Arc<dyn Store>) {
     assert_eq!(all.len(), 1, "failed creations must leave no identity");
 }
 
+fn role(account: &str, name: &str) -> Role {
+    Role {
+        account: account.into(),
+        name: name.into(),
+        path: "/".into(),
+        role_id: format!("AROA{}", name.to_uppercase()),
+        arn: format!("arn:aws:iam::{account}:role/{name}"),
+        assume_role_policy_document: "{}".into(),
+        description: None,
+        max_session_duration: 3600,
+        created_at: 1,
+        inline_policies: BTreeMap::new(),
+        attached_policies: vec![],
+        tags: BTreeMap::new(),
+    }
+}
+
+fn managed_policy(account: &str, name: &str) -> ManagedPolicy {
+    ManagedPolicy {
+        account: account.into(),
+        name: name.into(),
+        path: "/".into(),
+        policy_id: format!("ANPA{}", name.to_uppercase()),
+        arn: format!("arn:aws:iam::{account}:policy/{name}"),
+        description: Some(format!("policy {name}")),
+        default_version_id: "v1".into(),
+        versions: vec![ManagedPolicyVersion {
+            version_id: "v1".into(),
+            document: r#"{"Version":"2012-10-17","Statement":[]}"#.into(),
+            created_at: 1,
+        }],
+        created_at: 1,
+        updated_at: 1,
+        attachment_count: 0,
+        tags: BTreeMap::new(),
+    }
+}
+
+pub async fn managed_policies_round_trip(store: Arc<dyn Store>) {
+    for name in ["Charlie", "alpha", "Bravo"] {
+        store
+            .insert_managed_policy(&managed_policy("111", name))
+            .await
+            .unwrap();
+    }
+    store
+        .insert_managed_policy(&managed_policy("222", "alpha"))
+        .await
+        .unwrap();
+    // Names are unique in an account regardless of case (and path).
+    let mut clash = managed_policy("111", "ALPHA");
+    clash.path = "/other/".into();
+    clash.arn = "arn:aws:iam::111:policy/other/ALPHA".into();
+    assert!(matches!(
+        store.insert_managed_policy(&clash).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let bravo = managed_policy("111", "Bravo");
+    assert_eq!(
+        store.get_managed_policy(&bravo.arn).await.unwrap(),
+        Some(bravo.clone())
+    );
+    assert_eq!(
+        store
+            .get_managed_policy("arn:aws:iam::111:policy/nope")
+            .await
+            .unwrap(),
+        None
+    );
+    // Paged by lower-cased name.
+    let first = store.list_managed_policies("111", None, 2).await.unwrap();
+    let names: Vec<&str> = first.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["alpha", "Bravo"]);
+    let rest = store
+        .list_managed_policies("111", Some("bravo"), 2)
+        .await
+        .unwrap();
+    let names: Vec<&str> = rest.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Charlie"]);
+    assert_eq!(
+        store.delete_managed_policy(&bravo.arn).await.unwrap(),
+        PolicyDeletion::Deleted
+    );
+    assert_eq!(
+        store.delete_managed_policy(&bravo.arn).await.unwrap(),
+        PolicyDeletion::NotFound
+    );
+    assert_eq!(store.get_managed_policy(&bravo.arn).await.unwrap(), None);
+    assert_eq!(
+        store.list_managed_policies("222", None, 10).await.unwrap(),
+        vec![managed_policy("222", "alpha")]
+    );
+}
+
+pub async fn attachments_follow_roles_and_policies(store: Arc<dyn Store>) {
+    let guest = role("111", "Guest");
+    store.insert_role(&guest).await.unwrap();
+    let p1 = managed_policy("111", "p1");
+    let p2 = managed_policy("111", "p2");
+    store.insert_managed_policy(&p1).await.unwrap();
+    store.insert_managed_policy(&p2).await.unwrap();
+
+    // Attaching is idempotent and case-insensitive in the role name.
+    store
+        .attach_role_policy("111", "guest", &p2.arn)
+        .await
+        .unwrap();
+    store
+        .attach_role_policy("111", "Guest", &p2.arn)
+        .await
+        .unwrap();
+    store
+        .attach_role_policy("111", "Guest", &p1.arn)
+        .await
+        .unwrap();
+    let read = store.get_role("111", "Guest").await.unwrap().unwrap();
+    assert_eq!(read.attached_policies, vec![p1.arn.clone(), p2.arn.clone()]);
+    assert_eq!(
+        store.list_roles("111", None, 10).await.unwrap()[0].attached_policies,
+        vec![p1.arn.clone(), p2.arn.clone()]
+    );
+    assert_eq!(
+        store
+            .get_managed_policy(&p1.arn)
+            .await
+            .unwrap()
+            .unwrap()
+            .attachment_count,
+        1
+    );
+    assert_eq!(
+        store.list_managed_policies("111", None, 10).await.unwrap()[1].attachment_count,
+        1
+    );
+
+    // A stale read-modify-write of the role does not undo attachments.
+    let mut stale = guest.clone();
+    stale.description = Some("changed".into());
+    store.update_role(&stale).await.unwrap();
+    let read = store.get_role("111", "Guest").await.unwrap().unwrap();
+    assert_eq!(read.description.as_deref(), Some("changed"));
+    assert_eq!(read.attached_policies.len(), 2);
+
+    // An attached policy cannot be deleted.
+    assert_eq!(
+        store.delete_managed_policy(&p1.arn).await.unwrap(),
+        PolicyDeletion::Attached
+    );
+    assert!(
+        store
+            .detach_role_policy("111", "GUEST", &p1.arn)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .detach_role_policy("111", "Guest", &p1.arn)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.delete_managed_policy(&p1.arn).await.unwrap(),
+        PolicyDeletion::Deleted
+    );
+
+    // Missing ends.
+    assert!(matches!(
+        store.attach_role_policy("111", "Nobody", &p2.arn).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.attach_role_policy("111", "Guest", &p1.arn).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.attach_role_policy("222", "Guest", &p2.arn).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Deleting the role takes its attachments with it; a role of the same
+    // name starts without them.
+    assert!(store.delete_role("111", "Guest").await.unwrap());
+    assert_eq!(
+        store
+            .get_managed_policy(&p2.arn)
+            .await
+            .unwrap()
+            .unwrap()
+            .attachment_count,
+        0
+    );
+    store.insert_role(&guest).await.unwrap();
+    assert!(
+        store
+            .get_role("111", "Guest")
+            .await
+            .unwrap()
+            .unwrap()
+            .attached_policies
+            .is_empty()
+    );
+    assert_eq!(
+        store.delete_managed_policy(&p2.arn).await.unwrap(),
+        PolicyDeletion::Deleted
+    );
+}
+
+/// Attaching and deleting the same policy at once: never an attachment to
+/// a deleted policy.
+pub async fn concurrent_attach_and_policy_delete(store: Arc<dyn Store>) {
+    store.insert_role(&role("111", "Racer")).await.unwrap();
+    for round in 0..10 {
+        let policy = managed_policy("111", &format!("race{round}"));
+        store.insert_managed_policy(&policy).await.unwrap();
+        let attach = {
+            let store = store.clone();
+            let arn = policy.arn.clone();
+            tokio::spawn(async move { store.attach_role_policy("111", "Racer", &arn).await })
+        };
+        let delete = {
+            let store = store.clone();
+            let arn = policy.arn.clone();
+            tokio::spawn(async move { store.delete_managed_policy(&arn).await })
+        };
+        let attached = attach.await.unwrap();
+        let deleted = delete.await.unwrap().unwrap();
+        let exists = store.get_managed_policy(&policy.arn).await.unwrap();
+        let role = store.get_role("111", "Racer").await.unwrap().unwrap();
+        let on_role = role.attached_policies.contains(&policy.arn);
+        match deleted {
+            PolicyDeletion::Deleted => {
+                assert!(exists.is_none());
+                assert!(!on_role, "round {round}: attachment to a deleted policy");
+                assert!(matches!(attached, Err(StoreError::NotFound(_))));
+            }
+            PolicyDeletion::Attached => {
+                attached.unwrap();
+                assert!(on_role);
+                assert_eq!(exists.unwrap().attachment_count, 1);
+            }
+            PolicyDeletion::NotFound => panic!("round {round}: the policy vanished"),
+        }
+    }
+}
+
 pub async fn roles_are_unique_ignoring_case(store: Arc<dyn Store>) {
     let role = Role {
         account: "111".into(),
@@ -580,6 +826,9 @@ macro_rules! conformance_tests {
             identities_page_and_hide_disabled,
             concurrent_creation_of_one_login,
             roles_are_unique_ignoring_case,
+            managed_policies_round_trip,
+            attachments_follow_roles_and_policies,
+            concurrent_attach_and_policy_delete,
             oidc_providers_round_trip,
             signing_keys_retire_and_expire,
             settings_are_set_once,

@@ -41,9 +41,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cognate_core::model::{
-    Identity, Login, MergeCause, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord,
+    Identity, Login, ManagedPolicy, MergeCause, MergeRecord, OidcProvider, Pool, Role,
+    SigningKeyRecord,
 };
-use cognate_core::store::{IdentityChanges, NewIdentity, Store, StoreError, StoreResult};
+use cognate_core::store::{
+    IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError, StoreResult,
+};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
@@ -296,6 +299,38 @@ fn merge_row(row: &PgRow) -> StoreResult<MergeRecord> {
 fn doc_column<T: serde::de::DeserializeOwned>(row: &PgRow) -> StoreResult<T> {
     let doc: String = row.try_get("doc").map_err(backend)?;
     from_doc(&doc)
+}
+
+/// Role columns: the document and the ARNs of its attached policies.
+const ROLE_COLUMNS: &str = "r.doc, ARRAY(SELECT a.policy_arn FROM role_policy_attachments a \
+     WHERE a.account = r.account AND a.role_key = r.name_key ORDER BY a.policy_arn) AS attached";
+
+fn role_row(row: &PgRow) -> StoreResult<Role> {
+    let mut role: Role = doc_column(row)?;
+    role.attached_policies = row.try_get("attached").map_err(backend)?;
+    Ok(role)
+}
+
+/// A role as stored: its attachments live in their own table.
+fn role_doc(role: &Role) -> StoreResult<String> {
+    let mut stored = role.clone();
+    stored.attached_policies.clear();
+    to_doc(&stored)
+}
+
+const POLICY_COLUMNS: &str = "p.doc, (SELECT COUNT(*) FROM role_policy_attachments a \
+     WHERE a.policy_arn = p.arn) AS attachments";
+
+fn policy_row(row: &PgRow) -> StoreResult<ManagedPolicy> {
+    let mut policy: ManagedPolicy = doc_column(row)?;
+    policy.attachment_count = row.try_get("attachments").map_err(backend)?;
+    Ok(policy)
+}
+
+fn policy_doc(policy: &ManagedPolicy) -> StoreResult<String> {
+    let mut stored = policy.clone();
+    stored.attachment_count = 0;
+    to_doc(&stored)
 }
 
 /// Maps a unique violation to `on_unique`, anything else to a database
@@ -616,7 +651,7 @@ impl Store for PostgresStore {
     }
 
     async fn insert_role(&self, role: &Role) -> StoreResult<()> {
-        let doc = to_doc(role)?;
+        let doc = role_doc(role)?;
         retrying!("insert_role", async {
             let mut tx = self.begin().await?;
             sqlx::query("INSERT INTO roles (account, name_key, name, doc) VALUES ($1, $2, $3, $4)")
@@ -633,19 +668,19 @@ impl Store for PostgresStore {
 
     async fn get_role(&self, account: &str, name: &str) -> StoreResult<Option<Role>> {
         let row = retrying!("get_role", async {
-            Ok(
-                sqlx::query("SELECT doc FROM roles WHERE account = $1 AND name_key = $2")
-                    .bind(account)
-                    .bind(name.to_lowercase())
-                    .fetch_optional(&self.pool)
-                    .await?,
-            )
+            Ok(sqlx::query(&format!(
+                "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.account = $1 AND r.name_key = $2"
+            ))
+            .bind(account)
+            .bind(name.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?)
         })?;
-        row.as_ref().map(doc_column).transpose()
+        row.as_ref().map(role_row).transpose()
     }
 
     async fn update_role(&self, role: &Role) -> StoreResult<()> {
-        let doc = to_doc(role)?;
+        let doc = role_doc(role)?;
         retrying!("update_role", async {
             let mut tx = self.begin().await?;
             let updated =
@@ -666,12 +701,19 @@ impl Store for PostgresStore {
     async fn delete_role(&self, account: &str, name: &str) -> StoreResult<bool> {
         retrying!("delete_role", async {
             let mut tx = self.begin().await?;
+            // The role row first: an attachment in progress holds it FOR
+            // SHARE, so this waits for it and then deletes its row too.
             let deleted = sqlx::query("DELETE FROM roles WHERE account = $1 AND name_key = $2")
                 .bind(account)
                 .bind(name.to_lowercase())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            sqlx::query("DELETE FROM role_policy_attachments WHERE account = $1 AND role_key = $2")
+                .bind(account)
+                .bind(name.to_lowercase())
+                .execute(&mut *tx)
+                .await?;
             commit(tx).await?;
             Ok(deleted > 0)
         })
@@ -684,17 +726,161 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<Role>> {
         let rows = retrying!("list_roles", async {
-            Ok(sqlx::query(
-                "SELECT doc FROM roles WHERE account = $1 AND name_key > $2
-                 ORDER BY name_key LIMIT $3",
-            )
+            Ok(sqlx::query(&format!(
+                "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.account = $1 AND r.name_key > $2
+                 ORDER BY r.name_key LIMIT $3"
+            ))
             .bind(account)
             .bind(after.map(str::to_lowercase).unwrap_or_default())
             .bind(sql_limit(limit))
             .fetch_all(&self.pool)
             .await?)
         })?;
-        rows.iter().map(doc_column).collect()
+        rows.iter().map(role_row).collect()
+    }
+
+    async fn insert_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()> {
+        let doc = policy_doc(policy)?;
+        retrying!("insert_managed_policy", async {
+            let mut tx = self.begin().await?;
+            sqlx::query(
+                "INSERT INTO managed_policies (arn, account, name_key, doc) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&policy.arn)
+            .bind(&policy.account)
+            .bind(policy.name.to_lowercase())
+            .bind(&doc)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unique_as(e, || StoreError::AlreadyExists(policy.name.clone())))?;
+            commit(tx).await
+        })
+    }
+
+    async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>> {
+        let row = retrying!("get_managed_policy", async {
+            Ok(sqlx::query(&format!(
+                "SELECT {POLICY_COLUMNS} FROM managed_policies p WHERE p.arn = $1"
+            ))
+            .bind(arn)
+            .fetch_optional(&self.pool)
+            .await?)
+        })?;
+        row.as_ref().map(policy_row).transpose()
+    }
+
+    async fn delete_managed_policy(&self, arn: &str) -> StoreResult<PolicyDeletion> {
+        retrying!("delete_managed_policy", async {
+            let mut tx = self.begin().await?;
+            // FOR UPDATE conflicts with the FOR SHARE of an attachment in
+            // progress: whichever commits first, the other sees it.
+            let exists: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM managed_policies WHERE arn = $1 FOR UPDATE")
+                    .bind(arn)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                return Ok(PolicyDeletion::NotFound);
+            }
+            let attachments: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM role_policy_attachments WHERE policy_arn = $1",
+            )
+            .bind(arn)
+            .fetch_one(&mut *tx)
+            .await?;
+            if attachments > 0 {
+                return Ok(PolicyDeletion::Attached);
+            }
+            sqlx::query("DELETE FROM managed_policies WHERE arn = $1")
+                .bind(arn)
+                .execute(&mut *tx)
+                .await?;
+            commit(tx).await?;
+            Ok(PolicyDeletion::Deleted)
+        })
+    }
+
+    async fn list_managed_policies(
+        &self,
+        account: &str,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<ManagedPolicy>> {
+        let rows = retrying!("list_managed_policies", async {
+            Ok(sqlx::query(&format!(
+                "SELECT {POLICY_COLUMNS} FROM managed_policies p
+                 WHERE p.account = $1 AND p.name_key > $2 ORDER BY p.name_key LIMIT $3"
+            ))
+            .bind(account)
+            .bind(after_name.map(str::to_lowercase).unwrap_or_default())
+            .bind(sql_limit(limit))
+            .fetch_all(&self.pool)
+            .await?)
+        })?;
+        rows.iter().map(policy_row).collect()
+    }
+
+    async fn attach_role_policy(
+        &self,
+        account: &str,
+        role_name: &str,
+        policy_arn: &str,
+    ) -> StoreResult<()> {
+        let role_key = role_name.to_lowercase();
+        retrying!("attach_role_policy", async {
+            let mut tx = self.begin().await?;
+            let role: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM roles WHERE account = $1 AND name_key = $2 FOR SHARE",
+            )
+            .bind(account)
+            .bind(&role_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if role.is_none() {
+                return Err(StoreError::NotFound(role_name.to_string()).into());
+            }
+            let policy: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM managed_policies WHERE arn = $1 FOR SHARE")
+                    .bind(policy_arn)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if policy.is_none() {
+                return Err(StoreError::NotFound(policy_arn.to_string()).into());
+            }
+            sqlx::query(
+                "INSERT INTO role_policy_attachments (account, role_key, policy_arn)
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(account)
+            .bind(&role_key)
+            .bind(policy_arn)
+            .execute(&mut *tx)
+            .await?;
+            commit(tx).await
+        })
+    }
+
+    async fn detach_role_policy(
+        &self,
+        account: &str,
+        role_name: &str,
+        policy_arn: &str,
+    ) -> StoreResult<bool> {
+        retrying!("detach_role_policy", async {
+            let mut tx = self.begin().await?;
+            let deleted = sqlx::query(
+                "DELETE FROM role_policy_attachments
+                 WHERE account = $1 AND role_key = $2 AND policy_arn = $3",
+            )
+            .bind(account)
+            .bind(role_name.to_lowercase())
+            .bind(policy_arn)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            commit(tx).await?;
+            Ok(deleted > 0)
+        })
     }
 
     async fn insert_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cognate_core::model::{
-    Identity, Login, MergeCause, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord,
+    Identity, Login, ManagedPolicy, MergeCause, MergeRecord, OidcProvider, Pool, Role,
+    SigningKeyRecord,
 };
-use cognate_core::store::{IdentityChanges, NewIdentity, Store, StoreError, StoreResult};
+use cognate_core::store::{
+    IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError, StoreResult,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -68,6 +71,27 @@ impl SqliteStore {
             .map_err(backend)
     }
 
+    /// ARNs of the policies attached to a role, ordered.
+    async fn attachments_of(&self, account: &str, role_key: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT policy_arn FROM role_policy_attachments WHERE account = ? AND role_key = ?
+             ORDER BY policy_arn",
+        )
+        .bind(account)
+        .bind(role_key)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)
+    }
+
+    async fn role_with_attachments(&self, row: &SqliteRow) -> StoreResult<Role> {
+        let mut role: Role = doc_column(row)?;
+        role.attached_policies = self
+            .attachments_of(&role.account, &role.name.to_lowercase())
+            .await?;
+        Ok(role)
+    }
+
     async fn identity_logins(&self, id: &str) -> StoreResult<Vec<Login>> {
         let rows = sqlx::query(
             "SELECT provider, subject FROM logins WHERE identity_id = ? ORDER BY provider, subject",
@@ -116,6 +140,28 @@ fn doc_column<T: serde::de::DeserializeOwned>(row: &SqliteRow) -> StoreResult<T>
     let doc: String = row.try_get("doc").map_err(backend)?;
     from_doc(&doc)
 }
+
+/// A role as stored: its attachments live in their own table.
+fn role_doc(role: &Role) -> StoreResult<String> {
+    let mut stored = role.clone();
+    stored.attached_policies.clear();
+    to_doc(&stored)
+}
+
+/// A managed policy row (`doc`, `attachments`).
+fn policy_row(row: &SqliteRow) -> StoreResult<ManagedPolicy> {
+    let mut policy: ManagedPolicy = doc_column(row)?;
+    policy.attachment_count = row.try_get("attachments").map_err(backend)?;
+    Ok(policy)
+}
+
+fn policy_doc(policy: &ManagedPolicy) -> StoreResult<String> {
+    let mut stored = policy.clone();
+    stored.attachment_count = 0;
+    to_doc(&stored)
+}
+
+const POLICY_COLUMNS: &str = "doc, (SELECT COUNT(*) FROM role_policy_attachments a WHERE a.policy_arn = p.arn) AS attachments";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -386,7 +432,7 @@ impl Store for SqliteStore {
             .bind(&role.account)
             .bind(role.name.to_lowercase())
             .bind(&role.name)
-            .bind(to_doc(role)?)
+            .bind(role_doc(role)?)
             .execute(&self.writer)
             .await
             .map_err(|e| {
@@ -406,12 +452,15 @@ impl Store for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(backend)?;
-        row.as_ref().map(doc_column).transpose()
+        match row {
+            Some(row) => self.role_with_attachments(&row).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn update_role(&self, role: &Role) -> StoreResult<()> {
         let updated = sqlx::query("UPDATE roles SET doc = ? WHERE account = ? AND name_key = ?")
-            .bind(to_doc(role)?)
+            .bind(role_doc(role)?)
             .bind(&role.account)
             .bind(role.name.to_lowercase())
             .execute(&self.writer)
@@ -425,13 +474,21 @@ impl Store for SqliteStore {
     }
 
     async fn delete_role(&self, account: &str, name: &str) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query("DELETE FROM roles WHERE account = ? AND name_key = ?")
             .bind(account)
             .bind(name.to_lowercase())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?
             .rows_affected();
+        sqlx::query("DELETE FROM role_policy_attachments WHERE account = ? AND role_key = ?")
+            .bind(account)
+            .bind(name.to_lowercase())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         Ok(deleted > 0)
     }
 
@@ -450,7 +507,150 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(backend)?;
-        rows.iter().map(doc_column).collect()
+        let mut roles = Vec::with_capacity(rows.len());
+        for row in &rows {
+            roles.push(self.role_with_attachments(row).await?);
+        }
+        Ok(roles)
+    }
+
+    async fn insert_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO managed_policies (arn, account, name_key, doc) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&policy.arn)
+        .bind(&policy.account)
+        .bind(policy.name.to_lowercase())
+        .bind(policy_doc(policy)?)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists(policy.name.clone())
+            } else {
+                backend(e)
+            }
+        })?;
+        Ok(())
+    }
+
+    async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>> {
+        let row = sqlx::query(&format!(
+            "SELECT {POLICY_COLUMNS} FROM managed_policies p WHERE arn = ?"
+        ))
+        .bind(arn)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(policy_row).transpose()
+    }
+
+    async fn delete_managed_policy(&self, arn: &str) -> StoreResult<PolicyDeletion> {
+        // The single writer serialises this with attachments.
+        let mut tx = self.begin().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM managed_policies WHERE arn = ?")
+                .bind(arn)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if exists.is_none() {
+            return Ok(PolicyDeletion::NotFound);
+        }
+        let attachments: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM role_policy_attachments WHERE policy_arn = ?")
+                .bind(arn)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if attachments > 0 {
+            return Ok(PolicyDeletion::Attached);
+        }
+        sqlx::query("DELETE FROM managed_policies WHERE arn = ?")
+            .bind(arn)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(PolicyDeletion::Deleted)
+    }
+
+    async fn list_managed_policies(
+        &self,
+        account: &str,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<ManagedPolicy>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {POLICY_COLUMNS} FROM managed_policies p
+             WHERE account = ? AND name_key > ? ORDER BY name_key LIMIT ?"
+        ))
+        .bind(account)
+        .bind(after_name.map(str::to_lowercase).unwrap_or_default())
+        .bind(limit as i64)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(policy_row).collect()
+    }
+
+    async fn attach_role_policy(
+        &self,
+        account: &str,
+        role_name: &str,
+        policy_arn: &str,
+    ) -> StoreResult<()> {
+        let role_key = role_name.to_lowercase();
+        let mut tx = self.begin().await?;
+        let role: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM roles WHERE account = ? AND name_key = ?")
+                .bind(account)
+                .bind(&role_key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if role.is_none() {
+            return Err(StoreError::NotFound(role_name.to_string()));
+        }
+        let policy: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM managed_policies WHERE arn = ?")
+                .bind(policy_arn)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if policy.is_none() {
+            return Err(StoreError::NotFound(policy_arn.to_string()));
+        }
+        sqlx::query(
+            "INSERT INTO role_policy_attachments (account, role_key, policy_arn) VALUES (?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(account)
+        .bind(&role_key)
+        .bind(policy_arn)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn detach_role_policy(
+        &self,
+        account: &str,
+        role_name: &str,
+        policy_arn: &str,
+    ) -> StoreResult<bool> {
+        let deleted = sqlx::query(
+            "DELETE FROM role_policy_attachments WHERE account = ? AND role_key = ? AND policy_arn = ?",
+        )
+        .bind(account)
+        .bind(role_name.to_lowercase())
+        .bind(policy_arn)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(deleted > 0)
     }
 
     async fn insert_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {

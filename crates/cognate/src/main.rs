@@ -68,18 +68,67 @@ struct ServeArgs {
     /// Master key sealing keys at rest, 64 hex digits [default: <data dir>/master.key].
     #[arg(long, env = "COGNATE_MASTER_KEY", hide_env_values = true)]
     master_key: Option<String>,
+    /// Write the audit trail (one JSON object per state change) to this
+    /// file, or "-" for stdout [default: off].
+    #[arg(long, env = "COGNATE_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("COGNATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+/// The log on stdout (`COGNATE_LOG` filters it, default `info`), plus the
+/// audit trail as JSON lines in the file `audit_log` names ("-" for stdout).
+fn init_logging(audit_log: Option<&std::path::Path>) -> Result<(), String> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::{EnvFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let filter = EnvFilter::try_from_env("COGNATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let log = tracing_subscriber::fmt::layer().with_filter(filter);
+    let audit = match audit_log {
+        None => None,
+        Some(path) => {
+            let only_audit =
+                Targets::new().with_target(cognate_core::audit::TARGET, tracing::Level::INFO);
+            let layer = tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false);
+            Some(if path == std::path::Path::new("-") {
+                layer
+                    .with_writer(std::io::stdout)
+                    .boxed()
+                    .with_filter(only_audit)
+            } else {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
+                layer
+                    .with_writer(std::sync::Mutex::new(file))
+                    .boxed()
+                    .with_filter(only_audit)
+            })
+        }
+    };
+    tracing_subscriber::registry().with(log).with(audit).init();
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    let audit_log = match &cli.command {
+        Command::Serve(args)
+        | Command::Keys {
+            action: KeysAction::Rotate(args),
+        } => args.audit_log.clone(),
+    };
+    if let Err(e) = init_logging(audit_log.as_deref()) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Keys {
@@ -139,6 +188,7 @@ async fn rotate_keys(args: ServeArgs) -> ExitCode {
     .await;
     match result {
         Ok(kid) => {
+            cognate_core::audit::keys_rotated(&kid);
             println!("new signing key: {kid}");
             ExitCode::SUCCESS
         }

@@ -91,6 +91,18 @@ pub async fn dispatch(
         | GetRolePolicy
         | DeleteRolePolicy
         | ListRolePolicies
+        | UpdateRole
+        | UpdateAssumeRolePolicy
+        | CreatePolicy
+        | GetPolicy
+        | GetPolicyVersion
+        | DeletePolicy
+        | ListPolicies
+        | AttachRolePolicy
+        | DetachRolePolicy
+        | ListAttachedRolePolicies
+        | SimulatePrincipalPolicy
+        | SimulateCustomPolicy
         | CreateOpenIDConnectProvider
         | GetOpenIDConnectProvider
         | ListOpenIDConnectProviders

@@ -1,7 +1,10 @@
-//! IAM: roles with trust and inline policies, and OpenID Connect providers.
+//! IAM: roles with trust, inline and attached managed policies, customer
+//! managed policies, the policy simulator, and OpenID Connect providers.
 
-use cognate_core::iam::NewRole;
-use cognate_core::model::{OidcProvider, Role};
+use cognate_core::authz::{Simulation, SimulationResult};
+use cognate_core::iam::{NewPolicy, NewRole, PolicyFilter};
+use cognate_core::model::{ManagedPolicy, OidcProvider, Role};
+use cognate_core::service::page_token;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::app::AppState;
@@ -77,6 +80,187 @@ fn write_role(w: &mut XmlWriter, role: &Role) {
         }
         w.close("Tags");
     }
+}
+
+fn policy_arn_param(c: &mut Checker, params: &Params) -> String {
+    let arn = required(c, params, "PolicyArn", "policyArn");
+    c.arn("policyArn", &arn);
+    arn
+}
+
+fn optional_bool(c: &mut Checker, params: &Params, name: &str, member: &str) -> bool {
+    match params.get(name) {
+        None => false,
+        Some(s) if s.eq_ignore_ascii_case("true") => true,
+        Some(s) if s.eq_ignore_ascii_case("false") => false,
+        Some(s) => {
+            c.one_of(member, s, &["true", "false"]);
+            false
+        }
+    }
+}
+
+fn max_session_duration(c: &mut Checker, params: &Params) -> Option<i64> {
+    match params.get("MaxSessionDuration") {
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) => {
+                c.range("maxSessionDuration", n, 3600, 43200);
+                Some(n)
+            }
+            Err(_) => {
+                c.range("maxSessionDuration", 0, 3600, 43200);
+                None
+            }
+        },
+        None => None,
+    }
+}
+
+/// The `Policy` shape. ListPolicies leaves out the description, as IAM does.
+fn write_policy(w: &mut XmlWriter, p: &ManagedPolicy, with_description: bool) {
+    w.leaf("PolicyName", &p.name)
+        .leaf("PolicyId", &p.policy_id)
+        .leaf("Arn", &p.arn)
+        .leaf("Path", &p.path)
+        .leaf("DefaultVersionId", &p.default_version_id)
+        .leaf("AttachmentCount", &p.attachment_count.to_string())
+        .leaf("PermissionsBoundaryUsageCount", "0")
+        .leaf("IsAttachable", "true");
+    if with_description {
+        w.leaf_opt("Description", p.description.as_deref());
+    }
+    w.leaf("CreateDate", &timestamp(p.created_at))
+        .leaf("UpdateDate", &timestamp(p.updated_at));
+    if with_description && !p.tags.is_empty() {
+        w.open("Tags");
+        for (k, val) in &p.tags {
+            w.open("member")
+                .leaf("Key", k)
+                .leaf("Value", val)
+                .close("member");
+        }
+        w.close("Tags");
+    }
+}
+
+/// The members of a simulation request both simulate operations share.
+fn simulation(c: &mut Checker, params: &Params) -> Simulation {
+    let action_names = params.list("ActionNames");
+    if params.get("ActionNames").is_none() && action_names.is_empty() {
+        let _ = c.required::<String>("actionNames", &None);
+    }
+    for a in &action_names {
+        c.string("actionNames", a, 3, 128, None);
+    }
+    let resource_arns = params.list("ResourceArns");
+    for r in &resource_arns {
+        c.string("resourceArns", r, 1, 2048, None);
+    }
+    let policy_input_list = params.list("PolicyInputList");
+    for p in &policy_input_list {
+        c.string("policyInputList", p, 1, 131072, None);
+    }
+    let boundary = params.list("PermissionsBoundaryPolicyInputList");
+    for p in &boundary {
+        c.string("permissionsBoundaryPolicyInputList", p, 1, 131072, None);
+    }
+    let caller_arn = params.get("CallerArn").map(str::to_string);
+    c.opt_string("callerArn", &caller_arn, 1, 2048, None);
+    let mut context = Vec::new();
+    for entry in params.structs("ContextEntries") {
+        let name = entry.get("ContextKeyName").map(str::to_string);
+        if let Some(n) = c.required("contextEntries.member.contextKeyName", &name) {
+            c.string("contextEntries.member.contextKeyName", n, 5, 256, None);
+        }
+        if let Some(t) = entry.get("ContextKeyType") {
+            c.one_of(
+                "contextEntries.member.contextKeyType",
+                t,
+                &[
+                    "string",
+                    "stringList",
+                    "numeric",
+                    "numericList",
+                    "boolean",
+                    "booleanList",
+                    "ip",
+                    "ipList",
+                    "binary",
+                    "binaryList",
+                    "date",
+                    "dateList",
+                ],
+            );
+        }
+        context.push((name.unwrap_or_default(), entry.list("ContextKeyValues")));
+    }
+    Simulation {
+        policy_source_arn: None,
+        policy_input_list,
+        permissions_boundary_policy_input_list: boundary,
+        action_names,
+        resource_arns,
+        context,
+        caller_arn,
+    }
+}
+
+/// EvaluationResults, paged by MaxItems/Marker (the marker is the index
+/// of the next result).
+fn write_simulation(
+    params: &Params,
+    max: usize,
+    results: &[SimulationResult],
+    w: &mut XmlWriter,
+) -> Result<(), ApiError> {
+    let start = match params.get("Marker") {
+        Some(m) => page_token::decode(m)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .ok_or_else(|| {
+                err(cognate_core::Error::InvalidInput(
+                    "The marker is invalid.".into(),
+                ))
+            })?,
+        None => 0,
+    };
+    let end = results.len().min(start.saturating_add(max));
+    w.open("EvaluationResults");
+    for r in results.get(start..end).unwrap_or_default() {
+        w.open("member")
+            .leaf("EvalActionName", &r.action)
+            .leaf("EvalResourceName", &r.resource)
+            .leaf("EvalDecision", r.decision.as_iam_str());
+        w.open("MatchedStatements");
+        for m in &r.matched {
+            w.open("member")
+                .leaf("SourcePolicyId", &m.source_policy_id)
+                .leaf("SourcePolicyType", m.source_policy_type)
+                .close("member");
+        }
+        w.close("MatchedStatements");
+        w.open("MissingContextValues");
+        for k in &r.missing_context_values {
+            w.leaf("member", k);
+        }
+        w.close("MissingContextValues");
+        if let Some(allowed) = r.allowed_by_permissions_boundary {
+            w.open("PermissionsBoundaryDecisionDetail")
+                .leaf(
+                    "AllowedByPermissionsBoundary",
+                    if allowed { "true" } else { "false" },
+                )
+                .close("PermissionsBoundaryDecisionDetail");
+        }
+        w.close("member");
+    }
+    w.close("EvaluationResults");
+    let truncated = end < results.len();
+    w.leaf("IsTruncated", if truncated { "true" } else { "false" });
+    if truncated {
+        w.leaf("Marker", &page_token::encode(&end.to_string()));
+    }
+    Ok(())
 }
 
 pub async fn dispatch(
@@ -211,6 +395,221 @@ pub async fn dispatch(
             }
             w.close("PolicyNames");
             w.leaf("IsTruncated", "false");
+        }
+        Operation::UpdateRole => {
+            let name = role_name(&mut c, params);
+            let description = params.get("Description").map(str::to_string);
+            c.opt_string("description", &description, 0, 1000, None);
+            let max = max_session_duration(&mut c, params);
+            c.finish().map_err(err)?;
+            cognate
+                .update_role(&who, &name, description, max)
+                .await
+                .map_err(err)?;
+        }
+        Operation::UpdateAssumeRolePolicy => {
+            let name = role_name(&mut c, params);
+            let doc = required(&mut c, params, "PolicyDocument", "policyDocument");
+            c.string("policyDocument", &doc, 1, 131072, None);
+            c.finish().map_err(err)?;
+            cognate
+                .update_assume_role_policy(&who, &name, &doc)
+                .await
+                .map_err(err)?;
+        }
+        Operation::CreatePolicy => {
+            let name = policy_name(&mut c, params);
+            let doc = required(&mut c, params, "PolicyDocument", "policyDocument");
+            c.string("policyDocument", &doc, 1, 131072, None);
+            let path = params.get("Path").map(str::to_string);
+            c.opt_string("path", &path, 1, 512, None);
+            let description = params.get("Description").map(str::to_string);
+            c.opt_string("description", &description, 0, 1000, None);
+            let tags = params.tags("Tags");
+            c.finish().map_err(err)?;
+            let policy = cognate
+                .create_policy(
+                    &who,
+                    NewPolicy {
+                        name,
+                        path,
+                        document: doc,
+                        description,
+                        tags,
+                    },
+                )
+                .await
+                .map_err(err)?;
+            w.open("Policy");
+            write_policy(&mut w, &policy, true);
+            w.close("Policy");
+        }
+        Operation::GetPolicy => {
+            let arn = policy_arn_param(&mut c, params);
+            c.finish().map_err(err)?;
+            let policy = cognate.policy(&who, &arn).await.map_err(err)?;
+            w.open("Policy");
+            write_policy(&mut w, &policy, true);
+            w.close("Policy");
+        }
+        Operation::GetPolicyVersion => {
+            let arn = policy_arn_param(&mut c, params);
+            let version = required(&mut c, params, "VersionId", "versionId");
+            c.string("versionId", &version, 1, 128, Some(&v::POLICY_VERSION_ID));
+            c.finish().map_err(err)?;
+            let (policy, version) = cognate
+                .policy_version(&who, &arn, &version)
+                .await
+                .map_err(err)?;
+            w.open("PolicyVersion")
+                .leaf("Document", &encode_policy(&version.document))
+                .leaf("VersionId", &version.version_id)
+                .leaf(
+                    "IsDefaultVersion",
+                    if version.version_id == policy.default_version_id {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                )
+                .leaf("CreateDate", &timestamp(version.created_at))
+                .close("PolicyVersion");
+        }
+        Operation::DeletePolicy => {
+            let arn = policy_arn_param(&mut c, params);
+            c.finish().map_err(err)?;
+            cognate.delete_policy(&who, &arn).await.map_err(err)?;
+        }
+        Operation::ListPolicies => {
+            let scope = params.get("Scope").unwrap_or("All");
+            c.one_of("scope", scope, &["All", "AWS", "Local"]);
+            let only_attached = optional_bool(&mut c, params, "OnlyAttached", "onlyAttached");
+            let path_prefix = params.get("PathPrefix").map(str::to_string);
+            c.opt_string("pathPrefix", &path_prefix, 1, 512, None);
+            if let Some(usage) = params.get("PolicyUsageFilter") {
+                c.one_of(
+                    "policyUsageFilter",
+                    usage,
+                    &["PermissionsPolicy", "PermissionsBoundary"],
+                );
+            }
+            let max = max_items(&mut c, params);
+            c.finish().map_err(err)?;
+            // cognate has no AWS managed policies, and none of its policies
+            // is used as a permissions boundary.
+            let (policies, marker) = if scope == "AWS"
+                || params.get("PolicyUsageFilter") == Some("PermissionsBoundary")
+            {
+                (Vec::new(), None)
+            } else {
+                cognate
+                    .list_policies(
+                        &who,
+                        &PolicyFilter {
+                            only_attached,
+                            path_prefix,
+                        },
+                        max,
+                        params.get("Marker"),
+                    )
+                    .await
+                    .map_err(err)?
+            };
+            w.open("Policies");
+            for policy in &policies {
+                w.open("member");
+                write_policy(&mut w, policy, false);
+                w.close("member");
+            }
+            w.close("Policies");
+            w.leaf(
+                "IsTruncated",
+                if marker.is_some() { "true" } else { "false" },
+            );
+            w.leaf_opt("Marker", marker.as_deref());
+        }
+        Operation::AttachRolePolicy | Operation::DetachRolePolicy => {
+            let name = role_name(&mut c, params);
+            let arn = policy_arn_param(&mut c, params);
+            c.finish().map_err(err)?;
+            if operation == Operation::AttachRolePolicy {
+                cognate.attach_role_policy(&who, &name, &arn).await
+            } else {
+                cognate.detach_role_policy(&who, &name, &arn).await
+            }
+            .map_err(err)?;
+        }
+        Operation::ListAttachedRolePolicies => {
+            let name = role_name(&mut c, params);
+            let path_prefix = params.get("PathPrefix").map(str::to_string);
+            c.opt_string("pathPrefix", &path_prefix, 1, 512, None);
+            let max = max_items(&mut c, params);
+            c.finish().map_err(err)?;
+            let role = cognate.role(&who, &name).await.map_err(err)?;
+            let mut attached: Vec<(&str, &str, &str)> = role
+                .attached_policies
+                .iter()
+                .filter_map(|arn| {
+                    let (_, path, name) = cognate_core::iam::parse_policy_arn(arn)?;
+                    let path = if path.is_empty() { "/" } else { path };
+                    Some((name, path, arn.as_str()))
+                })
+                .filter(|(_, path, _)| {
+                    path_prefix
+                        .as_deref()
+                        .is_none_or(|prefix| path.starts_with(prefix))
+                })
+                .collect();
+            attached.sort_by_key(|(name, _, _)| name.to_lowercase());
+            let start = match params.get("Marker") {
+                Some(m) => {
+                    let after = page_token::decode(m).map_err(err)?;
+                    attached
+                        .iter()
+                        .position(|(name, _, _)| name.to_lowercase() > after)
+                        .unwrap_or(attached.len())
+                }
+                None => 0,
+            };
+            let page = attached.get(start..).unwrap_or_default();
+            let truncated = page.len() > max;
+            let page = page.get(..max.min(page.len())).unwrap_or_default();
+            w.open("AttachedPolicies");
+            for (name, _, arn) in page {
+                w.open("member")
+                    .leaf("PolicyName", name)
+                    .leaf("PolicyArn", arn)
+                    .close("member");
+            }
+            w.close("AttachedPolicies");
+            w.leaf("IsTruncated", if truncated { "true" } else { "false" });
+            if truncated && let Some((name, _, _)) = page.last() {
+                w.leaf("Marker", &page_token::encode(&name.to_lowercase()));
+            }
+        }
+        Operation::SimulatePrincipalPolicy => {
+            let source = required(&mut c, params, "PolicySourceArn", "policySourceArn");
+            c.arn("policySourceArn", &source);
+            let mut sim = simulation(&mut c, params);
+            sim.policy_source_arn = Some(source);
+            let max = max_items(&mut c, params);
+            c.finish().map_err(err)?;
+            let results = cognate
+                .simulate_principal_policy(&who, &sim)
+                .await
+                .map_err(err)?;
+            write_simulation(params, max, &results, &mut w)?;
+        }
+        Operation::SimulateCustomPolicy => {
+            if params.get("PolicyInputList").is_none() && params.list("PolicyInputList").is_empty()
+            {
+                let _ = c.required::<String>("policyInputList", &None);
+            }
+            let sim = simulation(&mut c, params);
+            let max = max_items(&mut c, params);
+            c.finish().map_err(err)?;
+            let results = cognate.simulate_custom_policy(&sim).map_err(err)?;
+            write_simulation(params, max, &results, &mut w)?;
         }
         Operation::CreateOpenIDConnectProvider => {
             let url = required(&mut c, params, "Url", "url");

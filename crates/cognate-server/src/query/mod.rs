@@ -39,6 +39,31 @@ impl Params {
         items.into_iter().map(|(_, v)| v).collect()
     }
 
+    /// `Name.member.N.<members>`: one parameter set per N, in index order,
+    /// with the `Name.member.N.` prefix removed (lists of structures such
+    /// as `PolicyArns.member.1.arn` or `ContextEntries.member.1.ContextKeyName`).
+    pub fn structs(&self, name: &str) -> Vec<Params> {
+        let prefix = format!("{name}.member.");
+        let mut items: std::collections::BTreeMap<u32, Vec<(String, String)>> =
+            std::collections::BTreeMap::new();
+        for (k, v) in &self.0 {
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                continue;
+            };
+            let Some((index, member)) = rest.split_once('.') else {
+                continue;
+            };
+            let Ok(index) = index.parse::<u32>() else {
+                continue;
+            };
+            items
+                .entry(index)
+                .or_default()
+                .push((member.to_string(), v.clone()));
+        }
+        items.into_values().map(Params).collect()
+    }
+
     /// `Name.member.N.Key` / `Name.member.N.Value` pairs.
     pub fn tags(&self, name: &str) -> std::collections::BTreeMap<String, String> {
         let mut out = std::collections::BTreeMap::new();

@@ -1,21 +1,29 @@
 //! STS: GetCallerIdentity and AssumeRoleWithWebIdentity.
 
+use cognate_core::sts::{AssumeRoleWithWebIdentity, AssumedRole};
+
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::cognito::not_implemented;
-use crate::operation::Operation;
-use crate::query::Params;
+use crate::operation::{Operation, Service};
+use crate::query::{Params, domain};
+use crate::validate::{self as v, Checker};
 use crate::wire_error::ApiError;
-use crate::xml::XmlWriter;
+use crate::xml::{XmlWriter, timestamp};
+
+fn err(e: cognate_core::Error) -> ApiError {
+    domain(Service::Sts)(e)
+}
 
 pub async fn dispatch(
     state: &AppState,
     operation: Operation,
     principal: &Principal,
-    _params: &Params,
+    params: &Params,
 ) -> Result<XmlWriter, ApiError> {
     match operation {
         Operation::GetCallerIdentity => Ok(caller_identity(state, principal)),
+        Operation::AssumeRoleWithWebIdentity => assume_role_with_web_identity(state, params).await,
         _ => Err(not_implemented(operation)),
     }
 }
@@ -38,5 +46,104 @@ fn caller_identity(state: &AppState, principal: &Principal) -> XmlWriter {
     w.leaf("UserId", &user_id)
         .leaf("Account", &account)
         .leaf("Arn", &arn);
+    w
+}
+
+/// The model constraints of AssumeRoleWithWebIdentity, all reported at
+/// once as one ValidationError.
+fn parse_input(params: &Params) -> Result<AssumeRoleWithWebIdentity, cognate_core::Error> {
+    let mut c = Checker::new();
+    let get = |name: &str| params.get(name).map(str::to_string);
+    let role_arn = get("RoleArn");
+    if let Some(arn) = c.required("roleArn", &role_arn) {
+        c.arn("roleArn", arn);
+    }
+    let session_name = get("RoleSessionName");
+    if let Some(name) = c.required("roleSessionName", &session_name) {
+        c.string("roleSessionName", name, 2, 64, Some(&v::SESSION_NAME));
+    }
+    let token = get("WebIdentityToken");
+    if let Some(token) = c.required("webIdentityToken", &token) {
+        c.sensitive("webIdentityToken", token, 4, 20000);
+    }
+    let provider_id = get("ProviderId");
+    c.opt_string("providerId", &provider_id, 4, 2048, None);
+    let policy_arns: Vec<String> = params
+        .structs("PolicyArns")
+        .iter()
+        .map(|p| p.get("arn").unwrap_or_default().to_string())
+        .collect();
+    c.count(
+        "policyArns",
+        &format!("[{}]", policy_arns.join(", ")),
+        policy_arns.len(),
+        0,
+        10,
+    );
+    for (i, arn) in policy_arns.iter().enumerate() {
+        c.arn(&format!("policyArns.{}.member.arn", i + 1), arn);
+    }
+    let policy = get("Policy");
+    c.opt_string("policy", &policy, 1, 2048, Some(&v::SESSION_POLICY));
+    let duration_seconds = match params.get("DurationSeconds") {
+        None => None,
+        Some(s) => match s.trim().parse::<i64>() {
+            Ok(n) => {
+                c.range("durationSeconds", n, 900, 43200);
+                Some(n)
+            }
+            Err(_) => {
+                c.range("durationSeconds", 0, 900, 43200);
+                None
+            }
+        },
+    };
+    c.finish()?;
+    Ok(AssumeRoleWithWebIdentity {
+        role_arn: role_arn.unwrap_or_default(),
+        role_session_name: session_name.unwrap_or_default(),
+        web_identity_token: token.unwrap_or_default(),
+        provider_id,
+        policy_arns,
+        policy,
+        duration_seconds,
+    })
+}
+
+async fn assume_role_with_web_identity(
+    state: &AppState,
+    params: &Params,
+) -> Result<XmlWriter, ApiError> {
+    let input = parse_input(params).map_err(err)?;
+    let assumed = state
+        .cognate
+        .assume_role_with_web_identity(&input)
+        .await
+        .map_err(err)?;
+    Ok(write_assumed_role(&assumed))
+}
+
+fn write_assumed_role(a: &AssumedRole) -> XmlWriter {
+    let mut w = XmlWriter::new();
+    w.open("Credentials")
+        .leaf("AccessKeyId", &a.credentials.access_key_id)
+        .leaf("SecretAccessKey", &a.credentials.secret_access_key)
+        .leaf("SessionToken", &a.credentials.session_token)
+        .leaf("Expiration", &timestamp(a.credentials.expiration))
+        .close("Credentials")
+        .leaf(
+            "SubjectFromWebIdentityToken",
+            &a.subject_from_web_identity_token,
+        )
+        .open("AssumedRoleUser")
+        .leaf("AssumedRoleId", &a.assumed_role_id)
+        .leaf("Arn", &a.assumed_role_arn)
+        .close("AssumedRoleUser");
+    if let Some(size) = a.packed_policy_size {
+        w.leaf("PackedPolicySize", &size.to_string());
+    }
+    w.leaf("Provider", &a.provider)
+        .leaf("Audience", &a.audience)
+        .leaf_opt("SourceIdentity", a.source_identity.as_deref());
     w
 }

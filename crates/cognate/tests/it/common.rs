@@ -128,6 +128,17 @@ impl TestServer {
         aws_sdk_sts::Client::from_conf(config)
     }
 
+    /// An STS client without credentials (AssumeRoleWithWebIdentity).
+    pub fn anonymous_sts(&self) -> aws_sdk_sts::Client {
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    }
+
     pub fn sts(&self) -> aws_sdk_sts::Client {
         self.sts_with(self.admin_credentials())
     }
@@ -189,6 +200,25 @@ impl Raw {
             ],
             body: body.as_bytes().to_vec(),
         }
+    }
+
+    /// A Query request whose form body is built from `params`.
+    pub fn query_params(params: &[(&str, &str)]) -> Raw {
+        fn encode(s: &str) -> String {
+            s.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect()
+        }
+        let body: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        Raw::query(&body.join("&"))
     }
 
     pub fn query(body: &str) -> Raw {
@@ -306,10 +336,80 @@ impl RawResponse {
         code
     }
 
+    /// `<Message>` of a Query XML error, unescaped.
+    pub fn xml_message(&self) -> String {
+        let start = self.body.find("<Message>").unwrap() + 9;
+        let end = self.body.find("</Message>").unwrap();
+        self.body[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&")
+    }
+
     /// `<Code>` of a Query XML error.
     pub fn xml_error(&self) -> String {
         let start = self.body.find("<Code>").unwrap() + 6;
         let end = self.body.find("</Code>").unwrap();
         self.body[start..end].to_string()
     }
+}
+
+/// A cognate process started from the built binary.
+pub struct Node {
+    child: std::process::Child,
+    pub endpoint: String,
+    /// Everything the process wrote to stdout so far.
+    pub log: Arc<std::sync::Mutex<String>>,
+    pub dir: TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Spawns `cmd` (a `cognate serve` command) and waits for its "listening
+/// on" line; on failure returns what it printed.
+pub fn spawn_cognate(mut cmd: std::process::Command, dir: TempDir) -> Result<Node, String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let log = Arc::new(std::sync::Mutex::new(String::new()));
+    while let Some(Ok(line)) = lines.next() {
+        let mut seen = log.lock().unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(i) = line.find("listening on http://") {
+            let rest = &line[i + "listening on ".len()..];
+            let endpoint = rest.split([';', ' ']).next().unwrap().to_string();
+            drop(seen);
+            let sink = log.clone();
+            // Keep draining (and keeping) the log.
+            std::thread::spawn(move || {
+                for line in lines.by_ref().map_while(Result::ok) {
+                    let mut seen = sink.lock().unwrap();
+                    seen.push_str(&line);
+                    seen.push('\n');
+                }
+            });
+            return Ok(Node {
+                child,
+                endpoint,
+                log,
+                dir,
+            });
+        }
+    }
+    let _ = child.wait();
+    let seen = log.lock().unwrap().clone();
+    Err(seen)
 }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod common;
 mod developer;
 mod flows;
@@ -11,3 +12,4 @@ mod iam;
 mod multinode;
 mod pools;
 mod protocol;
+mod sts;

@@ -2,8 +2,7 @@
 //! service. Needs `COGNATE_TEST_POSTGRES_URL` (scripts/test starts a
 //! server); with `COGNATE_TEST_REQUIRE_POSTGRES=1` its absence fails.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -13,7 +12,7 @@ use aws_sdk_cognitoidentity::config::Region;
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::common::code;
+use crate::common::{Node, code, spawn_cognate};
 
 const KEY_ID: &str = "AKIAMULTINODETEST000";
 const SECRET: &str = "multinode/test/secret/0000000000000000000";
@@ -42,65 +41,6 @@ async fn fresh_database(server: &str) -> String {
         .unwrap();
     let (base, _) = server.rsplit_once('/').unwrap();
     format!("{base}/{name}")
-}
-
-struct Node {
-    child: Child,
-    endpoint: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `cognate <subcommand...>` with the settings every node shares.
-fn node_command(subcommand: &[&str], database: &str, master: &str, dir: &std::path::Path) -> Command {
-    let config = dir.join("cognate.toml");
-    std::fs::write(&config, "key_reload_interval = 1\n").unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognate"));
-    cmd.args(subcommand).env("COGNATE_DATABASE_URL", database)
-        .env("COGNATE_MASTER_KEY", master)
-        .env("COGNATE_DATA_DIR", dir.join("data"))
-        .env("COGNATE_ADMIN_ACCESS_KEY_ID", KEY_ID)
-        .env("COGNATE_ADMIN_SECRET_ACCESS_KEY", SECRET)
-        .env("COGNATE_LISTEN", "127.0.0.1:0")
-        .env("NO_COLOR", "1")
-        .arg("--config")
-        .arg(&config);
-    cmd
-}
-
-fn start_node(database: &str, master: &str) -> Result<Node, String> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = node_command(&["serve"], database, master, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen = String::new();
-    while let Some(Ok(line)) = lines.next() {
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(i) = line.find("listening on http://") {
-            let rest = &line[i + "listening on ".len()..];
-            let endpoint = rest.split([';', ' ']).next().unwrap().to_string();
-            // Keep draining the log in the background.
-            std::thread::spawn(move || for _ in lines.by_ref() {});
-            return Ok(Node {
-                child,
-                endpoint,
-                _dir: dir,
-            });
-        }
-    }
-    let _ = child.wait();
-    Err(seen)
 }
 
 fn cognito(endpoint: &str, creds: Option<Credentials>) -> aws_sdk_cognitoidentity::Client {
@@ -166,7 +106,10 @@ async fn two_nodes_on_one_database_act_as_one_service() {
     let database = fresh_database(&server).await;
     let a = start_node(&database, MASTER).unwrap();
     let b = start_node(&database, MASTER).unwrap();
-    let (ca, cb) = (cognito(&a.endpoint, Some(admin())), cognito(&b.endpoint, Some(admin())));
+    let (ca, cb) = (
+        cognito(&a.endpoint, Some(admin())),
+        cognito(&b.endpoint, Some(admin())),
+    );
 
     let pool_id = ca
         .create_identity_pool()
@@ -207,7 +150,12 @@ async fn two_nodes_on_one_database_act_as_one_service() {
         .unwrap()
         .identity_id
         .unwrap();
-    let described = cb.describe_identity().identity_id(&guest).send().await.unwrap();
+    let described = cb
+        .describe_identity()
+        .identity_id(&guest)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(described.identity_id(), Some(guest.as_str()));
 
     // Both publish the same keys; a token signed by A verifies with B's JWKS.
@@ -238,8 +186,16 @@ async fn two_nodes_on_one_database_act_as_one_service() {
         None,
         "vended",
     );
-    let me = sts(&b.endpoint, vended).get_caller_identity().send().await.unwrap();
-    assert!(me.arn().unwrap().ends_with("assumed-role/Shared/CognitoIdentityCredentials"));
+    let me = sts(&b.endpoint, vended)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        me.arn()
+            .unwrap()
+            .ends_with("assumed-role/Shared/CognitoIdentityCredentials")
+    );
 
     // Merges through A and links through B at once end consistent.
     let users: Vec<String> = (0..6).map(|i| format!("user{i}")).collect();
@@ -312,7 +268,11 @@ async fn two_nodes_on_one_database_act_as_one_service() {
     let out = node_command(&["keys", "rotate"], &database, MASTER, dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut seen = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -334,7 +294,38 @@ async fn a_node_with_another_master_key_refuses_to_start() {
     let first = start_node(&database, MASTER).unwrap();
     let other = "ff".repeat(32);
     let refused = start_node(&database, &other);
-    let log = refused.err().expect("a node with the wrong master key must not start");
+    let log = refused
+        .err()
+        .expect("a node with the wrong master key must not start");
     assert!(log.contains("master key does not match"), "{log}");
     drop(first);
+}
+
+/// `cognate <subcommand...>` with the settings every node shares.
+fn node_command(
+    subcommand: &[&str],
+    database: &str,
+    master: &str,
+    dir: &std::path::Path,
+) -> Command {
+    let config = dir.join("cognate.toml");
+    std::fs::write(&config, "key_reload_interval = 1\n").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognate"));
+    cmd.args(subcommand)
+        .env("COGNATE_DATABASE_URL", database)
+        .env("COGNATE_MASTER_KEY", master)
+        .env("COGNATE_DATA_DIR", dir.join("data"))
+        .env("COGNATE_ADMIN_ACCESS_KEY_ID", KEY_ID)
+        .env("COGNATE_ADMIN_SECRET_ACCESS_KEY", SECRET)
+        .env("COGNATE_LISTEN", "127.0.0.1:0")
+        .env("NO_COLOR", "1")
+        .arg("--config")
+        .arg(&config);
+    cmd
+}
+
+fn start_node(database: &str, master: &str) -> Result<Node, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = node_command(&["serve"], database, master, dir.path());
+    spawn_cognate(cmd, dir)
 }

@@ -1,0 +1,172 @@
+//! The audit trail and the secrecy of logs, on a real process.
+
+use std::process::Command;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_credential_types::Credentials;
+use aws_sdk_cognitoidentity::config::Region;
+use cognate_testkit::OidcProvider;
+use serde_json::{Value, json};
+
+use crate::common::spawn_cognate;
+
+const KEY_ID: &str = "AKIAAUDITTESTADMIN00";
+const SECRET: &str = "audit/test/secret/key/000000000000000000";
+
+#[tokio::test]
+async fn state_changes_are_audited_and_no_secret_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_file = dir.path().join("audit.jsonl");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognate"));
+    cmd.arg("serve")
+        .env("COGNATE_DATA_DIR", dir.path().join("data"))
+        .env("COGNATE_LISTEN", "127.0.0.1:0")
+        .env("COGNATE_ADMIN_ACCESS_KEY_ID", KEY_ID)
+        .env("COGNATE_ADMIN_SECRET_ACCESS_KEY", SECRET)
+        .env("COGNATE_AUDIT_LOG", &audit_file)
+        .env("COGNATE_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .env_remove("COGNATE_DATABASE_URL");
+    let node = spawn_cognate(cmd, dir).unwrap();
+    let config = |creds: Option<Credentials>| {
+        let mut b = aws_sdk_cognitoidentity::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&node.endpoint)
+            .retry_config(RetryConfig::disabled());
+        if let Some(c) = creds {
+            b = b.credentials_provider(c);
+        }
+        aws_sdk_cognitoidentity::Client::from_conf(b.build())
+    };
+    let admin = config(Some(Credentials::new(KEY_ID, SECRET, None, None, "admin")));
+    let anon = config(None);
+    let iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&node.endpoint)
+            .credentials_provider(Credentials::new(KEY_ID, SECRET, None, None, "admin"))
+            .build(),
+    );
+
+    let idp = OidcProvider::start().await;
+    let arn = iam
+        .create_open_id_connect_provider()
+        .url(idp.issuer())
+        .client_id_list("c1")
+        .send()
+        .await
+        .unwrap()
+        .open_id_connect_provider_arn
+        .unwrap();
+    let pool = admin
+        .create_identity_pool()
+        .identity_pool_name("audited")
+        .allow_unauthenticated_identities(true)
+        .open_id_connect_provider_arns(arn)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id;
+    let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"cognito-identity.amazonaws.com:aud":pool}}}]});
+    let role = iam
+        .create_role()
+        .role_name("Audited")
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    admin
+        .set_identity_pool_roles()
+        .identity_pool_id(&pool)
+        .roles("unauthenticated", &role)
+        .roles("authenticated", &role)
+        .send()
+        .await
+        .unwrap();
+
+    let token = idp.id_token(json!({"sub": "audited-user", "aud": "c1"}));
+    let owner = anon
+        .get_id()
+        .identity_pool_id(&pool)
+        .logins(idp.logins_key(), &token)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap();
+    let guest = anon
+        .get_id()
+        .identity_pool_id(&pool)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap();
+    let creds = anon
+        .get_credentials_for_identity()
+        .identity_id(&guest)
+        .logins(idp.logins_key(), &token)
+        .send()
+        .await
+        .unwrap();
+    let vended = creds.credentials().unwrap();
+
+    // Audit events are written as they happen; give the writer a moment.
+    let mut events: Vec<Value> = Vec::new();
+    for _ in 0..50 {
+        let text = std::fs::read_to_string(&audit_file).unwrap_or_default();
+        events = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if events.iter().any(|e| e["event"] == "credentials_vended") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let find =
+        |name: &str| -> Vec<&Value> { events.iter().filter(|e| e["event"] == name).collect() };
+    assert_eq!(find("pool_created").len(), 1);
+    let linked = find("login_linked");
+    assert_eq!(linked.len(), 1, "{events:?}");
+    assert_eq!(linked[0]["identity_id"], owner);
+    assert_eq!(linked[0]["provider"], idp.logins_key());
+    let merged = find("identities_merged");
+    assert_eq!(merged.len(), 1);
+    assert_eq!(merged[0]["from_identity"], guest);
+    assert_eq!(merged[0]["to_identity"], owner);
+    assert_eq!(merged[0]["cause"], "LoginPresented");
+    let vended_events = find("credentials_vended");
+    assert_eq!(vended_events[0]["identity_id"], owner);
+    assert_eq!(vended_events[0]["role_arn"], role);
+
+    // No secret reaches the log or the audit trail, even at debug level.
+    let audit_text = std::fs::read_to_string(&audit_file).unwrap();
+    let log_text = node.log.lock().unwrap().clone();
+    assert!(log_text.contains("listening on"));
+    for secret in [
+        SECRET,
+        token.as_str(),
+        vended.secret_key().unwrap(),
+        vended.session_token().unwrap(),
+    ] {
+        assert!(!log_text.contains(secret), "a secret is in the log");
+        assert!(
+            !audit_text.contains(secret),
+            "a secret is in the audit trail"
+        );
+    }
+    // The key files are private.
+    use std::os::unix::fs::PermissionsExt;
+    let master = node.dir.path().join("data").join("master.key");
+    assert_eq!(
+        std::fs::metadata(master).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
