@@ -2,12 +2,13 @@
 //! into an operation, authenticates it, dispatches it and renders the
 //! result; plus health, metrics and the OpenID discovery documents.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,6 +16,7 @@ use cognate_core::Cognate;
 use serde_json::Value;
 
 use crate::auth::{self, AdminKey, Principal};
+use crate::limits::Limiter;
 use crate::metrics::{Metrics, Outcome};
 use crate::operation::{Operation, Service};
 use crate::wire_error::{ApiError, Protocol};
@@ -26,6 +28,7 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    pub limiter: Limiter,
 }
 
 /// The parsed input of a call.
@@ -98,6 +101,7 @@ fn protocol_hint(headers: &HeaderMap) -> Protocol {
 
 async fn api(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -132,6 +136,16 @@ async fn api(
     };
     let protocol = call.protocol;
     let operation = call.operation;
+    if let Err(error) = check_limits(&state, &call, peer) {
+        state
+            .metrics
+            .record(operation, Outcome::ClientError, started.elapsed());
+        let mut response = finish(error.render(protocol, &request_id));
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-amzn-requestid", v);
+        }
+        return response;
+    }
     let result = match auth::authenticate(&state, &call, &method, &uri, &headers, &body) {
         Ok(principal) => match auth::authorize(&state, &call, &principal).await {
             Ok(()) => dispatch(&state, call, principal, &request_id).await,
@@ -161,6 +175,39 @@ async fn api(
         response.headers_mut().insert("x-amzn-requestid", v);
     }
     response
+}
+
+/// Abuse limits of unsigned calls, by source address and, for new guests,
+/// by pool.
+fn check_limits(state: &AppState, call: &Call, peer: SocketAddr) -> Result<(), ApiError> {
+    if !call.operation.is_public() {
+        return Ok(());
+    }
+    let address = peer.ip();
+    let throttled = || {
+        ApiError::from_domain(
+            &cognate_core::Error::TooManyRequests("Rate exceeded".into()),
+            call.protocol,
+        )
+    };
+    if !state.limiter.allow_public(address) {
+        return Err(throttled());
+    }
+    if call.operation == Operation::GetId
+        && let Input::Json(input) = &call.input
+    {
+        let has_logins = input
+            .get("Logins")
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty());
+        let pool = input.get("IdentityPoolId").and_then(Value::as_str);
+        if let (false, Some(pool)) = (has_logins, pool)
+            && !state.limiter.allow_guest(address, pool)
+        {
+            return Err(throttled());
+        }
+    }
+    Ok(())
 }
 
 /// Headers every API response carries (browser SDKs call directly).

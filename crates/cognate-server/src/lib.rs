@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod cognito;
+pub mod limits;
 pub mod metrics;
 pub mod openid;
 pub mod operation;

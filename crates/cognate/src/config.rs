@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cognate_federation::{FederationConfig, ProviderOverride};
+use cognate_server::limits::LimitsConfig;
 use serde::Deserialize;
 
 /// What `--config FILE` may contain. Every key is optional.
@@ -30,6 +31,10 @@ pub struct FileConfig {
     /// Timeouts and cache lifetimes of provider key fetching.
     #[serde(default)]
     pub federation: Option<FederationConfig>,
+    /// Abuse limits of the unsigned operations (per second, per address
+    /// and per pool); 0 disables one.
+    #[serde(default)]
+    pub limits: Option<LimitsConfig>,
 }
 
 impl FileConfig {
@@ -77,6 +82,7 @@ pub struct Settings {
     /// 64 hex digits; None: the key file in the data directory.
     pub master_key: Option<String>,
     pub key_reload_interval: std::time::Duration,
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +168,7 @@ impl Settings {
             key_reload_interval: std::time::Duration::from_secs(
                 file.key_reload_interval.unwrap_or(60).max(1),
             ),
+            limits: file.limits.unwrap_or_default(),
         })
     }
 
@@ -185,6 +192,7 @@ impl Settings {
             federation: FederationConfig::default(),
             master_key: None,
             key_reload_interval: std::time::Duration::from_secs(60),
+            limits: LimitsConfig::default(),
         })
     }
 }

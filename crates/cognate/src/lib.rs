@@ -177,15 +177,19 @@ pub async fn start_with_clock(
         },
         metrics: Default::default(),
         max_body_bytes: 1024 * 1024,
+        limiter: cognate_server::limits::Limiter::new(&settings.limits),
     });
     let app = cognate_server::router(state);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "the server stopped");
         }

@@ -9,6 +9,7 @@ mod common;
 mod developer;
 mod flows;
 mod iam;
+mod limits;
 mod multinode;
 mod pools;
 mod protocol;
