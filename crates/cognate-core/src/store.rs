@@ -206,6 +206,18 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_signing_keys_retired_before(&self, before: i64) -> StoreResult<u64>;
 
     async fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    // ---- export and import (moving a deployment between engines) ----
+
+    /// Every pool of every account, ordered by id, after the given id.
+    async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>>;
+    /// Every merge recorded in a pool, oldest first.
+    async fn merges_of_pool(&self, pool_id: &str) -> StoreResult<Vec<MergeRecord>>;
+    /// Writes identities exactly as given (logins, state, version, times)
+    /// in one transaction. An existing id or login is `AlreadyExists`.
+    async fn import_identities(&self, identities: &[Identity]) -> StoreResult<()>;
+    /// Writes merge records as given, in order, in one transaction.
+    async fn import_merges(&self, merges: &[MergeRecord]) -> StoreResult<()>;
     /// Sets a setting only if it is absent; returns the value that is
     /// stored afterwards (the existing one if another node won).
     async fn init_setting(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>>;

@@ -808,6 +808,99 @@ pub async fn settings_are_set_once(store: Arc<dyn Store>) {
     );
 }
 
+pub async fn import_writes_records_as_given(store: Arc<dyn Store>) {
+    use cognate_core::model::Identity;
+    store
+        .insert_pool(&pool("us-east-1:b", "111"), 10)
+        .await
+        .unwrap();
+    store
+        .insert_pool(&pool("us-east-1:a", "222"), 10)
+        .await
+        .unwrap();
+    let all = store.list_all_pools(None, 10).await.unwrap();
+    let ids: Vec<_> = all.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["us-east-1:a", "us-east-1:b"]);
+    assert_eq!(
+        store
+            .list_all_pools(Some("us-east-1:a"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let merged = Identity {
+        id: "us-east-1:old".into(),
+        pool_id: "us-east-1:a".into(),
+        created_at: 5,
+        updated_at: 9,
+        disabled: true,
+        merged_into: Some("us-east-1:new".into()),
+        logins: vec![],
+        version: 4,
+    };
+    let survivor = Identity {
+        id: "us-east-1:new".into(),
+        pool_id: "us-east-1:a".into(),
+        created_at: 3,
+        updated_at: 9,
+        disabled: false,
+        merged_into: None,
+        logins: vec![login("accounts.google.com", "g"), login("dev", "u1")],
+        version: 7,
+    };
+    store
+        .import_identities(&[merged.clone(), survivor.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_identity(&merged.id).await.unwrap(),
+        Some(merged.clone())
+    );
+    assert_eq!(
+        store.get_identity(&survivor.id).await.unwrap(),
+        Some(survivor.clone())
+    );
+    // An id or a login that exists is refused, and nothing of the batch stays.
+    let mut clash = survivor.clone();
+    clash.id = "us-east-1:other".into();
+    let fresh = Identity {
+        id: "us-east-1:fresh".into(),
+        logins: vec![],
+        ..merged.clone()
+    };
+    assert!(matches!(
+        store.import_identities(&[fresh.clone(), clash]).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(store.get_identity(&fresh.id).await.unwrap(), None);
+
+    let record = MergeRecord {
+        pool_id: "us-east-1:a".into(),
+        from_identity: merged.id.clone(),
+        to_identity: survivor.id.clone(),
+        at: 9,
+        cause: MergeCause::DeveloperMerge,
+    };
+    store
+        .import_merges(std::slice::from_ref(&record))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.merges_of_pool("us-east-1:a").await.unwrap(),
+        vec![record.clone()]
+    );
+    assert!(
+        store
+            .merges_of_pool("us-east-1:b")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.merges_of(&merged.id).await.unwrap(), vec![record]);
+}
+
 /// Generates one `#[tokio::test]` per conformance case for an engine,
 /// given an async expression that yields a fresh `Arc<dyn Store>`.
 #[macro_export]
@@ -832,6 +925,7 @@ macro_rules! conformance_tests {
             oidc_providers_round_trip,
             signing_keys_retire_and_expire,
             settings_are_set_once,
+            import_writes_records_as_given,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {

@@ -1014,6 +1014,89 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>> {
+        let rows = retrying!("list_all_pools", async {
+            Ok(
+                sqlx::query("SELECT doc FROM pools WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after.unwrap_or(""))
+                    .bind(sql_limit(limit))
+                    .fetch_all(&self.pool)
+                    .await?,
+            )
+        })?;
+        rows.iter().map(doc_column).collect()
+    }
+
+    async fn merges_of_pool(&self, pool_id: &str) -> StoreResult<Vec<MergeRecord>> {
+        let rows = retrying!("merges_of_pool", async {
+            Ok(sqlx::query(
+                "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
+                 WHERE pool_id = $1 ORDER BY seq",
+            )
+            .bind(pool_id)
+            .fetch_all(&self.pool)
+            .await?)
+        })?;
+        rows.iter().map(merge_row).collect()
+    }
+
+    async fn import_identities(&self, identities: &[Identity]) -> StoreResult<()> {
+        retrying!("import_identities", async {
+            let mut tx = self.begin().await?;
+            for identity in identities {
+                sqlx::query(
+                    "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&identity.id)
+                .bind(&identity.pool_id)
+                .bind(identity.created_at)
+                .bind(identity.updated_at)
+                .bind(identity.disabled)
+                .bind(&identity.merged_into)
+                .bind(identity.version)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(identity.id.clone())))?;
+                for login in &identity.logins {
+                    sqlx::query(
+                        "INSERT INTO logins (pool_id, provider, subject, identity_id) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&identity.pool_id)
+                    .bind(&login.provider)
+                    .bind(&login.subject)
+                    .bind(&identity.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| {
+                        unique_as(e, || StoreError::AlreadyExists("an imported login exists".into()))
+                    })?;
+                }
+            }
+            commit(tx).await
+        })
+    }
+
+    async fn import_merges(&self, merges: &[MergeRecord]) -> StoreResult<()> {
+        retrying!("import_merges", async {
+            let mut tx = self.begin().await?;
+            for merge in merges {
+                sqlx::query(
+                    "INSERT INTO merges (pool_id, from_identity, to_identity, at, cause)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&merge.pool_id)
+                .bind(&merge.from_identity)
+                .bind(&merge.to_identity)
+                .bind(merge.at)
+                .bind(merge.cause.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            commit(tx).await
+        })
+    }
+
     async fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         retrying!("get_setting", async {
             Ok(

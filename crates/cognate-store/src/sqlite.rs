@@ -767,6 +767,86 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>> {
+        let rows = sqlx::query("SELECT doc FROM pools WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after.unwrap_or(""))
+            .bind(limit as i64)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(doc_column).collect()
+    }
+
+    async fn merges_of_pool(&self, pool_id: &str) -> StoreResult<Vec<MergeRecord>> {
+        let rows = sqlx::query(
+            "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
+             WHERE pool_id = ? ORDER BY seq",
+        )
+        .bind(pool_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(merge_row).collect()
+    }
+
+    async fn import_identities(&self, identities: &[Identity]) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let exists = |e: sqlx::Error| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists("an imported identity or login exists".into())
+            } else {
+                backend(e)
+            }
+        };
+        for identity in identities {
+            sqlx::query(
+                "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&identity.id)
+            .bind(&identity.pool_id)
+            .bind(identity.created_at)
+            .bind(identity.updated_at)
+            .bind(identity.disabled)
+            .bind(&identity.merged_into)
+            .bind(identity.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(exists)?;
+            for login in &identity.logins {
+                sqlx::query(
+                    "INSERT INTO logins (pool_id, provider, subject, identity_id) VALUES (?, ?, ?, ?)",
+                )
+                .bind(&identity.pool_id)
+                .bind(&login.provider)
+                .bind(&login.subject)
+                .bind(&identity.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(exists)?;
+            }
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn import_merges(&self, merges: &[MergeRecord]) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for merge in merges {
+            sqlx::query(
+                "INSERT INTO merges (pool_id, from_identity, to_identity, at, cause) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&merge.pool_id)
+            .bind(&merge.from_identity)
+            .bind(&merge.to_identity)
+            .bind(merge.at)
+            .bind(merge.cause.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
     async fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
             .bind(name)

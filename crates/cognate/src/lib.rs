@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod secrets;
+pub mod transfer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

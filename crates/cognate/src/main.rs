@@ -21,6 +21,25 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Write everything the database holds (pools, identities, logins,
+    /// merges, IAM, sealed keys) as JSON lines, to move a deployment
+    /// between engines.
+    Export {
+        /// Where to write [default: stdout].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
+    /// Read an export into an empty database (the same master key must be
+    /// configured, since keys travel sealed under it).
+    Import {
+        /// The export to read.
+        #[arg(long = "in")]
+        input: PathBuf,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
     /// Manage the keys cognate signs its OpenID tokens with.
     Keys {
         #[command(subcommand)]
@@ -76,14 +95,21 @@ struct ServeArgs {
 
 /// The log on stdout (`COGNATE_LOG` filters it, default `info`), plus the
 /// audit trail as JSON lines in the file `audit_log` names ("-" for stdout).
-fn init_logging(audit_log: Option<&std::path::Path>) -> Result<(), String> {
+fn init_logging(audit_log: Option<&std::path::Path>, to_stderr: bool) -> Result<(), String> {
     use tracing_subscriber::Layer;
     use tracing_subscriber::filter::{EnvFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
     let filter = EnvFilter::try_from_env("COGNATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let log = tracing_subscriber::fmt::layer().with_filter(filter);
+    let log = if to_stderr {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed()
+    } else {
+        tracing_subscriber::fmt::layer().boxed()
+    }
+    .with_filter(filter);
     let audit = match audit_log {
         None => None,
         Some(path) => {
@@ -123,9 +149,13 @@ async fn main() -> ExitCode {
         Command::Serve(args)
         | Command::Keys {
             action: KeysAction::Rotate(args),
-        } => args.audit_log.clone(),
+        }
+        | Command::Export { args, .. }
+        | Command::Import { args, .. } => args.audit_log.clone(),
     };
-    if let Err(e) = init_logging(audit_log.as_deref()) {
+    // An export may go to stdout: the log must not mix into it.
+    let log_to_stderr = !matches!(cli.command, Command::Serve(_));
+    if let Err(e) = init_logging(audit_log.as_deref(), log_to_stderr) {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
@@ -134,6 +164,8 @@ async fn main() -> ExitCode {
         Command::Keys {
             action: KeysAction::Rotate(args),
         } => rotate_keys(args).await,
+        Command::Export { out, args } => export(out, args).await,
+        Command::Import { input, args } => import(input, args).await,
     }
 }
 
@@ -164,6 +196,86 @@ fn settings(args: ServeArgs) -> Option<Settings> {
         Err(e) => {
             tracing::error!("{e}");
             None
+        }
+    }
+}
+
+async fn export(out: Option<PathBuf>, args: ServeArgs) -> ExitCode {
+    let Some(settings) = settings(args) else {
+        return ExitCode::FAILURE;
+    };
+    let store = match cognate::open_store(&settings).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match &out {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => {
+                let mut w = std::io::BufWriter::new(file);
+                cognate::transfer::export(store.as_ref(), &settings.account_id, &mut w).await
+            }
+            Err(e) => Err(e.into()),
+        },
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            cognate::transfer::export(store.as_ref(), &settings.account_id, &mut w).await
+        }
+    };
+    match result {
+        Ok(counts) => {
+            tracing::info!(
+                "exported {} pools, {} identities, {} merges, {} roles, {} other records",
+                counts.pools,
+                counts.identities,
+                counts.merges,
+                counts.roles,
+                counts.other
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("export failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn import(input: PathBuf, args: ServeArgs) -> ExitCode {
+    let Some(settings) = settings(args) else {
+        return ExitCode::FAILURE;
+    };
+    let store = match cognate::open_store(&settings).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let file = match std::fs::File::open(&input) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!("cannot read {}: {e}", input.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match cognate::transfer::import(store.as_ref(), std::io::BufReader::new(file)).await {
+        Ok(counts) => {
+            tracing::info!(
+                "imported {} pools, {} identities, {} merges, {} roles, {} other records",
+                counts.pools,
+                counts.identities,
+                counts.merges,
+                counts.roles,
+                counts.other
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("import failed: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -14,3 +14,4 @@ mod multinode;
 mod pools;
 mod protocol;
 mod sts;
+mod transfer;
