@@ -147,7 +147,15 @@ impl Cognate {
         }
         let presented = verified.keys();
         if presented.is_empty() {
-            if verified.cognito_token.is_some() {
+            // A Cognito token for a guest is a guest's credential: it
+            // counts only while the identity is a guest of a pool that
+            // still allows guests.
+            let guest_token = verified.cognito_token.as_ref().is_some_and(|claims| {
+                claims["amr"]
+                    .as_array()
+                    .is_some_and(|amr| amr.iter().any(|a| a == "unauthenticated"))
+            });
+            if verified.cognito_token.is_some() && !guest_token {
                 return Ok((pool, identity, verified));
             }
             if !identity.is_guest() {

@@ -19,6 +19,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreOptions;
 use crate::docs::{from_doc, to_doc};
@@ -28,6 +29,54 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    guests: mpsc::Sender<GuestBatch>,
+}
+
+/// Guests waiting for the group commit, and who to tell.
+type GuestBatch = (Vec<NewIdentity>, oneshot::Sender<StoreResult<()>>);
+
+/// Most guest requests one group commit takes.
+const MAX_GROUP: usize = 512;
+
+/// Group commit of guest identities: every request that arrives while a
+/// commit is being made to disk goes into the next one, so concurrent
+/// GetId calls share one fsync while each is still acknowledged only once
+/// it is durable.
+async fn commit_guests(writer: SqlitePool, mut queue: mpsc::Receiver<GuestBatch>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(more) => group.push(more),
+                Err(_) => break,
+            }
+        }
+        let all: Vec<&NewIdentity> = group.iter().flat_map(|(ids, _)| ids).collect();
+        match insert_all(&writer, all.into_iter()).await {
+            Ok(()) => {
+                for (_, done) in group {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            // One bad request must not fail the others: retry alone.
+            Err(_) => {
+                for (ids, done) in group {
+                    let _ = done.send(insert_all(&writer, ids.iter()).await);
+                }
+            }
+        }
+    }
+}
+
+async fn insert_all<'a>(
+    writer: &SqlitePool,
+    identities: impl Iterator<Item = &'a NewIdentity>,
+) -> StoreResult<()> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+    for identity in identities {
+        insert_identity(&mut tx, identity).await?;
+    }
+    tx.commit().await.map_err(backend)
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -61,7 +110,13 @@ impl SqliteStore {
             .connect_with(connect.read_only(true))
             .await
             .map_err(backend)?;
-        Ok(SqliteStore { writer, reader })
+        let (guests, queue) = mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(commit_guests(writer.clone(), queue));
+        Ok(SqliteStore {
+            writer,
+            reader,
+            guests,
+        })
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
@@ -343,11 +398,13 @@ impl Store for SqliteStore {
     }
 
     async fn insert_guests(&self, identities: &[NewIdentity]) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        for identity in identities {
-            insert_identity(&mut tx, identity).await?;
-        }
-        tx.commit().await.map_err(backend)
+        let (done, acknowledged) = oneshot::channel();
+        let gone = || StoreError::Backend("the guest writer has stopped".into());
+        self.guests
+            .send((identities.to_vec(), done))
+            .await
+            .map_err(|_| gone())?;
+        acknowledged.await.map_err(|_| gone())?
     }
 
     async fn list_identities(
