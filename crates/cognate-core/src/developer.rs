@@ -63,31 +63,47 @@ impl Cognate {
         let mut presented = vec![dev_login.clone()];
         presented.extend(verified.keys());
 
-        let owner = self
-            .store
-            .find_login_owners(&pool.id, std::slice::from_ref(&dev_login))
-            .await?
-            .into_iter()
-            .next()
-            .map(|(_, id)| id);
-        let target = match (&owner, &request.identity_id) {
-            (Some(owner), Some(asked)) if owner != asked => {
-                return Err(Error::DeveloperUserAlreadyRegistered(
-                    "Developer user identifier is already registered with Cognito under a different identity ID."
-                        .into(),
-                ));
+        let mut resolved = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let owner = self
+                .store
+                .find_login_owners(&pool.id, std::slice::from_ref(&dev_login))
+                .await?
+                .into_iter()
+                .next()
+                .map(|(_, id)| id);
+            let target = match (&owner, &request.identity_id) {
+                (Some(owner), Some(asked)) if owner != asked => {
+                    return Err(Error::DeveloperUserAlreadyRegistered(
+                        "Developer user identifier is already registered with Cognito under a different identity ID."
+                            .into(),
+                    ));
+                }
+                (Some(owner), _) => Some(owner.clone()),
+                (None, asked) => asked.clone(),
+            };
+            match self
+                .resolve(
+                    &pool,
+                    target.as_deref(),
+                    &presented,
+                    MergeCause::DeveloperLogin,
+                )
+                .await
+            {
+                // The owner we found was merged away meanwhile: look again.
+                Err(Error::NotAuthorized(_))
+                    if owner.is_some() && request.identity_id.is_none() =>
+                {
+                    continue;
+                }
+                other => {
+                    resolved = Some(other?);
+                    break;
+                }
             }
-            (Some(owner), _) => Some(owner.clone()),
-            (None, asked) => asked.clone(),
-        };
-        let resolved = self
-            .resolve(
-                &pool,
-                target.as_deref(),
-                &presented,
-                MergeCause::DeveloperLogin,
-            )
-            .await?;
+        }
+        let resolved = resolved.ok_or_else(contended)?;
         let mut amr = amr(&verified.logins);
         if amr.first().map(String::as_str) == Some("unauthenticated") {
             amr = vec!["authenticated".into()];
@@ -297,26 +313,30 @@ impl Cognate {
         Err(contended())
     }
 
-    /// The active identity holding a login, or ResourceNotFound.
+    /// The active identity holding a login, or ResourceNotFound. A login
+    /// seen on an identity that is merged away meanwhile is looked up again.
     async fn owner_of(&self, pool: &Pool, login: &Login) -> Result<Identity> {
-        let not_found = || {
-            Error::ResourceNotFound(format!(
-                "Developer user identifier '{}' not found in identity pool {}.",
-                login.subject, pool.id
-            ))
-        };
-        let owner = self
-            .store
-            .find_login_owners(&pool.id, std::slice::from_ref(login))
-            .await?
-            .into_iter()
-            .next()
-            .map(|(_, id)| id)
-            .ok_or_else(not_found)?;
-        self.store
-            .get_identity(&owner)
-            .await?
-            .filter(|i| !i.disabled)
-            .ok_or_else(not_found)
+        for _ in 0..MAX_ATTEMPTS {
+            let owner = self
+                .store
+                .find_login_owners(&pool.id, std::slice::from_ref(login))
+                .await?
+                .into_iter()
+                .next()
+                .map(|(_, id)| id);
+            let Some(owner) = owner else {
+                return Err(Error::ResourceNotFound(format!(
+                    "Developer user identifier '{}' not found in identity pool {}.",
+                    login.subject, pool.id
+                )));
+            };
+            match self.store.get_identity(&owner).await? {
+                Some(identity) if !identity.disabled && identity.logins.contains(login) => {
+                    return Ok(identity);
+                }
+                _ => continue,
+            }
+        }
+        Err(contended())
     }
 }
