@@ -67,6 +67,10 @@ pub fn identities_merged(merge: &MergeRecord) {
     );
 }
 
+pub fn idle_guests_deleted(count: u64) {
+    tracing::info!(target: TARGET, event = "idle_guests_deleted", count);
+}
+
 pub fn keys_rotated(kid: &str) {
     tracing::info!(target: TARGET, event = "signing_key_rotated", kid);
 }

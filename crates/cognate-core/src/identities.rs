@@ -166,6 +166,7 @@ impl Cognate {
                     "Unauthenticated access is not supported for this identity pool.".into(),
                 ));
             }
+            self.note_guest_use(&identity).await;
             return Ok((pool, identity, verified));
         }
         let resolved = self
@@ -328,6 +329,46 @@ impl Cognate {
             .await?
             .ok_or_else(|| identity_not_found(&parent.id))?;
         Ok(Some(Resolved { identity }))
+    }
+
+    /// Deletes guests unused for the configured time to live, in batches.
+    pub async fn sweep_idle_guests(&self) -> Result<u64> {
+        let Some(ttl) = self.config.guest_ttl_secs else {
+            return Ok(0);
+        };
+        let before = self.clock.now_secs() - ttl;
+        let mut total = 0;
+        loop {
+            let deleted = self.store.delete_idle_guests(before, 1000).await?;
+            total += deleted;
+            if deleted < 1000 {
+                break;
+            }
+        }
+        if total > 0 {
+            crate::audit::idle_guests_deleted(total);
+        }
+        Ok(total)
+    }
+
+    /// Marks a guest as used, at most a few times per time to live, so the
+    /// sweep spares guests that keep coming back.
+    async fn note_guest_use(&self, identity: &Identity) {
+        let Some(ttl) = self.config.guest_ttl_secs else {
+            return;
+        };
+        if self.clock.now_secs() - identity.updated_at < ttl / 4 {
+            return;
+        }
+        let changes = IdentityChanges {
+            pool_id: identity.pool_id.clone(),
+            now: self.clock.now_secs(),
+            expect_versions: vec![(identity.id.clone(), identity.version)],
+            touch: vec![identity.id.clone()],
+            ..Default::default()
+        };
+        // A concurrent change touched it anyway.
+        let _ = self.store.apply_identity_changes(&changes).await;
     }
 
     /// UnlinkIdentity: the caller proves the identity with its logins and

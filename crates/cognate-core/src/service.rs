@@ -20,6 +20,9 @@ pub struct DomainConfig {
     pub issuer: String,
     /// AWS's quota: 1,000 pools per account and region.
     pub max_pools_per_region: usize,
+    /// Guest identities unused this long are deleted by the sweep; None
+    /// keeps them forever.
+    pub guest_ttl_secs: Option<i64>,
 }
 
 /// Who is calling, as established by the protocol layer.

@@ -207,6 +207,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
 
+    /// Deletes up to `limit` guests (no logins, never merged, not
+    /// disabled) last changed before `before`; returns how many.
+    async fn delete_idle_guests(&self, before: i64, limit: usize) -> StoreResult<u64>;
+
     // ---- export and import (moving a deployment between engines) ----
 
     /// Every pool of every account, ordered by id, after the given id.

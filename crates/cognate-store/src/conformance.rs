@@ -901,6 +901,52 @@ pub async fn import_writes_records_as_given(store: Arc<dyn Store>) {
     assert_eq!(store.merges_of(&merged.id).await.unwrap(), vec![record]);
 }
 
+pub async fn idle_guests_are_deleted_and_others_kept(store: Arc<dyn Store>) {
+    let pool_id = "us-east-1:p";
+    store
+        .insert_guests(&[new_identity("us-east-1:old", pool_id)])
+        .await
+        .unwrap();
+    // created_at 10; a linked identity and a merged one of the same age stay.
+    create_with(&*store, pool_id, "us-east-1:member", &[login("dev", "u")]).await;
+    store
+        .insert_guests(&[new_identity("us-east-1:merged", pool_id)])
+        .await
+        .unwrap();
+    store
+        .apply_identity_changes(&IdentityChanges {
+            pool_id: pool_id.into(),
+            now: 10,
+            merges: vec![MergeRecord {
+                pool_id: pool_id.into(),
+                from_identity: "us-east-1:merged".into(),
+                to_identity: "us-east-1:member".into(),
+                at: 10,
+                cause: MergeCause::LoginPresented,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.delete_idle_guests(10, 100).await.unwrap(), 0);
+    assert_eq!(store.delete_idle_guests(11, 100).await.unwrap(), 1);
+    assert_eq!(store.get_identity("us-east-1:old").await.unwrap(), None);
+    assert!(
+        store
+            .get_identity("us-east-1:member")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_identity("us-east-1:merged")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 /// Generates one `#[tokio::test]` per conformance case for an engine,
 /// given an async expression that yields a fresh `Arc<dyn Store>`.
 #[macro_export]
@@ -926,6 +972,7 @@ macro_rules! conformance_tests {
             signing_keys_retire_and_expire,
             settings_are_set_once,
             import_writes_records_as_given,
+            idle_guests_are_deleted_and_others_kept,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {

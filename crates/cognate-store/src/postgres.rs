@@ -1014,6 +1014,36 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn delete_idle_guests(&self, before: i64, limit: usize) -> StoreResult<u64> {
+        retrying!("delete_idle_guests", async {
+            let mut tx = self.begin().await?;
+            // Lock the candidates (skipping rows a writer holds), then
+            // re-check under the lock: a guest linked meanwhile has a login
+            // or a newer updated_at and is kept.
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT i.id FROM identities i
+                 WHERE NOT i.disabled AND i.merged_into IS NULL AND i.updated_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM logins l WHERE l.identity_id = i.id)
+                 LIMIT $2 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(before)
+            .bind(sql_limit(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+            let deleted = sqlx::query(
+                "DELETE FROM identities i WHERE i.id = ANY($1) AND i.updated_at < $2
+                   AND NOT EXISTS (SELECT 1 FROM logins l WHERE l.identity_id = i.id)",
+            )
+            .bind(&ids)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            commit(tx).await?;
+            Ok(deleted)
+        })
+    }
+
     async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>> {
         let rows = retrying!("list_all_pools", async {
             Ok(

@@ -72,7 +72,10 @@ async fn insert_all<'a>(
     writer: &SqlitePool,
     identities: impl Iterator<Item = &'a NewIdentity>,
 ) -> StoreResult<()> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+    let mut tx = writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(backend)?;
     for identity in identities {
         insert_identity(&mut tx, identity).await?;
     }
@@ -822,6 +825,25 @@ impl Store for SqliteStore {
                 .map_err(backend)?
                 .rows_affected(),
         )
+    }
+
+    async fn delete_idle_guests(&self, before: i64, limit: usize) -> StoreResult<u64> {
+        // One statement in the single writer: a guest linked meanwhile has
+        // a login or a newer updated_at, and is kept.
+        let deleted = sqlx::query(
+            "DELETE FROM identities WHERE id IN (
+                 SELECT i.id FROM identities i
+                 WHERE i.disabled = 0 AND i.merged_into IS NULL AND i.updated_at < ?
+                   AND NOT EXISTS (SELECT 1 FROM logins l WHERE l.identity_id = i.id)
+                 LIMIT ?)",
+        )
+        .bind(before)
+        .bind(limit as i64)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(deleted)
     }
 
     async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>> {

@@ -8,6 +8,9 @@ use cognate_federation::{FederationConfig, ProviderOverride};
 use cognate_server::limits::LimitsConfig;
 use serde::Deserialize;
 
+/// Unused guests are deleted after 90 days unless configured otherwise.
+pub const DEFAULT_GUEST_TTL_DAYS: u64 = 90;
+
 /// What `--config FILE` may contain. Every key is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +27,10 @@ pub struct FileConfig {
     pub master_key: Option<String>,
     /// Seconds between rereads of the signing keys (rotation on another node).
     pub key_reload_interval: Option<u64>,
+    /// Days after which an unused guest identity is deleted (0: never).
+    pub guest_ttl_days: Option<u64>,
+    /// Seconds between sweeps of unused guests.
+    pub guest_sweep_interval: Option<u64>,
     /// Where the named providers and user pools really are:
     /// `[providers."accounts.google.com"] issuer = "http://127.0.0.1:9999"`.
     #[serde(default)]
@@ -83,6 +90,9 @@ pub struct Settings {
     pub master_key: Option<String>,
     pub key_reload_interval: std::time::Duration,
     pub limits: LimitsConfig,
+    /// None: guests are kept forever.
+    pub guest_ttl: Option<std::time::Duration>,
+    pub guest_sweep_interval: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +179,13 @@ impl Settings {
                 file.key_reload_interval.unwrap_or(60).max(1),
             ),
             limits: file.limits.unwrap_or_default(),
+            guest_ttl: match file.guest_ttl_days.unwrap_or(DEFAULT_GUEST_TTL_DAYS) {
+                0 => None,
+                days => Some(std::time::Duration::from_secs(days * 86_400)),
+            },
+            guest_sweep_interval: std::time::Duration::from_secs(
+                file.guest_sweep_interval.unwrap_or(3600).max(1),
+            ),
         })
     }
 
@@ -193,6 +210,8 @@ impl Settings {
             master_key: None,
             key_reload_interval: std::time::Duration::from_secs(60),
             limits: LimitsConfig::default(),
+            guest_ttl: None,
+            guest_sweep_interval: std::time::Duration::from_secs(3600),
         })
     }
 }

@@ -90,6 +90,7 @@ pub async fn open_domain(
             default_region: settings.region.clone(),
             issuer,
             max_pools_per_region: 1000,
+            guest_ttl_secs: settings.guest_ttl.map(|d| d.as_secs() as i64),
         },
         &master,
     )
@@ -124,6 +125,21 @@ fn spawn_key_reloader(cognate: Arc<Cognate>, every: std::time::Duration) -> Join
             ticker.tick().await;
             if let Err(e) = cognate.reload_keys().await {
                 tracing::warn!(error = %e, "rereading the signing keys failed");
+            }
+        }
+    })
+}
+
+/// Deletes unused guest identities now and then (when a TTL is set).
+fn spawn_guest_sweeper(cognate: Arc<Cognate>, every: std::time::Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            match cognate.sweep_idle_guests().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("deleted {n} unused guest identities"),
+                Err(e) => tracing::warn!(error = %e, "sweeping unused guests failed"),
             }
         }
     })
@@ -170,6 +186,7 @@ pub async fn start_with_clock(
     let cognate = open_domain(&settings, store, clock, issuer.clone()).await?;
     let cognate = Arc::new(cognate);
     let reloader = spawn_key_reloader(cognate.clone(), settings.key_reload_interval);
+    let sweeper = spawn_guest_sweeper(cognate.clone(), settings.guest_sweep_interval);
     let state = Arc::new(AppState {
         cognate,
         admin: AdminKey {
@@ -203,6 +220,6 @@ pub async fn start_with_clock(
         admin_credentials_file: generated_file,
         shutdown: Some(tx),
         task,
-        background: vec![reloader],
+        background: vec![reloader, sweeper],
     })
 }

@@ -90,3 +90,90 @@ async fn guest_creation_and_public_calls_are_throttled_per_address() {
         .await;
     assert_eq!(r.xml_error(), "Throttling");
 }
+
+fn short_guest_ttl(settings: &mut cognate::Settings) {
+    settings.guest_ttl = Some(std::time::Duration::from_secs(100));
+    settings.guest_sweep_interval = std::time::Duration::from_millis(300);
+}
+
+#[tokio::test]
+async fn unused_guests_are_swept_and_used_ones_kept() {
+    let s = TestServer::start_with(short_guest_ttl).await;
+    let pool = s
+        .cognito()
+        .create_identity_pool()
+        .identity_pool_name("ttl")
+        .allow_unauthenticated_identities(true)
+        .developer_provider_name("login.ttl")
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    let anon = s.anonymous_cognito();
+    let used = anon
+        .get_id()
+        .identity_pool_id(&pool)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap();
+    let idle = anon
+        .get_id()
+        .identity_pool_id(&pool)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap();
+    let member = s
+        .cognito()
+        .get_open_id_token_for_developer_identity()
+        .identity_pool_id(&pool)
+        .logins("login.ttl", "u1")
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap();
+    s.clock.advance(std::time::Duration::from_secs(80));
+    anon.get_open_id_token()
+        .identity_id(&used)
+        .send()
+        .await
+        .unwrap();
+    s.clock.advance(std::time::Duration::from_secs(40));
+    let c = s.cognito();
+    let mut swept = false;
+    for _ in 0..30 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if c.describe_identity()
+            .identity_id(&idle)
+            .send()
+            .await
+            .is_err()
+        {
+            swept = true;
+            break;
+        }
+    }
+    assert!(swept, "the idle guest was not swept");
+    let err = c
+        .describe_identity()
+        .identity_id(&idle)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ResourceNotFoundException");
+    c.describe_identity()
+        .identity_id(&used)
+        .send()
+        .await
+        .unwrap();
+    c.describe_identity()
+        .identity_id(&member)
+        .send()
+        .await
+        .unwrap();
+}
