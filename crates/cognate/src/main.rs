@@ -101,7 +101,9 @@ fn init_logging(audit_log: Option<&std::path::Path>, to_stderr: bool) -> Result<
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let filter = EnvFilter::try_from_env("COGNATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("COGNATE_LOG")
+        // The audit trail has its own sink (--audit-log).
+        .unwrap_or_else(|_| EnvFilter::new("info,cognate::audit=off"));
     let log = if to_stderr {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
