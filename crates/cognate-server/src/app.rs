@@ -22,6 +22,9 @@ use crate::operation::{Operation, Service};
 use crate::wire_error::{ApiError, Protocol};
 use crate::{cognito, query};
 
+/// How long a client may take to send its request body.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct AppState {
     pub cognate: Arc<Cognate>,
     pub admin: AdminKey,
@@ -110,18 +113,40 @@ async fn api(
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let hint = protocol_hint(&headers);
-    let body = match to_bytes(body, state.max_body_bytes).await {
-        Ok(b) => b,
+    let too_large = || {
+        ApiError::new(
+            "RequestEntityTooLargeException",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Request body exceeds the limit of {} bytes.",
+                state.max_body_bytes
+            ),
+        )
+    };
+    // A declared length over the limit is refused before any byte is read.
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
+        state.metrics.record_unparsed();
+        return finish(too_large().render(hint, &request_id));
+    }
+    // A client that stops sending must not hold the connection forever.
+    let body = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, state.max_body_bytes)).await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            state.metrics.record_unparsed();
+            return finish(too_large().render(hint, &request_id));
+        }
         Err(_) => {
             state.metrics.record_unparsed();
             return finish(
                 ApiError::new(
-                    "RequestEntityTooLargeException",
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "Request body exceeds the limit of {} bytes.",
-                        state.max_body_bytes
-                    ),
+                    "RequestTimeoutException",
+                    StatusCode::REQUEST_TIMEOUT,
+                    "The request body was not received in time.",
                 )
                 .render(hint, &request_id),
             );

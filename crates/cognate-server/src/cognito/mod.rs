@@ -28,11 +28,15 @@ pub fn json_response(body: Value) -> Response {
 /// Decodes the members of a request; a wrong JSON type is a
 /// SerializationException naming the member.
 pub fn decode<T: DeserializeOwned>(input: Value) -> Result<T, ApiError> {
-    serde_json::from_value(input).map_err(|e| {
+    serde_path_to_error::deserialize(input).map_err(|e| {
+        let member = e.path().to_string();
         ApiError::new(
             "SerializationException",
             StatusCode::BAD_REQUEST,
-            format!("The request does not match the operation's input shape: {e}"),
+            format!(
+                "The request does not match the operation's input shape at '{member}': {}",
+                e.inner()
+            ),
         )
     })
 }

@@ -4,8 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod adversarial;
 mod audit;
 mod common;
+mod crash;
 mod developer;
 mod flows;
 mod iam;

@@ -1,0 +1,744 @@
+//! `cognate-bench`: throughput and latency of cognate's hot operations
+//! against a minimal axum baseline and against what the machine allows
+//! (signing and SQLite commit ceilings), plus `fill`, which loads a store
+//! with synthetic identities. See docs/benchmarks.md.
+//!
+//! Not part of the test suite: run it with `cargo run --release -p cognate-bench`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod ceilings;
+mod children;
+mod client;
+mod fill;
+mod load;
+mod report;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+use cognate_testkit::OidcProvider;
+use serde_json::{Value, json};
+
+use crate::children::{ADMIN_KEY_ID, ADMIN_SECRET, ChildServer};
+use crate::client::{FORM_CONTENT_TYPE, JSON_CONTENT_TYPE, Signer, form, xml_text};
+use crate::load::{MakeRequest, rotating};
+use crate::report::{Ceiling, Row};
+
+#[derive(Parser)]
+#[command(
+    name = "cognate-bench",
+    about = "Load, latency and ceilings of cognate's hot operations (see docs/benchmarks.md)",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Insert N synthetic guest identities into a pool of a SQLite store.
+    Fill(FillArgs),
+    /// (internal) Run cognate as `cognate serve` would; the bench's child process.
+    #[command(hide = true)]
+    ServeCognate(ServeArgs),
+    /// (internal) Run the axum baseline; the bench's child process.
+    #[command(hide = true)]
+    ServeBaseline {
+        #[arg(long)]
+        listen: String,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Seconds measured per operation and concurrency [default: 5, with --quick 2].
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Seconds of unmeasured warm-up before each measurement [default: 1, with --quick 0.25].
+    #[arg(long)]
+    warmup: Option<f64>,
+    /// Concurrency levels (connections) [default: 16,64; with --quick 16].
+    #[arg(long, value_delimiter = ',')]
+    concurrency: Vec<usize>,
+    /// Fewer levels and shorter ceilings and warm-ups: a smoke run.
+    #[arg(long)]
+    quick: bool,
+    /// Only operations whose name contains one of these (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Run this `cognate` binary (`cognate serve ...`) instead of re-executing
+    /// this one as the server (e.g. target/release/cognate).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Where the temporary data directory is made [default: the system temp dir].
+    #[arg(long)]
+    tmp_dir: Option<PathBuf>,
+    /// Keep the server's log (stdout) in this file [default: a temporary file].
+    #[arg(long)]
+    server_log: Option<PathBuf>,
+    /// Synthetic identities `fill` adds after the load, to report its rate (0: skip).
+    #[arg(long)]
+    fill_count: Option<u64>,
+}
+
+#[derive(Args)]
+struct FillArgs {
+    /// The server's data directory (the store is <dir>/cognate.db).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The pool to fill, `<region>:<uuid>`.
+    #[arg(long)]
+    pool_id: String,
+    /// How many identities to add.
+    #[arg(long)]
+    count: u64,
+    /// Identities per transaction (per `Store::insert_guests` call).
+    #[arg(long, default_value_t = 10_000)]
+    batch: usize,
+    /// Create the pool in the store if it does not exist.
+    #[arg(long)]
+    create_pool: bool,
+}
+
+/// The flags of `cognate serve` that the bench passes to its child.
+#[derive(Args)]
+pub struct ServeArgs {
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    listen: String,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    admin_access_key_id: Option<String>,
+    #[arg(long)]
+    admin_secret_access_key: Option<String>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::ServeCognate(args)) => children::serve_cognate(args),
+        Some(Command::ServeBaseline { listen }) => children::serve_baseline(listen),
+        Some(Command::Fill(args)) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            let result = runtime.block_on(fill::fill(
+                &args.data_dir,
+                &args.pool_id,
+                args.count,
+                args.batch.max(1),
+                args.create_pool,
+                true,
+            ));
+            match result {
+                Ok(r) => println!(
+                    "inserted {} identities into {} in {:.2} s: {:.0} rows/s ({} per transaction)",
+                    r.rows,
+                    args.pool_id,
+                    r.seconds,
+                    r.rate(),
+                    args.batch
+                ),
+                Err(e) => {
+                    eprintln!("fill: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        None => {
+            // The client side (load generator, fixture, set-up) gets two
+            // worker threads; each server is a separate process with
+            // tokio's default (one worker per core): they compete for the
+            // same cores as a client and a server on one machine would.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(run(cli.run));
+        }
+    }
+}
+
+const CLIENT_ID: &str = "bench-client";
+const DEVELOPER_PROVIDER: &str = "login.bench.dev";
+const GUESTS: usize = 256;
+
+/// What the set-up made.
+struct Fixture {
+    pool_id: String,
+    guests: Vec<String>,
+    login_key: String,
+    login_token: String,
+    login_identity: String,
+    unauth_role: String,
+    guest_tokens: Vec<String>,
+}
+
+fn trust(pool_id: &str, amr: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
+                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr}
+            }
+        }]
+    })
+    .to_string()
+}
+
+async fn set_up(addr: SocketAddr, signer: &Signer, idp: &OidcProvider) -> Fixture {
+    let provider_xml = client::query(
+        addr,
+        signer,
+        "iam",
+        &[
+            ("Action", "CreateOpenIDConnectProvider"),
+            ("Version", "2010-05-08"),
+            ("Url", idp.issuer()),
+            ("ClientIDList.member.1", CLIENT_ID),
+        ],
+    )
+    .await
+    .expect("CreateOpenIDConnectProvider");
+    let provider_arn = xml_text(&provider_xml, "OpenIDConnectProviderArn").expect("a provider ARN");
+    let pool = client::cognito(
+        addr,
+        signer,
+        "CreateIdentityPool",
+        &json!({
+            "IdentityPoolName": "bench",
+            "AllowUnauthenticatedIdentities": true,
+            "DeveloperProviderName": DEVELOPER_PROVIDER,
+            "OpenIdConnectProviderARNs": [provider_arn],
+        }),
+        true,
+    )
+    .await
+    .expect("CreateIdentityPool");
+    let pool_id = pool["IdentityPoolId"]
+        .as_str()
+        .expect("a pool id")
+        .to_string();
+    let mut roles = Vec::new();
+    for (name, amr) in [
+        ("BenchUnauth", "unauthenticated"),
+        ("BenchAuth", "authenticated"),
+    ] {
+        let document = trust(&pool_id, amr);
+        let xml = client::query(
+            addr,
+            signer,
+            "iam",
+            &[
+                ("Action", "CreateRole"),
+                ("Version", "2010-05-08"),
+                ("RoleName", name),
+                ("AssumeRolePolicyDocument", &document),
+            ],
+        )
+        .await
+        .expect("CreateRole");
+        roles.push(xml_text(&xml, "Arn").expect("a role ARN"));
+    }
+    client::cognito(
+        addr,
+        signer,
+        "SetIdentityPoolRoles",
+        &json!({
+            "IdentityPoolId": pool_id,
+            "Roles": {"unauthenticated": roles[0], "authenticated": roles[1]},
+        }),
+        true,
+    )
+    .await
+    .expect("SetIdentityPoolRoles");
+
+    // Guests, 16 at a time.
+    let mut guests = Vec::with_capacity(GUESTS);
+    while guests.len() < GUESTS {
+        let batch: Vec<_> = (0..16)
+            .map(|_| {
+                let signer = signer.clone();
+                let input = json!({"IdentityPoolId": pool_id});
+                tokio::spawn(async move {
+                    client::cognito(addr, &signer, "GetId", &input, false)
+                        .await
+                        .expect("GetId")["IdentityId"]
+                        .as_str()
+                        .expect("an identity id")
+                        .to_string()
+                })
+            })
+            .collect();
+        for task in batch {
+            guests.push(task.await.expect("a GetId task"));
+        }
+    }
+
+    let login_key = idp.logins_key();
+    let login_token = idp.id_token(json!({"sub": "bench-user-1", "aud": CLIENT_ID}));
+    let login_identity = client::cognito(
+        addr,
+        signer,
+        "GetId",
+        &json!({"IdentityPoolId": pool_id, "Logins": {&login_key: &login_token}}),
+        false,
+    )
+    .await
+    .expect("GetId with an OIDC login")["IdentityId"]
+        .as_str()
+        .expect("an identity id")
+        .to_string();
+
+    let guest_tokens = guest_tokens(addr, signer, &guests).await;
+
+    Fixture {
+        pool_id,
+        guests,
+        login_key,
+        login_token,
+        login_identity,
+        unauth_role: roles[0].clone(),
+        guest_tokens,
+    }
+}
+
+/// Cognito tokens of 16 guests (for AssumeRoleWithWebIdentity); they
+/// last 15 minutes, so a long run fetches new ones before using them.
+async fn guest_tokens(addr: SocketAddr, signer: &Signer, guests: &[String]) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for guest in guests.iter().take(16) {
+        let answer = client::cognito(
+            addr,
+            signer,
+            "GetOpenIdToken",
+            &json!({"IdentityId": guest}),
+            false,
+        )
+        .await
+        .expect("GetOpenIdToken");
+        tokens.push(answer["Token"].as_str().expect("a token").to_string());
+    }
+    tokens
+}
+
+const ASSUME_ROLE: &str = "AssumeRoleWithWebIdentity";
+
+struct Scenario {
+    name: &'static str,
+    addr: SocketAddr,
+    make: MakeRequest,
+    ceiling: Ceiling,
+}
+
+fn json_bodies(values: impl IntoIterator<Item = Value>) -> Vec<Bytes> {
+    values
+        .into_iter()
+        .map(|v| Bytes::from(v.to_string()))
+        .collect()
+}
+
+fn cognito_call(signer: &Signer, operation: &str, bodies: Vec<Bytes>, signed: bool) -> MakeRequest {
+    rotating(
+        signer.clone(),
+        Some(format!("AWSCognitoIdentityService.{operation}")),
+        JSON_CONTENT_TYPE,
+        bodies,
+        signed.then_some("cognito-identity"),
+    )
+}
+
+fn scenarios(
+    baseline: SocketAddr,
+    cognate: SocketAddr,
+    signer: &Signer,
+    f: &Fixture,
+) -> Vec<Scenario> {
+    let guests = || f.guests.iter().map(|g| json!({"IdentityId": g}));
+    let baseline_signer = Signer::new(ADMIN_KEY_ID, ADMIN_SECRET, baseline);
+    vec![
+        Scenario {
+            name: "baseline (axum, fixed 200 B)",
+            addr: baseline,
+            make: rotating(
+                baseline_signer,
+                Some("AWSCognitoIdentityService.GetId".into()),
+                JSON_CONTENT_TYPE,
+                json_bodies([json!({"IdentityPoolId": f.pool_id})]),
+                None,
+            ),
+            ceiling: Ceiling::None,
+        },
+        Scenario {
+            name: "GetId (new guest)",
+            addr: cognate,
+            make: cognito_call(
+                signer,
+                "GetId",
+                json_bodies([json!({"IdentityPoolId": f.pool_id})]),
+                false,
+            ),
+            ceiling: Ceiling::Commit,
+        },
+        Scenario {
+            name: "GetId (known OIDC login)",
+            addr: cognate,
+            make: cognito_call(
+                signer,
+                "GetId",
+                json_bodies([json!({
+                    "IdentityPoolId": f.pool_id,
+                    "Logins": {&f.login_key: &f.login_token},
+                })]),
+                false,
+            ),
+            ceiling: Ceiling::None,
+        },
+        Scenario {
+            name: "GetCredentialsForIdentity (guest)",
+            addr: cognate,
+            make: cognito_call(
+                signer,
+                "GetCredentialsForIdentity",
+                json_bodies(guests()),
+                false,
+            ),
+            ceiling: Ceiling::None,
+        },
+        Scenario {
+            name: "GetCredentialsForIdentity (OIDC)",
+            addr: cognate,
+            make: cognito_call(
+                signer,
+                "GetCredentialsForIdentity",
+                json_bodies([json!({
+                    "IdentityId": f.login_identity,
+                    "Logins": {&f.login_key: &f.login_token},
+                })]),
+                false,
+            ),
+            ceiling: Ceiling::None,
+        },
+        Scenario {
+            name: "GetOpenIdToken (guest)",
+            addr: cognate,
+            make: cognito_call(signer, "GetOpenIdToken", json_bodies(guests()), false),
+            ceiling: Ceiling::Rs512,
+        },
+        Scenario {
+            name: "GetOpenIdTokenForDeveloperIdentity",
+            addr: cognate,
+            make: cognito_call(
+                signer,
+                "GetOpenIdTokenForDeveloperIdentity",
+                json_bodies((0..256).map(|i| {
+                    json!({
+                        "IdentityPoolId": f.pool_id,
+                        "Logins": {DEVELOPER_PROVIDER: format!("dev-user-{i}")},
+                    })
+                })),
+                true,
+            ),
+            ceiling: Ceiling::Rs512,
+        },
+        Scenario {
+            name: ASSUME_ROLE,
+            addr: cognate,
+            make: rotating(
+                signer.clone(),
+                None,
+                FORM_CONTENT_TYPE,
+                f.guest_tokens
+                    .iter()
+                    .map(|token| {
+                        Bytes::from(form(&[
+                            ("Action", "AssumeRoleWithWebIdentity"),
+                            ("Version", "2011-06-15"),
+                            ("RoleArn", &f.unauth_role),
+                            ("RoleSessionName", "bench"),
+                            ("WebIdentityToken", token),
+                        ]))
+                    })
+                    .collect(),
+                None,
+            ),
+            ceiling: Ceiling::Rs512,
+        },
+        Scenario {
+            name: "DescribeIdentityPool (SigV4)",
+            addr: cognate,
+            make: cognito_call(
+                signer,
+                "DescribeIdentityPool",
+                json_bodies([json!({"IdentityPoolId": f.pool_id})]),
+                true,
+            ),
+            ceiling: Ceiling::None,
+        },
+    ]
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+fn print_memory(label: &str, server: &ChildServer) {
+    match server.memory_kib() {
+        Some((rss, hwm)) => println!(
+            "  {:<9} pid {:<7} {label:<28} VmRSS {:>7.1} MiB (peak {:.1} MiB)",
+            server.name,
+            server.pid(),
+            rss as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        ),
+        None => println!("  {} {label}: /proc unavailable", server.name),
+    }
+}
+
+/// The first three fields of /proc/loadavg: how busy the machine is
+/// with other work (2 cores here; anything above 0 competes with the run).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn print_sqlite(c: &ceilings::SqliteCeiling) {
+    println!(
+        "  SQLite (WAL, synchronous=FULL), {:<12} {:<10} {:>6.0} commits/s of one row, {:>6.0} rows/s in 64-row commits",
+        c.when,
+        if c.busy { "busy CPUs" } else { "idle CPUs" },
+        c.commits,
+        c.batched_rows
+    );
+}
+
+async fn run(args: RunArgs) {
+    let quick = args.quick;
+    let duration = secs(args.duration.unwrap_or(if quick { 2.0 } else { 5.0 }));
+    let warmup = secs(args.warmup.unwrap_or(if quick { 0.25 } else { 1.0 }));
+    let ceiling_time = secs(if quick { 0.5 } else { 1.0 });
+    let levels = if !args.concurrency.is_empty() {
+        args.concurrency.clone()
+    } else if quick {
+        vec![16]
+    } else {
+        vec![16, 64]
+    };
+    let fill_count = args
+        .fill_count
+        .unwrap_or(if quick { 10_000 } else { 100_000 });
+
+    let tmp = match &args.tmp_dir {
+        Some(dir) => tempfile::Builder::new()
+            .prefix("cognate-bench-")
+            .tempdir_in(dir),
+        None => tempfile::Builder::new().prefix("cognate-bench-").tempdir(),
+    }
+    .expect("a temporary directory");
+    let data_dir = tmp.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("the data directory");
+
+    println!("cognate-bench");
+    println!("  load average at the start: {}", load_average());
+    println!(
+        "  machine: {} cores; data directory {} (deleted afterwards)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        data_dir.display()
+    );
+    println!(
+        "  {} s measured after {} s warm-up per line; concurrency {:?}; closed loop, keep-alive HTTP/1.1",
+        duration.as_secs_f64(),
+        warmup.as_secs_f64(),
+        levels
+    );
+    match &args.server_bin {
+        Some(bin) => println!("  server: {} serve (child process)", bin.display()),
+        None => println!(
+            "  server: this binary re-executed as `serve-cognate` (cognate::start, child process)"
+        ),
+    }
+
+    let idp = OidcProvider::start().await;
+    let baseline = children::start_baseline().await;
+    let server_log = args
+        .server_log
+        .clone()
+        .unwrap_or_else(|| tmp.path().join("cognate.log"));
+    let cognate = children::start_cognate(&data_dir, args.server_bin.as_ref(), &server_log).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!("\nmemory");
+    print_memory("idle after start", &cognate);
+    print_memory("idle after start", &baseline);
+
+    println!("\nceilings (same run, same disk as the data directory)");
+    let mut ceilings = ceilings::measure(tmp.path(), ceiling_time).await;
+    println!(
+        "  RS512 signing (aws-lc-rs RSA-2048 PKCS#1 SHA-512, 2 threads): {:>9.0} signatures/s",
+        ceilings.rs512()
+    );
+    println!(
+        "  RS512 verification (same key, 2 threads):                     {:>9.0} verifications/s",
+        ceilings.rs512_verify
+    );
+    println!(
+        "  ES256 signing (aws-lc-rs P-256, 2 threads):                   {:>9.0} signatures/s",
+        ceilings.es256
+    );
+    for c in &ceilings.sqlite {
+        print_sqlite(c);
+    }
+
+    let signer = Signer::new(ADMIN_KEY_ID, ADMIN_SECRET, cognate.addr);
+    let setup_started = Instant::now();
+    let mut fixture = set_up(cognate.addr, &signer, &idp).await;
+    println!(
+        "\nset-up: pool {}, {} guests, one OIDC login, developer provider {DEVELOPER_PROVIDER} ({:.1} s)",
+        fixture.pool_id,
+        fixture.guests.len(),
+        setup_started.elapsed().as_secs_f64()
+    );
+    print_memory("after set-up", &cognate);
+
+    let mut all = scenarios(baseline.addr, cognate.addr, &signer, &fixture);
+    if !args.only.is_empty() {
+        all.retain(|s| {
+            s.name.starts_with("baseline")
+                || args
+                    .only
+                    .iter()
+                    .any(|o| s.name.to_lowercase().contains(&o.to_lowercase()))
+        });
+    }
+
+    println!("\nprobes (one request each)");
+    for s in &all {
+        let (status, body) = client::send_once(s.addr, (s.make)(0))
+            .await
+            .unwrap_or((0, "no answer".into()));
+        let summary: String = body.chars().take(110).collect();
+        println!("  {:<36} HTTP {status} {summary}", s.name);
+    }
+
+    println!("\nload");
+    let mut rows = Vec::new();
+    let first_rs512 = all.iter().position(|s| s.ceiling == Ceiling::Rs512);
+    let last_rs512 = all.iter().rposition(|s| s.ceiling == Ceiling::Rs512);
+    for (index, s) in all.iter().enumerate() {
+        if Some(index) == first_rs512 {
+            let v = ceilings::measure_rs512(ceiling_time).await;
+            println!("  RS512 signing, before the signing operations: {v:.0} signatures/s");
+            ceilings.rs512_runs.push(("before", v));
+        }
+        let refreshed;
+        let s = if s.name == ASSUME_ROLE {
+            fixture.guest_tokens = guest_tokens(cognate.addr, &signer, &fixture.guests).await;
+            refreshed = scenarios(baseline.addr, cognate.addr, &signer, &fixture)
+                .into_iter()
+                .find(|r| r.name == ASSUME_ROLE)
+                .expect("the AssumeRoleWithWebIdentity scenario");
+            &refreshed
+        } else {
+            s
+        };
+        if s.ceiling == Ceiling::Commit {
+            let c = ceilings::measure_sqlite(tmp.path(), ceiling_time, "before GetId", true).await;
+            print_sqlite(&c);
+            ceilings.sqlite.push(c);
+        }
+        for &c in &levels {
+            let pid = if s.addr == baseline.addr {
+                baseline.pid()
+            } else {
+                cognate.pid()
+            };
+            let outcome = load::run(s.addr, s.make.clone(), c, warmup, duration, pid).await;
+            println!(
+                "  {:<36} c={c:<3} {:>9.0} req/s  {} errors  server CPU {}",
+                s.name,
+                outcome.rate(),
+                outcome.error_count(),
+                outcome.server_cpu.map_or("?".into(), |cpu| format!(
+                    "{:.0}%",
+                    cpu * 100.0 / outcome.seconds
+                ))
+            );
+            rows.push(Row {
+                name: s.name,
+                concurrency: c,
+                ceiling: s.ceiling,
+                is_baseline: s.name.starts_with("baseline"),
+                outcome,
+            });
+        }
+        if s.ceiling == Ceiling::Commit {
+            let c = ceilings::measure_sqlite(tmp.path(), ceiling_time, "after GetId", true).await;
+            print_sqlite(&c);
+            ceilings.sqlite.push(c);
+        }
+        if Some(index) == last_rs512 {
+            let v = ceilings::measure_rs512(ceiling_time).await;
+            println!("  RS512 signing, after the signing operations: {v:.0} signatures/s");
+            ceilings.rs512_runs.push(("after", v));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    println!("\nload average at the end: {}", load_average());
+    println!("\nmemory");
+    print_memory("after the load", &cognate);
+    print_memory("after the load", &baseline);
+
+    println!();
+    report::print_table(&rows, &ceilings);
+    report::print_errors(&rows);
+
+    if fill_count > 0 {
+        // The server is idle now; `fill` opens the same database beside it.
+        match fill::fill(
+            &data_dir,
+            &fixture.pool_id,
+            fill_count,
+            10_000,
+            false,
+            false,
+        )
+        .await
+        {
+            Ok(r) => println!(
+                "\nfill: {} identities in {:.2} s through Store::insert_guests (10,000 per call): {:.0} rows/s",
+                r.rows,
+                r.seconds,
+                r.rate()
+            ),
+            Err(e) => println!("\nfill: {e}"),
+        }
+    }
+
+    cognate.stop();
+    baseline.stop();
+    let log_lines = std::fs::read_to_string(&server_log)
+        .map(|t| t.lines().count())
+        .unwrap_or(0);
+    println!(
+        "server log: {log_lines} lines at COGNATE_LOG={} (to a file; `cognate serve` logs to stdout)",
+        std::env::var("COGNATE_LOG").unwrap_or_else(|_| "info,cognate::audit=off (default)".into())
+    );
+    drop(idp);
+}
