@@ -284,7 +284,7 @@ impl Cognate {
             tags_session: !tags.is_empty(),
         };
         if !web_identity_trust(&role.assume_role_policy_document, &role.arn, &request) {
-            tracing::info!(role = %role.arn, provider = %who.provider, "web identity not trusted by the role");
+            tracing::debug!(role = %role.arn, provider = %who.provider, "web identity not trusted by the role");
             return Err(Error::AccessDenied(NOT_AUTHORIZED.into()));
         }
 
@@ -351,12 +351,12 @@ impl Cognate {
             session_policies,
         };
         let credentials = self.seal_credentials(&session)?;
-        tracing::info!(
-            role = %role.arn,
-            provider = %who.provider,
-            session = %input.role_session_name,
-            access_key_id = %session.access_key_id,
-            "role assumed with a web identity"
+        crate::audit::credentials_vended(
+            &who.audience,
+            &who.subject,
+            &role.arn,
+            &session.access_key_id,
+            "assume_role_with_web_identity",
         );
         Ok(AssumedRole {
             credentials,
