@@ -90,6 +90,16 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// A unique violation as the store error the caller names; any other
+/// failure as a backend error.
+fn unique_as(e: sqlx::Error, on_unique: impl FnOnce() -> StoreError) -> StoreError {
+    if is_unique_violation(&e) {
+        on_unique()
+    } else {
+        backend(e)
+    }
+}
+
 impl SqliteStore {
     pub async fn open(url: &str, options: &StoreOptions) -> StoreResult<Self> {
         let connect = SqliteConnectOptions::from_str(url)
@@ -246,13 +256,7 @@ impl Store for SqliteStore {
         .bind(to_doc(pool)?)
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists("the developer provider name is in use".into())
-            } else {
-                backend(e)
-            }
-        })?;
+        .map_err(|e| unique_as(e, || StoreError::AlreadyExists("the developer provider name is in use".into())))?;
         tx.commit().await.map_err(backend)
     }
 
@@ -289,11 +293,9 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| {
-            if is_unique_violation(&e) {
+            unique_as(e, || {
                 StoreError::AlreadyExists("the developer provider name is in use".into())
-            } else {
-                backend(e)
-            }
+            })
         })?;
         tx.commit().await.map_err(backend)
     }
@@ -495,13 +497,7 @@ impl Store for SqliteStore {
             .bind(role_doc(role)?)
             .execute(&self.writer)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists(role.name.clone())
-                } else {
-                    backend(e)
-                }
-            })?;
+            .map_err(|e| unique_as(e, || StoreError::AlreadyExists(role.name.clone())))?;
         Ok(())
     }
 
@@ -584,13 +580,7 @@ impl Store for SqliteStore {
         .bind(policy_doc(policy)?)
         .execute(&self.writer)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists(policy.name.clone())
-            } else {
-                backend(e)
-            }
-        })?;
+        .map_err(|e| unique_as(e, || StoreError::AlreadyExists(policy.name.clone())))?;
         Ok(())
     }
 
@@ -720,13 +710,7 @@ impl Store for SqliteStore {
             .bind(to_doc(provider)?)
             .execute(&self.writer)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists(provider.arn.clone())
-                } else {
-                    backend(e)
-                }
-            })?;
+            .map_err(|e| unique_as(e, || StoreError::AlreadyExists(provider.arn.clone())))?;
         Ok(())
     }
 
@@ -782,13 +766,7 @@ impl Store for SqliteStore {
         .bind(to_doc(key)?)
         .execute(&self.writer)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists(key.kid.clone())
-            } else {
-                backend(e)
-            }
-        })?;
+        .map_err(|e| unique_as(e, || StoreError::AlreadyExists(key.kid.clone())))?;
         Ok(())
     }
 
@@ -871,11 +849,9 @@ impl Store for SqliteStore {
     async fn import_identities(&self, identities: &[Identity]) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let exists = |e: sqlx::Error| {
-            if is_unique_violation(&e) {
+            unique_as(e, || {
                 StoreError::AlreadyExists("an imported identity or login exists".into())
-            } else {
-                backend(e)
-            }
+            })
         };
         for identity in identities {
             sqlx::query(
@@ -968,13 +944,7 @@ async fn insert_identity(
     .bind(identity.created_at)
     .execute(&mut **tx)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(format!("identity {} exists", identity.id))
-        } else {
-            backend(e)
-        }
-    })?;
+    .map_err(|e| unique_as(e, || StoreError::Conflict(format!("identity {} exists", identity.id))))?;
     Ok(())
 }
 
@@ -1054,13 +1024,7 @@ async fn apply_changes(
         .bind(id)
         .execute(&mut **tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict("login already linked".into())
-            } else {
-                backend(e)
-            }
-        })?;
+        .map_err(|e| unique_as(e, || StoreError::Conflict("login already linked".into())))?;
         touched.push(id);
     }
     touched.sort_unstable();
