@@ -11,7 +11,7 @@ use crate::federation::VerifiedLogin;
 use crate::iam::parse_role_arn;
 use crate::ids;
 use crate::logins::{COGNITO_PROVIDER, LoginUse, VerifiedLogins};
-use crate::model::{AmbiguousRoleResolution, Identity, MatchType, Pool, RoleMappingType};
+use crate::model::{AmbiguousRoleResolution, MatchType, Pool, RoleMappingType};
 use crate::pools::is_user_pool_provider_name;
 use crate::service::Cognate;
 use crate::session::Session;
@@ -134,7 +134,7 @@ impl Cognate {
         logins: &BTreeMap<String, String>,
     ) -> Result<(String, String)> {
         // The pool's flow settings are checked before any login is linked.
-        let (_, pool) = self.identity_with_pool(identity_id).await?;
+        let (identity, pool) = self.pool_of_identity(identity_id).await?;
         if pool.allow_classic_flow == Some(false) {
             return Err(Error::InvalidParameter(
                 "Basic (classic) flow is not enabled, please use enhanced flow.".into(),
@@ -147,27 +147,13 @@ impl Cognate {
             ));
         }
         let (pool, identity, verified) = self
-            .authenticate_identity(identity_id, logins, LoginUse::GetOpenIdToken)
+            .authenticate_loaded(identity, pool, logins, LoginUse::GetOpenIdToken)
             .await?;
         let amr = amr(&verified.logins);
         let tags = principal_tags(&pool, &verified.logins);
         let token =
             self.sign_open_id_token(&pool, &identity.id, &amr, OPEN_ID_TOKEN_SECS, &tags)?;
         Ok((identity.id, token))
-    }
-
-    async fn identity_with_pool(&self, identity_id: &str) -> Result<(Identity, Pool)> {
-        let identity = self
-            .store
-            .get_identity(identity_id)
-            .await?
-            .ok_or_else(|| crate::identities::identity_not_found(identity_id))?;
-        let pool = self
-            .store
-            .get_pool(&identity.pool_id)
-            .await?
-            .ok_or_else(|| crate::identities::identity_not_found(identity_id))?;
-        Ok((identity, pool))
     }
 
     /// GetCredentialsForIdentity (the enhanced flow).

@@ -136,6 +136,20 @@ impl Cognate {
         used_in: LoginUse,
     ) -> Result<(Pool, Identity, VerifiedLogins)> {
         let (identity, pool) = self.pool_of_identity(identity_id).await?;
+        self.authenticate_loaded(identity, pool, logins, used_in)
+            .await
+    }
+
+    /// `authenticate_identity` for an identity and pool already read.
+    pub(crate) async fn authenticate_loaded(
+        &self,
+        identity: Identity,
+        pool: Pool,
+        logins: &BTreeMap<String, String>,
+        used_in: LoginUse,
+    ) -> Result<(Pool, Identity, VerifiedLogins)> {
+        let identity_id = identity.id.clone();
+        let identity_id = identity_id.as_str();
         if identity.disabled {
             return Err(forbidden(identity_id));
         }
