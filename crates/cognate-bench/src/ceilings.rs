@@ -4,7 +4,6 @@
 //! directory with the store's settings (WAL, synchronous=FULL).
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,8 +13,6 @@ use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Connection, SqliteConnection};
 
 pub struct Ceilings {
     /// RSA-2048 PKCS#1 v1.5 SHA-512 signatures per second, 2 threads.
@@ -172,68 +169,70 @@ pub fn es256(time: Duration) -> f64 {
 
 /// Commits per second of one INSERT per transaction, then rows per second
 /// with 64 INSERTs per transaction, into a table shaped like `identities`
-/// in a fresh database in `dir`.
+/// in a fresh database in `dir`. Through rusqlite on this thread, as the
+/// store's writer thread does: nothing but SQLite and the disk.
 pub async fn sqlite(dir: &Path, time: Duration) -> (f64, f64) {
     let path = dir.join("ceiling.db");
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-        .expect("a SQLite URL")
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full);
-    let mut conn = SqliteConnection::connect_with(&options)
-        .await
-        .expect("a SQLite connection");
-    sqlx::query(
-        "CREATE TABLE identities (
-            id TEXT PRIMARY KEY NOT NULL, pool_id TEXT NOT NULL, created_at INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,
-            merged_into TEXT, version INTEGER NOT NULL)",
-    )
-    .execute(&mut conn)
+    tokio::task::spawn_blocking(move || {
+        let conn = rusqlite::Connection::open(&path).expect("a SQLite connection");
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .expect("WAL mode");
+        assert!(
+            mode.eq_ignore_ascii_case("wal"),
+            "journal_mode stayed {mode}"
+        );
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL;
+             CREATE TABLE identities (
+                id TEXT PRIMARY KEY NOT NULL, pool_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,
+                merged_into TEXT, version INTEGER NOT NULL);
+             CREATE INDEX identities_by_pool ON identities (pool_id, id);",
+        )
+        .expect("create table");
+        // Grow the WAL to its working size first (it wraps after the
+        // automatic checkpoint at 1000 pages and is reused, not truncated):
+        // commits that extend the file also flush its size, which a running
+        // server's commits rarely do. 300 commits of 64 rows wrap it.
+        for _ in 0..300 {
+            insert_rate(&conn, 64, Duration::ZERO);
+        }
+        let mut single: f64 = 0.0;
+        let mut batched: f64 = 0.0;
+        for _ in 0..SLICES {
+            single = single.max(insert_rate(&conn, 1, time / SLICES));
+            batched = batched.max(insert_rate(&conn, 64, time / SLICES));
+        }
+        drop(conn);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        (single, batched)
+    })
     .await
-    .expect("create table");
-    sqlx::query("CREATE INDEX identities_by_pool ON identities (pool_id, id)")
-        .execute(&mut conn)
-        .await
-        .expect("create index");
-    // Grow the WAL to its working size first (it wraps after the automatic
-    // checkpoint at 1000 pages and is reused, not truncated): commits that
-    // extend the file also flush its size, which a running server's
-    // commits rarely do. 300 commits of 64 rows wrap it.
-    for _ in 0..300 {
-        insert_rate(&mut conn, 64, Duration::ZERO).await;
-    }
-    let mut single: f64 = 0.0;
-    let mut batched: f64 = 0.0;
-    for _ in 0..SLICES {
-        single = single.max(insert_rate(&mut conn, 1, time / SLICES).await);
-        batched = batched.max(insert_rate(&mut conn, 64, time / SLICES).await);
-    }
-    drop(conn);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    (single, batched)
+    .expect("the SQLite ceiling")
 }
 
 /// Rows per second inserted `batch` to a transaction, for `time`.
-async fn insert_rate(conn: &mut SqliteConnection, batch: usize, time: Duration) -> f64 {
+fn insert_rate(conn: &rusqlite::Connection, batch: usize, time: Duration) -> f64 {
     let pool = "us-east-1:0c6f9e1a-8b2d-4f3e-a7c5-1d9e2b3f4a5c";
     let insert = "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)
-                  VALUES (?, ?, 1, 1, 0, NULL, 1)";
+                  VALUES (?1, ?2, 1, 1, 0, NULL, 1)";
     let started = Instant::now();
     let mut rows = 0u64;
     loop {
-        let mut tx = conn.begin().await.expect("begin");
+        conn.execute_batch("BEGIN").expect("begin");
         for _ in 0..batch {
-            sqlx::query(insert)
-                .bind(format!("us-east-1:{}", uuid::Uuid::new_v4()))
-                .bind(pool)
-                .execute(&mut *tx)
-                .await
+            conn.prepare_cached(insert)
+                .expect("prepare")
+                .execute([
+                    format!("us-east-1:{}", uuid::Uuid::new_v4()),
+                    pool.to_string(),
+                ])
                 .expect("insert");
         }
-        tx.commit().await.expect("commit");
+        conn.execute_batch("COMMIT").expect("commit");
         rows += batch as u64;
         if started.elapsed() >= time {
             break;

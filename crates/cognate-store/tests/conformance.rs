@@ -21,6 +21,70 @@ mod sqlite {
     }
 
     cognate_store::conformance_tests!(fresh());
+
+    /// Concurrent writes share group commits; a failing one (a duplicate
+    /// id) must fail alone and leave nothing, while the others land.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_does_not_fail_its_group() {
+        use cognate_core::model::Pool;
+        use cognate_core::store::{NewIdentity, StoreError};
+
+        let store = fresh().await.unwrap();
+        let pool = Pool {
+            id: "us-east-1:group".into(),
+            account: "000000000000".into(),
+            region: "us-east-1".into(),
+            name: "group".into(),
+            allow_unauthenticated: true,
+            allow_classic_flow: None,
+            supported_login_providers: Default::default(),
+            developer_provider_name: None,
+            open_id_connect_provider_arns: Vec::new(),
+            cognito_identity_providers: Vec::new(),
+            saml_provider_arns: Vec::new(),
+            tags: Default::default(),
+            roles: Default::default(),
+            role_mappings: Default::default(),
+            principal_tag_maps: Default::default(),
+            created_at: 1,
+            updated_at: 1,
+            version: 1,
+        };
+        store.insert_pool(&pool, 10).await.unwrap();
+        let guest = |i: usize| NewIdentity {
+            id: format!("us-east-1:guest-{i}"),
+            pool_id: pool.id.clone(),
+            created_at: 1,
+        };
+        store.insert_guests(&[guest(0)]).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 1..200 {
+            let store = store.clone();
+            // Every tenth request also carries the existing guest 0.
+            let batch = if i % 10 == 0 {
+                vec![guest(i), guest(0)]
+            } else {
+                vec![guest(i)]
+            };
+            tasks.push(tokio::spawn(async move {
+                (i, store.insert_guests(&batch).await)
+            }));
+        }
+        for task in tasks {
+            let (i, result) = task.await.unwrap();
+            let stored = store.get_identity(&guest(i).id).await.unwrap();
+            if i % 10 == 0 {
+                assert!(
+                    matches!(result, Err(StoreError::Conflict(_))),
+                    "{i}: {result:?}"
+                );
+                assert!(stored.is_none(), "{i}: a failed write left its first row");
+            } else {
+                assert_eq!(result, Ok(()), "{i}");
+                assert!(stored.is_some(), "{i}: an acknowledged guest is missing");
+            }
+        }
+    }
 }
 
 /// The same cases against PostgreSQL, when `COGNATE_TEST_POSTGRES_URL`
