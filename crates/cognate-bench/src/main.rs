@@ -13,6 +13,7 @@ mod client;
 mod fill;
 mod load;
 mod report;
+mod scale;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +46,9 @@ struct Cli {
 enum Command {
     /// Insert N synthetic guest identities into a pool of a SQLite store.
     Fill(FillArgs),
+    /// GetCredentialsForIdentity at a small and a large store (10 million
+    /// identities by default), and the server's memory at each.
+    Scale(scale::ScaleArgs),
     /// (internal) Run cognate as `cognate serve` would; the bench's child process.
     #[command(hide = true)]
     ServeCognate(ServeArgs),
@@ -99,8 +103,8 @@ struct FillArgs {
     /// How many identities to add.
     #[arg(long)]
     count: u64,
-    /// Identities per transaction (per `Store::insert_guests` call).
-    #[arg(long, default_value_t = 10_000)]
+    /// Identities per transaction.
+    #[arg(long, default_value_t = 100_000)]
     batch: usize,
     /// Create the pool in the store if it does not exist.
     #[arg(long)]
@@ -155,6 +159,14 @@ fn main() {
                     std::process::exit(1);
                 }
             }
+        }
+        Some(Command::Scale(args)) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(scale::run(args));
         }
         None => {
             // The client side (load generator, fixture, set-up) gets two
@@ -715,14 +727,14 @@ async fn run(args: RunArgs) {
             &data_dir,
             &fixture.pool_id,
             fill_count,
-            10_000,
+            100_000,
             false,
             false,
         )
         .await
         {
             Ok(r) => println!(
-                "\nfill: {} identities in {:.2} s through Store::insert_guests (10,000 per call): {:.0} rows/s",
+                "\nfill: {} identities in {:.2} s (100,000 per transaction): {:.0} rows/s",
                 r.rows,
                 r.seconds,
                 r.rate()
