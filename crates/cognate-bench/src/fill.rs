@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use cognate_core::ids::regional_uuid;
+use cognate_core::ids::identity_id;
 use cognate_core::model::Pool;
 use cognate_core::store::Store;
 use cognate_store::StoreOptions;
@@ -135,7 +135,7 @@ fn insert_rows(
     while done < count {
         let n = (count - done).min(batch as u64) as usize;
         let now = unix_now();
-        let mut ids: Vec<String> = (0..n).map(|_| regional_uuid(region)).collect();
+        let mut ids: Vec<String> = (0..n).map(|_| identity_id(region)).collect();
         // Sorted, a transaction's inserts share index pages.
         ids.sort_unstable();
         conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;

@@ -115,7 +115,7 @@ impl Cognate {
 
     async fn create_guest(&self, pool: &Pool) -> Result<String> {
         let identity = NewIdentity {
-            id: ids::regional_uuid(&pool.region),
+            id: ids::identity_id(&pool.region),
             pool_id: pool.id.clone(),
             created_at: self.clock.now_secs(),
         };
@@ -288,7 +288,7 @@ impl Cognate {
             Some(p) => p,
             None => {
                 // Nobody owns any login: a new authenticated identity.
-                let id = ids::regional_uuid(&pool.region);
+                let id = ids::identity_id(&pool.region);
                 changes.create = Some(NewIdentity {
                     id: id.clone(),
                     pool_id: pool.id.clone(),

@@ -275,7 +275,11 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
+/// Longest a group waits for the writers expected to join it.
+const GATHER_WAIT: Duration = Duration::from_millis(1);
+
 fn write_loop(conn: &Connection, queue: &mpsc::Receiver<Box<dyn WriteJob>>) {
+    let mut last_group = 0;
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -284,6 +288,21 @@ fn write_loop(conn: &Connection, queue: &mpsc::Receiver<Box<dyn WriteJob>>) {
                 Err(_) => break,
             }
         }
+        // Callers answered by the last commit come back at nearly the same
+        // time; committing the first of them alone would split them into a
+        // small group and a large one. Wait (briefly) for most of them.
+        let expected = (last_group * 3 / 4).min(MAX_GROUP);
+        if group.len() < expected {
+            let deadline = std::time::Instant::now() + GATHER_WAIT;
+            while group.len() < expected {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match queue.recv_timeout(left) {
+                    Ok(more) => group.push(more),
+                    Err(_) => break,
+                }
+            }
+        }
+        last_group = group.len();
         commit_group(conn, group);
     }
 }
