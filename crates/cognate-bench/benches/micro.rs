@@ -255,6 +255,7 @@ fn sealing(c: &mut Criterion) {
         amr: vec!["unauthenticated".into()],
         principal_tags: Default::default(),
         session_policies: Vec::new(),
+        guest_scope_down: false,
     };
     let token = sealer.seal(&session).unwrap();
     assert_eq!(sealer.open(&token).as_ref(), Some(&session));

@@ -20,6 +20,16 @@ use crate::service::{Caller, Cognate};
 use crate::session::Session;
 use crate::trust::INLINE_POLICY_MAX;
 
+/// The guest scope-down policy, parsed once.
+static GUEST_SCOPE_DOWN: std::sync::LazyLock<Option<Policy>> = std::sync::LazyLock::new(|| {
+    Policy::parse(
+        crate::credentials::GUEST_SCOPE_DOWN_POLICY,
+        PolicyKind::Session,
+        SIMULATION_POLICY_MAX,
+    )
+    .ok()
+});
+
 /// Largest document a simulation accepts (IAM's `policyDocumentType`).
 pub const SIMULATION_POLICY_MAX: usize = 131_072;
 
@@ -112,6 +122,12 @@ impl Cognate {
         // that no longer parses must still narrow, so it denies everything.
         let mut scope: Vec<Policy> = Vec::with_capacity(session.session_policies.len());
         let mut unreadable_scope = false;
+        if session.guest_scope_down {
+            match &*GUEST_SCOPE_DOWN {
+                Some(policy) => scope.push(policy.clone()),
+                None => unreadable_scope = true,
+            }
+        }
         for doc in &session.session_policies {
             match Policy::parse(doc, PolicyKind::Session, SIMULATION_POLICY_MAX) {
                 Ok(p) => scope.push(p),

@@ -225,11 +225,8 @@ impl Cognate {
             subject: identity.id.clone(),
             amr,
             principal_tags: tags,
-            session_policies: if authenticated {
-                Vec::new()
-            } else {
-                vec![GUEST_SCOPE_DOWN_POLICY.to_string()]
-            },
+            session_policies: Vec::new(),
+            guest_scope_down: !authenticated,
         };
         let credentials = self.seal_credentials(&session)?;
         crate::audit::credentials_vended(

@@ -37,6 +37,11 @@ pub struct Session {
     /// Session policy documents that narrow the role's permissions.
     #[serde(default)]
     pub session_policies: Vec<String>,
+    /// The guest scope-down policy (`GUEST_SCOPE_DOWN_POLICY`) narrows this
+    /// session too: named rather than copied, so a guest's session token
+    /// stays as short as an authenticated one's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guest_scope_down: bool,
 }
 
 impl Session {

@@ -349,6 +349,7 @@ impl Cognate {
             amr: who.amr.clone(),
             principal_tags: tags,
             session_policies,
+            guest_scope_down: false,
         };
         let credentials = self.seal_credentials(&session)?;
         crate::audit::credentials_vended(

@@ -1127,3 +1127,73 @@ async fn vended_credentials_are_checked_on_every_use() {
         "{code}"
     );
 }
+
+/// Guest credentials of the enhanced flow are narrowed by the guest
+/// scope-down policy whatever the role allows; authenticated ones are not.
+#[tokio::test]
+async fn guest_credentials_are_scoped_down() {
+    let s = TestServer::start().await;
+    let idp = OidcProvider::start().await;
+    let setup = oidc_pool(&s, &idp, true).await;
+    let both = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["cognito-identity:ListIdentityPools","iam:ListRoles"],"Resource":"*"}]}"#;
+    for role in [&setup.unauth_role, &setup.auth_role] {
+        s.iam()
+            .put_role_policy()
+            .role_name(role.rsplit('/').next().unwrap())
+            .policy_name("both")
+            .policy_document(both)
+            .send()
+            .await
+            .unwrap();
+    }
+    let iam_with = |c: Credentials| {
+        let config = aws_sdk_iam::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .endpoint_url(s.endpoint())
+            .credentials_provider(c)
+            .build();
+        aws_sdk_iam::Client::from_conf(config)
+    };
+    let anon = s.anonymous_cognito();
+    let guest = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .send()
+        .await
+        .unwrap();
+    let guest_creds = anon
+        .get_credentials_for_identity()
+        .identity_id(guest.identity_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let guest_creds = session_credentials(guest_creds.credentials().unwrap());
+    // cognito-identity:* is in the scope-down list, iam:* is not.
+    s.cognito_with(guest_creds.clone(), "us-east-1")
+        .list_identity_pools()
+        .max_results(5)
+        .send()
+        .await
+        .unwrap();
+    let err = iam_with(guest_creds).list_roles().send().await.unwrap_err();
+    assert_eq!(code(&err), "AccessDenied");
+
+    let token = idp.id_token(json!({"sub": "scoped-user", "aud": CLIENT}));
+    let user = anon
+        .get_id()
+        .identity_pool_id(&setup.pool_id)
+        .logins(&setup.key, &token)
+        .send()
+        .await
+        .unwrap();
+    let user_creds = anon
+        .get_credentials_for_identity()
+        .identity_id(user.identity_id().unwrap())
+        .logins(&setup.key, &token)
+        .send()
+        .await
+        .unwrap();
+    let user_creds = session_credentials(user_creds.credentials().unwrap());
+    iam_with(user_creds).list_roles().send().await.unwrap();
+}
