@@ -12,7 +12,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use cognate_core::federation::{LoginVerifier, ProviderKind, ProviderSpec};
-use cognate_core::keys::{KeyRing, SealingKey};
+use cognate_core::keys::{KeyRing, SealingKey, SigningAlgorithm};
 use cognate_core::session::{Session, SessionSealer};
 use cognate_core::trust::{WebIdentity, trust_allows};
 use cognate_federation::{FederatedVerifier, FederationConfig};
@@ -197,22 +197,26 @@ fn signing(c: &mut Criterion) {
         .build()
         .unwrap();
     // KeyRing loads (and on first use generates) its key from a store:
-    // a throwaway SQLite store.
+    // a throwaway SQLite store per algorithm.
     let dir = tempfile::tempdir().unwrap();
-    let ring = runtime.block_on(async {
-        let store = cognate_store::sqlite::SqliteStore::open(
-            &format!("sqlite://{}/keys.db", dir.path().display()),
-            &cognate_store::StoreOptions { max_connections: 1 },
-        )
-        .await
-        .unwrap();
-        let master = SealingKey::new(&[7u8; 32]).unwrap();
-        let ring = KeyRing::empty();
-        ring.load(&store, &master, "bench", cognate_testkit::unix_now())
+    let ring_of = |alg: SigningAlgorithm| {
+        runtime.block_on(async {
+            let store = cognate_store::sqlite::SqliteStore::open(
+                &format!("sqlite://{}/keys-{alg}.db", dir.path().display()),
+                &cognate_store::StoreOptions { max_connections: 1 },
+            )
             .await
             .unwrap();
-        ring
-    });
+            let master = SealingKey::new(&[7u8; 32]).unwrap();
+            let ring = KeyRing::empty();
+            ring.load(&store, &master, "bench", alg, cognate_testkit::unix_now())
+                .await
+                .unwrap();
+            ring
+        })
+    };
+    let ring = ring_of(SigningAlgorithm::Rs512);
+    let es256 = ring_of(SigningAlgorithm::Es256);
     let claims = json!({
         "sub": "us-east-1:7d2b1a4e-3f7c-4c1e-9a51-2f0b6c9d8e77",
         "aud": POOL_ID,
@@ -223,6 +227,8 @@ fn signing(c: &mut Criterion) {
     });
     let token = ring.sign(&claims).unwrap();
     assert!(ring.verify(&token).is_some());
+    let es256_token = es256.sign(&claims).unwrap();
+    assert!(es256.verify(&es256_token).is_some());
 
     let mut g = c.benchmark_group("tokens");
     g.bench_function("KeyRing::sign RS512 (cognate OpenID token)", |b| {
@@ -230,6 +236,12 @@ fn signing(c: &mut Criterion) {
     });
     g.bench_function("KeyRing::verify RS512", |b| {
         b.iter(|| ring.verify(black_box(&token)).unwrap())
+    });
+    g.bench_function("KeyRing::sign ES256", |b| {
+        b.iter(|| es256.sign(black_box(&claims)).unwrap())
+    });
+    g.bench_function("KeyRing::verify ES256", |b| {
+        b.iter(|| es256.verify(black_box(&es256_token)).unwrap())
     });
     g.finish();
 }

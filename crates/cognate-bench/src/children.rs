@@ -79,13 +79,16 @@ guests_per_pool_per_second = 0.0
 guests_per_pool_burst = 0.0
 ";
 
-/// Starts cognate on `data_dir` and waits until `/healthz` answers.
-/// Its log (stdout, `COGNATE_LOG`, with `cognate serve`'s default) goes
-/// to `log_file`.
+/// Starts cognate on `data_dir`, generating signing keys of
+/// `signing_algorithm` (`RS512` or `ES256`), and waits until `/healthz`
+/// answers. Its log (stdout, `COGNATE_LOG`, with `cognate serve`'s
+/// default) goes to `log_file`.
 pub async fn start_cognate(
+    name: &'static str,
     data_dir: &Path,
     server_bin: Option<&PathBuf>,
     log_file: &Path,
+    signing_algorithm: &str,
 ) -> ChildServer {
     let addr = free_addr();
     let exe = std::env::current_exe().expect("the path of this binary");
@@ -104,8 +107,10 @@ pub async fn start_cognate(
     // The abuse limits of the public operations (per source address and
     // per pool) are off: every request comes from 127.0.0.1, and the bench
     // measures the server, not its throttle.
-    let config = data_dir.with_file_name("bench-config.toml");
-    std::fs::write(&config, BENCH_CONFIG).expect("the bench config file");
+    let config = data_dir.with_file_name(format!("bench-config-{name}.toml"));
+    // A top-level key: before the `[limits]` table.
+    let text = format!("signing_algorithm = \"{signing_algorithm}\"\n{BENCH_CONFIG}");
+    std::fs::write(&config, text).expect("the bench config file");
     command
         .arg("--config")
         .arg(&config)
@@ -118,7 +123,7 @@ pub async fn start_cognate(
         .arg("--admin-secret-access-key")
         .arg(ADMIN_SECRET)
         .stdout(std::fs::File::create(log_file).expect("the server log file"));
-    spawn("cognate", command, addr, "/healthz").await
+    spawn(name, command, addr, "/healthz").await
 }
 
 /// Starts the axum baseline and waits until it answers.

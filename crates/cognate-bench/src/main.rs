@@ -281,27 +281,7 @@ async fn set_up(addr: SocketAddr, signer: &Signer, idp: &OidcProvider) -> Fixtur
     .await
     .expect("SetIdentityPoolRoles");
 
-    // Guests, 16 at a time.
-    let mut guests = Vec::with_capacity(GUESTS);
-    while guests.len() < GUESTS {
-        let batch: Vec<_> = (0..16)
-            .map(|_| {
-                let signer = signer.clone();
-                let input = json!({"IdentityPoolId": pool_id});
-                tokio::spawn(async move {
-                    client::cognito(addr, &signer, "GetId", &input, false)
-                        .await
-                        .expect("GetId")["IdentityId"]
-                        .as_str()
-                        .expect("an identity id")
-                        .to_string()
-                })
-            })
-            .collect();
-        for task in batch {
-            guests.push(task.await.expect("a GetId task"));
-        }
-    }
+    let guests = new_guests(addr, signer, &pool_id).await;
 
     let login_key = idp.logins_key();
     let login_token = idp.id_token(json!({"sub": "bench-user-1", "aud": CLIENT_ID}));
@@ -331,6 +311,48 @@ async fn set_up(addr: SocketAddr, signer: &Signer, idp: &OidcProvider) -> Fixtur
     }
 }
 
+/// GUESTS new guests of the pool, 16 at a time.
+async fn new_guests(addr: SocketAddr, signer: &Signer, pool_id: &str) -> Vec<String> {
+    let mut guests = Vec::with_capacity(GUESTS);
+    while guests.len() < GUESTS {
+        let batch: Vec<_> = (0..16)
+            .map(|_| {
+                let signer = signer.clone();
+                let input = json!({"IdentityPoolId": pool_id});
+                tokio::spawn(async move {
+                    client::cognito(addr, &signer, "GetId", &input, false)
+                        .await
+                        .expect("GetId")["IdentityId"]
+                        .as_str()
+                        .expect("an identity id")
+                        .to_string()
+                })
+            })
+            .collect();
+        for task in batch {
+            guests.push(task.await.expect("a GetId task"));
+        }
+    }
+    guests
+}
+
+/// The ES256 server's set-up: only what GetOpenIdToken needs, a pool
+/// allowing guests and GUESTS guests of it (no roles: the operation
+/// resolves none).
+async fn set_up_guests(addr: SocketAddr, signer: &Signer) -> Vec<String> {
+    let pool = client::cognito(
+        addr,
+        signer,
+        "CreateIdentityPool",
+        &json!({"IdentityPoolName": "bench-es256", "AllowUnauthenticatedIdentities": true}),
+        true,
+    )
+    .await
+    .expect("CreateIdentityPool");
+    let pool_id = pool["IdentityPoolId"].as_str().expect("a pool id");
+    new_guests(addr, signer, pool_id).await
+}
+
 /// Cognito tokens of 16 guests (for AssumeRoleWithWebIdentity); they
 /// last 15 minutes, so a long run fetches new ones before using them.
 async fn guest_tokens(addr: SocketAddr, signer: &Signer, guests: &[String]) -> Vec<String> {
@@ -351,6 +373,8 @@ async fn guest_tokens(addr: SocketAddr, signer: &Signer, guests: &[String]) -> V
 }
 
 const ASSUME_ROLE: &str = "AssumeRoleWithWebIdentity";
+const OPEN_ID_TOKEN: &str = "GetOpenIdToken (guest)";
+const OPEN_ID_TOKEN_ES256: &str = "GetOpenIdToken (ES256)";
 
 struct Scenario {
     name: &'static str,
@@ -448,7 +472,7 @@ fn scenarios(
             ceiling: Ceiling::None,
         },
         Scenario {
-            name: "GetOpenIdToken (guest)",
+            name: OPEN_ID_TOKEN,
             addr: cognate,
             make: cognito_call(signer, "GetOpenIdToken", json_bodies(guests()), false),
             ceiling: Ceiling::Rs512,
@@ -593,10 +617,45 @@ async fn run(args: RunArgs) {
         .server_log
         .clone()
         .unwrap_or_else(|| tmp.path().join("cognate.log"));
-    let cognate = children::start_cognate(&data_dir, args.server_bin.as_ref(), &server_log).await;
+    let cognate = children::start_cognate(
+        "cognate",
+        &data_dir,
+        args.server_bin.as_ref(),
+        &server_log,
+        "RS512",
+    )
+    .await;
+    // A second cognate with ES256 signing keys, for its GetOpenIdToken
+    // line; started only if that line is selected.
+    let wants = |name: &str| {
+        args.only.is_empty()
+            || args
+                .only
+                .iter()
+                .any(|o| name.to_lowercase().contains(&o.to_lowercase()))
+    };
+    let es256_server = if wants(OPEN_ID_TOKEN_ES256) {
+        let dir = tmp.path().join("data-es256");
+        std::fs::create_dir_all(&dir).expect("the ES256 data directory");
+        Some(
+            children::start_cognate(
+                "cognate-es256",
+                &dir,
+                args.server_bin.as_ref(),
+                &tmp.path().join("cognate-es256.log"),
+                "ES256",
+            )
+            .await,
+        )
+    } else {
+        None
+    };
     tokio::time::sleep(Duration::from_millis(500)).await;
     println!("\nmemory");
     print_memory("idle after start", &cognate);
+    if let Some(es256) = &es256_server {
+        print_memory("idle after start", es256);
+    }
     print_memory("idle after start", &baseline);
 
     println!("\nceilings (same run, same disk as the data directory)");
@@ -629,15 +688,33 @@ async fn run(args: RunArgs) {
     print_memory("after set-up", &cognate);
 
     let mut all = scenarios(baseline.addr, cognate.addr, &signer, &fixture);
-    if !args.only.is_empty() {
-        all.retain(|s| {
-            s.name.starts_with("baseline")
-                || args
-                    .only
-                    .iter()
-                    .any(|o| s.name.to_lowercase().contains(&o.to_lowercase()))
-        });
+    if let Some(es256) = &es256_server {
+        let es256_signer = Signer::new(ADMIN_KEY_ID, ADMIN_SECRET, es256.addr);
+        let guests = set_up_guests(es256.addr, &es256_signer).await;
+        println!(
+            "set-up ({}): a guest pool, {} guests",
+            es256.name,
+            guests.len()
+        );
+        let line = Scenario {
+            name: OPEN_ID_TOKEN_ES256,
+            addr: es256.addr,
+            make: cognito_call(
+                &es256_signer,
+                "GetOpenIdToken",
+                json_bodies(guests.iter().map(|g| json!({"IdentityId": g}))),
+                false,
+            ),
+            ceiling: Ceiling::Es256,
+        };
+        // Right after its RS512 twin, so the two are measured close in time.
+        let at = all
+            .iter()
+            .position(|s| s.name == OPEN_ID_TOKEN)
+            .map_or(all.len(), |i| i + 1);
+        all.insert(at, line);
     }
+    all.retain(|s| s.name.starts_with("baseline") || wants(s.name));
 
     println!("\nprobes (one request each)");
     for s in &all {
@@ -675,10 +752,10 @@ async fn run(args: RunArgs) {
             ceilings.sqlite.push(c);
         }
         for &c in &levels {
-            let pid = if s.addr == baseline.addr {
-                baseline.pid()
-            } else {
-                cognate.pid()
+            let pid = match &es256_server {
+                _ if s.addr == baseline.addr => baseline.pid(),
+                Some(es256) if s.addr == es256.addr => es256.pid(),
+                _ => cognate.pid(),
             };
             let outcome = load::run(s.addr, s.make.clone(), c, warmup, duration, pid).await;
             println!(
@@ -715,10 +792,14 @@ async fn run(args: RunArgs) {
     println!("\nload average at the end: {}", load_average());
     println!("\nmemory");
     print_memory("after the load", &cognate);
+    if let Some(es256) = &es256_server {
+        print_memory("after the load", es256);
+    }
     print_memory("after the load", &baseline);
 
     println!();
     report::print_table(&rows, &ceilings);
+    report::print_es256_summary(&rows, &ceilings, OPEN_ID_TOKEN_ES256, OPEN_ID_TOKEN);
     report::print_errors(&rows);
 
     if fill_count > 0 {
@@ -744,6 +825,9 @@ async fn run(args: RunArgs) {
     }
 
     cognate.stop();
+    if let Some(es256) = es256_server {
+        es256.stop();
+    }
     baseline.stop();
     let log_lines = std::fs::read_to_string(&server_log)
         .map(|t| t.lines().count())

@@ -9,6 +9,8 @@ pub enum Ceiling {
     None,
     /// RS512 signatures/s: operations that sign a token.
     Rs512,
+    /// ES256 signatures/s: operations that sign a token with an ES256 key.
+    Es256,
     /// SQLite single-row commits/s: operations that commit one row.
     Commit,
 }
@@ -91,6 +93,7 @@ pub fn print_table(rows: &[Row], ceilings: &Ceilings) {
             _ if o.successes == 0 => "-".into(),
             Ceiling::None => "".into(),
             Ceiling::Rs512 => format!("{} of RS512", fmt_ratio(o.rate() / ceilings.rs512())),
+            Ceiling::Es256 => format!("{} of ES256", fmt_ratio(o.rate() / ceilings.es256)),
             Ceiling::Commit => format!(
                 "{} of commits, {} of 64-row batches",
                 fmt_ratio(o.rate() / ceilings.commits()),
@@ -172,6 +175,36 @@ pub fn print_table(rows: &[Row], ceilings: &Ceilings) {
         ceilings.commits(),
         ceilings.batched_rows()
     );
+}
+
+/// The ES256 line next to its RS512 twin: the reason the setting exists.
+pub fn print_es256_summary(rows: &[Row], ceilings: &Ceilings, es256: &str, rs512: &str) {
+    for row in rows.iter().filter(|r| r.name == es256) {
+        let o = &row.outcome;
+        if o.successes == 0 {
+            continue;
+        }
+        let at = |name: &str| {
+            rows.iter()
+                .find(|r| r.name == name && r.concurrency == row.concurrency)
+                .map(|r| &r.outcome)
+                .filter(|o| o.successes > 0)
+        };
+        let baseline = rows
+            .iter()
+            .find(|b| b.is_baseline && b.concurrency == row.concurrency)
+            .map(|b| o.rate() / b.outcome.rate());
+        println!(
+            "{es256} c={}: {} of baseline (target 0.3), {} of the ES256 signing ceiling{}",
+            row.concurrency,
+            baseline.map_or("-".into(), fmt_ratio),
+            fmt_ratio(o.rate() / ceilings.es256),
+            at(rs512).map_or(String::new(), |r| format!(
+                ", {:.1}× the req/s of {rs512} (RS512)",
+                o.rate() / r.rate()
+            )),
+        );
+    }
 }
 
 pub fn print_errors(rows: &[Row]) {

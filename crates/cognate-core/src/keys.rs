@@ -1,6 +1,6 @@
 //! Key material: the master key that seals everything else at rest, the
-//! RSA keys cognate signs its OpenID tokens with (JWKS, rotation), and the
-//! key that seals session tokens. Signing and sealing keys live in the
+//! keys cognate signs its OpenID tokens with (RS512 or ES256; JWKS,
+//! rotation), and the key that seals session tokens. Signing and sealing keys live in the
 //! store, sealed under the master key, so every node of one database shares
 //! them.
 
@@ -11,7 +11,9 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{self, KeyPair, RsaKeyPair, RsaPublicKeyComponents};
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -100,17 +102,86 @@ pub async fn session_key(store: &dyn Store, master: &SealingKey) -> Result<Seali
     SealingKey::new(&bytes)
 }
 
+/// The algorithm of the keys cognate generates for its OpenID tokens. A
+/// key signs with exactly one algorithm, stored in its record (`alg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SigningAlgorithm {
+    /// RSA-2048, PKCS#1 v1.5 with SHA-512: what Cognito signs with.
+    #[default]
+    Rs512,
+    /// ECDSA on P-256 with SHA-256: far cheaper to sign, same security
+    /// level for verifiers that accept it.
+    Es256,
+}
+
+impl SigningAlgorithm {
+    /// The JWS/JWK name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlgorithm::Rs512 => "RS512",
+            SigningAlgorithm::Es256 => "ES256",
+        }
+    }
+
+    /// The algorithm a JWS name denotes, exactly as written in a header or
+    /// a stored record.
+    pub fn from_jws(name: &str) -> Option<SigningAlgorithm> {
+        match name {
+            "RS512" => Some(SigningAlgorithm::Rs512),
+            "ES256" => Some(SigningAlgorithm::Es256),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SigningAlgorithm {
+    type Err = String;
+
+    /// Case-insensitive: this parses a setting, not a JWS header.
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        SigningAlgorithm::from_jws(&s.to_ascii_uppercase())
+            .ok_or_else(|| format!("must be RS512 or ES256, got '{s}'"))
+    }
+}
+
+enum PrivateKey {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+}
+
 struct ActiveKey {
     kid: String,
-    pair: RsaKeyPair,
+    alg: SigningAlgorithm,
+    pair: PrivateKey,
+}
+
+/// A published key. The variant pins the one algorithm it verifies, so a
+/// header cannot choose another for it.
+enum PublicKey {
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// Uncompressed SEC1 point, 0x04 || x || y.
+    Ec {
+        point: Vec<u8>,
+    },
 }
 
 /// What the key ring holds at one moment.
 struct KeySet {
     signing: Option<Arc<ActiveKey>>,
     /// kid → public key, for every key still published.
-    public: BTreeMap<String, (Vec<u8>, Vec<u8>)>,
+    public: BTreeMap<String, PublicKey>,
     jwks: Value,
+    /// Algorithms of the published keys, for the discovery document.
+    algorithms: Vec<&'static str>,
 }
 
 /// The OpenID token keys: one signs, retired ones stay published until the
@@ -130,6 +201,7 @@ impl KeyRing {
                 signing: None,
                 public: BTreeMap::new(),
                 jwks: json!({"keys": []}),
+                algorithms: Vec::new(),
             })),
         }
     }
@@ -141,76 +213,79 @@ impl KeyRing {
         }
     }
 
-    /// Reloads from the store; generates the first key if there is none.
+    /// Reloads from the store; generates the first key, of algorithm
+    /// `alg`, if there is none.
     pub async fn load(
         &self,
         store: &dyn Store,
         master: &SealingKey,
         kid_prefix: &str,
+        alg: SigningAlgorithm,
         now: i64,
     ) -> Result<()> {
         let mut records = store.list_signing_keys().await?;
         if !records.iter().any(|r| r.retired_at.is_none()) {
-            let record = generate_key(master, kid_prefix, now).await?;
+            let record = generate_key(alg, master, kid_prefix, now).await?;
             store.insert_signing_key(&record).await?;
             records = store.list_signing_keys().await?;
         }
+        self.install(&records, master, now)
+    }
+
+    /// Makes `records` the ring's keys: the published ones verify, the
+    /// newest unretired one signs.
+    fn install(&self, records: &[SigningKeyRecord], master: &SealingKey, now: i64) -> Result<()> {
         let mut public = BTreeMap::new();
         let mut jwks = Vec::new();
-        let mut signing: Option<(&SigningKeyRecord, i64)> = None;
-        for record in &records {
+        let mut algorithms = Vec::new();
+        let mut signing: Option<(&SigningKeyRecord, SigningAlgorithm)> = None;
+        for record in records {
             let published = record
                 .retired_at
                 .is_none_or(|at| at + MAX_TOKEN_LIFETIME_SECS > now);
             if !published {
                 continue;
             }
+            let alg = SigningAlgorithm::from_jws(&record.alg).ok_or_else(|| {
+                Error::Internal(format!(
+                    "signing key {} has an unknown algorithm '{}'",
+                    record.kid, record.alg
+                ))
+            })?;
             let jwk: Value = serde_json::from_str(&record.public_jwk)
                 .map_err(|e| Error::Internal(format!("stored JWK is invalid: {e}")))?;
-            let n = jwk["n"]
-                .as_str()
-                .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
-            let e = jwk["e"]
-                .as_str()
-                .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
-            if let (Some(n), Some(e)) = (n, e) {
-                public.insert(record.kid.clone(), (n, e));
-            }
+            let key = public_key(alg, &jwk).ok_or_else(|| {
+                Error::Internal(format!(
+                    "the stored JWK of signing key {} is not an {alg} key",
+                    record.kid
+                ))
+            })?;
+            public.insert(record.kid.clone(), key);
             jwks.push(jwk);
+            if !algorithms.contains(&alg.as_str()) {
+                algorithms.push(alg.as_str());
+            }
             // The newest unretired key signs; every node picks the same.
             if record.retired_at.is_none()
                 && signing
                     .is_none_or(|(s, _)| (record.created_at, &record.kid) > (s.created_at, &s.kid))
             {
-                signing = Some((record, record.created_at));
+                signing = Some((record, alg));
             }
         }
         let signing = match signing {
-            Some((record, _)) => {
-                let der = master
-                    .open(
-                        &format!("signing-key:{}", record.kid),
-                        &record.sealed_private_key,
-                    )
-                    .ok_or_else(|| {
-                        Error::Internal(format!(
-                            "signing key {} cannot be opened with this master key",
-                            record.kid
-                        ))
-                    })?;
-                let pair = RsaKeyPair::from_pkcs8(&der)
-                    .map_err(|e| Error::Internal(format!("stored signing key is invalid: {e}")))?;
-                Some(Arc::new(ActiveKey {
-                    kid: record.kid.clone(),
-                    pair,
-                }))
-            }
+            Some((record, alg)) => Some(Arc::new(ActiveKey {
+                kid: record.kid.clone(),
+                alg,
+                pair: open_private_key(alg, record, master)?,
+            })),
             None => None,
         };
         let set = KeySet {
             signing,
             public,
             jwks: json!({ "keys": jwks }),
+            algorithms,
         };
         match self.set.write() {
             Ok(mut guard) => *guard = Arc::new(set),
@@ -219,22 +294,34 @@ impl KeyRing {
         Ok(())
     }
 
-    /// Generates a new signing key and retires the others.
+    /// Generates a new signing key of algorithm `alg` and retires the
+    /// others.
     pub async fn rotate(
         &self,
         store: &dyn Store,
         master: &SealingKey,
         kid_prefix: &str,
+        alg: SigningAlgorithm,
         now: i64,
     ) -> Result<String> {
-        let record = generate_key(master, kid_prefix, now).await?;
+        let record = generate_key(alg, master, kid_prefix, now).await?;
         store.insert_signing_key(&record).await?;
         store.retire_signing_keys(&record.kid, now).await?;
         store
             .delete_signing_keys_retired_before(now - MAX_TOKEN_LIFETIME_SECS)
             .await?;
-        self.load(store, master, kid_prefix, now).await?;
+        self.load(store, master, kid_prefix, alg, now).await?;
         Ok(record.kid)
+    }
+
+    /// The algorithm of the key that signs now, if one is loaded.
+    pub fn active_algorithm(&self) -> Option<SigningAlgorithm> {
+        self.current().signing.as_ref().map(|k| k.alg)
+    }
+
+    /// The algorithms of the published keys.
+    pub fn algorithms(&self) -> Vec<&'static str> {
+        self.current().algorithms.clone()
     }
 
     /// The JWKS document.
@@ -242,29 +329,15 @@ impl KeyRing {
         self.current().jwks.clone()
     }
 
-    /// Signs `claims` as a compact JWS with RS512.
+    /// Signs `claims` as a compact JWS with the active key's algorithm.
     pub fn sign(&self, claims: &Value) -> Result<String> {
         let set = self.current();
         let key = set
             .signing
             .as_ref()
             .ok_or_else(|| Error::Internal("no signing key is loaded".into()))?;
-        let header = json!({"kid": key.kid, "typ": "JWS", "alg": "RS512"});
-        let signing_input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
-        let mut signature = vec![0u8; key.pair.public_modulus_len()];
-        key.pair
-            .sign(
-                &signature::RSA_PKCS1_SHA512,
-                &SystemRandom::new(),
-                signing_input.as_bytes(),
-                &mut signature,
-            )
-            .map_err(|_| Error::Internal("RSA signing failed".into()))?;
-        Ok(format!("{signing_input}.{}", b64(&signature)))
+        let header = json!({"kid": key.kid, "typ": "JWS", "alg": key.alg.as_str()});
+        compact_jws(&key.pair, &header, claims)
     }
 
     /// The claims of a token this ring signed, if its signature verifies.
@@ -276,56 +349,394 @@ impl KeyRing {
             return None;
         }
         let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-        if header["alg"] != "RS512" {
-            return None;
-        }
+        let alg = header["alg"].as_str()?;
         let kid = header["kid"].as_str()?;
         let set = self.current();
-        let (n, e) = set.public.get(kid)?;
         let signature = URL_SAFE_NO_PAD.decode(sig).ok()?;
-        let components = RsaPublicKeyComponents { n, e };
-        let signing_input = &token[..header_len(token)?];
-        components
-            .verify(
-                &signature::RSA_PKCS1_2048_8192_SHA512,
-                signing_input.as_bytes(),
-                &signature,
-            )
-            .ok()?;
+        let signing_input = token.rsplit_once('.')?.0.as_bytes();
+        match (set.public.get(kid)?, alg) {
+            (PublicKey::Rsa { n, e }, "RS512") => RsaPublicKeyComponents { n, e }
+                .verify(
+                    &signature::RSA_PKCS1_2048_8192_SHA512,
+                    signing_input,
+                    &signature,
+                )
+                .ok()?,
+            (PublicKey::Ec { point }, "ES256") => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(signing_input, &signature)
+                    .ok()?
+            }
+            // The key decides the algorithm, never the header.
+            _ => return None,
+        }
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
     }
 }
 
-/// Length of `header.payload` in a compact JWS.
-fn header_len(token: &str) -> Option<usize> {
-    token.rfind('.')
+/// `header.claims.signature`, signed with `pair`.
+fn compact_jws(pair: &PrivateKey, header: &Value, claims: &Value) -> Result<String> {
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = match pair {
+        PrivateKey::Rsa(pair) => {
+            let mut signature = vec![0u8; pair.public_modulus_len()];
+            pair.sign(
+                &signature::RSA_PKCS1_SHA512,
+                &SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| Error::Internal("RSA signing failed".into()))?;
+            signature
+        }
+        // The FIXED signing algorithm yields r || s (64 bytes), as JWS
+        // wants, not DER.
+        PrivateKey::Ec(pair) => pair
+            .sign(&SystemRandom::new(), signing_input.as_bytes())
+            .map_err(|_| Error::Internal("ECDSA signing failed".into()))?
+            .as_ref()
+            .to_vec(),
+    };
+    Ok(format!("{signing_input}.{}", b64(&signature)))
 }
 
-async fn generate_key(master: &SealingKey, kid_prefix: &str, now: i64) -> Result<SigningKeyRecord> {
-    // RSA generation takes tens of milliseconds: keep it off the runtime.
-    let pair = tokio::task::spawn_blocking(|| RsaKeyPair::generate(KeySize::Rsa2048))
-        .await
-        .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))?
-        .map_err(|_| Error::Internal("RSA key generation failed".into()))?;
-    let der = pair
-        .as_der()
-        .map_err(|_| Error::Internal("cannot encode the signing key".into()))?;
+/// The public key a stored JWK describes, if it is a key of `alg`.
+fn public_key(alg: SigningAlgorithm, jwk: &Value) -> Option<PublicKey> {
+    let field = |name: &str| {
+        jwk[name]
+            .as_str()
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+    };
+    if jwk["alg"] != alg.as_str() {
+        return None;
+    }
+    match alg {
+        SigningAlgorithm::Rs512 if jwk["kty"] == "RSA" => Some(PublicKey::Rsa {
+            n: field("n")?,
+            e: field("e")?,
+        }),
+        SigningAlgorithm::Es256 if jwk["kty"] == "EC" && jwk["crv"] == "P-256" => {
+            let (x, y) = (field("x")?, field("y")?);
+            if x.len() != 32 || y.len() != 32 {
+                return None;
+            }
+            let mut point = Vec::with_capacity(65);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            Some(PublicKey::Ec { point })
+        }
+        _ => None,
+    }
+}
+
+/// Unseals a record's private key.
+fn open_private_key(
+    alg: SigningAlgorithm,
+    record: &SigningKeyRecord,
+    master: &SealingKey,
+) -> Result<PrivateKey> {
+    let der = master
+        .open(
+            &format!("signing-key:{}", record.kid),
+            &record.sealed_private_key,
+        )
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "signing key {} cannot be opened with this master key",
+                record.kid
+            ))
+        })?;
+    let invalid = |e: aws_lc_rs::error::KeyRejected| {
+        Error::Internal(format!("stored signing key {} is invalid: {e}", record.kid))
+    };
+    Ok(match alg {
+        SigningAlgorithm::Rs512 => PrivateKey::Rsa(RsaKeyPair::from_pkcs8(&der).map_err(invalid)?),
+        SigningAlgorithm::Es256 => PrivateKey::Ec(
+            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+                .map_err(invalid)?,
+        ),
+    })
+}
+
+async fn generate_key(
+    alg: SigningAlgorithm,
+    master: &SealingKey,
+    kid_prefix: &str,
+    now: i64,
+) -> Result<SigningKeyRecord> {
     let kid = format!("{kid_prefix}-{}", hex::encode(crate::ids::random_bytes(6)?));
-    let public = pair.public_key();
-    let jwk = json!({
-        "kty": "RSA",
-        "alg": "RS512",
-        "use": "sig",
-        "kid": kid,
-        "n": b64(public.modulus().big_endian_without_leading_zero()),
-        "e": b64(public.exponent().big_endian_without_leading_zero()),
-    });
+    let (der, jwk) = match alg {
+        SigningAlgorithm::Rs512 => {
+            // RSA generation takes tens of milliseconds: keep it off the runtime.
+            let pair = tokio::task::spawn_blocking(|| RsaKeyPair::generate(KeySize::Rsa2048))
+                .await
+                .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))?
+                .map_err(|_| Error::Internal("RSA key generation failed".into()))?;
+            let der = pair
+                .as_der()
+                .map_err(|_| Error::Internal("cannot encode the signing key".into()))?;
+            let public = pair.public_key();
+            let jwk = json!({
+                "kty": "RSA",
+                "alg": "RS512",
+                "use": "sig",
+                "kid": kid,
+                "n": b64(public.modulus().big_endian_without_leading_zero()),
+                "e": b64(public.exponent().big_endian_without_leading_zero()),
+            });
+            (der.as_ref().to_vec(), jwk)
+        }
+        SigningAlgorithm::Es256 => {
+            // Microseconds: no need for the blocking pool.
+            let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
+                .map_err(|_| Error::Internal("ECDSA key generation failed".into()))?;
+            let der = pair
+                .to_pkcs8v1()
+                .map_err(|_| Error::Internal("cannot encode the signing key".into()))?;
+            let (x, y) = pair
+                .public_key()
+                .as_ref()
+                .strip_prefix(&[0x04])
+                .and_then(|xy| xy.split_at_checked(32))
+                .filter(|(x, y)| x.len() == 32 && y.len() == 32)
+                .ok_or_else(|| Error::Internal("unexpected P-256 public key encoding".into()))?;
+            let jwk = json!({
+                "kty": "EC",
+                "crv": "P-256",
+                "x": b64(x),
+                "y": b64(y),
+                "alg": "ES256",
+                "use": "sig",
+                "kid": kid,
+            });
+            (der.as_ref().to_vec(), jwk)
+        }
+    };
     Ok(SigningKeyRecord {
-        sealed_private_key: master.seal(&format!("signing-key:{kid}"), der.as_ref())?,
+        sealed_private_key: master.seal(&format!("signing-key:{kid}"), &der)?,
         kid,
-        alg: "RS512".into(),
+        alg: alg.as_str().into(),
         public_jwk: jwk.to_string(),
         created_at: now,
         retired_at: None,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_900_000_000;
+
+    fn master() -> SealingKey {
+        SealingKey::new(&[7u8; 32]).unwrap()
+    }
+
+    fn claims() -> Value {
+        json!({"sub": "us-east-1:abc", "aud": "us-east-1:pool", "iat": NOW, "exp": NOW + 600})
+    }
+
+    fn ring(records: &[SigningKeyRecord]) -> KeyRing {
+        let ring = KeyRing::empty();
+        ring.install(records, &master(), NOW).unwrap();
+        ring
+    }
+
+    fn header_of(token: &str) -> Value {
+        let part = token.split('.').next().unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    /// A token signed by `record`'s private key under a header of our
+    /// choosing, as an attacker holding some key could forge.
+    fn forge(record: &SigningKeyRecord, header: Value) -> String {
+        let alg = SigningAlgorithm::from_jws(&record.alg).unwrap();
+        let pair = open_private_key(alg, record, &master()).unwrap();
+        compact_jws(&pair, &header, &claims()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn both_algorithms_sign_and_verify() {
+        for alg in [SigningAlgorithm::Rs512, SigningAlgorithm::Es256] {
+            let record = generate_key(alg, &master(), "us-east-1", NOW)
+                .await
+                .unwrap();
+            assert_eq!(record.alg, alg.as_str());
+            let ring = ring(std::slice::from_ref(&record));
+            assert_eq!(ring.active_algorithm(), Some(alg));
+            let token = ring.sign(&claims()).unwrap();
+            let header = header_of(&token);
+            assert_eq!(header["alg"], alg.as_str());
+            assert_eq!(header["kid"], record.kid);
+            let sig = URL_SAFE_NO_PAD
+                .decode(token.rsplit('.').next().unwrap())
+                .unwrap();
+            // JWS ES256 is r || s; RSA-2048 signatures are the modulus size.
+            let expected_len = match alg {
+                SigningAlgorithm::Rs512 => 256,
+                SigningAlgorithm::Es256 => 64,
+            };
+            assert_eq!(sig.len(), expected_len, "{alg}");
+            assert_eq!(ring.verify(&token), Some(claims()));
+
+            // A changed payload no longer verifies.
+            let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+            let mut other = claims();
+            other["sub"] = json!("us-east-1:someone-else");
+            parts[1] = b64(other.to_string().as_bytes());
+            assert_eq!(ring.verify(&parts.join(".")), None, "{alg}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_key_pins_the_algorithm() {
+        let rsa = generate_key(SigningAlgorithm::Rs512, &master(), "r", NOW - 10)
+            .await
+            .unwrap();
+        let ec = generate_key(SigningAlgorithm::Es256, &master(), "e", NOW)
+            .await
+            .unwrap();
+        let ring = ring(&[rsa.clone(), ec.clone()]);
+        // Genuine tokens of both keys verify.
+        let genuine_rsa = forge(&rsa, json!({"alg": "RS512", "kid": rsa.kid}));
+        let genuine_ec = forge(&ec, json!({"alg": "ES256", "kid": ec.kid}));
+        assert!(ring.verify(&genuine_rsa).is_some());
+        assert!(ring.verify(&genuine_ec).is_some());
+
+        // An ES256 kid under an RS512 header, and vice versa, whoever signed.
+        for token in [
+            forge(&rsa, json!({"alg": "RS512", "kid": ec.kid})),
+            forge(&ec, json!({"alg": "RS512", "kid": ec.kid})),
+            forge(&ec, json!({"alg": "ES256", "kid": rsa.kid})),
+            forge(&rsa, json!({"alg": "ES256", "kid": rsa.kid})),
+        ] {
+            assert_eq!(ring.verify(&token), None, "{}", header_of(&token));
+        }
+        // A genuine signature relabelled with the other algorithm.
+        let relabelled = genuine_ec.replacen(
+            genuine_ec.split('.').next().unwrap(),
+            &b64(json!({"alg": "RS512", "kid": ec.kid})
+                .to_string()
+                .as_bytes()),
+            1,
+        );
+        assert_eq!(ring.verify(&relabelled), None);
+        // `none` and HS256 are never accepted.
+        let payload = b64(claims().to_string().as_bytes());
+        for alg in ["none", "HS256", "ES384", "PS512"] {
+            let header = b64(json!({"alg": alg, "kid": ec.kid}).to_string().as_bytes());
+            let sig = genuine_ec.rsplit('.').next().unwrap();
+            assert_eq!(ring.verify(&format!("{header}.{payload}.{sig}")), None);
+            assert_eq!(ring.verify(&format!("{header}.{payload}.")), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn jwks_publishes_both_kinds_of_key() {
+        let rsa = SigningKeyRecord {
+            retired_at: Some(NOW - 60),
+            ..generate_key(SigningAlgorithm::Rs512, &master(), "r", NOW - 120)
+                .await
+                .unwrap()
+        };
+        let ec = generate_key(SigningAlgorithm::Es256, &master(), "e", NOW)
+            .await
+            .unwrap();
+        let ring = ring(&[rsa.clone(), ec.clone()]);
+        assert_eq!(ring.active_algorithm(), Some(SigningAlgorithm::Es256));
+        assert_eq!(ring.algorithms(), vec!["RS512", "ES256"]);
+        let jwks = ring.jwks();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 2);
+        let rsa_jwk = keys.iter().find(|k| k["kid"] == rsa.kid).unwrap();
+        assert_eq!(rsa_jwk["kty"], "RSA");
+        assert_eq!(rsa_jwk["alg"], "RS512");
+        assert_eq!(rsa_jwk["use"], "sig");
+        let ec_jwk = keys.iter().find(|k| k["kid"] == ec.kid).unwrap();
+        let mut names: Vec<&str> = ec_jwk
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["alg", "crv", "kid", "kty", "use", "x", "y"]);
+        assert_eq!(ec_jwk["kty"], "EC");
+        assert_eq!(ec_jwk["crv"], "P-256");
+        assert_eq!(ec_jwk["alg"], "ES256");
+        assert_eq!(ec_jwk["use"], "sig");
+        for coordinate in ["x", "y"] {
+            let bytes = URL_SAFE_NO_PAD
+                .decode(ec_jwk[coordinate].as_str().unwrap())
+                .unwrap();
+            assert_eq!(bytes.len(), 32);
+        }
+        // The published x, y are the signing key's: verify with them alone.
+        let point: Vec<u8> = [
+            vec![4u8],
+            URL_SAFE_NO_PAD
+                .decode(ec_jwk["x"].as_str().unwrap())
+                .unwrap(),
+            URL_SAFE_NO_PAD
+                .decode(ec_jwk["y"].as_str().unwrap())
+                .unwrap(),
+        ]
+        .concat();
+        let token = ring.sign(&claims()).unwrap();
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
+            .verify(input.as_bytes(), &URL_SAFE_NO_PAD.decode(sig).unwrap())
+            .unwrap();
+
+        // Past the longest token lifetime the retired key is gone.
+        let later = KeyRing::empty();
+        later
+            .install(&[rsa, ec], &master(), NOW - 60 + MAX_TOKEN_LIFETIME_SECS)
+            .unwrap();
+        assert_eq!(later.jwks()["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(later.algorithms(), vec!["ES256"]);
+    }
+
+    #[tokio::test]
+    async fn records_that_do_not_match_their_algorithm_are_refused() {
+        let ec = generate_key(SigningAlgorithm::Es256, &master(), "e", NOW)
+            .await
+            .unwrap();
+        let unknown = SigningKeyRecord {
+            alg: "HS256".into(),
+            ..ec.clone()
+        };
+        assert!(
+            KeyRing::empty()
+                .install(&[unknown], &master(), NOW)
+                .is_err()
+        );
+        // An EC JWK under a record that says RS512.
+        let mislabelled = SigningKeyRecord {
+            alg: "RS512".into(),
+            ..ec
+        };
+        assert!(
+            KeyRing::empty()
+                .install(&[mislabelled], &master(), NOW)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_setting_parses_case_insensitively() {
+        assert_eq!("ES256".parse(), Ok(SigningAlgorithm::Es256));
+        assert_eq!("es256".parse(), Ok(SigningAlgorithm::Es256));
+        assert_eq!("RS512".parse(), Ok(SigningAlgorithm::Rs512));
+        assert!("HS256".parse::<SigningAlgorithm>().is_err());
+        assert_eq!(SigningAlgorithm::default(), SigningAlgorithm::Rs512);
+        // Headers and records are exact.
+        assert_eq!(SigningAlgorithm::from_jws("es256"), None);
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::federation::LoginVerifier;
-use crate::keys::{self, KeyRing, SealingKey};
+use crate::keys::{self, KeyRing, SealingKey, SigningAlgorithm};
 use crate::session::SessionSealer;
 use crate::store::Store;
 
@@ -23,6 +23,10 @@ pub struct DomainConfig {
     /// Guest identities unused this long are deleted by the sweep; None
     /// keeps them forever.
     pub guest_ttl_secs: Option<i64>,
+    /// Algorithm of the signing keys this node generates (first key,
+    /// rotation, the switch at start); every node signs with the newest
+    /// key, whatever its algorithm.
+    pub signing_algorithm: SigningAlgorithm,
 }
 
 /// Who is calling, as established by the protocol layer.
@@ -61,6 +65,7 @@ impl Cognate {
             store.as_ref(),
             &master,
             &config.default_region,
+            config.signing_algorithm,
             clock.now_secs(),
         )
         .await?;
@@ -82,6 +87,7 @@ impl Cognate {
                 self.store.as_ref(),
                 &self.master,
                 &self.config.default_region,
+                self.config.signing_algorithm,
                 self.clock.now_secs(),
             )
             .await
@@ -95,9 +101,26 @@ impl Cognate {
                 self.store.as_ref(),
                 &self.master,
                 &self.config.default_region,
+                self.config.signing_algorithm,
                 self.clock.now_secs(),
             )
             .await
+    }
+
+    /// Rotates to a key of the configured algorithm if the active key has
+    /// another one, so changing the setting takes effect at the next
+    /// start; the old key stays published as after any rotation. Returns
+    /// the new key id, if it rotated.
+    pub async fn ensure_signing_algorithm(&self) -> Result<Option<String>> {
+        if self.keys.active_algorithm() == Some(self.config.signing_algorithm) {
+            return Ok(None);
+        }
+        self.rotate_signing_key().await.map(Some)
+    }
+
+    /// The algorithms of the published signing keys.
+    pub fn signing_algorithms(&self) -> Vec<&'static str> {
+        self.keys.algorithms()
     }
 
     /// The JWKS of the OpenID tokens cognate signs.

@@ -30,7 +30,8 @@ async fn discovery(State(state): State<Arc<AppState>>) -> Response {
         "authorization_endpoint": format!("{issuer}/authorize"),
         "response_types_supported": ["code", "token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS512"],
+        // RS512, ES256 or both (while a retired key of the other is published).
+        "id_token_signing_alg_values_supported": state.cognate.signing_algorithms(),
         "claims_supported": ["sub", "aud", "amr", "iss", "exp", "iat"],
     });
     (

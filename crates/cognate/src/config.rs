@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use cognate_core::keys::SigningAlgorithm;
 use cognate_federation::{FederationConfig, ProviderOverride};
 use cognate_server::limits::LimitsConfig;
 use serde::Deserialize;
@@ -25,6 +26,8 @@ pub struct FileConfig {
     pub admin_secret_access_key: Option<String>,
     pub max_connections: Option<u32>,
     pub master_key: Option<String>,
+    /// `RS512` or `ES256`: the algorithm of new signing keys.
+    pub signing_algorithm: Option<String>,
     /// Seconds between rereads of the signing keys (rotation on another node).
     pub key_reload_interval: Option<u64>,
     /// Days after which an unused guest identity is deleted (0: never).
@@ -70,6 +73,7 @@ pub struct Overrides {
     pub admin_access_key_id: Option<String>,
     pub admin_secret_access_key: Option<String>,
     pub master_key: Option<String>,
+    pub signing_algorithm: Option<String>,
 }
 
 /// The resolved settings of a server.
@@ -88,6 +92,8 @@ pub struct Settings {
     pub federation: FederationConfig,
     /// 64 hex digits; None: the key file in the data directory.
     pub master_key: Option<String>,
+    /// Algorithm of the signing keys this server generates.
+    pub signing_algorithm: SigningAlgorithm,
     pub key_reload_interval: std::time::Duration,
     pub limits: LimitsConfig,
     /// None: guests are kept forever.
@@ -162,6 +168,12 @@ impl Settings {
                 ));
             }
         };
+        let signing_algorithm = match flags.signing_algorithm.or(file.signing_algorithm) {
+            Some(name) => name
+                .parse()
+                .map_err(|e| ConfigError::Invalid(format!("COGNATE_SIGNING_ALGORITHM {e}")))?,
+            None => SigningAlgorithm::default(),
+        };
         let mut federation = file.federation.unwrap_or_default();
         federation.providers.extend(file.providers);
         Ok(Settings {
@@ -175,6 +187,7 @@ impl Settings {
             max_connections: file.max_connections.unwrap_or(8),
             federation,
             master_key: flags.master_key.or(file.master_key),
+            signing_algorithm,
             key_reload_interval: std::time::Duration::from_secs(
                 file.key_reload_interval.unwrap_or(60).max(1),
             ),
@@ -208,10 +221,50 @@ impl Settings {
             max_connections: 8,
             federation: FederationConfig::default(),
             master_key: None,
+            signing_algorithm: SigningAlgorithm::default(),
             key_reload_interval: std::time::Duration::from_secs(60),
             limits: LimitsConfig::default(),
             guest_ttl: None,
             guest_sweep_interval: std::time::Duration::from_secs(3600),
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn algorithm(flag: Option<&str>, file: Option<&str>) -> Result<SigningAlgorithm, ConfigError> {
+        let flags = Overrides {
+            signing_algorithm: flag.map(str::to_string),
+            ..Default::default()
+        };
+        let file: FileConfig =
+            toml::from_str(&file.map_or(String::new(), |f| format!("signing_algorithm = \"{f}\"")))
+                .unwrap();
+        Settings::resolve(flags, file).map(|s| s.signing_algorithm)
+    }
+
+    #[test]
+    fn signing_algorithm_flag_then_file_then_rs512() {
+        assert_eq!(algorithm(None, None).unwrap(), SigningAlgorithm::Rs512);
+        assert_eq!(
+            algorithm(None, Some("ES256")).unwrap(),
+            SigningAlgorithm::Es256
+        );
+        assert_eq!(
+            algorithm(Some("RS512"), Some("ES256")).unwrap(),
+            SigningAlgorithm::Rs512
+        );
+        assert_eq!(
+            algorithm(Some("es256"), None).unwrap(),
+            SigningAlgorithm::Es256
+        );
+        let err = algorithm(Some("HS256"), None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "COGNATE_SIGNING_ALGORITHM must be RS512 or ES256, got 'HS256'"
+        );
     }
 }

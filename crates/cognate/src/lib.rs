@@ -91,6 +91,7 @@ pub async fn open_domain(
             issuer,
             max_pools_per_region: 1000,
             guest_ttl_secs: settings.guest_ttl.map(|d| d.as_secs() as i64),
+            signing_algorithm: settings.signing_algorithm,
         },
         &master,
     )
@@ -184,6 +185,20 @@ pub async fn start_with_clock(
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let cognate = open_domain(&settings, store, clock, issuer.clone()).await?;
+    // Here and not in `open_domain`: `cognate keys rotate` opens the domain
+    // too, and must rotate once, not twice.
+    if let Some(kid) = cognate
+        .ensure_signing_algorithm()
+        .await
+        .map_err(|e| StartError::Domain(e.to_string()))?
+    {
+        tracing::info!(
+            kid,
+            algorithm = %settings.signing_algorithm,
+            "the active signing key had another algorithm: rotated to a new key"
+        );
+        cognate_core::audit::keys_rotated(&kid);
+    }
     let cognate = Arc::new(cognate);
     let reloader = spawn_key_reloader(cognate.clone(), settings.key_reload_interval);
     let sweeper = spawn_guest_sweeper(cognate.clone(), settings.guest_sweep_interval);

@@ -87,6 +87,11 @@ struct ServeArgs {
     /// Master key sealing keys at rest, 64 hex digits [default: <data dir>/master.key].
     #[arg(long, env = "COGNATE_MASTER_KEY", hide_env_values = true)]
     master_key: Option<String>,
+    /// Algorithm of new OpenID token signing keys: RS512 (as Cognito) or
+    /// ES256 (much cheaper to sign). A change takes effect at the next start
+    /// by rotating [default: RS512].
+    #[arg(long, env = "COGNATE_SIGNING_ALGORITHM")]
+    signing_algorithm: Option<String>,
     /// Write the audit trail (one JSON object per state change) to this
     /// file, or "-" for stdout [default: off].
     #[arg(long, env = "COGNATE_AUDIT_LOG")]
@@ -192,6 +197,7 @@ fn settings(args: ServeArgs) -> Option<Settings> {
         admin_access_key_id: args.admin_access_key_id,
         admin_secret_access_key: args.admin_secret_access_key,
         master_key: args.master_key,
+        signing_algorithm: args.signing_algorithm,
     };
     match Settings::resolve(overrides, file) {
         Ok(s) => Some(s),

@@ -73,6 +73,13 @@ impl TestServer {
         }
     }
 
+    /// Stops the server and starts one with other settings on the same
+    /// data directory.
+    pub async fn restart_with(mut self, configure: fn(&mut Settings)) -> TestServer {
+        self.configure = configure;
+        self.restart().await
+    }
+
     /// A Cognito client without credentials: public operations only.
     pub fn anonymous_cognito(&self) -> aws_sdk_cognitoidentity::Client {
         let config = aws_sdk_cognitoidentity::Config::builder()

@@ -15,5 +15,6 @@ mod limits;
 mod multinode;
 mod pools;
 mod protocol;
+mod signing;
 mod sts;
 mod transfer;
