@@ -76,7 +76,14 @@ pub async fn run(args: ScaleArgs) {
 
     let idp = OidcProvider::start().await;
     let log = tmp.path().join("cognate.log");
-    let cognate = children::start_cognate(&data_dir, args.server_bin.as_ref(), &log).await;
+    let cognate = children::start_cognate(
+        "cognate",
+        &data_dir,
+        args.server_bin.as_ref(),
+        &log,
+        "RS512",
+    )
+    .await;
     let signer = Signer::new(ADMIN_KEY_ID, ADMIN_SECRET, cognate.addr);
     let fixture = set_up(cognate.addr, &signer, &idp).await;
     let present = fixture.guests.len() as u64 + 1;
