@@ -281,6 +281,9 @@ impl KeyRing {
             })),
             None => None,
         };
+        // A fixed order (Cognito's own first): keys created in the same
+        // second come back in kid order, which is random.
+        algorithms.sort_by_key(|alg| *alg != "RS512");
         let set = KeySet {
             signing,
             public,
