@@ -100,6 +100,16 @@ fn unique_as(e: sqlx::Error, on_unique: impl FnOnce() -> StoreError) -> StoreErr
     }
 }
 
+/// Raises the configuration generation inside the transaction of a pool,
+/// role, policy or OIDC provider change: committed together or not at all.
+async fn bump_generation(tx: &mut Transaction<'static, Sqlite>) -> StoreResult<()> {
+    sqlx::query("UPDATE config_generation SET value = value + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 impl SqliteStore {
     pub async fn open(url: &str, options: &StoreOptions) -> StoreResult<Self> {
         let connect = SqliteConnectOptions::from_str(url)
@@ -257,6 +267,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| unique_as(e, || StoreError::AlreadyExists("the developer provider name is in use".into())))?;
+        bump_generation(&mut tx).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -297,6 +308,7 @@ impl Store for SqliteStore {
                 StoreError::AlreadyExists("the developer provider name is in use".into())
             })
         })?;
+        bump_generation(&mut tx).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -314,6 +326,9 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
+        }
+        if deleted > 0 {
+            bump_generation(&mut tx).await?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(deleted > 0)
@@ -490,15 +505,17 @@ impl Store for SqliteStore {
     }
 
     async fn insert_role(&self, role: &Role) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO roles (account, name_key, name, doc) VALUES (?, ?, ?, ?)")
             .bind(&role.account)
             .bind(role.name.to_lowercase())
             .bind(&role.name)
             .bind(role_doc(role)?)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(|e| unique_as(e, || StoreError::AlreadyExists(role.name.clone())))?;
-        Ok(())
+        bump_generation(&mut tx).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn get_role(&self, account: &str, name: &str) -> StoreResult<Option<Role>> {
@@ -515,18 +532,20 @@ impl Store for SqliteStore {
     }
 
     async fn update_role(&self, role: &Role) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         let updated = sqlx::query("UPDATE roles SET doc = ? WHERE account = ? AND name_key = ?")
             .bind(role_doc(role)?)
             .bind(&role.account)
             .bind(role.name.to_lowercase())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?
             .rows_affected();
         if updated == 0 {
             return Err(StoreError::NotFound(role.name.clone()));
         }
-        Ok(())
+        bump_generation(&mut tx).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn delete_role(&self, account: &str, name: &str) -> StoreResult<bool> {
@@ -544,6 +563,9 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        if deleted > 0 {
+            bump_generation(&mut tx).await?;
+        }
         tx.commit().await.map_err(backend)?;
         Ok(deleted > 0)
     }
@@ -571,6 +593,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO managed_policies (arn, account, name_key, doc) VALUES (?, ?, ?, ?)",
         )
@@ -578,10 +601,11 @@ impl Store for SqliteStore {
         .bind(&policy.account)
         .bind(policy.name.to_lowercase())
         .bind(policy_doc(policy)?)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(|e| unique_as(e, || StoreError::AlreadyExists(policy.name.clone())))?;
-        Ok(())
+        bump_generation(&mut tx).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>> {
@@ -621,6 +645,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        bump_generation(&mut tx).await?;
         tx.commit().await.map_err(backend)?;
         Ok(PolicyDeletion::Deleted)
     }
@@ -671,7 +696,7 @@ impl Store for SqliteStore {
         if policy.is_none() {
             return Err(StoreError::NotFound(policy_arn.to_string()));
         }
-        sqlx::query(
+        let attached = sqlx::query(
             "INSERT INTO role_policy_attachments (account, role_key, policy_arn) VALUES (?, ?, ?)
              ON CONFLICT DO NOTHING",
         )
@@ -680,7 +705,11 @@ impl Store for SqliteStore {
         .bind(policy_arn)
         .execute(&mut *tx)
         .await
-        .map_err(backend)?;
+        .map_err(backend)?
+        .rows_affected();
+        if attached > 0 {
+            bump_generation(&mut tx).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 
@@ -690,28 +719,35 @@ impl Store for SqliteStore {
         role_name: &str,
         policy_arn: &str,
     ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query(
             "DELETE FROM role_policy_attachments WHERE account = ? AND role_key = ? AND policy_arn = ?",
         )
         .bind(account)
         .bind(role_name.to_lowercase())
         .bind(policy_arn)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?
         .rows_affected();
+        if deleted > 0 {
+            bump_generation(&mut tx).await?;
+        }
+        tx.commit().await.map_err(backend)?;
         Ok(deleted > 0)
     }
 
     async fn insert_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO oidc_providers (arn, account, doc) VALUES (?, ?, ?)")
             .bind(&provider.arn)
             .bind(&provider.account)
             .bind(to_doc(provider)?)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(|e| unique_as(e, || StoreError::AlreadyExists(provider.arn.clone())))?;
-        Ok(())
+        bump_generation(&mut tx).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn get_oidc_provider(&self, arn: &str) -> StoreResult<Option<OidcProvider>> {
@@ -724,26 +760,33 @@ impl Store for SqliteStore {
     }
 
     async fn update_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         let updated = sqlx::query("UPDATE oidc_providers SET doc = ? WHERE arn = ?")
             .bind(to_doc(provider)?)
             .bind(&provider.arn)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?
             .rows_affected();
         if updated == 0 {
             return Err(StoreError::NotFound(provider.arn.clone()));
         }
-        Ok(())
+        bump_generation(&mut tx).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn delete_oidc_provider(&self, arn: &str) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query("DELETE FROM oidc_providers WHERE arn = ?")
             .bind(arn)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?
             .rows_affected();
+        if deleted > 0 {
+            bump_generation(&mut tx).await?;
+        }
+        tx.commit().await.map_err(backend)?;
         Ok(deleted > 0)
     }
 
@@ -822,6 +865,13 @@ impl Store for SqliteStore {
         .map_err(backend)?
         .rows_affected();
         Ok(deleted)
+    }
+
+    async fn config_generation(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT value FROM config_generation WHERE id = 1")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(backend)
     }
 
     async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>> {
