@@ -15,7 +15,7 @@ use crate::model::{AmbiguousRoleResolution, MatchType, Pool, RoleMappingType};
 use crate::pools::is_user_pool_provider_name;
 use crate::service::Cognate;
 use crate::session::Session;
-use crate::trust::{WebIdentity, trust_allows};
+use crate::trust::{WebIdentity, trust_allows_parsed};
 
 /// GetOpenIdToken tokens live 10 minutes.
 pub const OPEN_ID_TOKEN_SECS: i64 = 600;
@@ -134,7 +134,7 @@ impl Cognate {
         logins: &BTreeMap<String, String>,
     ) -> Result<(String, String)> {
         // The pool's flow settings are checked before any login is linked.
-        let (identity, pool) = self.pool_of_identity(identity_id).await?;
+        let (_, identity, pool) = self.pool_of_identity(identity_id).await?;
         if pool.allow_classic_flow == Some(false) {
             return Err(Error::InvalidParameter(
                 "Basic (classic) flow is not enabled, please use enhanced flow.".into(),
@@ -163,8 +163,9 @@ impl Cognate {
         logins: &BTreeMap<String, String>,
         custom_role_arn: Option<&str>,
     ) -> Result<(String, Credentials)> {
+        let (view, identity, pool) = self.pool_of_identity(identity_id).await?;
         let (pool, identity, verified) = self
-            .authenticate_identity(identity_id, logins, LoginUse::GetCredentials)
+            .authenticate_loaded(identity, pool, logins, LoginUse::GetCredentials)
             .await?;
         let (amr, tags) = match &verified.cognito_token {
             Some(claims) => {
@@ -193,10 +194,11 @@ impl Cognate {
         };
         let authenticated = amr.iter().any(|a| a == "authenticated");
         let role_arn = self.resolve_role(&pool, authenticated, &verified, custom_role_arn)?;
-        let role = self
-            .role_by_arn(&role_arn)
+        let cached = self
+            .cached_role_by_arn(&view, &role_arn)
             .await?
             .ok_or_else(|| Error::InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIG.into()))?;
+        let role = &cached.role;
         let who = WebIdentity {
             provider: COGNITO_PROVIDER,
             audience: &pool.id,
@@ -204,7 +206,11 @@ impl Cognate {
             amr: &amr,
             tags_session: !tags.is_empty(),
         };
-        if !trust_allows(&role.assume_role_policy_document, &role.arn, &who) {
+        let trusted = cached
+            .trust
+            .as_ref()
+            .is_some_and(|trust| trust_allows_parsed(trust, &role.arn, &who));
+        if !trusted {
             return Err(Error::InvalidIdentityPoolConfiguration(
                 INVALID_POOL_CONFIG.into(),
             ));

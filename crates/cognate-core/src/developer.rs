@@ -46,7 +46,8 @@ impl Cognate {
         caller: &Caller,
         request: &DeveloperTokenRequest,
     ) -> Result<(String, String)> {
-        let pool = self.pool(caller, &request.pool_id).await?;
+        let view = self.config_view().await?;
+        let pool = self.caller_pool(&view, caller, &request.pool_id).await?;
         let dev = developer_provider(&pool)?.to_string();
         let user_id = request
             .logins
@@ -130,7 +131,8 @@ impl Cognate {
         max_results: usize,
         next_token: Option<&str>,
     ) -> Result<(String, Vec<String>, Option<String>)> {
-        let pool = self.pool(caller, pool_id).await?;
+        let view = self.config_view().await?;
+        let pool = self.caller_pool(&view, caller, pool_id).await?;
         let dev = developer_provider(&pool)?.to_string();
         let owner = match user_id {
             Some(user_id) => {
@@ -201,7 +203,8 @@ impl Cognate {
         source_user: &str,
         destination_user: &str,
     ) -> Result<String> {
-        let pool = self.pool(caller, pool_id).await?;
+        let view = self.config_view().await?;
+        let pool = self.caller_pool(&view, caller, pool_id).await?;
         let dev = developer_provider(&pool)?.to_string();
         if dev != developer_provider_name {
             return Err(Error::InvalidParameter(format!(
@@ -261,7 +264,8 @@ impl Cognate {
         developer_provider_name: &str,
         user_id: &str,
     ) -> Result<()> {
-        let pool = self.pool(caller, pool_id).await?;
+        let view = self.config_view().await?;
+        let pool = self.caller_pool(&view, caller, pool_id).await?;
         let dev = developer_provider(&pool)?.to_string();
         if dev != developer_provider_name {
             return Err(Error::InvalidParameter(format!(

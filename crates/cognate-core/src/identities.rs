@@ -6,7 +6,9 @@
 //! and decide again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
+use crate::config_cache::ConfigView;
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::logins::{LOGINS_DONT_MATCH, LoginUse, VerifiedLogins};
@@ -69,18 +71,22 @@ pub(crate) fn check_one_per_provider(
 }
 
 impl Cognate {
-    pub(crate) async fn pool_of_identity(&self, identity_id: &str) -> Result<(Identity, Pool)> {
-        let identity = self
-            .store
-            .get_identity(identity_id)
-            .await?
-            .ok_or_else(|| identity_not_found(identity_id))?;
+    /// An identity and its pool, with the configuration view the request
+    /// goes on with. The generation and the identity are read at once:
+    /// only the pool has to wait for the generation.
+    pub(crate) async fn pool_of_identity(
+        &self,
+        identity_id: &str,
+    ) -> Result<(ConfigView, Identity, Arc<Pool>)> {
+        let (view, identity) =
+            tokio::join!(self.config_view(), self.store.get_identity(identity_id));
+        let view = view?;
+        let identity = identity?.ok_or_else(|| identity_not_found(identity_id))?;
         let pool = self
-            .store
-            .get_pool(&identity.pool_id)
+            .cached_pool(&view, &identity.pool_id)
             .await?
             .ok_or_else(|| identity_not_found(identity_id))?;
-        Ok((identity, pool))
+        Ok((view, identity, pool))
     }
 
     /// GetId.
@@ -90,9 +96,9 @@ impl Cognate {
         account_id: Option<&str>,
         logins: &BTreeMap<String, String>,
     ) -> Result<String> {
+        let view = self.config_view().await?;
         let pool = self
-            .store
-            .get_pool(pool_id)
+            .cached_pool(&view, pool_id)
             .await?
             .ok_or_else(|| pool_not_found(pool_id))?;
         if account_id.is_some_and(|a| a != pool.account) {
@@ -126,28 +132,17 @@ impl Cognate {
         Ok(identity.id)
     }
 
-    /// Checks the identity a public call names and resolves the presented
-    /// logins against it (link, merge). Returns the pool, the identity to
-    /// answer with, and the verified logins.
-    pub(crate) async fn authenticate_identity(
-        &self,
-        identity_id: &str,
-        logins: &BTreeMap<String, String>,
-        used_in: LoginUse,
-    ) -> Result<(Pool, Identity, VerifiedLogins)> {
-        let (identity, pool) = self.pool_of_identity(identity_id).await?;
-        self.authenticate_loaded(identity, pool, logins, used_in)
-            .await
-    }
-
-    /// `authenticate_identity` for an identity and pool already read.
+    /// Checks the identity a public call names (read with its pool by
+    /// `pool_of_identity`) and resolves the presented logins against it
+    /// (link, merge). Returns the pool, the identity to answer with, and
+    /// the verified logins.
     pub(crate) async fn authenticate_loaded(
         &self,
         identity: Identity,
-        pool: Pool,
+        pool: Arc<Pool>,
         logins: &BTreeMap<String, String>,
         used_in: LoginUse,
-    ) -> Result<(Pool, Identity, VerifiedLogins)> {
+    ) -> Result<(Arc<Pool>, Identity, VerifiedLogins)> {
         let identity_id = identity.id.clone();
         let identity_id = identity_id.as_str();
         if identity.disabled {
@@ -394,7 +389,7 @@ impl Cognate {
         logins: &BTreeMap<String, String>,
         providers_to_remove: &[String],
     ) -> Result<()> {
-        let (identity, pool) = self.pool_of_identity(identity_id).await?;
+        let (_, identity, pool) = self.pool_of_identity(identity_id).await?;
         if identity.disabled {
             return Err(forbidden(identity_id));
         }
@@ -459,7 +454,7 @@ impl Cognate {
 
     /// An identity of the caller's account (DescribeIdentity).
     pub async fn describe_identity(&self, caller: &Caller, identity_id: &str) -> Result<Identity> {
-        let (identity, pool) = self.pool_of_identity(identity_id).await?;
+        let (_, identity, pool) = self.pool_of_identity(identity_id).await?;
         if pool.account != caller.account {
             return Err(identity_not_found(identity_id));
         }
@@ -510,7 +505,7 @@ impl Cognate {
                     unprocessed.push((id.clone(), "InternalServerError"));
                     continue;
                 }
-                Ok((_, pool)) if pool.account != caller.account => {
+                Ok((_, _, pool)) if pool.account != caller.account => {
                     unprocessed.push((id.clone(), "AccessDenied"));
                     continue;
                 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
+use crate::config_cache::ConfigCache;
 use crate::error::Result;
 use crate::federation::LoginVerifier;
 use crate::keys::{self, KeyRing, SealingKey, SigningAlgorithm};
@@ -45,6 +46,8 @@ pub struct Cognate {
     master: SealingKey,
     pub(crate) keys: KeyRing,
     pub(crate) sessions: SessionSealer,
+    /// Pools and roles for the hot paths; see `config_cache`.
+    pub(crate) config_cache: ConfigCache,
 }
 
 impl Cognate {
@@ -77,6 +80,7 @@ impl Cognate {
             master,
             keys: ring,
             sessions,
+            config_cache: ConfigCache::default(),
         })
     }
 

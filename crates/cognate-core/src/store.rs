@@ -211,6 +211,14 @@ pub trait Store: Send + Sync + 'static {
     /// disabled) last changed before `before`; returns how many.
     async fn delete_idle_guests(&self, before: i64, limit: usize) -> StoreResult<u64>;
 
+    // ---- configuration generation ----
+
+    /// A counter that every change to pools, roles (attachments
+    /// included), managed policies and OIDC providers raises, in the same
+    /// transaction as the change; refused changes and identity writes
+    /// leave it alone. Nodes compare it with their cache's generation.
+    async fn config_generation(&self) -> StoreResult<i64>;
+
     // ---- export and import (moving a deployment between engines) ----
 
     /// Every pool of every account, ordered by id, after the given id.

@@ -55,7 +55,7 @@ use crate::logins::COGNITO_PROVIDER;
 use crate::model::strip_scheme;
 use crate::service::Cognate;
 use crate::session::Session;
-use crate::trust::{FederatedRequest, parse_session_policy, web_identity_trust};
+use crate::trust::{FederatedRequest, parse_session_policy, web_identity_trust_parsed};
 
 pub const DEFAULT_DURATION_SECS: i64 = 3600;
 /// Budget of the packed session policies and tags, in characters: the
@@ -263,11 +263,14 @@ impl Cognate {
         let who = self.verify_web_identity(input, claims).await?;
         let tags = session_tags(&who.claims)?;
 
-        // 4. The role and its trust policy.
-        let role = match self.role_by_arn(&input.role_arn).await? {
+        // 4. The role and its trust policy (the generation is read only
+        // now: a bad token costs no configuration read).
+        let view = self.config_view().await?;
+        let cached = match self.cached_role_by_arn(&view, &input.role_arn).await? {
             Some(role) => role,
             None => return Err(Error::AccessDenied(NOT_AUTHORIZED.into())),
         };
+        let role = &cached.role;
         let p = &who.key_prefix;
         let mut keys = vec![
             (format!("{p}:aud"), vec![who.audience.clone()]),
@@ -283,7 +286,11 @@ impl Cognate {
             tags: tags.clone(),
             tags_session: !tags.is_empty(),
         };
-        if !web_identity_trust(&role.assume_role_policy_document, &role.arn, &request) {
+        let trusted = cached
+            .trust
+            .as_ref()
+            .is_some_and(|trust| web_identity_trust_parsed(trust, &role.arn, &request));
+        if !trusted {
             tracing::debug!(role = %role.arn, provider = %who.provider, "web identity not trusted by the role");
             return Err(Error::AccessDenied(NOT_AUTHORIZED.into()));
         }

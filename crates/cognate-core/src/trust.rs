@@ -63,6 +63,12 @@ pub struct WebIdentity<'a> {
 
 /// Whether the role's trust policy lets this web identity assume it.
 pub fn trust_allows(trust_policy: &str, role_arn: &str, who: &WebIdentity<'_>) -> bool {
+    parse_trust_policy(trust_policy).is_ok_and(|policy| trust_allows_parsed(&policy, role_arn, who))
+}
+
+/// `trust_allows` for a trust policy parsed beforehand (the role cache
+/// parses each once).
+pub fn trust_allows_parsed(policy: &Policy, role_arn: &str, who: &WebIdentity<'_>) -> bool {
     let keys = vec![
         (
             format!("{}:aud", who.provider),
@@ -82,7 +88,7 @@ pub fn trust_allows(trust_policy: &str, role_arn: &str, who: &WebIdentity<'_>) -
         tags: BTreeMap::new(),
         tags_session: who.tags_session,
     };
-    web_identity_trust(trust_policy, role_arn, &request)
+    web_identity_trust_parsed(policy, role_arn, &request)
 }
 
 /// A web-identity federation request in full, as AssumeRoleWithWebIdentity
@@ -108,9 +114,16 @@ pub struct FederatedRequest {
 /// requested. With several principal names an explicit deny under any of
 /// them refuses, and an allow under any of them grants.
 pub fn web_identity_trust(trust_policy: &str, role_arn: &str, request: &FederatedRequest) -> bool {
-    let Ok(policy) = parse_trust_policy(trust_policy) else {
-        return false;
-    };
+    parse_trust_policy(trust_policy)
+        .is_ok_and(|policy| web_identity_trust_parsed(&policy, role_arn, request))
+}
+
+/// `web_identity_trust` for a trust policy parsed beforehand.
+pub fn web_identity_trust_parsed(
+    policy: &Policy,
+    role_arn: &str,
+    request: &FederatedRequest,
+) -> bool {
     let allowed = |action: &str| {
         let mut any_allow = false;
         for principal in &request.principals {
@@ -125,7 +138,7 @@ pub fn web_identity_trust(trust_policy: &str, role_arn: &str, request: &Federate
             if !request.tags.is_empty() {
                 ctx = ctx.with_values("aws:TagKeys", request.tags.keys().cloned());
             }
-            match evaluate_trust(&policy, &ctx).effect {
+            match evaluate_trust(policy, &ctx).effect {
                 EvalDecision::ExplicitDeny => return false,
                 EvalDecision::Allowed => any_allow = true,
                 EvalDecision::ImplicitDeny => {}

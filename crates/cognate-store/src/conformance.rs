@@ -947,6 +947,187 @@ pub async fn idle_guests_are_deleted_and_others_kept(store: Arc<dyn Store>) {
     );
 }
 
+/// Whether the configuration generation moved since `last` (and records
+/// the new value). It never goes back.
+async fn generation_moved(store: &dyn Store, last: &mut i64) -> bool {
+    let now = store.config_generation().await.unwrap();
+    assert!(now >= *last, "the generation went back: {} -> {now}", *last);
+    let moved = now > *last;
+    *last = now;
+    moved
+}
+
+pub async fn config_generation_counts_config_changes(store: Arc<dyn Store>) {
+    use cognate_core::model::Identity;
+    let s = &*store;
+    let mut g = s.config_generation().await.unwrap();
+
+    // Pools.
+    let p = pool("us-east-1:a", "111");
+    s.insert_pool(&p, 1).await.unwrap();
+    assert!(generation_moved(s, &mut g).await, "insert_pool");
+    assert!(matches!(
+        s.insert_pool(&pool("us-east-1:b", "111"), 1).await,
+        Err(StoreError::LimitExceeded(_))
+    ));
+    assert!(!generation_moved(s, &mut g).await, "refused insert_pool");
+    let mut changed = p.clone();
+    changed.allow_unauthenticated = false;
+    changed.version = 2;
+    s.update_pool(&changed, 1).await.unwrap();
+    assert!(generation_moved(s, &mut g).await, "update_pool");
+    assert!(matches!(
+        s.update_pool(&changed, 1).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(!generation_moved(s, &mut g).await, "stale update_pool");
+
+    // Identity writes are not configuration.
+    create_with(s, &p.id, "us-east-1:i1", &[login("dev", "u1")]).await;
+    s.insert_guests(&[new_identity("us-east-1:i2", &p.id)])
+        .await
+        .unwrap();
+    s.apply_identity_changes(&IdentityChanges {
+        pool_id: p.id.clone(),
+        now: 11,
+        expect_versions: vec![],
+        merges: vec![MergeRecord {
+            pool_id: p.id.clone(),
+            from_identity: "us-east-1:i2".into(),
+            to_identity: "us-east-1:i1".into(),
+            at: 11,
+            cause: MergeCause::LoginPresented,
+        }],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(s.delete_identity("us-east-1:i1").await.unwrap());
+    s.import_identities(&[Identity {
+        id: "us-east-1:i3".into(),
+        pool_id: p.id.clone(),
+        created_at: 1,
+        updated_at: 1,
+        disabled: false,
+        merged_into: None,
+        logins: vec![login("dev", "u3")],
+        version: 1,
+    }])
+    .await
+    .unwrap();
+    s.delete_idle_guests(1_000, 10).await.unwrap();
+    s.insert_signing_key(&SigningKeyRecord {
+        kid: "k1".into(),
+        alg: "RS512".into(),
+        sealed_private_key: vec![1],
+        public_jwk: "{}".into(),
+        created_at: 1,
+        retired_at: None,
+    })
+    .await
+    .unwrap();
+    s.init_setting("s", b"v").await.unwrap();
+    assert!(!generation_moved(s, &mut g).await, "identity writes");
+
+    // Roles and their attachments.
+    let r = role("111", "Guest");
+    s.insert_role(&r).await.unwrap();
+    assert!(generation_moved(s, &mut g).await, "insert_role");
+    assert!(matches!(
+        s.insert_role(&role("111", "GUEST")).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(!generation_moved(s, &mut g).await, "refused insert_role");
+    let mut updated = r.clone();
+    updated.assume_role_policy_document = r#"{"Version":"2012-10-17"}"#.into();
+    s.update_role(&updated).await.unwrap();
+    assert!(generation_moved(s, &mut g).await, "update_role");
+    assert!(matches!(
+        s.update_role(&role("111", "Missing")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(!generation_moved(s, &mut g).await, "refused update_role");
+
+    // Managed policies.
+    let mp = managed_policy("111", "p1");
+    s.insert_managed_policy(&mp).await.unwrap();
+    assert!(generation_moved(s, &mut g).await, "insert_managed_policy");
+    assert!(matches!(
+        s.insert_managed_policy(&mp).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(
+        !generation_moved(s, &mut g).await,
+        "refused insert_managed_policy"
+    );
+    s.attach_role_policy("111", "guest", &mp.arn).await.unwrap();
+    assert!(generation_moved(s, &mut g).await, "attach_role_policy");
+    assert!(matches!(
+        s.attach_role_policy("111", "Missing", &mp.arn).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        !generation_moved(s, &mut g).await,
+        "refused attach_role_policy"
+    );
+    assert_eq!(
+        s.delete_managed_policy(&mp.arn).await.unwrap(),
+        PolicyDeletion::Attached
+    );
+    assert!(
+        !generation_moved(s, &mut g).await,
+        "refused policy deletion"
+    );
+    assert!(s.detach_role_policy("111", "Guest", &mp.arn).await.unwrap());
+    assert!(generation_moved(s, &mut g).await, "detach_role_policy");
+    assert_eq!(
+        s.delete_managed_policy(&mp.arn).await.unwrap(),
+        PolicyDeletion::Deleted
+    );
+    assert!(generation_moved(s, &mut g).await, "delete_managed_policy");
+    assert!(s.delete_role("111", "guest").await.unwrap());
+    assert!(generation_moved(s, &mut g).await, "delete_role");
+
+    // OIDC providers.
+    let provider = OidcProvider {
+        account: "111".into(),
+        arn: "arn:aws:iam::111:oidc-provider/idp.example".into(),
+        url: "https://idp.example".into(),
+        client_ids: vec!["c1".into()],
+        thumbprints: vec![],
+        created_at: 1,
+        tags: BTreeMap::new(),
+    };
+    s.insert_oidc_provider(&provider).await.unwrap();
+    assert!(generation_moved(s, &mut g).await, "insert_oidc_provider");
+    assert!(matches!(
+        s.insert_oidc_provider(&provider).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(
+        !generation_moved(s, &mut g).await,
+        "refused insert_oidc_provider"
+    );
+    let mut more = provider.clone();
+    more.client_ids.push("c2".into());
+    s.update_oidc_provider(&more).await.unwrap();
+    assert!(generation_moved(s, &mut g).await, "update_oidc_provider");
+    assert!(s.delete_oidc_provider(&provider.arn).await.unwrap());
+    assert!(generation_moved(s, &mut g).await, "delete_oidc_provider");
+    assert!(matches!(
+        s.update_oidc_provider(&more).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        !generation_moved(s, &mut g).await,
+        "refused update_oidc_provider"
+    );
+
+    // Deleting the pool is a configuration change.
+    assert!(s.delete_pool(&p.id).await.unwrap());
+    assert!(generation_moved(s, &mut g).await, "delete_pool");
+}
+
 /// Generates one `#[tokio::test]` per conformance case for an engine,
 /// given an async expression that yields a fresh `Arc<dyn Store>`.
 #[macro_export]
@@ -973,6 +1154,7 @@ macro_rules! conformance_tests {
             settings_are_set_once,
             import_writes_records_as_given,
             idle_guests_are_deleted_and_others_kept,
+            config_generation_counts_config_changes,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {

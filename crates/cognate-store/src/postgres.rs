@@ -24,6 +24,12 @@
 //!   or wholly kept (as in SQLite, identities do not check that their pool
 //!   exists), and a row changed concurrently aborts it with a serialization
 //!   failure, which is retried.
+//! - Every configuration change (pools, roles, attachments, managed
+//!   policies, OIDC providers) raises `config_generation` as its last
+//!   statement: the single row serialises such changes across nodes, and
+//!   being taken last it never waits inside a lock cycle. Under
+//!   `delete_pool`'s REPEATABLE READ a concurrent raise is a serialization
+//!   failure, retried as below.
 //! - Serialization failures (40001), deadlocks (40P01) and lost
 //!   connections are retried for the whole transaction: 5 attempts,
 //!   jittered exponential backoff from 10 ms to 200 ms. A connection lost
@@ -195,6 +201,17 @@ macro_rules! retrying {
 /// Commits, telling a failed commit apart from a failed statement.
 async fn commit(tx: Transaction<'static, Postgres>) -> Attempt<()> {
     tx.commit().await.map_err(Failure::Commit)
+}
+
+/// Raises the configuration generation inside the transaction of a pool,
+/// role, policy or OIDC provider change. Called last, just before the
+/// commit: the row lock it takes serialises configuration changes, and
+/// holding it only at the end keeps it short and out of lock cycles.
+async fn bump_generation(tx: &mut Transaction<'static, Postgres>) -> Attempt<()> {
+    sqlx::query("UPDATE config_generation SET value = value + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// `usize` limits as SQL `LIMIT`s (which must not be negative).
@@ -392,6 +409,7 @@ impl Store for PostgresStore {
                     StoreError::AlreadyExists("the developer provider name is in use".into())
                 })
             })?;
+            bump_generation(&mut tx).await?;
             commit(tx).await
         })
     }
@@ -436,6 +454,7 @@ impl Store for PostgresStore {
                     StoreError::AlreadyExists("the developer provider name is in use".into())
                 })
             })?;
+            bump_generation(&mut tx).await?;
             commit(tx).await
         })
     }
@@ -456,6 +475,9 @@ impl Store for PostgresStore {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+            }
+            if deleted > 0 {
+                bump_generation(&mut tx).await?;
             }
             commit(tx).await?;
             Ok(deleted > 0)
@@ -662,6 +684,7 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| unique_as(e, || StoreError::AlreadyExists(role.name.clone())))?;
+            bump_generation(&mut tx).await?;
             commit(tx).await
         })
     }
@@ -694,6 +717,7 @@ impl Store for PostgresStore {
             if updated == 0 {
                 return Err(StoreError::NotFound(role.name.clone()).into());
             }
+            bump_generation(&mut tx).await?;
             commit(tx).await
         })
     }
@@ -714,6 +738,9 @@ impl Store for PostgresStore {
                 .bind(name.to_lowercase())
                 .execute(&mut *tx)
                 .await?;
+            if deleted > 0 {
+                bump_generation(&mut tx).await?;
+            }
             commit(tx).await?;
             Ok(deleted > 0)
         })
@@ -753,6 +780,7 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| unique_as(e, || StoreError::AlreadyExists(policy.name.clone())))?;
+            bump_generation(&mut tx).await?;
             commit(tx).await
         })
     }
@@ -795,6 +823,7 @@ impl Store for PostgresStore {
                 .bind(arn)
                 .execute(&mut *tx)
                 .await?;
+            bump_generation(&mut tx).await?;
             commit(tx).await?;
             Ok(PolicyDeletion::Deleted)
         })
@@ -847,7 +876,7 @@ impl Store for PostgresStore {
             if policy.is_none() {
                 return Err(StoreError::NotFound(policy_arn.to_string()).into());
             }
-            sqlx::query(
+            let attached = sqlx::query(
                 "INSERT INTO role_policy_attachments (account, role_key, policy_arn)
                  VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
@@ -855,7 +884,11 @@ impl Store for PostgresStore {
             .bind(&role_key)
             .bind(policy_arn)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if attached > 0 {
+                bump_generation(&mut tx).await?;
+            }
             commit(tx).await
         })
     }
@@ -878,6 +911,9 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            if deleted > 0 {
+                bump_generation(&mut tx).await?;
+            }
             commit(tx).await?;
             Ok(deleted > 0)
         })
@@ -894,6 +930,7 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| unique_as(e, || StoreError::AlreadyExists(provider.arn.clone())))?;
+            bump_generation(&mut tx).await?;
             commit(tx).await
         })
     }
@@ -921,6 +958,7 @@ impl Store for PostgresStore {
             if updated == 0 {
                 return Err(StoreError::NotFound(provider.arn.clone()).into());
             }
+            bump_generation(&mut tx).await?;
             commit(tx).await
         })
     }
@@ -933,6 +971,9 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            if deleted > 0 {
+                bump_generation(&mut tx).await?;
+            }
             commit(tx).await?;
             Ok(deleted > 0)
         })
@@ -1041,6 +1082,16 @@ impl Store for PostgresStore {
             .rows_affected();
             commit(tx).await?;
             Ok(deleted)
+        })
+    }
+
+    async fn config_generation(&self) -> StoreResult<i64> {
+        retrying!("config_generation", async {
+            Ok(
+                sqlx::query_scalar("SELECT value FROM config_generation WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?,
+            )
         })
     }
 

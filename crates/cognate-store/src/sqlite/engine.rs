@@ -31,6 +31,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/sqlite/0002_managed_policies.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_config_generation.sql"),
+    ),
 ];
 
 /// What a job's closure can fail with: SQLite, or a decision of the store.

@@ -166,6 +166,14 @@ fn policies(
     Ok(out)
 }
 
+/// Raises the configuration generation inside the transaction of a pool,
+/// role, policy or OIDC provider change: committed together or not at all.
+fn bump_generation(conn: &Connection) -> SqlResult<()> {
+    conn.prepare_cached("UPDATE config_generation SET value = value + 1 WHERE id = 1")?
+        .execute([])?;
+    Ok(())
+}
+
 fn pool_name_taken() -> StoreError {
     StoreError::AlreadyExists("the developer provider name is in use".into())
 }
@@ -210,7 +218,7 @@ impl Store for SqliteStore {
                     doc
                 ])
                 .map_err(|e| unique_as(e, pool_name_taken))?;
-                Ok(())
+                bump_generation(conn)
             })
             .await
     }
@@ -243,7 +251,7 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![pool.developer_provider_name, pool.version, doc, pool.id])
                 .map_err(|e| unique_as(e, pool_name_taken))?;
-                Ok(())
+                bump_generation(conn)
             })
             .await
     }
@@ -258,6 +266,9 @@ impl Store for SqliteStore {
                 for table in ["logins", "merges", "identities"] {
                     conn.prepare_cached(&format!("DELETE FROM {table} WHERE pool_id = ?1"))?
                         .execute([&id])?;
+                }
+                if deleted > 0 {
+                    bump_generation(conn)?;
                 }
                 Ok(deleted > 0)
             })
@@ -441,7 +452,7 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![account, name.to_lowercase(), name, doc])
                 .map_err(|e| unique_as(e, || StoreError::AlreadyExists(name.clone())))?;
-                Ok(())
+                bump_generation(conn)
             })
             .await
     }
@@ -470,7 +481,7 @@ impl Store for SqliteStore {
                 if updated == 0 {
                     return Err(StoreError::NotFound(name).into());
                 }
-                Ok(())
+                bump_generation(conn)
             })
             .await
     }
@@ -486,6 +497,9 @@ impl Store for SqliteStore {
                     "DELETE FROM role_policy_attachments WHERE account = ?1 AND role_key = ?2",
                 )?
                 .execute(params![account, key])?;
+                if deleted > 0 {
+                    bump_generation(conn)?;
+                }
                 Ok(deleted > 0)
             })
             .await
@@ -528,7 +542,7 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![arn, account, name.to_lowercase(), doc])
                 .map_err(|e| unique_as(e, || StoreError::AlreadyExists(name.clone())))?;
-                Ok(())
+                bump_generation(conn)
             })
             .await
     }
@@ -565,6 +579,7 @@ impl Store for SqliteStore {
                 }
                 conn.prepare_cached("DELETE FROM managed_policies WHERE arn = ?1")?
                     .execute([&arn])?;
+                bump_generation(conn)?;
                 Ok(PolicyDeletion::Deleted)
             })
             .await
@@ -618,11 +633,15 @@ impl Store for SqliteStore {
                 if !policy {
                     return Err(StoreError::NotFound(policy_arn).into());
                 }
-                conn.prepare_cached(
-                    "INSERT INTO role_policy_attachments (account, role_key, policy_arn) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![account, role_key, policy_arn])?;
+                let attached = conn
+                    .prepare_cached(
+                        "INSERT INTO role_policy_attachments (account, role_key, policy_arn) VALUES (?1, ?2, ?3)
+                         ON CONFLICT DO NOTHING",
+                    )?
+                    .execute(params![account, role_key, policy_arn])?;
+                if attached > 0 {
+                    bump_generation(conn)?;
+                }
                 Ok(())
             })
             .await
@@ -647,6 +666,9 @@ impl Store for SqliteStore {
                          WHERE account = ?1 AND role_key = ?2 AND policy_arn = ?3",
                     )?
                     .execute(params![account, role_key, policy_arn])?;
+                if deleted > 0 {
+                    bump_generation(conn)?;
+                }
                 Ok(deleted > 0)
             })
             .await
@@ -662,7 +684,7 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![arn, account, doc])
                 .map_err(|e| unique_as(e, || StoreError::AlreadyExists(arn.clone())))?;
-                Ok(())
+                bump_generation(conn)
             })
             .await
     }
@@ -683,7 +705,7 @@ impl Store for SqliteStore {
                 if updated == 0 {
                     return Err(StoreError::NotFound(arn).into());
                 }
-                Ok(())
+                bump_generation(conn)
             })
             .await
     }
@@ -695,6 +717,9 @@ impl Store for SqliteStore {
                 let deleted = conn
                     .prepare_cached("DELETE FROM oidc_providers WHERE arn = ?1")?
                     .execute([&arn])?;
+                if deleted > 0 {
+                    bump_generation(conn)?;
+                }
                 Ok(deleted > 0)
             })
             .await
@@ -785,6 +810,14 @@ impl Store for SqliteStore {
                 Ok(deleted as u64)
             })
             .await
+    }
+
+    async fn config_generation(&self) -> StoreResult<i64> {
+        self.engine.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM config_generation WHERE id = 1")?
+                .query_row([], |row| row.get(0))?)
+        })
     }
 
     async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>> {

@@ -7,6 +7,7 @@
 mod adversarial;
 mod audit;
 mod common;
+mod config_cache;
 mod crash;
 mod developer;
 mod flows;

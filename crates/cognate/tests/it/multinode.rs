@@ -285,6 +285,138 @@ async fn two_nodes_on_one_database_act_as_one_service() {
     assert!(seen, "the rotation did not reach both nodes within 5 s");
 }
 
+/// Credentials vended by `node` to a guest, as the role name of the
+/// session (GetCallerIdentity on the same node).
+async fn guest_role_on(node: &Node, guest: &str) -> Result<String, String> {
+    let creds = cognito(&node.endpoint, None)
+        .get_credentials_for_identity()
+        .identity_id(guest)
+        .send()
+        .await
+        .map_err(|e| code(&e))?;
+    let c = creds.credentials().unwrap();
+    let vended = Credentials::new(
+        c.access_key_id().unwrap(),
+        c.secret_key().unwrap(),
+        c.session_token().map(str::to_string),
+        None,
+        "vended",
+    );
+    let me = sts(&node.endpoint, vended)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    // arn:aws:sts::<account>:assumed-role/<role>/<session>
+    Ok(me.arn().unwrap().split('/').nth(1).unwrap().to_string())
+}
+
+#[tokio::test]
+async fn configuration_changed_through_one_node_is_seen_by_the_next_request_on_another() {
+    let Some(server) = postgres_server() else {
+        return;
+    };
+    let database = fresh_database(&server).await;
+    let a = start_node(&database, MASTER).unwrap();
+    let b = start_node(&database, MASTER).unwrap();
+    let ca = cognito(&a.endpoint, Some(admin()));
+    let pool_id = ca
+        .create_identity_pool()
+        .identity_pool_name("cached")
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    let trust = |effect: &str| {
+        json!({"Version":"2012-10-17","Statement":[{"Effect":effect,"Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"cognito-identity.amazonaws.com:aud":pool_id}}}]}).to_string()
+    };
+    let create_role = |name: &'static str| {
+        iam(&a.endpoint)
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust("Allow"))
+            .send()
+    };
+    let first = create_role("First")
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .arn()
+        .to_string();
+    ca.set_identity_pool_roles()
+        .identity_pool_id(&pool_id)
+        .roles("unauthenticated", &first)
+        .send()
+        .await
+        .unwrap();
+
+    // B's cache is warm: pool and role read, then served again.
+    let anon_b = cognito(&b.endpoint, None);
+    let guest = anon_b
+        .get_id()
+        .identity_pool_id(&pool_id)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(guest_role_on(&b, &guest).await.unwrap(), "First");
+    }
+
+    // A denies in the trust policy; B refuses at once, and accepts again
+    // at once when A restores it.
+    let set_trust = |effect: &str| {
+        iam(&a.endpoint)
+            .update_assume_role_policy()
+            .role_name("First")
+            .policy_document(trust(effect))
+            .send()
+    };
+    set_trust("Deny").await.unwrap();
+    assert_eq!(
+        guest_role_on(&b, &guest).await.unwrap_err(),
+        "InvalidIdentityPoolConfigurationException"
+    );
+    set_trust("Allow").await.unwrap();
+    assert_eq!(guest_role_on(&b, &guest).await.unwrap(), "First");
+
+    // A switches the guest role; B vends the new one next.
+    let second = create_role("Second")
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .arn()
+        .to_string();
+    ca.set_identity_pool_roles()
+        .identity_pool_id(&pool_id)
+        .roles("unauthenticated", &second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(guest_role_on(&b, &guest).await.unwrap(), "Second");
+
+    // A stops guests; B refuses the next guest GetId.
+    ca.update_identity_pool()
+        .identity_pool_id(&pool_id)
+        .identity_pool_name("cached")
+        .allow_unauthenticated_identities(false)
+        .send()
+        .await
+        .unwrap();
+    let err = anon_b
+        .get_id()
+        .identity_pool_id(&pool_id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotAuthorizedException");
+}
+
 #[tokio::test]
 async fn a_node_with_another_master_key_refuses_to_start() {
     let Some(server) = postgres_server() else {

@@ -1,0 +1,360 @@
+//! Pools and roles as the hot paths (GetId, GetOpenIdToken,
+//! GetCredentialsForIdentity, developer calls, AssumeRoleWithWebIdentity)
+//! need them, cached per node, with each role's trust policy parsed once.
+//!
+//! Correct across nodes through the store's configuration generation,
+//! which every configuration change raises in its own transaction:
+//! - a request reads the generation once, first (`Cognate::config_view`);
+//!   a generation newer than the cache's clears the cache, which takes it;
+//! - a value read from the store after reading generation G is inserted
+//!   only while the cache is still at exactly G: a slow request must not
+//!   put what it read under a newer generation;
+//! - a request that read an older generation than the cache's neither
+//!   clears nor inserts (what the cache holds is at least as new).
+//!
+//! So a change committed before a request starts is seen by that request,
+//! on every node. Only values found are cached: a missing pool or role is
+//! read again each time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use cognate_policy::Policy;
+
+use crate::error::Result;
+use crate::iam::parse_role_arn;
+use crate::model::{Pool, Role};
+use crate::service::{Caller, Cognate};
+
+/// Entries of each kind kept at most; a full map is emptied (simple, and
+/// only deployments with thousands of active pools ever reach it).
+pub const MAX_ENTRIES: usize = 4096;
+
+/// A role with its trust policy parsed. `trust` is None when the stored
+/// document does not parse (it was validated on write, so only data from
+/// elsewhere): such a role trusts nobody.
+#[derive(Debug)]
+pub struct CachedRole {
+    pub role: Role,
+    pub trust: Option<Arc<Policy>>,
+}
+
+impl CachedRole {
+    pub fn new(role: Role) -> Self {
+        let trust = crate::trust::parse_trust_policy(&role.assume_role_policy_document)
+            .ok()
+            .map(Arc::new);
+        CachedRole { role, trust }
+    }
+}
+
+/// The generation one request read: every cached lookup of the request
+/// goes through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigView {
+    generation: i64,
+}
+
+impl ConfigView {
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    generation: i64,
+    pools: HashMap<String, Arc<Pool>>,
+    /// By (account, lower-cased name): IAM role names ignore case.
+    roles: HashMap<(String, String), Arc<CachedRole>>,
+}
+
+#[derive(Debug)]
+pub struct ConfigCache {
+    inner: Mutex<Inner>,
+    max_entries: usize,
+}
+
+impl Default for ConfigCache {
+    fn default() -> Self {
+        ConfigCache::new(MAX_ENTRIES)
+    }
+}
+
+impl ConfigCache {
+    pub fn new(max_entries: usize) -> Self {
+        ConfigCache {
+            inner: Mutex::new(Inner {
+                // Below any generation the store hands out.
+                generation: i64::MIN,
+                pools: HashMap::new(),
+                roles: HashMap::new(),
+            }),
+            max_entries: max_entries.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every critical section leaves the maps consistent, so a panic
+        // elsewhere while holding the lock leaves nothing half done.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the generation a request read: a newer one empties the cache.
+    pub fn observe(&self, generation: i64) -> ConfigView {
+        let mut inner = self.lock();
+        if generation > inner.generation {
+            inner.generation = generation;
+            inner.pools.clear();
+            inner.roles.clear();
+        }
+        ConfigView { generation }
+    }
+
+    /// The generation the cache is at.
+    pub fn generation(&self) -> i64 {
+        self.lock().generation
+    }
+
+    pub fn pool(&self, view: &ConfigView, id: &str) -> Option<Arc<Pool>> {
+        let inner = self.lock();
+        // What the cache holds is at least as new as the view.
+        if inner.generation < view.generation {
+            return None;
+        }
+        inner.pools.get(id).cloned()
+    }
+
+    /// Caches a pool read from the store under `view`; false when the
+    /// cache has moved on since (the value is then not kept).
+    pub fn insert_pool(&self, view: &ConfigView, pool: Arc<Pool>) -> bool {
+        let mut inner = self.lock();
+        if inner.generation != view.generation {
+            return false;
+        }
+        if inner.pools.len() >= self.max_entries {
+            inner.pools.clear();
+        }
+        inner.pools.insert(pool.id.clone(), pool);
+        true
+    }
+
+    pub fn role(&self, view: &ConfigView, account: &str, name: &str) -> Option<Arc<CachedRole>> {
+        let key = (account.to_string(), name.to_lowercase());
+        let inner = self.lock();
+        if inner.generation < view.generation {
+            return None;
+        }
+        inner.roles.get(&key).cloned()
+    }
+
+    /// Caches a role read from the store under `view`; false when the
+    /// cache has moved on since.
+    pub fn insert_role(&self, view: &ConfigView, role: Arc<CachedRole>) -> bool {
+        let key = (role.role.account.clone(), role.role.name.to_lowercase());
+        let mut inner = self.lock();
+        if inner.generation != view.generation {
+            return false;
+        }
+        if inner.roles.len() >= self.max_entries {
+            inner.roles.clear();
+        }
+        inner.roles.insert(key, role);
+        true
+    }
+}
+
+impl Cognate {
+    /// Reads the configuration generation for one request: one store call,
+    /// made before any cached lookup of the request.
+    pub(crate) async fn config_view(&self) -> Result<ConfigView> {
+        let generation = self.store.config_generation().await?;
+        Ok(self.config_cache.observe(generation))
+    }
+
+    /// A pool by id, through the cache.
+    pub(crate) async fn cached_pool(
+        &self,
+        view: &ConfigView,
+        id: &str,
+    ) -> Result<Option<Arc<Pool>>> {
+        if let Some(pool) = self.config_cache.pool(view, id) {
+            return Ok(Some(pool));
+        }
+        let Some(pool) = self.store.get_pool(id).await? else {
+            return Ok(None);
+        };
+        let pool = Arc::new(pool);
+        self.config_cache.insert_pool(view, pool.clone());
+        Ok(Some(pool))
+    }
+
+    /// A pool of the caller's account, through the cache, or
+    /// ResourceNotFound.
+    pub(crate) async fn caller_pool(
+        &self,
+        view: &ConfigView,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Arc<Pool>> {
+        match self.cached_pool(view, id).await? {
+            Some(pool) if pool.account == caller.account => Ok(pool),
+            _ => Err(crate::pools::pool_not_found(id)),
+        }
+    }
+
+    /// The role an ARN names, through the cache (as `role_by_arn`).
+    pub(crate) async fn cached_role_by_arn(
+        &self,
+        view: &ConfigView,
+        arn: &str,
+    ) -> Result<Option<Arc<CachedRole>>> {
+        let Some((account, _, name)) = parse_role_arn(arn) else {
+            return Ok(None);
+        };
+        let role = match self.config_cache.role(view, account, name) {
+            Some(role) => role,
+            None => {
+                let Some(role) = self.store.get_role(account, name).await? else {
+                    return Ok(None);
+                };
+                let role = Arc::new(CachedRole::new(role));
+                self.config_cache.insert_role(view, role.clone());
+                role
+            }
+        };
+        // The path is part of the ARN: a role recreated under another path
+        // is another role.
+        Ok((role.role.arn == arn).then_some(role))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn pool(id: &str, name: &str) -> Arc<Pool> {
+        Arc::new(Pool {
+            id: id.into(),
+            account: "111".into(),
+            region: "us-east-1".into(),
+            name: name.into(),
+            allow_unauthenticated: true,
+            allow_classic_flow: None,
+            supported_login_providers: BTreeMap::new(),
+            developer_provider_name: None,
+            open_id_connect_provider_arns: vec![],
+            cognito_identity_providers: vec![],
+            saml_provider_arns: vec![],
+            tags: BTreeMap::new(),
+            roles: BTreeMap::new(),
+            role_mappings: BTreeMap::new(),
+            principal_tag_maps: BTreeMap::new(),
+            created_at: 1,
+            updated_at: 1,
+            version: 1,
+        })
+    }
+
+    fn role(name: &str, trust: &str) -> Arc<CachedRole> {
+        Arc::new(CachedRole::new(Role {
+            account: "111".into(),
+            name: name.into(),
+            path: "/".into(),
+            role_id: "AROAEXAMPLE".into(),
+            arn: format!("arn:aws:iam::111:role/{name}"),
+            assume_role_policy_document: trust.into(),
+            description: None,
+            max_session_duration: 3600,
+            created_at: 1,
+            inline_policies: BTreeMap::new(),
+            attached_policies: vec![],
+            tags: BTreeMap::new(),
+        }))
+    }
+
+    #[test]
+    fn values_read_under_the_current_generation_are_kept() {
+        let cache = ConfigCache::default();
+        let view = cache.observe(3);
+        assert!(cache.pool(&view, "p").is_none());
+        assert!(cache.insert_pool(&view, pool("p", "first")));
+        assert_eq!(cache.pool(&view, "p").unwrap().name, "first");
+        // Another request of the same generation hits.
+        let again = cache.observe(3);
+        assert_eq!(cache.pool(&again, "p").unwrap().name, "first");
+    }
+
+    #[test]
+    fn a_newer_generation_empties_the_cache() {
+        let cache = ConfigCache::default();
+        let old = cache.observe(3);
+        cache.insert_pool(&old, pool("p", "first"));
+        cache.insert_role(&old, role("Guest", "{}"));
+        let new = cache.observe(4);
+        assert_eq!(cache.generation(), 4);
+        assert!(cache.pool(&new, "p").is_none());
+        assert!(cache.role(&new, "111", "guest").is_none());
+    }
+
+    #[test]
+    fn a_slow_request_cannot_insert_under_a_newer_generation() {
+        let cache = ConfigCache::default();
+        // A reads generation 3 and goes to the store...
+        let slow = cache.observe(3);
+        // ...meanwhile the pool changes and B reads generation 4.
+        let fast = cache.observe(4);
+        // A's value (possibly from before the change) must not be kept.
+        assert!(!cache.insert_pool(&slow, pool("p", "stale")));
+        assert!(!cache.insert_role(&slow, role("Guest", "{}")));
+        assert!(cache.pool(&fast, "p").is_none());
+        assert!(cache.role(&fast, "111", "Guest").is_none());
+        // B's own read is kept.
+        assert!(cache.insert_pool(&fast, pool("p", "fresh")));
+        assert_eq!(cache.pool(&fast, "p").unwrap().name, "fresh");
+    }
+
+    #[test]
+    fn an_older_generation_neither_clears_nor_inserts() {
+        let cache = ConfigCache::default();
+        let current = cache.observe(5);
+        cache.insert_pool(&current, pool("p", "current"));
+        let late = cache.observe(4);
+        assert_eq!(cache.generation(), 5);
+        // What the cache holds is newer than what the late request read.
+        assert_eq!(cache.pool(&late, "p").unwrap().name, "current");
+        assert!(!cache.insert_pool(&late, pool("q", "old")));
+        assert!(cache.pool(&current, "q").is_none());
+    }
+
+    #[test]
+    fn roles_ignore_name_case_and_keep_their_parsed_trust() {
+        let cache = ConfigCache::default();
+        let view = cache.observe(1);
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#;
+        cache.insert_role(&view, role("Guest", trust));
+        let hit = cache.role(&view, "111", "GUEST").unwrap();
+        assert!(hit.trust.is_some());
+        assert!(cache.role(&view, "222", "Guest").is_none());
+        // A document that does not parse trusts nobody.
+        assert!(role("Broken", "not json").trust.is_none());
+    }
+
+    #[test]
+    fn size_is_bounded() {
+        let cache = ConfigCache::new(2);
+        let view = cache.observe(1);
+        for id in ["a", "b", "c"] {
+            cache.insert_pool(&view, pool(id, id));
+        }
+        let held = ["a", "b", "c"]
+            .iter()
+            .filter(|id| cache.pool(&view, id).is_some())
+            .count();
+        assert!(held <= 2);
+        assert!(cache.pool(&view, "c").is_some());
+    }
+}
