@@ -16,6 +16,11 @@ mod report;
 mod scale;
 
 use std::net::SocketAddr;
+
+/// The same allocator as the `cognate` binary: this binary re-executes
+/// itself as the server (`serve-cognate`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

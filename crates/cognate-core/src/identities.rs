@@ -78,10 +78,9 @@ impl Cognate {
         &self,
         identity_id: &str,
     ) -> Result<(ConfigView, Identity, Arc<Pool>)> {
-        let (view, identity) =
-            tokio::join!(self.config_view(), self.store.get_identity(identity_id));
-        let view = view?;
-        let identity = identity?.ok_or_else(|| identity_not_found(identity_id))?;
+        let (generation, identity) = self.store.generation_and_identity(identity_id).await?;
+        let view = self.config_cache.observe(generation);
+        let identity = identity.ok_or_else(|| identity_not_found(identity_id))?;
         let pool = self
             .cached_pool(&view, &identity.pool_id)
             .await?

@@ -219,6 +219,13 @@ pub trait Store: Send + Sync + 'static {
     /// leave it alone. Nodes compare it with their cache's generation.
     async fn config_generation(&self) -> StoreResult<i64>;
 
+    /// `config_generation` and `get_identity` together, as every public
+    /// call on an identity starts (one statement where the engine can).
+    async fn generation_and_identity(&self, id: &str) -> StoreResult<(i64, Option<Identity>)> {
+        let (generation, identity) = tokio::join!(self.config_generation(), self.get_identity(id));
+        Ok((generation?, identity?))
+    }
+
     // ---- export and import (moving a deployment between engines) ----
 
     /// Every pool of every account, ordered by id, after the given id.

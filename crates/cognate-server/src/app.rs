@@ -92,6 +92,17 @@ async fn preflight() -> Response {
     response
 }
 
+/// A request id in AWS's UUID shape: 64 random bits drawn once per
+/// process, then a counter. Unique, not secret, so it needs no call to the
+/// system's random source per request.
+fn new_request_id() -> String {
+    static PROCESS: std::sync::LazyLock<u64> =
+        std::sync::LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    uuid::Uuid::from_u64_pair(*PROCESS, n).to_string()
+}
+
 /// The protocol the request seems to speak, before its body is read, so
 /// even an oversized body is refused in the right shape.
 fn protocol_hint(headers: &HeaderMap) -> Protocol {
@@ -111,7 +122,7 @@ async fn api(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = new_request_id();
     let hint = protocol_hint(&headers);
     let too_large = || {
         ApiError::new(
@@ -329,5 +340,16 @@ async fn dispatch(
         Input::Query(params) => {
             query::dispatch(state, call.operation, &principal, &params, request_id).await
         }
+    }
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    #[test]
+    fn request_ids_are_distinct_uuids() {
+        let a = super::new_request_id();
+        let b = super::new_request_id();
+        assert_ne!(a, b);
+        assert!(uuid::Uuid::parse_str(&a).is_ok(), "{a}");
     }
 }

@@ -957,6 +957,33 @@ async fn generation_moved(store: &dyn Store, last: &mut i64) -> bool {
     moved
 }
 
+pub async fn generation_and_identity_agree_with_separate_reads(store: Arc<dyn Store>) {
+    let s = &*store;
+    let p = pool("us-east-1:gi", "111");
+    s.insert_pool(&p, 10).await.unwrap();
+    create_with(
+        s,
+        &p.id,
+        "us-east-1:gi1",
+        &[login("b.example", "u2"), login("a.example", "u1")],
+    )
+    .await;
+    s.insert_guests(&[new_identity("us-east-1:gi2", &p.id)])
+        .await
+        .unwrap();
+    for id in ["us-east-1:gi1", "us-east-1:gi2", "us-east-1:missing"] {
+        let (generation, identity) = s.generation_and_identity(id).await.unwrap();
+        assert_eq!(generation, s.config_generation().await.unwrap(), "{id}");
+        assert_eq!(identity, s.get_identity(id).await.unwrap(), "{id}");
+    }
+    let (_, with_logins) = s.generation_and_identity("us-east-1:gi1").await.unwrap();
+    assert_eq!(with_logins.unwrap().logins.len(), 2);
+    let before = s.config_generation().await.unwrap();
+    s.update_pool(&p, p.version).await.unwrap();
+    let (after, _) = s.generation_and_identity("us-east-1:gi2").await.unwrap();
+    assert!(after > before);
+}
+
 pub async fn config_generation_counts_config_changes(store: Arc<dyn Store>) {
     use cognate_core::model::Identity;
     let s = &*store;
@@ -1155,6 +1182,7 @@ macro_rules! conformance_tests {
             import_writes_records_as_given,
             idle_guests_are_deleted_and_others_kept,
             config_generation_counts_config_changes,
+            generation_and_identity_agree_with_separate_reads,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {

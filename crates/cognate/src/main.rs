@@ -1,6 +1,12 @@
 //! `cognate serve`: the command line.
 
 use std::path::PathBuf;
+
+/// Requests allocate many small short-lived buffers on every worker
+/// thread; mimalloc's per-thread heaps serve them without glibc's arena
+/// locks (measured: docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

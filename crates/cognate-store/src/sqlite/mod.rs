@@ -46,27 +46,41 @@ fn database_path(url: &str) -> StoreResult<PathBuf> {
 const IDENTITY_COLUMNS: &str =
     "i.id, i.pool_id, i.created_at, i.updated_at, i.disabled, i.merged_into, i.version";
 
-/// Identity rows joined with their logins (columns: `IDENTITY_COLUMNS`,
-/// then provider and subject, NULL without logins), ordered by identity,
-/// folded into identities.
-fn fold_identities(rows: &mut rusqlite::Rows<'_>) -> SqlResult<Vec<Identity>> {
+/// Identity rows joined with their logins (columns from `at`:
+/// `IDENTITY_COLUMNS`, then provider and subject, NULL without logins),
+/// ordered by identity, folded into identities. A row whose identity
+/// columns are NULL (an outer join that found none) adds nothing.
+fn fold_identities(rows: &mut rusqlite::Rows<'_>, at: usize) -> SqlResult<Vec<Identity>> {
+    fold_identities_with(rows, at, |_| Ok(()))
+}
+
+/// `fold_identities`, also handing each row to `each_row` (for columns
+/// before `at`).
+fn fold_identities_with(
+    rows: &mut rusqlite::Rows<'_>,
+    at: usize,
+    mut each_row: impl FnMut(&Row<'_>) -> SqlResult<()>,
+) -> SqlResult<Vec<Identity>> {
     let mut out: Vec<Identity> = Vec::new();
     while let Some(row) = rows.next()? {
-        let id: String = row.get(0)?;
+        each_row(row)?;
+        let Some(id) = row.get::<_, Option<String>>(at)? else {
+            continue;
+        };
         if out.last().is_none_or(|last| last.id != id) {
             out.push(Identity {
                 id,
-                pool_id: row.get(1)?,
-                created_at: row.get(2)?,
-                updated_at: row.get(3)?,
-                disabled: row.get(4)?,
-                merged_into: row.get(5)?,
-                version: row.get(6)?,
+                pool_id: row.get(at + 1)?,
+                created_at: row.get(at + 2)?,
+                updated_at: row.get(at + 3)?,
+                disabled: row.get(at + 4)?,
+                merged_into: row.get(at + 5)?,
+                version: row.get(at + 6)?,
                 logins: Vec::new(),
             });
         }
-        let provider: Option<String> = row.get(7)?;
-        let subject: Option<String> = row.get(8)?;
+        let provider: Option<String> = row.get(at + 7)?;
+        let subject: Option<String> = row.get(at + 8)?;
         if let (Some(provider), Some(subject), Some(identity)) = (provider, subject, out.last_mut())
         {
             identity.logins.push(Login { provider, subject });
@@ -318,7 +332,7 @@ impl Store for SqliteStore {
                  WHERE i.id = ?1 ORDER BY l.provider, l.subject"
             ))?;
             let mut rows = statement.query([id])?;
-            Ok(fold_identities(&mut rows)?.pop())
+            Ok(fold_identities(&mut rows, 0)?.pop())
         })
     }
 
@@ -387,7 +401,7 @@ impl Store for SqliteStore {
                 hide_disabled,
                 limit as i64
             ])?;
-            fold_identities(&mut rows)
+            fold_identities(&mut rows, 0)
         })
     }
 
@@ -817,6 +831,28 @@ impl Store for SqliteStore {
             Ok(conn
                 .prepare_cached("SELECT value FROM config_generation WHERE id = 1")?
                 .query_row([], |row| row.get(0))?)
+        })
+    }
+
+    async fn generation_and_identity(&self, id: &str) -> StoreResult<(i64, Option<Identity>)> {
+        // One statement, so one read transaction (each costs file locks).
+        self.engine.read(|conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT g.value, {IDENTITY_COLUMNS}, l.provider, l.subject FROM config_generation g
+                 LEFT JOIN identities i ON i.id = ?1
+                 LEFT JOIN logins l ON l.identity_id = i.id
+                 WHERE g.id = 1 ORDER BY l.provider, l.subject"
+            ))?;
+            let mut rows = statement.query([id])?;
+            let mut generation = None;
+            let mut identities = fold_identities_with(&mut rows, 1, |row| {
+                generation = Some(row.get::<_, i64>(0)?);
+                Ok(())
+            })?;
+            let generation = generation.ok_or_else(|| {
+                StoreError::Backend("the config_generation row is missing".into())
+            })?;
+            Ok((generation, identities.pop()))
         })
     }
 
