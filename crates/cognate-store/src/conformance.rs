@@ -13,7 +13,8 @@ use cognate_core::model::{
 };
 use cognate_core::store::{IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError};
 
-fn pool(id: &str, account: &str) -> Pool {
+/// A pool allowing guests, with nothing else set.
+pub fn pool(id: &str, account: &str) -> Pool {
     Pool {
         id: id.to_string(),
         account: account.to_string(),

@@ -26,30 +26,10 @@ mod sqlite {
     /// id) must fail alone and leave nothing, while the others land.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_write_does_not_fail_its_group() {
-        use cognate_core::model::Pool;
         use cognate_core::store::{NewIdentity, StoreError};
 
         let store = fresh().await.unwrap();
-        let pool = Pool {
-            id: "us-east-1:group".into(),
-            account: "000000000000".into(),
-            region: "us-east-1".into(),
-            name: "group".into(),
-            allow_unauthenticated: true,
-            allow_classic_flow: None,
-            supported_login_providers: Default::default(),
-            developer_provider_name: None,
-            open_id_connect_provider_arns: Vec::new(),
-            cognito_identity_providers: Vec::new(),
-            saml_provider_arns: Vec::new(),
-            tags: Default::default(),
-            roles: Default::default(),
-            role_mappings: Default::default(),
-            principal_tag_maps: Default::default(),
-            created_at: 1,
-            updated_at: 1,
-            version: 1,
-        };
+        let pool = cognate_store::conformance::pool("us-east-1:group", "000000000000");
         store.insert_pool(&pool, 10).await.unwrap();
         let guest = |i: usize| NewIdentity {
             id: format!("us-east-1:guest-{i}"),
