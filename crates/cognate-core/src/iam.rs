@@ -138,7 +138,7 @@ impl Cognate {
             arn: role_arn(&caller.account, &path, &input.name),
             name: input.name,
             path,
-            role_id: ids::unique_id("AROA", 21),
+            role_id: ids::unique_id("AROA", 21)?,
             assume_role_policy_document: input.assume_role_policy_document,
             description: input.description,
             max_session_duration: max,
@@ -309,7 +309,7 @@ impl Cognate {
             arn: policy_arn(&caller.account, &path, &input.name),
             name: input.name,
             path,
-            policy_id: ids::unique_id("ANPA", 21),
+            policy_id: ids::unique_id("ANPA", 21)?,
             description: input.description,
             default_version_id: "v1".into(),
             versions: vec![ManagedPolicyVersion {

@@ -55,15 +55,11 @@ pub fn parse_pool_arn(arn: &str) -> Option<(&str, &str, &str)> {
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn random_from(alphabet: &[u8], len: usize) -> String {
-    let rng = SystemRandom::new();
-    let mut bytes = vec![0u8; len];
-    // SystemRandom only fails if the OS has no entropy source; there is no
-    // sane way to continue then.
-    if rng.fill(&mut bytes).is_err() {
-        bytes.iter_mut().for_each(|b| *b = 0);
-    }
-    bytes
+/// Random characters of `alphabet` (whose length divides 256, so every
+/// character is equally likely). Fails rather than hand out predictable
+/// secrets if the system's random source fails.
+fn random_from(alphabet: &[u8], len: usize) -> crate::Result<String> {
+    Ok(random_bytes(len)?
         .iter()
         .map(|b| {
             alphabet
@@ -71,20 +67,20 @@ fn random_from(alphabet: &[u8], len: usize) -> String {
                 .copied()
                 .unwrap_or(b'A') as char
         })
-        .collect()
+        .collect())
 }
 
 /// An IAM unique id with the given 4-letter prefix (`AROA`, `ANPA`, `AKIA`,
 /// `ASIA`): 20 or 21 characters like AWS's.
-pub fn unique_id(prefix: &str, total_len: usize) -> String {
-    format!(
+pub fn unique_id(prefix: &str, total_len: usize) -> crate::Result<String> {
+    Ok(format!(
         "{prefix}{}",
-        random_from(UPPER_ALNUM, total_len.saturating_sub(prefix.len()))
-    )
+        random_from(UPPER_ALNUM, total_len.saturating_sub(prefix.len()))?
+    ))
 }
 
 /// A 40-character secret access key.
-pub fn secret_access_key() -> String {
+pub fn secret_access_key() -> crate::Result<String> {
     random_from(SECRET_CHARS, 40)
 }
 

@@ -341,8 +341,8 @@ impl Cognate {
         // The session.
         let now = self.clock.now_secs();
         let session = Session {
-            access_key_id: ids::unique_id("ASIA", 20),
-            secret_access_key: ids::secret_access_key(),
+            access_key_id: ids::unique_id("ASIA", 20)?,
+            secret_access_key: ids::secret_access_key()?,
             issued_at: now,
             expires_at: now + duration,
             account: role.account.clone(),

@@ -39,8 +39,8 @@ pub fn admin_key(data_dir: &Path) -> Result<((String, String), bool), SecretErro
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let stored = StoredAdminKey {
-                access_key_id: ids::unique_id("AKIA", 20),
-                secret_access_key: ids::secret_access_key(),
+                access_key_id: ids::unique_id("AKIA", 20).map_err(|e| err(e.to_string()))?,
+                secret_access_key: ids::secret_access_key().map_err(|e| err(e.to_string()))?,
             };
             let text = serde_json::to_string_pretty(&stored).map_err(|e| err(e.to_string()))?;
             write_private(&path, text.as_bytes()).map_err(|e| err(e.to_string()))?;
