@@ -14,7 +14,11 @@ use crate::keys::SealingKey;
 const PURPOSE: &str = "session-token-v1";
 
 /// Everything a request signed with temporary credentials is judged by.
+/// Unknown fields are refused: a field added later may narrow what the
+/// session allows (as `guest_scope_down` does), and a node that does not
+/// know it must refuse the token rather than ignore the restriction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Session {
     pub access_key_id: String,
     pub secret_access_key: String,
@@ -78,5 +82,52 @@ impl SessionSealer {
         let sealed = STANDARD.decode(token.as_bytes()).ok()?;
         let plain = self.key.open(PURPOSE, &sealed)?;
         serde_json::from_slice(&plain).ok()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            issued_at: 1,
+            expires_at: 2,
+            account: "000000000000".into(),
+            role_arn: "arn:aws:iam::000000000000:role/R".into(),
+            role_name: "R".into(),
+            role_id: "AROAEXAMPLE".into(),
+            session_name: "s".into(),
+            provider: "cognito-identity.amazonaws.com".into(),
+            audience: "us-east-1:pool".into(),
+            subject: "us-east-1:id".into(),
+            amr: vec!["unauthenticated".into()],
+            principal_tags: BTreeMap::new(),
+            session_policies: Vec::new(),
+            guest_scope_down: true,
+        }
+    }
+
+    #[test]
+    fn sealed_sessions_open_as_sealed() {
+        let sealer = SessionSealer::new(SealingKey::new(&[7u8; 32]).unwrap());
+        let token = sealer.seal(&session()).unwrap();
+        assert_eq!(sealer.open(&token), Some(session()));
+    }
+
+    #[test]
+    fn a_session_with_a_field_this_node_does_not_know_is_refused() {
+        let key = [7u8; 32];
+        let sealer = SessionSealer::new(SealingKey::new(&key).unwrap());
+        let mut doc = serde_json::to_value(session()).unwrap();
+        doc["restriction_from_the_future"] = serde_json::json!(true);
+        let plain = serde_json::to_vec(&doc).unwrap();
+        let sealed = SealingKey::new(&key)
+            .and_then(|k| k.seal(PURPOSE, &plain))
+            .unwrap();
+        assert_eq!(sealer.open(&STANDARD.encode(sealed)), None);
     }
 }
