@@ -462,3 +462,27 @@ mod postgres {
         assert!(!error.contains(secret), "{error}");
     }
 }
+
+/// The embedded database holds every identity and login: its files are
+/// readable by their owner only.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/private.db", dir.path().display());
+    let store = cognate_store::sqlite::SqliteStore::open(&url, &Default::default())
+        .await
+        .unwrap();
+    cognate_core::store::Store::init_setting(&store, "x", b"y")
+        .await
+        .unwrap();
+    for name in ["private.db", "private.db-wal", "private.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+}

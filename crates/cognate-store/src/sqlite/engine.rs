@@ -138,6 +138,12 @@ impl Engine {
     /// Opens (creating if needed) and migrates the database, and starts the
     /// writer thread.
     pub(crate) fn open(path: &Path, max_idle_readers: usize) -> StoreResult<Engine> {
+        create_private(path).map_err(|e| {
+            StoreError::Backend(format!(
+                "creating the SQLite database {}: {e}",
+                path.display()
+            ))
+        })?;
         let writer = open_connection(path, true).map_err(|e| {
             StoreError::Backend(format!(
                 "opening the SQLite database {}: {e}",
@@ -206,6 +212,21 @@ impl Engine {
             .send(Box::new(Job { work, reply }))
             .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+}
+
+/// Creates the database file readable by its owner only, if it does not
+/// exist: it holds every identity and login. SQLite gives the WAL and
+/// shared-memory files the same permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
