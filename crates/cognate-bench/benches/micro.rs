@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use cognate_core::federation::{LoginVerifier, ProviderKind, ProviderSpec};
 use cognate_core::keys::{KeyRing, SealingKey, SigningAlgorithm};
 use cognate_core::session::{Session, SessionSealer};
-use cognate_core::trust::{WebIdentity, trust_allows};
+use cognate_core::trust::{WebIdentity, parse_trust_policy, trust_allows};
 use cognate_federation::{FederatedVerifier, FederationConfig};
 use cognate_policy::{Policy, PolicyKind, RequestContext, TRUST_POLICY_MAX_SIZE};
 use cognate_testkit::OidcProvider;
@@ -140,7 +140,10 @@ fn policy(c: &mut Criterion) {
         amr: &amr,
         tags_session: false,
     };
-    assert!(trust_allows(&doc, ROLE_ARN, &who));
+    let parse_and_allow = |doc: &str| {
+        parse_trust_policy(doc).is_ok_and(|policy| trust_allows(&policy, ROLE_ARN, &who))
+    };
+    assert!(parse_and_allow(&doc));
 
     let mut g = c.benchmark_group("policy");
     g.bench_function("evaluate Cognito trust (parsed once)", |b| {
@@ -150,7 +153,7 @@ fn policy(c: &mut Criterion) {
         b.iter(|| Policy::parse(black_box(&doc), PolicyKind::Trust, TRUST_POLICY_MAX_SIZE).unwrap())
     });
     g.bench_function("cognate_core::trust::trust_allows (parse+evaluate)", |b| {
-        b.iter(|| assert!(trust_allows(black_box(&doc), ROLE_ARN, &who)))
+        b.iter(|| assert!(parse_and_allow(black_box(&doc))))
     });
     g.finish();
 }

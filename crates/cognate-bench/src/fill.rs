@@ -79,24 +79,11 @@ pub async fn fill(
         }
         let now = unix_now();
         let pool = Pool {
-            id: pool_id.to_string(),
-            account: "000000000000".into(),
             region: region.to_string(),
             name: "filled".into(),
-            allow_unauthenticated: true,
-            allow_classic_flow: None,
-            supported_login_providers: Default::default(),
-            developer_provider_name: None,
-            open_id_connect_provider_arns: Vec::new(),
-            cognito_identity_providers: Vec::new(),
-            saml_provider_arns: Vec::new(),
-            tags: Default::default(),
-            roles: Default::default(),
-            role_mappings: Default::default(),
-            principal_tag_maps: Default::default(),
             created_at: now,
             updated_at: now,
-            version: 1,
+            ..cognate_store::conformance::pool(pool_id, "000000000000")
         };
         store
             .insert_pool(&pool, usize::MAX)

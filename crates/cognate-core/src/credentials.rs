@@ -15,7 +15,7 @@ use crate::model::{AmbiguousRoleResolution, MatchType, Pool, RoleMappingType};
 use crate::pools::is_user_pool_provider_name;
 use crate::service::Cognate;
 use crate::session::Session;
-use crate::trust::{WebIdentity, trust_allows_parsed};
+use crate::trust::{WebIdentity, trust_allows};
 
 /// GetOpenIdToken tokens live 10 minutes.
 pub const OPEN_ID_TOKEN_SECS: i64 = 600;
@@ -209,7 +209,7 @@ impl Cognate {
         let trusted = cached
             .trust
             .as_ref()
-            .is_some_and(|trust| trust_allows_parsed(trust, &role.arn, &who));
+            .is_some_and(|trust| trust_allows(trust, &role.arn, &who));
         if !trusted {
             return Err(Error::InvalidIdentityPoolConfiguration(
                 INVALID_POOL_CONFIG.into(),

@@ -55,7 +55,7 @@ use crate::logins::COGNITO_PROVIDER;
 use crate::model::strip_scheme;
 use crate::service::Cognate;
 use crate::session::Session;
-use crate::trust::{FederatedRequest, parse_session_policy, web_identity_trust_parsed};
+use crate::trust::{FederatedRequest, parse_session_policy, web_identity_trust};
 
 pub const DEFAULT_DURATION_SECS: i64 = 3600;
 /// Budget of the packed session policies and tags, in characters: the
@@ -289,7 +289,7 @@ impl Cognate {
         let trusted = cached
             .trust
             .as_ref()
-            .is_some_and(|trust| web_identity_trust_parsed(trust, &role.arn, &request));
+            .is_some_and(|trust| web_identity_trust(trust, &role.arn, &request));
         if !trusted {
             tracing::debug!(role = %role.arn, provider = %who.provider, "web identity not trusted by the role");
             return Err(Error::AccessDenied(NOT_AUTHORIZED.into()));

@@ -61,14 +61,9 @@ pub struct WebIdentity<'a> {
     pub tags_session: bool,
 }
 
-/// Whether the role's trust policy lets this web identity assume it.
-pub fn trust_allows(trust_policy: &str, role_arn: &str, who: &WebIdentity<'_>) -> bool {
-    parse_trust_policy(trust_policy).is_ok_and(|policy| trust_allows_parsed(&policy, role_arn, who))
-}
-
-/// `trust_allows` for a trust policy parsed beforehand (the role cache
-/// parses each once).
-pub fn trust_allows_parsed(policy: &Policy, role_arn: &str, who: &WebIdentity<'_>) -> bool {
+/// Whether the role's trust policy (parsed once, by the role cache) lets
+/// this web identity assume it.
+pub fn trust_allows(policy: &Policy, role_arn: &str, who: &WebIdentity<'_>) -> bool {
     let keys = vec![
         (
             format!("{}:aud", who.provider),
@@ -88,7 +83,7 @@ pub fn trust_allows_parsed(policy: &Policy, role_arn: &str, who: &WebIdentity<'_
         tags: BTreeMap::new(),
         tags_session: who.tags_session,
     };
-    web_identity_trust_parsed(policy, role_arn, &request)
+    web_identity_trust(policy, role_arn, &request)
 }
 
 /// A web-identity federation request in full, as AssumeRoleWithWebIdentity
@@ -113,17 +108,7 @@ pub struct FederatedRequest {
 /// `sts:AssumeRoleWithWebIdentity`, plus `sts:TagSession` when tags are
 /// requested. With several principal names an explicit deny under any of
 /// them refuses, and an allow under any of them grants.
-pub fn web_identity_trust(trust_policy: &str, role_arn: &str, request: &FederatedRequest) -> bool {
-    parse_trust_policy(trust_policy)
-        .is_ok_and(|policy| web_identity_trust_parsed(&policy, role_arn, request))
-}
-
-/// `web_identity_trust` for a trust policy parsed beforehand.
-pub fn web_identity_trust_parsed(
-    policy: &Policy,
-    role_arn: &str,
-    request: &FederatedRequest,
-) -> bool {
+pub fn web_identity_trust(policy: &Policy, role_arn: &str, request: &FederatedRequest) -> bool {
     let allowed = |action: &str| {
         let mut any_allow = false;
         for principal in &request.principals {

@@ -1082,10 +1082,7 @@ async fn vended_credentials_are_checked_on_every_use() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("InvalidClientTokenId")
-    );
+    assert_eq!(code(&err), "InvalidClientTokenId");
     // The right token with another access key id is refused too.
     let swapped = Credentials::new(
         "ASIAAAAAAAAAAAAAAAAA",
@@ -1100,10 +1097,7 @@ async fn vended_credentials_are_checked_on_every_use() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("InvalidClientTokenId")
-    );
+    assert_eq!(code(&err), "InvalidClientTokenId");
 
     // After an hour they have expired.
     s.clock.advance(Duration::from_secs(3601));
@@ -1115,16 +1109,10 @@ async fn vended_credentials_are_checked_on_every_use() {
         .unwrap_err();
     // The client signs with the real clock; the server's clock moved an
     // hour, so either the skew or the expiry refuses it.
-    let code = err
-        .as_service_error()
-        .unwrap()
-        .meta()
-        .code()
-        .unwrap()
-        .to_string();
+    let refused = code(&err);
     assert!(
-        code == "ExpiredToken" || code == "SignatureDoesNotMatch",
-        "{code}"
+        refused == "ExpiredToken" || refused == "SignatureDoesNotMatch",
+        "{refused}"
     );
 }
 

@@ -1,6 +1,6 @@
 //! The IAM subset through the Rust SDK.
 
-use crate::common::TestServer;
+use crate::common::{TestServer, code};
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:00000000-0000-0000-0000-000000000000"}}}]}"#;
 
@@ -36,10 +36,7 @@ async fn roles_and_inline_policies() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("EntityAlreadyExists")
-    );
+    assert_eq!(code(&err), "EntityAlreadyExists");
 
     let err = iam
         .create_role()
@@ -48,10 +45,7 @@ async fn roles_and_inline_policies() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("MalformedPolicyDocument")
-    );
+    assert_eq!(code(&err), "MalformedPolicyDocument");
 
     iam.put_role_policy()
         .role_name("Cognito_Unauth")
@@ -76,10 +70,7 @@ async fn roles_and_inline_policies() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("DeleteConflict")
-    );
+    assert_eq!(code(&err), "DeleteConflict");
     iam.delete_role_policy()
         .role_name("Cognito_Unauth")
         .policy_name("access")
@@ -146,10 +137,7 @@ async fn openid_connect_providers() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("ValidationError")
-    );
+    assert_eq!(code(&err), "ValidationError");
     iam.create_open_id_connect_provider()
         .url("http://127.0.0.1:9999")
         .client_id_list("x")
@@ -170,8 +158,5 @@ async fn openid_connect_providers() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("NoSuchEntity")
-    );
+    assert_eq!(code(&err), "NoSuchEntity");
 }

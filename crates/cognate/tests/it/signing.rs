@@ -7,7 +7,7 @@ use cognate_core::keys::SigningAlgorithm;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
-use crate::common::TestServer;
+use crate::common::{TestServer, code};
 
 /// A restart binds another port: a fixed issuer keeps earlier tokens ours.
 const ISSUER: &str = "https://cognate.test";
@@ -203,11 +203,7 @@ async fn es256_tokens_verify_against_the_jwks_and_assume_roles() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error()
-            .and_then(aws_sdk_sts::error::ProvideErrorMetadata::code),
-        Some("InvalidIdentityToken")
-    );
+    assert_eq!(code(&err), "InvalidIdentityToken");
 }
 
 #[tokio::test]

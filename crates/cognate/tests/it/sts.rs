@@ -519,10 +519,7 @@ async fn request_constraints_and_session_duration() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("ValidationError")
-    );
+    assert_eq!(code(&err), "ValidationError");
 
     // UpdateAssumeRolePolicy: validated, and it takes effect.
     let err = s
@@ -533,10 +530,7 @@ async fn request_constraints_and_session_duration() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("MalformedPolicyDocument")
-    );
+    assert_eq!(code(&err), "MalformedPolicyDocument");
     s.iam()
         .update_assume_role_policy()
         .role_name(&g.unauth_name)
@@ -824,10 +818,7 @@ async fn managed_policies_grant_while_attached() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("EntityAlreadyExists")
-    );
+    assert_eq!(code(&err), "EntityAlreadyExists");
     let err = iam
         .create_policy()
         .policy_name("Broken")
@@ -835,10 +826,7 @@ async fn managed_policies_grant_while_attached() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("MalformedPolicyDocument")
-    );
+    assert_eq!(code(&err), "MalformedPolicyDocument");
     let got = iam.get_policy().policy_arn(&arn).send().await.unwrap();
     assert_eq!(
         got.policy().unwrap().description(),
@@ -983,20 +971,14 @@ async fn managed_policies_grant_while_attached() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("DeleteConflict")
-    );
+    assert_eq!(code(&err), "DeleteConflict");
     let err = iam
         .delete_role()
         .role_name(&g.unauth_name)
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("DeleteConflict")
-    );
+    assert_eq!(code(&err), "DeleteConflict");
 
     // Detached: denied again.
     iam.detach_role_policy()
@@ -1016,10 +998,7 @@ async fn managed_policies_grant_while_attached() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("NoSuchEntity")
-    );
+    assert_eq!(code(&err), "NoSuchEntity");
     let err = iam
         .attach_role_policy()
         .role_name(&g.unauth_name)
@@ -1027,16 +1006,10 @@ async fn managed_policies_grant_while_attached() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("NoSuchEntity")
-    );
+    assert_eq!(code(&err), "NoSuchEntity");
     iam.delete_policy().policy_arn(&arn).send().await.unwrap();
     let err = iam.get_policy().policy_arn(&arn).send().await.unwrap_err();
-    assert_eq!(
-        err.as_service_error().unwrap().meta().code(),
-        Some("NoSuchEntity")
-    );
+    assert_eq!(code(&err), "NoSuchEntity");
 }
 
 #[tokio::test]
