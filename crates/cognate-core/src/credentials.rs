@@ -216,9 +216,10 @@ impl Cognate {
             ));
         }
         let now = self.clock.now_secs();
+        let (access_key_id, secret_access_key) = ids::temporary_access_key()?;
         let session = Session {
-            access_key_id: ids::unique_id("ASIA", 20)?,
-            secret_access_key: ids::secret_access_key()?,
+            access_key_id,
+            secret_access_key,
             issued_at: now,
             expires_at: now + ENHANCED_FLOW_SECS,
             account: role.account.clone(),

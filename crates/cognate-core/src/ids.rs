@@ -84,6 +84,26 @@ pub fn secret_access_key() -> crate::Result<String> {
     random_from(SECRET_CHARS, 40)
 }
 
+/// A temporary access key id (`ASIA` and 16 characters) and its secret,
+/// from one draw of the random source (each draw has a fixed cost that
+/// dominates at these sizes).
+pub fn temporary_access_key() -> crate::Result<(String, String)> {
+    const ID_CHARS: usize = 16;
+    const SECRET_LEN: usize = 40;
+    let random = random_bytes(ID_CHARS + SECRET_LEN)?;
+    let (id_bytes, secret_bytes) = random.split_at(ID_CHARS);
+    let pick = |alphabet: &[u8], bytes: &[u8]| -> String {
+        bytes
+            .iter()
+            .map(|b| alphabet[(*b as usize) % alphabet.len()] as char)
+            .collect()
+    };
+    let mut id = String::with_capacity(4 + ID_CHARS);
+    id.push_str("ASIA");
+    id.push_str(&pick(UPPER_ALNUM, id_bytes));
+    Ok((id, pick(SECRET_CHARS, secret_bytes)))
+}
+
 /// `n` random bytes, for key material.
 pub fn random_bytes(n: usize) -> crate::Result<Vec<u8>> {
     let mut bytes = vec![0u8; n];

@@ -1,17 +1,30 @@
 //! The request being authorized: action, resource, principal and context keys.
 
-use std::collections::HashMap;
-
 /// Condition context keys and their values.
 ///
 /// Key names are case-insensitive (`aws:SourceIp` and `AWS:sourceip` are the
 /// same key). A key may hold several values (e.g.
 /// `cognito-identity.amazonaws.com:amr`). A key present with zero values is
-/// treated exactly like an absent key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// treated exactly like an absent key. A request carries a handful of
+/// keys, so they are kept in a list: a scan is cheaper than hashing.
+#[derive(Debug, Clone, Default)]
 pub struct ContextKeys {
-    map: HashMap<String, Vec<String>>,
+    /// Lowercased names, each once, with their values.
+    entries: Vec<(String, Vec<String>)>,
 }
+
+impl PartialEq for ContextKeys {
+    /// The same names with the same values, in any order.
+    fn eq(&self, other: &Self) -> bool {
+        self.entries.len() == other.entries.len()
+            && self
+                .entries
+                .iter()
+                .all(|(key, values)| other.values(key) == Some(values))
+    }
+}
+
+impl Eq for ContextKeys {}
 
 impl ContextKeys {
     /// An empty set of keys.
@@ -19,12 +32,19 @@ impl ContextKeys {
         Self::default()
     }
 
+    fn values(&self, key_lc: &str) -> Option<&Vec<String>> {
+        self.entries
+            .iter()
+            .find_map(|(k, v)| (k == key_lc).then_some(v))
+    }
+
     /// Adds one value to `key` (keeping any existing values).
     pub fn insert(&mut self, key: impl AsRef<str>, value: impl Into<String>) {
-        self.map
-            .entry(key.as_ref().to_lowercase())
-            .or_default()
-            .push(value.into());
+        let key_lc = lowercase(key.as_ref());
+        match self.entries.iter_mut().find(|(k, _)| *k == *key_lc) {
+            Some((_, values)) => values.push(value.into()),
+            None => self.entries.push((key_lc.into_owned(), vec![value.into()])),
+        }
     }
 
     /// Replaces all values of `key`.
@@ -33,43 +53,54 @@ impl ContextKeys {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.map.insert(
-            key.as_ref().to_lowercase(),
-            values.into_iter().map(Into::into).collect(),
-        );
+        let key_lc = lowercase(key.as_ref());
+        let values: Vec<String> = values.into_iter().map(Into::into).collect();
+        match self.entries.iter_mut().find(|(k, _)| *k == *key_lc) {
+            Some((_, existing)) => *existing = values,
+            None => self.entries.push((key_lc.into_owned(), values)),
+        }
     }
 
     /// Removes `key`.
     pub fn remove(&mut self, key: &str) {
-        self.map.remove(&key.to_lowercase());
+        let key_lc = lowercase(key);
+        self.entries.retain(|(k, _)| *k != *key_lc);
     }
 
     /// The values of `key` (case-insensitive); `None` when absent or empty.
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.get_lc(&key.to_lowercase())
+        self.get_lc(&lowercase(key))
     }
 
     /// Lookup with an already lower-cased key.
     pub(crate) fn get_lc(&self, key_lc: &str) -> Option<&[String]> {
-        self.map
-            .get(key_lc)
+        self.values(key_lc)
             .map(Vec::as_slice)
             .filter(|v| !v.is_empty())
     }
 
     /// Iterates over `(lower-cased key, values)`.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.map.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len()
     }
 
     /// True when there are no keys.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries.is_empty()
+    }
+}
+
+/// `key` lowercased, without copying when it already is.
+fn lowercase(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(key.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(key)
     }
 }
 

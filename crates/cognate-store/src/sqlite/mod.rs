@@ -6,6 +6,7 @@
 mod engine;
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use cognate_core::model::{
@@ -341,7 +342,7 @@ impl Store for SqliteStore {
         pool_id: &str,
         logins: &[Login],
     ) -> StoreResult<Vec<(Login, String)>> {
-        self.engine.read_snapshot(|conn| {
+        self.engine.read(|conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT identity_id FROM logins WHERE pool_id = ?1 AND provider = ?2 AND subject = ?3",
             )?;
@@ -472,7 +473,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_role(&self, account: &str, name: &str) -> StoreResult<Option<Role>> {
-        self.engine.read_snapshot(|conn| {
+        self.engine.read(|conn| {
             let role: Option<Role> = optional_doc(
                 conn,
                 "SELECT doc FROM roles WHERE account = ?1 AND name_key = ?2",
@@ -525,7 +526,7 @@ impl Store for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Role>> {
-        self.engine.read_snapshot(|conn| {
+        self.engine.read(|conn| {
             let roles: Vec<Role> = docs(
                 conn,
                 "SELECT doc FROM roles WHERE account = ?1 AND name_key > ?2 ORDER BY name_key LIMIT ?3",
@@ -835,14 +836,18 @@ impl Store for SqliteStore {
     }
 
     async fn generation_and_identity(&self, id: &str) -> StoreResult<(i64, Option<Identity>)> {
-        // One statement, so one read transaction (each costs file locks).
-        self.engine.read(|conn| {
-            let mut statement = conn.prepare_cached(&format!(
+        // Every request runs this: the text is made once, not per call
+        // (the statement cache is keyed by it).
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
                 "SELECT g.value, {IDENTITY_COLUMNS}, l.provider, l.subject FROM config_generation g
                  LEFT JOIN identities i ON i.id = ?1
                  LEFT JOIN logins l ON l.identity_id = i.id
                  WHERE g.id = 1 ORDER BY l.provider, l.subject"
-            ))?;
+            )
+        });
+        self.engine.read(|conn| {
+            let mut statement = conn.prepare_cached(&SQL)?;
             let mut rows = statement.query([id])?;
             let mut generation = None;
             let mut identities = fold_identities_with(&mut rows, 1, |row| {
