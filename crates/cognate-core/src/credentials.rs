@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::federation::VerifiedLogin;
@@ -38,6 +39,30 @@ pub struct Credentials {
     pub secret_access_key: String,
     pub session_token: String,
     pub expiration: i64,
+}
+
+/// The claims of cognate's OpenID tokens, in the order Cognito writes them.
+#[derive(Serialize)]
+struct OpenIdClaims<'a> {
+    sub: &'a str,
+    aud: &'a str,
+    amr: &'a [String],
+    iss: &'a str,
+    #[serde(rename = "https://cognito-identity.amazonaws.com/identity-pool-arn")]
+    pool_arn: String,
+    exp: i64,
+    iat: i64,
+    #[serde(
+        rename = "https://aws.amazon.com/tags",
+        skip_serializing_if = "Option::is_none"
+    )]
+    tags: Option<TagsClaim<'a>>,
+}
+
+/// `{"principal_tags": {"<tag>": ["<value>"]}}`.
+#[derive(Serialize)]
+struct TagsClaim<'a> {
+    principal_tags: BTreeMap<&'a String, [&'a String; 1]>,
 }
 
 /// The `amr` claim: how the identity authenticated in this call.
@@ -110,20 +135,18 @@ impl Cognate {
         principal_tags: &BTreeMap<String, String>,
     ) -> Result<String> {
         let now = self.clock.now_secs();
-        let mut claims = json!({
-            "sub": identity_id,
-            "aud": pool.id,
-            "amr": amr,
-            "iss": self.config.issuer,
-            "https://cognito-identity.amazonaws.com/identity-pool-arn": pool.arn(),
-            "exp": now + lifetime_secs,
-            "iat": now,
-        });
-        if !principal_tags.is_empty() {
-            let tags: BTreeMap<&String, Vec<&String>> =
-                principal_tags.iter().map(|(k, v)| (k, vec![v])).collect();
-            claims["https://aws.amazon.com/tags"] = json!({ "principal_tags": tags });
-        }
+        let claims = OpenIdClaims {
+            sub: identity_id,
+            aud: &pool.id,
+            amr,
+            iss: &self.config.issuer,
+            pool_arn: pool.arn(),
+            exp: now + lifetime_secs,
+            iat: now,
+            tags: (!principal_tags.is_empty()).then(|| TagsClaim {
+                principal_tags: principal_tags.iter().map(|(k, v)| (k, [v])).collect(),
+            }),
+        };
         self.keys.sign(&claims)
     }
 

@@ -16,6 +16,7 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
@@ -156,9 +157,11 @@ enum PrivateKey {
 }
 
 struct ActiveKey {
-    kid: String,
     alg: SigningAlgorithm,
     pair: PrivateKey,
+    /// The JWS header every token of this key carries, base64url-encoded
+    /// once.
+    encoded_header: String,
 }
 
 /// A published key. The variant pins the one algorithm it verifies, so a
@@ -275,9 +278,13 @@ impl KeyRing {
         }
         let signing = match signing {
             Some((record, alg)) => Some(Arc::new(ActiveKey {
-                kid: record.kid.clone(),
                 alg,
                 pair: open_private_key(alg, record, master)?,
+                encoded_header: b64(
+                    json!({"kid": record.kid, "typ": "JWS", "alg": alg.as_str()})
+                        .to_string()
+                        .as_bytes(),
+                ),
             })),
             None => None,
         };
@@ -333,14 +340,15 @@ impl KeyRing {
     }
 
     /// Signs `claims` as a compact JWS with the active key's algorithm.
-    pub fn sign(&self, claims: &Value) -> Result<String> {
+    pub fn sign(&self, claims: &impl Serialize) -> Result<String> {
         let set = self.current();
         let key = set
             .signing
             .as_ref()
             .ok_or_else(|| Error::Internal("no signing key is loaded".into()))?;
-        let header = json!({"kid": key.kid, "typ": "JWS", "alg": key.alg.as_str()});
-        compact_jws(&key.pair, &header, claims)
+        let claims = serde_json::to_vec(claims)
+            .map_err(|e| Error::Internal(format!("encoding token claims: {e}")))?;
+        compact_jws(&key.pair, &key.encoded_header, &claims)
     }
 
     /// The claims of a token this ring signed, if its signature verifies.
@@ -378,12 +386,12 @@ impl KeyRing {
 }
 
 /// `header.claims.signature`, signed with `pair`.
-fn compact_jws(pair: &PrivateKey, header: &Value, claims: &Value) -> Result<String> {
-    let signing_input = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
+fn compact_jws(pair: &PrivateKey, encoded_header: &str, claims: &[u8]) -> Result<String> {
+    let mut signing_input =
+        String::with_capacity(encoded_header.len() + claims.len() * 4 / 3 + 400);
+    signing_input.push_str(encoded_header);
+    signing_input.push('.');
+    URL_SAFE_NO_PAD.encode_string(claims, &mut signing_input);
     let signature = match pair {
         PrivateKey::Rsa(pair) => {
             let mut signature = vec![0u8; pair.public_modulus_len()];
@@ -404,7 +412,10 @@ fn compact_jws(pair: &PrivateKey, header: &Value, claims: &Value) -> Result<Stri
             .as_ref()
             .to_vec(),
     };
-    Ok(format!("{signing_input}.{}", b64(&signature)))
+    let mut token = signing_input;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
+    Ok(token)
 }
 
 /// The public key a stored JWK describes, if it is a key of `alg`.
@@ -561,7 +572,12 @@ mod tests {
     fn forge(record: &SigningKeyRecord, header: Value) -> String {
         let alg = SigningAlgorithm::from_jws(&record.alg).unwrap();
         let pair = open_private_key(alg, record, &master()).unwrap();
-        compact_jws(&pair, &header, &claims()).unwrap()
+        compact_jws(
+            &pair,
+            &b64(header.to_string().as_bytes()),
+            claims().to_string().as_bytes(),
+        )
+        .unwrap()
     }
 
     #[tokio::test]

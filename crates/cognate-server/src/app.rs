@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::to_bytes;
+use axum::extract::Request;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -116,11 +117,12 @@ fn protocol_hint(headers: &HeaderMap) -> Protocol {
 async fn api(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
+    // Taken apart rather than extracted piece by piece: the `HeaderMap`
+    // extractor clones every header.
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let started = Instant::now();
     let request_id = new_request_id();
     let hint = protocol_hint(&headers);
@@ -334,9 +336,7 @@ async fn dispatch(
     request_id: &str,
 ) -> Result<Response, ApiError> {
     match call.input {
-        Input::Json(input) => cognito::dispatch(state, call.operation, &principal, input)
-            .await
-            .map(cognito::json_response),
+        Input::Json(input) => cognito::dispatch(state, call.operation, &principal, input).await,
         Input::Query(params) => {
             query::dispatch(state, call.operation, &principal, &params, request_id).await
         }

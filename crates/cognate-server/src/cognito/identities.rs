@@ -2,15 +2,17 @@
 
 use std::collections::BTreeMap;
 
+use axum::response::Response;
 use cognate_core::model::Identity;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{JsonResult, decode, domain, epoch, not_implemented};
+use super::{JsonResult, decode, domain, epoch, json_response, not_implemented, typed_response};
 use crate::app::AppState;
 use crate::auth::{Principal, caller};
 use crate::operation::Operation;
 use crate::validate::{self as v, Checker};
+use crate::wire_error::ApiError;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -38,7 +40,7 @@ pub async fn dispatch(
     operation: Operation,
     principal: &Principal,
     input: Value,
-) -> JsonResult {
+) -> Result<Response, ApiError> {
     let input: FlowInput = decode(input)?;
     let cognate = &state.cognate;
     let mut c = Checker::new();
@@ -57,7 +59,7 @@ pub async fn dispatch(
                 )
                 .await
                 .map_err(domain)?;
-            Ok(json!({ "IdentityId": id }))
+            typed_response(&IdentityOutput { identity_id: &id })
         }
         Operation::GetOpenIdToken => {
             let id = c.identity_id("identityId", &input.identity_id);
@@ -66,7 +68,10 @@ pub async fn dispatch(
                 .get_open_id_token(&id.unwrap_or_default(), &logins)
                 .await
                 .map_err(domain)?;
-            Ok(json!({ "IdentityId": id, "Token": token }))
+            typed_response(&TokenOutput {
+                identity_id: &id,
+                token: &token,
+            })
         }
         Operation::GetCredentialsForIdentity => {
             let id = c.identity_id("identityId", &input.identity_id);
@@ -82,16 +87,64 @@ pub async fn dispatch(
                 )
                 .await
                 .map_err(domain)?;
-            Ok(json!({
-                "IdentityId": id,
-                "Credentials": {
-                    "AccessKeyId": credentials.access_key_id,
-                    "SecretKey": credentials.secret_access_key,
-                    "SessionToken": credentials.session_token,
-                    "Expiration": epoch(credentials.expiration),
-                }
-            }))
+            typed_response(&CredentialsOutput {
+                identity_id: &id,
+                credentials: CredentialsShape {
+                    access_key_id: &credentials.access_key_id,
+                    secret_key: &credentials.secret_access_key,
+                    session_token: &credentials.session_token,
+                    expiration: credentials.expiration as f64,
+                },
+            })
         }
+        _ => documents(state, operation, principal, input, c, logins)
+            .await
+            .map(json_response),
+    }
+}
+
+/// The answers of the flows' hot operations, serialized from their types
+/// rather than through a `Value`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct IdentityOutput<'a> {
+    identity_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TokenOutput<'a> {
+    identity_id: &'a str,
+    token: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CredentialsOutput<'a> {
+    identity_id: &'a str,
+    credentials: CredentialsShape<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CredentialsShape<'a> {
+    access_key_id: &'a str,
+    secret_key: &'a str,
+    session_token: &'a str,
+    /// Epoch seconds as a JSON number, as the service sends timestamps.
+    expiration: f64,
+}
+
+async fn documents(
+    state: &AppState,
+    operation: Operation,
+    principal: &Principal,
+    input: FlowInput,
+    mut c: Checker,
+    logins: BTreeMap<String, String>,
+) -> JsonResult {
+    let cognate = &state.cognate;
+    match operation {
         Operation::UnlinkIdentity => {
             let id = c.identity_id("identityId", &input.identity_id);
             let _ = c.required("logins", &input.logins);

@@ -6,6 +6,7 @@ mod pools;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -17,7 +18,18 @@ use crate::wire_error::{ApiError, Protocol};
 pub type JsonResult = Result<Value, ApiError>;
 
 pub fn json_response(body: Value) -> Response {
-    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    text_response(body.to_string())
+}
+
+/// An answer serialized straight from its type (the flows' hot operations).
+pub fn typed_response(body: &impl Serialize) -> Result<Response, ApiError> {
+    serde_json::to_string(body)
+        .map(text_response)
+        .map_err(|_| ApiError::internal())
+}
+
+fn text_response(body: String) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
         "content-type",
         HeaderValue::from_static("application/x-amz-json-1.1"),
@@ -59,9 +71,9 @@ pub async fn dispatch(
     operation: Operation,
     principal: &Principal,
     input: Value,
-) -> JsonResult {
+) -> Result<Response, ApiError> {
     use Operation::*;
-    match operation {
+    let document = match operation {
         CreateIdentityPool => pools::create(state, principal, input).await,
         DescribeIdentityPool => pools::describe(state, principal, input).await,
         UpdateIdentityPool => pools::update(state, principal, input).await,
@@ -84,7 +96,9 @@ pub async fn dispatch(
         | GetOpenIdTokenForDeveloperIdentity
         | LookupDeveloperIdentity
         | MergeDeveloperIdentities
-        | UnlinkDeveloperIdentity => identities::dispatch(state, operation, principal, input).await,
+        | UnlinkDeveloperIdentity => {
+            return identities::dispatch(state, operation, principal, input).await;
+        }
         GetCallerIdentity
         | AssumeRoleWithWebIdentity
         | CreateRole
@@ -113,7 +127,8 @@ pub async fn dispatch(
         | DeleteOpenIDConnectProvider
         | AddClientIDToOpenIDConnectProvider
         | RemoveClientIDFromOpenIDConnectProvider => Err(ApiError::internal()),
-    }
+    };
+    document.map(json_response)
 }
 
 /// Answer for operations this server does not implement yet.

@@ -1,6 +1,12 @@
 //! Temporary credentials. The session token is the sealed session itself
 //! (AES-256-GCM under the shared session key), so a node verifies a request
 //! signed with vended credentials without reading the database.
+//!
+//! Tokens are sealed as version 2 (`compact`): a version byte, then the
+//! sealed compact encoding. Version 1 tokens (sealed JSON, from before
+//! version 2) still open until the last of them expires.
+
+mod compact;
 
 use std::collections::BTreeMap;
 
@@ -11,7 +17,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::keys::SealingKey;
 
-const PURPOSE: &str = "session-token-v1";
+/// Additional data of version 1 tokens (sealed JSON).
+const PURPOSE_V1: &str = "session-token-v1";
+/// Version 2: the first byte of the token's bytes, and the additional
+/// data of what follows it.
+const VERSION_2: u8 = 2;
+const PURPOSE_V2: &str = "session-token-v2";
 
 /// Everything a request signed with temporary credentials is judged by.
 /// Unknown fields are refused: a field added later may narrow what the
@@ -72,15 +83,24 @@ impl SessionSealer {
     }
 
     pub fn seal(&self, session: &Session) -> Result<String> {
-        let plain = serde_json::to_vec(session)
-            .map_err(|e| crate::Error::Internal(format!("encoding a session: {e}")))?;
-        Ok(STANDARD.encode(self.key.seal(PURPOSE, &plain)?))
+        let sealed = self.key.seal(PURPOSE_V2, &compact::encode(session))?;
+        let mut bytes = Vec::with_capacity(1 + sealed.len());
+        bytes.push(VERSION_2);
+        bytes.extend_from_slice(&sealed);
+        Ok(STANDARD.encode(bytes))
     }
 
     /// The session a token carries, if this installation sealed it.
     pub fn open(&self, token: &str) -> Option<Session> {
-        let sealed = STANDARD.decode(token.as_bytes()).ok()?;
-        let plain = self.key.open(PURPOSE, &sealed)?;
+        let bytes = STANDARD.decode(token.as_bytes()).ok()?;
+        if let Some((&VERSION_2, sealed)) = bytes.split_first()
+            && let Some(plain) = self.key.open(PURPOSE_V2, sealed)
+        {
+            return compact::decode(&plain);
+        }
+        // A version 1 token is all nonce and ciphertext; its first byte is
+        // random, so it may be a 2 too.
+        let plain = self.key.open(PURPOSE_V1, &bytes)?;
         serde_json::from_slice(&plain).ok()
     }
 }
@@ -118,16 +138,53 @@ mod tests {
         assert_eq!(sealer.open(&token), Some(session()));
     }
 
+    /// A token as nodes before version 2 sealed it.
+    fn version_1_token(key: &[u8; 32], doc: &serde_json::Value) -> String {
+        let plain = serde_json::to_vec(doc).unwrap();
+        let sealed = SealingKey::new(key)
+            .and_then(|k| k.seal(PURPOSE_V1, &plain))
+            .unwrap();
+        STANDARD.encode(sealed)
+    }
+
+    #[test]
+    fn version_1_tokens_still_open() {
+        let key = [7u8; 32];
+        let sealer = SessionSealer::new(SealingKey::new(&key).unwrap());
+        // Enough of them that some nonces start with the version-2 byte.
+        for _ in 0..600 {
+            let token = version_1_token(&key, &serde_json::to_value(session()).unwrap());
+            assert_eq!(sealer.open(&token), Some(session()));
+        }
+    }
+
+    #[test]
+    fn version_2_tokens_are_about_half_the_size_of_version_1() {
+        let key = [7u8; 32];
+        let sealer = SessionSealer::new(SealingKey::new(&key).unwrap());
+        let v1 = version_1_token(&key, &serde_json::to_value(session()).unwrap());
+        let v2 = sealer.seal(&session()).unwrap();
+        assert!(v2.len() * 10 < v1.len() * 6, "{} vs {}", v2.len(), v1.len());
+    }
+
+    #[test]
+    fn a_token_sealed_under_another_key_or_altered_is_refused() {
+        let sealer = SessionSealer::new(SealingKey::new(&[7u8; 32]).unwrap());
+        let other = SessionSealer::new(SealingKey::new(&[8u8; 32]).unwrap());
+        let token = sealer.seal(&session()).unwrap();
+        assert_eq!(other.open(&token), None);
+        let mut bytes = STANDARD.decode(&token).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert_eq!(sealer.open(&STANDARD.encode(bytes)), None);
+    }
+
     #[test]
     fn a_session_with_a_field_this_node_does_not_know_is_refused() {
         let key = [7u8; 32];
         let sealer = SessionSealer::new(SealingKey::new(&key).unwrap());
         let mut doc = serde_json::to_value(session()).unwrap();
         doc["restriction_from_the_future"] = serde_json::json!(true);
-        let plain = serde_json::to_vec(&doc).unwrap();
-        let sealed = SealingKey::new(&key)
-            .and_then(|k| k.seal(PURPOSE, &plain))
-            .unwrap();
-        assert_eq!(sealer.open(&STANDARD.encode(sealed)), None);
+        assert_eq!(sealer.open(&version_1_token(&key, &doc)), None);
     }
 }
