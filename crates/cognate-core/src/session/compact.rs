@@ -193,25 +193,17 @@ impl Reader<'_> {
 mod tests {
     use super::*;
 
+    /// The shared test session, with every list filled.
     fn session() -> Session {
         Session {
-            access_key_id: "ASIAEXAMPLE".into(),
-            secret_access_key: "secret".into(),
             issued_at: 1_700_000_000,
             expires_at: -5,
-            account: "000000000000".into(),
-            role_arn: "arn:aws:iam::000000000000:role/R".into(),
-            role_name: "R".into(),
-            role_id: "AROAEXAMPLE".into(),
-            session_name: "s".into(),
-            provider: "cognito-identity.amazonaws.com".into(),
-            audience: "us-east-1:pool".into(),
-            subject: "us-east-1:id".into(),
             amr: vec!["authenticated".into(), "accounts.example.com".into()],
             principal_tags: BTreeMap::from([("team".into(), "é".into())]),
             // Longer than 127 bytes: a two-byte length.
             session_policies: vec!["x".repeat(300)],
             guest_scope_down: true,
+            ..crate::session::tests::session()
         }
     }
 

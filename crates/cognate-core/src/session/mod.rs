@@ -110,7 +110,7 @@ impl SessionSealer {
 mod tests {
     use super::*;
 
-    fn session() -> Session {
+    pub(super) fn session() -> Session {
         Session {
             access_key_id: "ASIAEXAMPLE".into(),
             secret_access_key: "secret".into(),
