@@ -134,8 +134,9 @@ where
 /// by another process (`cognate keys rotate`, a second process on the same
 /// file).
 const MAX_SNAPSHOT_AGE: Duration = Duration::from_millis(10);
-/// How often, at most, the writer ends the stale snapshots of idle readers,
-/// which would otherwise keep checkpoints from recycling the WAL.
+/// How often the writer ends the stale snapshots of idle readers, which
+/// would otherwise keep checkpoints (this process's or another's) from
+/// recycling the WAL.
 const IDLE_SWEEP_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A read connection that keeps its read transaction open between reads.
@@ -418,8 +419,9 @@ struct WriterSide {
 }
 
 impl WriterSide {
-    /// Ends the snapshots of idle readers that a commit made stale: a
-    /// checkpoint cannot recycle the WAL while a reader holds an old frame.
+    /// Ends the snapshots of idle readers that a commit or their age made
+    /// stale: a checkpoint cannot recycle the WAL while a reader holds an
+    /// old frame.
     fn end_stale_idle_snapshots(&self) {
         let commits = self.commits.load(Ordering::Acquire);
         let now = Instant::now();
@@ -436,7 +438,18 @@ impl WriterSide {
 fn write_loop(conn: &Connection, queue: &mpsc::Receiver<Box<dyn WriteJob>>, side: &WriterSide) {
     let mut last_group = 0;
     let mut last_sweep = Instant::now();
-    while let Ok(first) = queue.recv() {
+    loop {
+        // Idle readers' snapshots are ended even when nothing is written:
+        // another process's checkpoint waits for them.
+        let first = match queue.recv_timeout(IDLE_SWEEP_INTERVAL) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                side.end_stale_idle_snapshots();
+                last_sweep = Instant::now();
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -581,6 +594,29 @@ mod snapshot_tests {
             .unwrap();
         std::thread::sleep(age + Duration::from_millis(10));
         assert_eq!(count(&engine), 1);
+    }
+
+    #[tokio::test]
+    async fn idle_readers_let_another_process_truncate_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let engine = Engine::open_with(&path, 4, Duration::from_millis(10)).unwrap();
+        // An idle reader holds a snapshot, and nothing is written here.
+        assert_eq!(count(&engine), 0);
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::from_secs(3)).unwrap();
+        other
+            .execute("INSERT INTO settings (name, value) VALUES ('k', x'00')", [])
+            .unwrap();
+        // (busy, WAL frames, frames checkpointed): busy is 1 if a reader
+        // kept the checkpoint from finishing within the busy timeout.
+        let (busy, _, _): (i64, i64, i64) = other
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(busy, 0);
+        drop(engine);
     }
 
     #[tokio::test]
