@@ -187,7 +187,7 @@ pub async fn sqlite(dir: &Path, time: Duration) -> (f64, f64) {
              CREATE TABLE identities (
                 id TEXT PRIMARY KEY NOT NULL, pool_id TEXT NOT NULL, created_at INTEGER NOT NULL,
                 updated_at INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,
-                merged_into TEXT, version INTEGER NOT NULL);
+                merged_into TEXT, version INTEGER NOT NULL) WITHOUT ROWID;
              CREATE INDEX identities_by_pool ON identities (pool_id, id);",
         )
         .expect("create table");

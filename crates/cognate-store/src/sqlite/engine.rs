@@ -26,6 +26,8 @@ const MAX_GROUP: usize = 512;
 /// `cognate keys rotate` command, an import) before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const STATEMENT_CACHE: usize = 64;
+/// Page cache of each reader, in KiB.
+const READER_CACHE_KIB: u32 = 32 * 1024;
 
 /// Schema changes, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -37,6 +39,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         3,
         include_str!("../../migrations/sqlite/0003_config_generation.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_identities_without_rowid.sql"),
     ),
 ];
 
@@ -357,6 +363,11 @@ fn open_connection(path: &Path, writer: bool) -> rusqlite::Result<Connection> {
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     } else {
         conn.execute_batch("PRAGMA query_only = ON; PRAGMA foreign_keys = ON;")?;
+        // Room for the interior pages of the identity tables' b-trees at
+        // millions of identities, so a lookup reads only leaves from the
+        // file (SQLite's default is 2 MiB; pages are taken as they are
+        // read, so a small store uses no more memory than before).
+        conn.execute_batch(&format!("PRAGMA cache_size = -{READER_CACHE_KIB}"))?;
     }
     Ok(conn)
 }
@@ -635,5 +646,69 @@ mod snapshot_tests {
         let wal = std::fs::metadata(dir.path().join("db-wal")).unwrap().len();
         assert!(wal < 6_000_000, "the WAL grew to {wal} bytes");
         assert_eq!(count(&engine), 2000);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod migration_tests {
+    use super::*;
+
+    #[test]
+    fn identities_made_before_migration_4_survive_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            // A database as version 3 left it, with an identity in it.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL);",
+            )
+            .unwrap();
+            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 3) {
+                conn.execute_batch(sql).unwrap();
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
+                    [version],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)
+                 VALUES ('us-east-1:a', 'us-east-1:p', 1, 2, 1, 'us-east-1:b', 3)",
+                [],
+            )
+            .unwrap();
+        }
+        let engine = Engine::open(&path, 2).unwrap();
+        type Row = (String, String, i64, i64, bool, Option<String>, i64);
+        let (row, sql): (Row, String) = engine
+            .read(|conn| {
+                let row = conn.query_row(
+                    "SELECT id, pool_id, created_at, updated_at, disabled, merged_into, version FROM identities",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                )?;
+                let sql = conn.query_row(
+                    "SELECT sql FROM sqlite_master WHERE name = 'identities'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                Ok((row, sql))
+            })
+            .unwrap();
+        assert_eq!(
+            row,
+            (
+                "us-east-1:a".into(),
+                "us-east-1:p".into(),
+                1,
+                2,
+                true,
+                Some("us-east-1:b".into()),
+                3
+            )
+        );
+        assert!(sql.contains("WITHOUT ROWID"), "{sql}");
     }
 }
