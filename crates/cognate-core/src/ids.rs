@@ -59,7 +59,12 @@ const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// character is equally likely). Fails rather than hand out predictable
 /// secrets if the system's random source fails.
 fn random_from(alphabet: &[u8], len: usize) -> crate::Result<String> {
-    Ok(random_bytes(len)?
+    Ok(chars_from(alphabet, &random_bytes(len)?))
+}
+
+/// One character of `alphabet` per random byte.
+fn chars_from(alphabet: &[u8], bytes: &[u8]) -> String {
+    bytes
         .iter()
         .map(|b| {
             alphabet
@@ -67,7 +72,7 @@ fn random_from(alphabet: &[u8], len: usize) -> crate::Result<String> {
                 .copied()
                 .unwrap_or(b'A') as char
         })
-        .collect())
+        .collect()
 }
 
 /// An IAM unique id with the given 4-letter prefix (`AROA`, `ANPA`, `AKIA`,
@@ -92,16 +97,8 @@ pub fn temporary_access_key() -> crate::Result<(String, String)> {
     const SECRET_LEN: usize = 40;
     let random = random_bytes(ID_CHARS + SECRET_LEN)?;
     let (id_bytes, secret_bytes) = random.split_at(ID_CHARS);
-    let pick = |alphabet: &[u8], bytes: &[u8]| -> String {
-        bytes
-            .iter()
-            .map(|b| alphabet[(*b as usize) % alphabet.len()] as char)
-            .collect()
-    };
-    let mut id = String::with_capacity(4 + ID_CHARS);
-    id.push_str("ASIA");
-    id.push_str(&pick(UPPER_ALNUM, id_bytes));
-    Ok((id, pick(SECRET_CHARS, secret_bytes)))
+    let id = format!("ASIA{}", chars_from(UPPER_ALNUM, id_bytes));
+    Ok((id, chars_from(SECRET_CHARS, secret_bytes)))
 }
 
 /// `n` random bytes, for key material.

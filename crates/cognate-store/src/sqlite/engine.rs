@@ -450,17 +450,19 @@ fn write_loop(conn: &Connection, queue: &mpsc::Receiver<Box<dyn WriteJob>>, side
     let mut last_group = 0;
     let mut last_sweep = Instant::now();
     loop {
-        // Idle readers' snapshots are ended even when nothing is written:
-        // another process's checkpoint waits for them.
+        // Waking up at least every sweep interval: idle readers' snapshots
+        // are ended even when nothing is written, since another process's
+        // checkpoint waits for them.
         let first = match queue.recv_timeout(IDLE_SWEEP_INTERVAL) {
-            Ok(job) => job,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                side.end_stale_idle_snapshots();
-                last_sweep = Instant::now();
-                continue;
-            }
+            Ok(job) => Some(job),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         };
+        if last_sweep.elapsed() >= IDLE_SWEEP_INTERVAL {
+            side.end_stale_idle_snapshots();
+            last_sweep = Instant::now();
+        }
+        let Some(first) = first else { continue };
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -484,10 +486,6 @@ fn write_loop(conn: &Connection, queue: &mpsc::Receiver<Box<dyn WriteJob>>, side
         }
         last_group = group.len();
         commit_group(conn, group, &side.commits);
-        if last_sweep.elapsed() >= IDLE_SWEEP_INTERVAL {
-            side.end_stale_idle_snapshots();
-            last_sweep = Instant::now();
-        }
     }
 }
 
