@@ -53,12 +53,22 @@ pub struct Outcome {
     /// CPU seconds (user + system) the server process used in the
     /// measured window, when known.
     pub server_cpu: Option<f64>,
+    /// CPU seconds the bench process itself (the load generator) used in
+    /// the measured window, when known: what the client takes from the
+    /// cores the server shares.
+    pub client_cpu: Option<f64>,
 }
 
 impl Outcome {
     /// Server CPU time per successful request, in microseconds.
     pub fn server_cpu_micros(&self) -> Option<f64> {
         let cpu = self.server_cpu?;
+        (self.successes > 0).then(|| cpu * 1e6 / self.successes as f64)
+    }
+
+    /// Load generator CPU time per successful request, in microseconds.
+    pub fn client_cpu_micros(&self) -> Option<f64> {
+        let cpu = self.client_cpu?;
         (self.successes > 0).then(|| cpu * 1e6 / self.successes as f64)
     }
 
@@ -122,6 +132,57 @@ pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// How the load generator's threads are scheduled against the server's,
+/// which share the same cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientScheduling {
+    /// SCHED_BATCH: an answer that wakes the client does not preempt a
+    /// server thread in the middle of its work; the client runs when a
+    /// core is free or the server's time slice ends, and then reads every
+    /// answer that is waiting. Closest on shared cores to a client on
+    /// another machine, which takes no server CPU at all.
+    Batch,
+    /// SCHED_OTHER, the default policy: every answer may preempt the
+    /// server (an inter-processor interrupt and a context switch).
+    Normal,
+}
+
+impl ClientScheduling {
+    /// Applies the policy to the calling thread. A refusal (say, the bench
+    /// runs under `nice` and may not go back to nice 0) is reported once
+    /// and the thread keeps the policy it has.
+    fn apply(self) {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityOsValue,
+            ThreadSchedulePolicy, set_thread_priority_and_policy, thread_native_id,
+        };
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        let policy = match self {
+            Self::Batch => NormalThreadSchedulePolicy::Batch,
+            Self::Normal => NormalThreadSchedulePolicy::Other,
+        };
+        let applied = set_thread_priority_and_policy(
+            thread_native_id(),
+            // The OS value of a normal policy is the nice value: 0, as the
+            // servers have.
+            ThreadPriority::Os(ThreadPriorityOsValue::default()),
+            ThreadSchedulePolicy::Normal(policy),
+        );
+        if let Err(e) = applied {
+            WARNED.call_once(|| {
+                eprintln!("warning: client threads left at their scheduling policy ({self:?} refused: {e:?})");
+            });
+        }
+    }
+}
+
+/// Threads of the load generator, each an event loop of its own over its
+/// share of the connections, as wrk does: an answer wakes only the thread
+/// that waits for it, never a second one to share the work, which at a few
+/// thousand answers a second cost the client several times the baseline
+/// server's CPU per request.
+pub const CLIENT_THREADS: usize = 2;
+
 /// Runs `concurrency` connections against `addr` for `warmup + duration`,
 /// counting answers that complete inside the measured window, and the CPU
 /// time the server process `server_pid` used in it.
@@ -132,34 +193,77 @@ pub async fn run(
     warmup: Duration,
     duration: Duration,
     server_pid: u32,
+    scheduling: ClientScheduling,
 ) -> Outcome {
     let start = Instant::now() + warmup;
     let end = start + duration;
     let cpu_sampler = tokio::spawn(async move {
+        let client_pid = std::process::id();
         tokio::time::sleep_until(start.into()).await;
-        let before = process_cpu_seconds(server_pid);
+        let before = (
+            process_cpu_seconds(server_pid),
+            process_cpu_seconds(client_pid),
+        );
         tokio::time::sleep_until(end.into()).await;
-        let after = process_cpu_seconds(server_pid);
-        Some(after? - before?)
+        let after = (
+            process_cpu_seconds(server_pid),
+            process_cpu_seconds(client_pid),
+        );
+        let used = |a: Option<f64>, b: Option<f64>| Some(a? - b?);
+        (used(after.0, before.0), used(after.1, before.1))
     });
     let counter = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let make = make.clone();
-        let counter = counter.clone();
-        tasks.push(tokio::spawn(async move {
-            connection(addr, make, counter, start, end).await
-        }));
-    }
+    let threads: Vec<_> = (0..CLIENT_THREADS)
+        .map(|t| {
+            // Connections dealt out round-robin: thread t gets every
+            // CLIENT_THREADS-th one.
+            let connections = (t..concurrency).step_by(CLIENT_THREADS).count();
+            let make = make.clone();
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                scheduling.apply();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a load generator runtime");
+                runtime.block_on(async move {
+                    let tasks: Vec<_> = (0..connections)
+                        .map(|_| {
+                            tokio::spawn(connection(
+                                addr,
+                                make.clone(),
+                                counter.clone(),
+                                start,
+                                end,
+                            ))
+                        })
+                        .collect();
+                    let mut results = Vec::with_capacity(tasks.len());
+                    for task in tasks {
+                        results.push(task.await.expect("a load connection task"));
+                    }
+                    results
+                })
+            })
+        })
+        .collect();
+    let results = tokio::task::spawn_blocking(move || {
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().expect("a load generator thread"))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("the load generator threads");
     let mut outcome = Outcome {
         successes: 0,
         errors: BTreeMap::new(),
         latency: histogram(),
         seconds: duration.as_secs_f64(),
         server_cpu: None,
+        client_cpu: None,
     };
-    for task in tasks {
-        let r = task.await.expect("a load connection task");
+    for r in results {
         outcome.successes += r.successes;
         for (code, n) in r.errors {
             *outcome.errors.entry(code).or_default() += n;
@@ -169,7 +273,7 @@ pub async fn run(
             .add(&r.latency)
             .expect("histograms with the same bounds");
     }
-    outcome.server_cpu = cpu_sampler.await.ok().flatten();
+    (outcome.server_cpu, outcome.client_cpu) = cpu_sampler.await.unwrap_or((None, None));
     outcome
 }
 
@@ -185,26 +289,47 @@ async fn connection(
         errors: BTreeMap::new(),
         latency: histogram(),
     };
-    let mut sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>> = None;
     while Instant::now() < end {
-        let s = match sender.as_mut() {
-            Some(s) if !s.is_closed() => s,
-            _ => match open(addr).await {
-                Ok(s) => sender.insert(s),
-                Err(e) => {
-                    if Instant::now() >= start {
-                        *result.errors.entry(format!("connect: {e}")).or_default() += 1;
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
+        let (sender, conn) = match open(addr).await {
+            Ok(pair) => pair,
+            Err(e) => {
+                if Instant::now() >= start {
+                    *result.errors.entry(format!("connect: {e}")).or_default() += 1;
                 }
-            },
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
         };
+        // hyper's connection is driven in this task rather than a spawned
+        // one: an answer then wakes one task, not two handing over to each
+        // other (often across threads), which kept the client's cost per
+        // request several times the baseline server's. Once `requests`
+        // returns it drops the sender, and the connection ends.
+        let requests = send_until_closed(sender, &make, &counter, start, end, &mut result);
+        let _ = tokio::join!(requests, conn);
+    }
+    result
+}
+
+/// Sends requests on one connection, closed loop, until `end` or until the
+/// connection fails.
+async fn send_until_closed(
+    mut sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    make: &MakeRequest,
+    counter: &AtomicU64,
+    start: Instant,
+    end: Instant,
+    result: &mut ConnResult,
+) {
+    while Instant::now() < end {
+        if sender.ready().await.is_err() {
+            return;
+        }
         let n = counter.fetch_add(1, Ordering::Relaxed);
         let request = make(n);
         let t0 = Instant::now();
         let answer = async {
-            let response = s.send_request(request).await?;
+            let response = sender.send_request(request).await?;
             let (parts, body) = response.into_parts();
             let body = body.collect().await?.to_bytes();
             Ok::<_, hyper::Error>((parts, body))
@@ -230,25 +355,29 @@ async fn connection(
                 }
             }
             Err(e) => {
-                sender = None;
                 if counted {
                     *result.errors.entry(format!("transport: {e}")).or_default() += 1;
                 }
+                return;
             }
         }
     }
-    result
 }
+
+type Connection = hyper::client::conn::http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
 
 async fn open(
     addr: SocketAddr,
-) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String> {
+) -> Result<
+    (
+        hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+        Connection,
+    ),
+    String,
+> {
     let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    sender.ready().await.map_err(|e| e.to_string())?;
-    Ok(sender)
+        .map_err(|e| e.to_string())
 }

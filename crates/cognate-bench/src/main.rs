@@ -89,6 +89,10 @@ struct RunArgs {
     /// Where the temporary data directory is made [default: the system temp dir].
     #[arg(long)]
     tmp_dir: Option<PathBuf>,
+    /// How the load generator's threads are scheduled on the cores they
+    /// share with the servers.
+    #[arg(long, value_enum, default_value_t = load::ClientScheduling::Batch)]
+    client_scheduling: load::ClientScheduling,
     /// Keep the server's log (stdout) in this file [default: a temporary file].
     #[arg(long)]
     server_log: Option<PathBuf>,
@@ -560,6 +564,11 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// CPU seconds over wall seconds, as a percentage of one core.
+fn percent_busy(cpu: Option<f64>, seconds: f64) -> String {
+    cpu.map_or("?".into(), |cpu| format!("{:.0}%", cpu * 100.0 / seconds))
+}
+
 fn print_sqlite(c: &ceilings::SqliteCeiling) {
     println!(
         "  SQLite (WAL, synchronous=FULL), {:<12} {:<10} {:>6.0} commits/s of one row, {:>6.0} rows/s in 64-row commits",
@@ -608,6 +617,11 @@ async fn run(args: RunArgs) {
         duration.as_secs_f64(),
         warmup.as_secs_f64(),
         levels
+    );
+    println!(
+        "  client: {} threads, an event loop each; scheduling {:?} (--client-scheduling)",
+        load::CLIENT_THREADS,
+        args.client_scheduling
     );
     match &args.server_bin {
         Some(bin) => println!("  server: {} serve (child process)", bin.display()),
@@ -762,16 +776,23 @@ async fn run(args: RunArgs) {
                 Some(es256) if s.addr == es256.addr => es256.pid(),
                 _ => cognate.pid(),
             };
-            let outcome = load::run(s.addr, s.make.clone(), c, warmup, duration, pid).await;
+            let outcome = load::run(
+                s.addr,
+                s.make.clone(),
+                c,
+                warmup,
+                duration,
+                pid,
+                args.client_scheduling,
+            )
+            .await;
             println!(
-                "  {:<36} c={c:<3} {:>9.0} req/s  {} errors  server CPU {}",
+                "  {:<36} c={c:<3} {:>9.0} req/s  {} errors  server CPU {}  client CPU {}",
                 s.name,
                 outcome.rate(),
                 outcome.error_count(),
-                outcome.server_cpu.map_or("?".into(), |cpu| format!(
-                    "{:.0}%",
-                    cpu * 100.0 / outcome.seconds
-                ))
+                percent_busy(outcome.server_cpu, outcome.seconds),
+                percent_busy(outcome.client_cpu, outcome.seconds),
             );
             rows.push(Row {
                 name: s.name,

@@ -68,11 +68,12 @@ pub fn print_table(rows: &[Row], ceilings: &Ceilings) {
         "p99 ms",
         "errors",
         "server CPU µs/req",
+        "client CPU µs/req",
         "req/s vs baseline",
         "p99 vs baseline",
         "req/s vs ceiling",
     ];
-    let mut lines: Vec<[String; 10]> = Vec::new();
+    let mut lines: Vec<[String; 11]> = Vec::new();
     for row in rows {
         let o = &row.outcome;
         let baseline = rows
@@ -112,6 +113,8 @@ pub fn print_table(rows: &[Row], ceilings: &Ceilings) {
             fmt_ms(o.percentile_ms(0.99)),
             o.error_count().to_string(),
             o.server_cpu_micros()
+                .map_or("-".into(), |us| format!("{us:.0}")),
+            o.client_cpu_micros()
                 .map_or("-".into(), |us| format!("{us:.0}")),
             rate_ratio,
             p99_ratio,

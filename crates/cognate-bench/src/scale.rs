@@ -36,6 +36,10 @@ pub struct ScaleArgs {
     /// Run this `cognate` binary instead of re-executing this one.
     #[arg(long)]
     server_bin: Option<PathBuf>,
+    /// How the load generator's threads are scheduled on the cores they
+    /// share with the server.
+    #[arg(long, value_enum, default_value_t = load::ClientScheduling::Batch)]
+    client_scheduling: load::ClientScheduling,
 }
 
 struct Measured {
@@ -105,6 +109,7 @@ pub async fn run(args: ScaleArgs) {
         &levels,
         warmup,
         duration,
+        args.client_scheduling,
         &mut results,
     )
     .await;
@@ -136,6 +141,7 @@ pub async fn run(args: ScaleArgs) {
         &levels,
         warmup,
         duration,
+        args.client_scheduling,
         &mut results,
     )
     .await;
@@ -196,12 +202,22 @@ async fn measure(
     levels: &[usize],
     warmup: Duration,
     duration: Duration,
+    scheduling: load::ClientScheduling,
     results: &mut Vec<Measured>,
 ) {
     let bodies = json_bodies(sample.iter().map(|id| json!({"IdentityId": id})));
     for &c in levels {
         let make = cognito_call(signer, "GetCredentialsForIdentity", bodies.clone(), false);
-        let outcome = load::run(cognate.addr, make, c, warmup, duration, cognate.pid()).await;
+        let outcome = load::run(
+            cognate.addr,
+            make,
+            c,
+            warmup,
+            duration,
+            cognate.pid(),
+            scheduling,
+        )
+        .await;
         println!(
             "  GetCredentialsForIdentity (guest) at {identities} identities c={c:<3} {:>8.0} req/s  {} errors",
             outcome.rate(),
