@@ -10,18 +10,21 @@
 //! nothing behind and does not fail the others, and each caller hears back
 //! only once the shared commit is durable.
 
-use std::collections::HashMap;
+mod snapshot;
+mod writer;
+
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Weak, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use cognate_core::store::{StoreError, StoreResult};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tokio::sync::oneshot;
 
-/// Most jobs one group commit takes.
-const MAX_GROUP: usize = 512;
+use snapshot::{IdleReaders, MAX_SNAPSHOT_AGE, Reader, commit_counter};
+use writer::{Job, WriteJob, WriterSide, write_loop};
+
 /// How long a connection waits for a lock held by another process (the
 /// `cognate keys rotate` command, an import) before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,18 +34,21 @@ const READER_CACHE_KIB: u32 = 32 * 1024;
 
 /// Schema changes, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
+    (
+        1,
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
     (
         2,
-        include_str!("../../migrations/sqlite/0002_managed_policies.sql"),
+        include_str!("../../../migrations/sqlite/0002_managed_policies.sql"),
     ),
     (
         3,
-        include_str!("../../migrations/sqlite/0003_config_generation.sql"),
+        include_str!("../../../migrations/sqlite/0003_config_generation.sql"),
     ),
     (
         4,
-        include_str!("../../migrations/sqlite/0004_identities_without_rowid.sql"),
+        include_str!("../../../migrations/sqlite/0004_identities_without_rowid.sql"),
     ),
 ];
 
@@ -95,143 +101,6 @@ pub(crate) fn unique_as(e: rusqlite::Error, on_unique: impl FnOnce() -> StoreErr
         Failure::Sql(e)
     }
 }
-
-/// Called with the outcome of the commit a successful job was part of.
-type Reply = Box<dyn FnOnce(StoreResult<()>) + Send>;
-
-trait WriteJob: Send {
-    /// Runs the job in the open transaction. On success, the reply to send
-    /// once the commit is known; on failure the error is already sent.
-    fn run(self: Box<Self>, conn: &Connection) -> Option<Reply>;
-    /// The transaction could not even begin.
-    fn abandon(self: Box<Self>, error: StoreError);
-}
-
-struct Job<F, T> {
-    work: F,
-    reply: oneshot::Sender<StoreResult<T>>,
-}
-
-impl<F, T> WriteJob for Job<F, T>
-where
-    F: FnOnce(&Connection) -> SqlResult<T> + Send,
-    T: Send + 'static,
-{
-    fn run(self: Box<Self>, conn: &Connection) -> Option<Reply> {
-        let Job { work, reply } = *self;
-        match work(conn) {
-            Ok(value) => Some(Box::new(move |committed: StoreResult<()>| {
-                let _ = reply.send(committed.map(|()| value));
-            })),
-            Err(e) => {
-                let _ = reply.send(Err(e.into()));
-                None
-            }
-        }
-    }
-
-    fn abandon(self: Box<Self>, error: StoreError) {
-        let _ = self.reply.send(Err(error));
-    }
-}
-
-/// How long a reader may keep reading one snapshot when no commit of this
-/// process has happened since: the bound on how late it sees a commit made
-/// by another process (`cognate keys rotate`, a second process on the same
-/// file).
-const MAX_SNAPSHOT_AGE: Duration = Duration::from_millis(10);
-/// How often the writer ends the stale snapshots of idle readers, which
-/// would otherwise keep checkpoints (this process's or another's) from
-/// recycling the WAL.
-const IDLE_SWEEP_INTERVAL: Duration = Duration::from_millis(50);
-
-/// A read connection that keeps its read transaction open between reads.
-///
-/// Beginning and ending a read transaction takes SQLite's file and
-/// shared-memory locks (`fcntl` calls and mutexes), which cost several
-/// times the point read itself. A snapshot is reused as long as no commit
-/// of this process has happened since it was taken (the writer counts its
-/// commits) and it is younger than `MAX_SNAPSHOT_AGE`; so a read always
-/// sees every commit this process acknowledged before the read began.
-struct Reader {
-    conn: Connection,
-    snapshot: Option<HeldSnapshot>,
-}
-
-struct HeldSnapshot {
-    /// The commit count read before the transaction began: the snapshot
-    /// holds at least these commits.
-    commits_seen: u64,
-    began: Instant,
-}
-
-impl Reader {
-    fn open(path: &Path) -> StoreResult<Reader> {
-        let conn = open_connection(path, false)
-            .map_err(|e| StoreError::Backend(format!("opening a SQLite reader: {e}")))?;
-        Ok(Reader {
-            conn,
-            snapshot: None,
-        })
-    }
-
-    fn is_stale(&self, commits: u64, now: Instant, max_age: Duration) -> bool {
-        self.snapshot.as_ref().is_some_and(|held| {
-            held.commits_seen != commits || now.duration_since(held.began) >= max_age
-        })
-    }
-
-    /// Makes sure a transaction no older than the rules allow is open.
-    fn fresh_snapshot(&mut self, commits: &AtomicU64, max_age: Duration) -> SqlResult<()> {
-        let now = Instant::now();
-        // Read before the transaction begins, so the snapshot holds at
-        // least this many commits.
-        let seen = commits.load(Ordering::Acquire);
-        if self.is_stale(seen, now, max_age) {
-            self.end_snapshot();
-        }
-        if self.snapshot.is_none() {
-            self.conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
-            self.snapshot = Some(HeldSnapshot {
-                commits_seen: seen,
-                began: now,
-            });
-        }
-        Ok(())
-    }
-
-    fn end_snapshot(&mut self) {
-        if self.snapshot.take().is_some() && !self.conn.is_autocommit() {
-            // Ending a read-only transaction cannot lose anything; if it
-            // fails, the connection is still usable and SQLite ends the
-            // transaction when the connection closes.
-            let _ = self.conn.execute_batch("COMMIT");
-        }
-    }
-}
-
-/// Commits made through any engine of this process, per database file:
-/// two stores opened on one file in one process see each other's commits
-/// at once.
-static COMMIT_COUNTERS: LazyLock<Mutex<HashMap<PathBuf, Weak<AtomicU64>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-fn commit_counter(path: &Path) -> Arc<AtomicU64> {
-    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let Ok(mut counters) = COMMIT_COUNTERS.lock() else {
-        return Arc::new(AtomicU64::new(0));
-    };
-    counters.retain(|_, counter| counter.strong_count() > 0);
-    if let Some(counter) = counters.get(&key).and_then(Weak::upgrade) {
-        return counter;
-    }
-    let counter = Arc::new(AtomicU64::new(0));
-    counters.insert(key, Arc::downgrade(&counter));
-    counter
-}
-
-/// Idle readers; more are opened when all are in use.
-type IdleReaders = Arc<Mutex<Vec<Reader>>>;
 
 pub(crate) struct Engine {
     path: PathBuf,
@@ -416,125 +285,6 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
         }
-    }
-}
-
-/// Longest a group waits for the writers expected to join it.
-const GATHER_WAIT: Duration = Duration::from_millis(1);
-
-/// What the writer shares with the readers.
-struct WriterSide {
-    commits: Arc<AtomicU64>,
-    readers: IdleReaders,
-    max_snapshot_age: Duration,
-}
-
-impl WriterSide {
-    /// Ends the snapshots of idle readers that a commit or their age made
-    /// stale: a checkpoint cannot recycle the WAL while a reader holds an
-    /// old frame.
-    fn end_stale_idle_snapshots(&self) {
-        let commits = self.commits.load(Ordering::Acquire);
-        let now = Instant::now();
-        if let Ok(mut idle) = self.readers.lock() {
-            for reader in idle.iter_mut() {
-                if reader.is_stale(commits, now, self.max_snapshot_age) {
-                    reader.end_snapshot();
-                }
-            }
-        }
-    }
-}
-
-fn write_loop(conn: &Connection, queue: &mpsc::Receiver<Box<dyn WriteJob>>, side: &WriterSide) {
-    let mut last_group = 0;
-    let mut last_sweep = Instant::now();
-    loop {
-        // Waking up at least every sweep interval: idle readers' snapshots
-        // are ended even when nothing is written, since another process's
-        // checkpoint waits for them.
-        let first = match queue.recv_timeout(IDLE_SWEEP_INTERVAL) {
-            Ok(job) => Some(job),
-            Err(mpsc::RecvTimeoutError::Timeout) => None,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
-        };
-        if last_sweep.elapsed() >= IDLE_SWEEP_INTERVAL {
-            side.end_stale_idle_snapshots();
-            last_sweep = Instant::now();
-        }
-        let Some(first) = first else { continue };
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(more) => group.push(more),
-                Err(_) => break,
-            }
-        }
-        // Callers answered by the last commit come back at nearly the same
-        // time; committing the first of them alone would split them into a
-        // small group and a large one. Wait (briefly) for most of them.
-        let expected = (last_group * 3 / 4).min(MAX_GROUP);
-        if group.len() < expected {
-            let deadline = std::time::Instant::now() + GATHER_WAIT;
-            while group.len() < expected {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                match queue.recv_timeout(left) {
-                    Ok(more) => group.push(more),
-                    Err(_) => break,
-                }
-            }
-        }
-        last_group = group.len();
-        commit_group(conn, group, &side.commits);
-    }
-}
-
-fn commit_group(conn: &Connection, group: Vec<Box<dyn WriteJob>>, commits: &AtomicU64) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        for job in group {
-            job.abandon(StoreError::Backend(e.to_string()));
-        }
-        return;
-    }
-    let mut waiting: Vec<Reply> = Vec::with_capacity(group.len());
-    for job in group {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-            job.abandon(StoreError::Backend(e.to_string()));
-            continue;
-        }
-        match job.run(conn) {
-            Some(reply) => {
-                waiting.push(reply);
-                if let Err(e) = conn.execute_batch("RELEASE job") {
-                    return fail_all(conn, waiting, &e);
-                }
-            }
-            None => {
-                if let Err(e) = conn.execute_batch("ROLLBACK TO job; RELEASE job") {
-                    return fail_all(conn, waiting, &e);
-                }
-            }
-        }
-    }
-    match conn.execute_batch("COMMIT") {
-        Ok(()) => {
-            // Before anyone hears of the commit, so their next read sees it.
-            commits.fetch_add(1, Ordering::AcqRel);
-            for reply in waiting {
-                reply(Ok(()));
-            }
-        }
-        Err(e) => fail_all(conn, waiting, &e),
-    }
-}
-
-/// The group's transaction is lost: roll back and tell everyone waiting.
-fn fail_all(conn: &Connection, waiting: Vec<Reply>, e: &rusqlite::Error) {
-    let _ = conn.execute_batch("ROLLBACK");
-    for reply in waiting {
-        reply(Err(StoreError::Backend(format!(
-            "committing to SQLite failed: {e}"
-        ))));
     }
 }
 
