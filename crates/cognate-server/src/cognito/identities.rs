@@ -7,7 +7,9 @@ use cognate_core::model::Identity;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{JsonResult, decode, domain, epoch, json_response, not_implemented, typed_response};
+use super::{
+    JsonResult, decode, domain, epoch, epoch_number, json_response, not_implemented, typed_response,
+};
 use crate::app::AppState;
 use crate::auth::{Principal, caller};
 use crate::operation::Operation;
@@ -93,7 +95,7 @@ pub async fn dispatch(
                     access_key_id: &credentials.access_key_id,
                     secret_key: &credentials.secret_access_key,
                     session_token: &credentials.session_token,
-                    expiration: credentials.expiration as f64,
+                    expiration: epoch_number(credentials.expiration),
                 },
             })
         }
@@ -131,7 +133,7 @@ struct CredentialsShape<'a> {
     access_key_id: &'a str,
     secret_key: &'a str,
     session_token: &'a str,
-    /// Epoch seconds as a JSON number, as the service sends timestamps.
+    /// Epoch seconds as a JSON number (`epoch_number`).
     expiration: f64,
 }
 

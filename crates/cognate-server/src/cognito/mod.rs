@@ -63,7 +63,12 @@ pub fn domain(error: cognate_core::Error) -> ApiError {
 
 /// Epoch seconds as a JSON number, the way the service sends timestamps.
 pub fn epoch(secs: i64) -> Value {
-    Value::from(secs as f64)
+    Value::from(epoch_number(secs))
+}
+
+/// The number `epoch` sends, for answers serialised from types.
+pub fn epoch_number(secs: i64) -> f64 {
+    secs as f64
 }
 
 pub async fn dispatch(
