@@ -17,6 +17,7 @@ use cognate_core::Cognate;
 use serde_json::Value;
 
 use crate::auth::{self, AdminKey, Principal};
+use crate::client_address::TrustedProxies;
 use crate::limits::Limiter;
 use crate::metrics::{Metrics, Outcome};
 use crate::operation::{Operation, Service};
@@ -33,6 +34,8 @@ pub struct AppState {
     /// Largest request body accepted.
     pub max_body_bytes: usize,
     pub limiter: Limiter,
+    /// Proxies whose `X-Forwarded-For` names the client the limits count.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The parsed input of a call.
@@ -174,7 +177,7 @@ async fn api(
     };
     let protocol = call.protocol;
     let operation = call.operation;
-    if let Err(error) = check_limits(&state, &call, peer) {
+    if let Err(error) = check_limits(&state, &call, &headers, peer) {
         state
             .metrics
             .record(operation, Outcome::ClientError, started.elapsed());
@@ -217,11 +220,16 @@ async fn api(
 
 /// Abuse limits of unsigned calls, by source address and, for new guests,
 /// by pool.
-fn check_limits(state: &AppState, call: &Call, peer: SocketAddr) -> Result<(), ApiError> {
+fn check_limits(
+    state: &AppState,
+    call: &Call,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<(), ApiError> {
     if !call.operation.is_public() {
         return Ok(());
     }
-    let address = peer.ip();
+    let address = state.trusted_proxies.client_address(peer.ip(), headers);
     let throttled = || {
         ApiError::from_domain(
             &cognate_core::Error::TooManyRequests("Rate exceeded".into()),

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod client_address;
 pub mod cognito;
 pub mod limits;
 pub mod metrics;

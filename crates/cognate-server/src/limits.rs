@@ -1,7 +1,7 @@
 //! Abuse limits for the unsigned operations: token buckets per source
-//! address and, for guest creation, per pool. Exceeding one answers
-//! TooManyRequestsException (Query: Throttling), which the SDKs retry
-//! with backoff.
+//! address (an IPv6 client's /64) and, for guest creation, per pool.
+//! Exceeding one answers TooManyRequestsException (Query: Throttling),
+//! which the SDKs retry with backoff.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,6 +9,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Deserialize;
+
+use crate::client_address::limit_key;
 
 /// Limits in requests per second with a burst allowance. Zero disables one.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -137,13 +139,14 @@ impl Limiter {
 
     /// A public call from `address`.
     pub fn allow_public(&self, address: IpAddr) -> bool {
-        self.public_by_address.take(&address, Instant::now())
+        self.public_by_address
+            .take(&limit_key(address), Instant::now())
     }
 
     /// A new guest in `pool_id` for `address`.
     pub fn allow_guest(&self, address: IpAddr, pool_id: &str) -> bool {
         let now = Instant::now();
-        self.guests_by_address.take(&address, now)
+        self.guests_by_address.take(&limit_key(address), now)
             && self.guests_by_pool.take(&pool_id.to_string(), now)
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use cognate_core::keys::SigningAlgorithm;
 use cognate_federation::{FederationConfig, ProviderOverride};
+use cognate_server::client_address::TrustedProxies;
 use cognate_server::limits::LimitsConfig;
 use serde::Deserialize;
 
@@ -45,6 +46,9 @@ pub struct FileConfig {
     /// and per pool); 0 disables one.
     #[serde(default)]
     pub limits: Option<LimitsConfig>,
+    /// Addresses and ranges of the proxies in front of cognate, whose
+    /// `X-Forwarded-For` names the client the limits count.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -74,6 +78,8 @@ pub struct Overrides {
     pub admin_secret_access_key: Option<String>,
     pub master_key: Option<String>,
     pub signing_algorithm: Option<String>,
+    /// Comma-separated addresses and ranges.
+    pub trusted_proxies: Option<String>,
 }
 
 /// The resolved settings of a server.
@@ -96,6 +102,7 @@ pub struct Settings {
     pub signing_algorithm: SigningAlgorithm,
     pub key_reload_interval: std::time::Duration,
     pub limits: LimitsConfig,
+    pub trusted_proxies: TrustedProxies,
     /// None: guests are kept forever.
     pub guest_ttl: Option<std::time::Duration>,
     pub guest_sweep_interval: std::time::Duration,
@@ -174,6 +181,17 @@ impl Settings {
                 .map_err(|e| ConfigError::Invalid(format!("COGNATE_SIGNING_ALGORITHM {e}")))?,
             None => SigningAlgorithm::default(),
         };
+        let trusted_proxies = match (flags.trusted_proxies, file.trusted_proxies) {
+            (Some(list), _) => TrustedProxies::parse(
+                &list
+                    .split(',')
+                    .filter(|entry| !entry.trim().is_empty())
+                    .collect::<Vec<_>>(),
+            ),
+            (None, Some(list)) => TrustedProxies::parse(&list),
+            (None, None) => Ok(TrustedProxies::default()),
+        }
+        .map_err(|e| ConfigError::Invalid(format!("COGNATE_TRUSTED_PROXIES: {e}")))?;
         let mut federation = file.federation.unwrap_or_default();
         federation.providers.extend(file.providers);
         Ok(Settings {
@@ -192,6 +210,7 @@ impl Settings {
                 file.key_reload_interval.unwrap_or(60).max(1),
             ),
             limits: file.limits.unwrap_or_default(),
+            trusted_proxies,
             guest_ttl: match file.guest_ttl_days.unwrap_or(DEFAULT_GUEST_TTL_DAYS) {
                 0 => None,
                 days => Some(std::time::Duration::from_secs(days * 86_400)),
@@ -224,6 +243,7 @@ impl Settings {
             signing_algorithm: SigningAlgorithm::default(),
             key_reload_interval: std::time::Duration::from_secs(60),
             limits: LimitsConfig::default(),
+            trusted_proxies: TrustedProxies::default(),
             guest_ttl: None,
             guest_sweep_interval: std::time::Duration::from_secs(3600),
         })
@@ -244,6 +264,39 @@ mod tests {
             toml::from_str(&file.map_or(String::new(), |f| format!("signing_algorithm = \"{f}\"")))
                 .unwrap();
         Settings::resolve(flags, file).map(|s| s.signing_algorithm)
+    }
+
+    fn trusted_proxies(flag: Option<&str>, file: &str) -> Result<TrustedProxies, ConfigError> {
+        let flags = Overrides {
+            trusted_proxies: flag.map(str::to_string),
+            ..Default::default()
+        };
+        Settings::resolve(flags, toml::from_str(file).unwrap()).map(|s| s.trusted_proxies)
+    }
+
+    #[test]
+    fn trusted_proxies_flag_then_file_then_none() {
+        assert_eq!(
+            trusted_proxies(None, "").unwrap(),
+            TrustedProxies::default()
+        );
+        assert_eq!(
+            trusted_proxies(None, r#"trusted_proxies = ["10.0.0.0/8", "::1"]"#).unwrap(),
+            TrustedProxies::parse(&["10.0.0.0/8", "::1"]).unwrap()
+        );
+        assert_eq!(
+            trusted_proxies(
+                Some("192.0.2.1, fd00::/8,"),
+                r#"trusted_proxies = ["10.0.0.0/8"]"#
+            )
+            .unwrap(),
+            TrustedProxies::parse(&["192.0.2.1", "fd00::/8"]).unwrap()
+        );
+        let err = trusted_proxies(Some("10.0.0.0/40"), "").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "COGNATE_TRUSTED_PROXIES: '10.0.0.0/40' is not an address or a range like 10.0.0.0/8"
+        );
     }
 
     #[test]

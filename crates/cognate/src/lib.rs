@@ -211,6 +211,7 @@ pub async fn start_with_clock(
         metrics: Default::default(),
         max_body_bytes: 1024 * 1024,
         limiter: cognate_server::limits::Limiter::new(&settings.limits),
+        trusted_proxies: settings.trusted_proxies.clone(),
     });
     let app = cognate_server::router(state);
     let (tx, rx) = oneshot::channel::<()>();

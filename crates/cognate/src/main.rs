@@ -98,6 +98,11 @@ struct ServeArgs {
     /// by rotating [default: RS512].
     #[arg(long, env = "COGNATE_SIGNING_ALGORITHM")]
     signing_algorithm: Option<String>,
+    /// Proxies in front of cognate (comma-separated addresses and ranges,
+    /// e.g. 10.0.0.0/8): abuse limits count the client their
+    /// X-Forwarded-For names instead of the proxy [default: none].
+    #[arg(long, env = "COGNATE_TRUSTED_PROXIES")]
+    trusted_proxies: Option<String>,
     /// Write the audit trail (one JSON object per state change) to this
     /// file, or "-" for stdout [default: off].
     #[arg(long, env = "COGNATE_AUDIT_LOG")]
@@ -204,6 +209,7 @@ fn settings(args: ServeArgs) -> Option<Settings> {
         admin_secret_access_key: args.admin_secret_access_key,
         master_key: args.master_key,
         signing_algorithm: args.signing_algorithm,
+        trusted_proxies: args.trusted_proxies,
     };
     match Settings::resolve(overrides, file) {
         Ok(s) => Some(s),

@@ -91,6 +91,97 @@ async fn guest_creation_and_public_calls_are_throttled_per_address() {
     assert_eq!(r.xml_error(), "Throttling");
 }
 
+/// GetId for a new guest in `pool`, as a client behind `forwarded_for`
+/// (an `X-Forwarded-For` value) would send it: the HTTP status.
+async fn new_guest(s: &TestServer, pool: &str, forwarded_for: &[&str]) -> u16 {
+    let mut raw = Raw::json("GetId", &format!(r#"{{"IdentityPoolId":"{pool}"}}"#));
+    for value in forwarded_for {
+        raw.headers
+            .push(("x-forwarded-for".into(), value.to_string()));
+    }
+    let r = raw.send(s).await;
+    if r.status != 200 {
+        assert_eq!(r.json_error(), "TooManyRequestsException", "{}", r.body);
+    }
+    r.status
+}
+
+async fn guest_pool(s: &TestServer) -> String {
+    s.cognito()
+        .create_identity_pool()
+        .identity_pool_name("proxied")
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_untrusted_peer_cannot_pick_its_bucket_with_x_forwarded_for() {
+    let s = TestServer::start_with(tight).await;
+    let pool = guest_pool(&s).await;
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        statuses.push(new_guest(&s, &pool, &[&format!("198.51.100.{n}")]).await);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 400]);
+}
+
+fn behind_a_proxy_on_loopback(settings: &mut cognate::Settings) {
+    tight(settings);
+    settings.trusted_proxies =
+        cognate_server::client_address::TrustedProxies::parse(&["127.0.0.0/8"]).unwrap();
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_limits_count_the_forwarded_client() {
+    let s = TestServer::start_with(behind_a_proxy_on_loopback).await;
+    let pool = guest_pool(&s).await;
+    // Five guests each for two clients behind the same proxy.
+    for client in ["203.0.113.5", "203.0.113.6"] {
+        for _ in 0..5 {
+            assert_eq!(new_guest(&s, &pool, &[client]).await, 200, "{client}");
+        }
+    }
+    // The sixth from the first client is refused, even when the client
+    // forges an entry in front of what the proxy appended.
+    assert_eq!(new_guest(&s, &pool, &["203.0.113.5"]).await, 400);
+    assert_eq!(
+        new_guest(&s, &pool, &["192.0.2.99, 203.0.113.5"]).await,
+        400
+    );
+    // Through a second trusted proxy (one more header line) it is the
+    // same client.
+    assert_eq!(
+        new_guest(&s, &pool, &["203.0.113.5", "127.0.0.9"]).await,
+        400
+    );
+    // No header: the proxy's own address has a budget of its own.
+    assert_eq!(new_guest(&s, &pool, &[]).await, 200);
+    // An IPv6 client is counted by its /64: another address in it shares
+    // the budget, another /64 does not.
+    for n in 1..=5 {
+        assert_eq!(
+            new_guest(&s, &pool, &[&format!("2001:db8:0:1::{n}")]).await,
+            200
+        );
+    }
+    assert_eq!(new_guest(&s, &pool, &["2001:db8:0:1:ffff::6"]).await, 400);
+    assert_eq!(new_guest(&s, &pool, &["[2001:db8:0:2::1]:4711"]).await, 200);
+    // Refused calls made no identity: 5 + 5 + 1 + 5 + 1.
+    let listed = s
+        .cognito()
+        .list_identities()
+        .identity_pool_id(&pool)
+        .max_results(60)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.identities().len(), 17);
+}
+
 fn short_guest_ttl(settings: &mut cognate::Settings) {
     settings.guest_ttl = Some(std::time::Duration::from_secs(100));
     settings.guest_sweep_interval = std::time::Duration::from_millis(300);
