@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use cognate_testkit::{Behavior, OidcProvider};
 use serde_json::{Value, json};
 
-use crate::common::{Raw, RawResponse, TestServer, code, message};
+use crate::common::{Raw, RawResponse, TestServer, code, identity_count, message};
 
 const CLIENT: &str = "adversarial-client";
 
@@ -81,18 +81,6 @@ async fn oidc_pool(s: &TestServer, idps: &[&OidcProvider], guests: bool) -> Stri
         .unwrap()
         .identity_pool_id()
         .to_string()
-}
-
-async fn identity_count(s: &TestServer, pool_id: &str) -> usize {
-    s.cognito()
-        .list_identities()
-        .identity_pool_id(pool_id)
-        .max_results(60)
-        .send()
-        .await
-        .unwrap()
-        .identities()
-        .len()
 }
 
 async fn pool_count(s: &TestServer) -> usize {

@@ -420,3 +420,16 @@ pub fn spawn_cognate(mut cmd: std::process::Command, dir: TempDir) -> Result<Nod
     let seen = log.lock().unwrap().clone();
     Err(seen)
 }
+
+/// How many identities (up to 60) `pool_id` lists.
+pub async fn identity_count(s: &TestServer, pool_id: &str) -> usize {
+    s.cognito()
+        .list_identities()
+        .identity_pool_id(pool_id)
+        .max_results(60)
+        .send()
+        .await
+        .unwrap()
+        .identities()
+        .len()
+}

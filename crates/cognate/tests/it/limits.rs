@@ -2,7 +2,7 @@
 
 use cognate_server::limits::LimitsConfig;
 
-use crate::common::{Raw, TestServer, code};
+use crate::common::{Raw, TestServer, code, identity_count};
 
 fn tight(settings: &mut cognate::Settings) {
     settings.limits = LimitsConfig {
@@ -49,15 +49,7 @@ async fn guest_creation_and_public_calls_are_throttled_per_address() {
         .unwrap_err();
     assert_eq!(code(&err), "TooManyRequestsException");
     // The refused call made no identity.
-    let listed = s
-        .cognito()
-        .list_identities()
-        .identity_pool_id(&pool)
-        .max_results(60)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.identities().len(), 5);
+    assert_eq!(identity_count(&s, &pool).await, 5);
 
     // Existing guests still get tokens until the per-address budget of
     // public calls is spent; signed admin calls are not limited.
@@ -171,15 +163,7 @@ async fn behind_a_trusted_proxy_limits_count_the_forwarded_client() {
     assert_eq!(new_guest(&s, &pool, &["2001:db8:0:1:ffff::6"]).await, 400);
     assert_eq!(new_guest(&s, &pool, &["[2001:db8:0:2::1]:4711"]).await, 200);
     // Refused calls made no identity: 5 + 5 + 1 + 5 + 1.
-    let listed = s
-        .cognito()
-        .list_identities()
-        .identity_pool_id(&pool)
-        .max_results(60)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.identities().len(), 17);
+    assert_eq!(identity_count(&s, &pool).await, 17);
 }
 
 fn short_guest_ttl(settings: &mut cognate::Settings) {
