@@ -13,7 +13,9 @@ use base64::engine::general_purpose::STANDARD;
 use cognate_testkit::{Behavior, OidcProvider};
 use serde_json::{Value, json};
 
-use crate::common::{Raw, RawResponse, TestServer, code, identity_count, message};
+use crate::common::{
+    Raw, RawResponse, TestServer, code, create_role, identity_count, message, trust,
+};
 
 const CLIENT: &str = "adversarial-client";
 
@@ -36,22 +38,6 @@ fn no_fault(r: &RawResponse, what: &str) {
         r.header("x-amzn-requestid").is_some(),
         "{what}: no request id"
     );
-}
-
-fn trust(pool_id: &str, amr: &str) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {
-                "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
-                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr}
-            }
-        }]
-    })
-    .to_string()
 }
 
 /// A pool trusting the given OIDC fixtures (registered through IAM).
@@ -634,18 +620,12 @@ async fn vend(s: &TestServer) -> (String, String, String) {
         .unwrap()
         .identity_pool_id()
         .to_string();
-    let role = s
-        .iam()
-        .create_role()
-        .role_name(format!("Guest-{}", &pool_id[pool_id.len() - 6..]))
-        .assume_role_policy_document(trust(&pool_id, "unauthenticated"))
-        .send()
-        .await
-        .unwrap()
-        .role()
-        .unwrap()
-        .arn()
-        .to_string();
+    let role = create_role(
+        s,
+        &format!("Guest-{}", &pool_id[pool_id.len() - 6..]),
+        &trust(&pool_id, "unauthenticated"),
+    )
+    .await;
     s.cognito()
         .set_identity_pool_roles()
         .identity_pool_id(&pool_id)

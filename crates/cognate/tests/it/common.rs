@@ -8,6 +8,8 @@ use aws_credential_types::Credentials;
 use aws_sdk_cognitoidentity::config::Region;
 use cognate::{Running, Settings};
 use cognate_core::clock::OffsetClock;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 pub struct TestServer {
@@ -432,4 +434,108 @@ pub async fn identity_count(s: &TestServer, pool_id: &str) -> usize {
         .unwrap()
         .identities()
         .len()
+}
+
+/// A trust policy for Cognito identities of `pool_id` whose `amr` matches.
+pub fn trust(pool_id: &str, amr: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
+                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr}
+            }
+        }]
+    })
+    .to_string()
+}
+
+pub async fn create_role(s: &TestServer, name: &str, trust_policy: &str) -> String {
+    s.iam()
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust_policy)
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .arn()
+        .to_string()
+}
+
+/// The PostgreSQL server of the run, if any; a run that requires one
+/// fails without it.
+pub fn postgres_server() -> Option<String> {
+    match std::env::var("COGNATE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("COGNATE_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "COGNATE_TEST_REQUIRE_POSTGRES=1 but COGNATE_TEST_POSTGRES_URL is not set"
+            );
+            None
+        }
+    }
+}
+
+/// The discovery document and the JWKS it names, over HTTP (from the
+/// server's address: the issuer may be a name that resolves nowhere).
+pub async fn discovery_and_jwks(s: &TestServer) -> (Value, Value) {
+    let get = |path: &str| {
+        let url = format!("{}{path}", s.endpoint());
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let discovery = get("/.well-known/openid-configuration").await;
+    assert_eq!(discovery["issuer"], s.server.issuer);
+    assert_eq!(
+        discovery["jwks_uri"],
+        format!("{}/.well-known/jwks_uri", s.server.issuer)
+    );
+    (discovery, get("/.well-known/jwks_uri").await)
+}
+
+/// Verifies `token` with jsonwebtoken and the served JWKS, expecting `alg`;
+/// returns its claims.
+pub async fn verify_with_jwks(s: &TestServer, token: &str, alg: Algorithm, pool_id: &str) -> Value {
+    let (_, jwks) = discovery_and_jwks(s).await;
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, alg);
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"].as_str() == header.kid.as_deref())
+        .expect("the token's kid is published");
+    let key = match alg {
+        Algorithm::ES256 => {
+            assert_eq!(jwk["kty"], "EC");
+            assert_eq!(jwk["crv"], "P-256");
+            assert_eq!(jwk["alg"], "ES256");
+            assert_eq!(jwk["use"], "sig");
+            DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
+                .unwrap()
+        }
+        _ => {
+            assert_eq!(jwk["kty"], "RSA");
+            DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap())
+                .unwrap()
+        }
+    };
+    let mut validation = Validation::new(alg);
+    validation.set_audience(&[pool_id]);
+    validation.set_issuer(&[s.server.issuer.as_str()]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .unwrap()
+        .claims
 }

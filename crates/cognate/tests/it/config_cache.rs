@@ -5,7 +5,7 @@
 use aws_credential_types::Credentials;
 use serde_json::json;
 
-use crate::common::{TestServer, code};
+use crate::common::{TestServer, code, create_role};
 
 fn guest_trust(pool_id: &str, effect: &str) -> String {
     json!({
@@ -28,20 +28,6 @@ fn vended(c: &aws_sdk_cognitoidentity::types::Credentials) -> Credentials {
         None,
         "vended",
     )
-}
-
-async fn create_role(s: &TestServer, name: &str, trust: &str) -> String {
-    s.iam()
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap()
-        .role()
-        .unwrap()
-        .arn()
-        .to_string()
 }
 
 async fn set_guest_role(s: &TestServer, pool_id: &str, role_arn: &str) {

@@ -22,7 +22,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_cognitoidentity::config::Region;
 use sqlx::Connection;
 
-use crate::common::code;
+use crate::common::{code, postgres_server};
 
 const KEY_ID: &str = "AKIACRASHTEST0000000";
 const SECRET: &str = "crash/test/secret/000000000000000000000000";
@@ -532,19 +532,6 @@ async fn lookup_users_of(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_sigkill_on_sqlite() {
     run("sqlite", None).await;
-}
-
-fn postgres_server() -> Option<String> {
-    match std::env::var("COGNATE_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("COGNATE_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "COGNATE_TEST_REQUIRE_POSTGRES=1 but COGNATE_TEST_POSTGRES_URL is not set"
-            );
-            None
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use aws_credential_types::Credentials;
 use serde_json::json;
 
-use crate::common::{Raw, TestServer, code, message};
+use crate::common::{Raw, TestServer, code, create_role, message};
 
 const DEV: &str = "login.myapp";
 
@@ -33,18 +33,12 @@ async fn dev_pool(s: &TestServer) -> (String, String) {
             }
         }]
     });
-    let role = s
-        .iam()
-        .create_role()
-        .role_name(format!("DevAuth-{}", &pool_id[pool_id.len() - 6..]))
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .unwrap()
-        .role()
-        .unwrap()
-        .arn()
-        .to_string();
+    let role = create_role(
+        s,
+        &format!("DevAuth-{}", &pool_id[pool_id.len() - 6..]),
+        &trust.to_string(),
+    )
+    .await;
     s.cognito()
         .set_identity_pool_roles()
         .identity_pool_id(&pool_id)

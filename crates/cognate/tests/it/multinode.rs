@@ -12,24 +12,11 @@ use aws_sdk_cognitoidentity::config::Region;
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::common::{Node, code, spawn_cognate};
+use crate::common::{Node, code, postgres_server, spawn_cognate};
 
 const KEY_ID: &str = "AKIAMULTINODETEST000";
 const SECRET: &str = "multinode/test/secret/0000000000000000000";
 const MASTER: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-
-fn postgres_server() -> Option<String> {
-    match std::env::var("COGNATE_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("COGNATE_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "COGNATE_TEST_REQUIRE_POSTGRES=1 but COGNATE_TEST_POSTGRES_URL is not set"
-            );
-            None
-        }
-    }
-}
 
 /// A new empty database on the test server.
 async fn fresh_database(server: &str) -> String {

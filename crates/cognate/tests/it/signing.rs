@@ -4,10 +4,10 @@
 
 use cognate::Settings;
 use cognate_core::keys::SigningAlgorithm;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, code};
+use crate::common::{TestServer, code, create_role, discovery_and_jwks, trust, verify_with_jwks};
 
 /// A restart binds another port: a fixed issuer keeps earlier tokens ours.
 const ISSUER: &str = "https://cognate.test";
@@ -23,22 +23,6 @@ fn fixed_issuer(settings: &mut Settings) {
 fn fixed_issuer_es256(settings: &mut Settings) {
     fixed_issuer(settings);
     es256(settings);
-}
-
-fn role_trust(pool_id: &str) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {
-                "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
-                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "unauthenticated"}
-            }
-        }]
-    })
-    .to_string()
 }
 
 struct Guest {
@@ -59,18 +43,7 @@ async fn guest(s: &TestServer) -> Guest {
         .unwrap()
         .identity_pool_id()
         .to_string();
-    let role_arn = s
-        .iam()
-        .create_role()
-        .role_name("SigningGuest")
-        .assume_role_policy_document(role_trust(&pool_id))
-        .send()
-        .await
-        .unwrap()
-        .role()
-        .unwrap()
-        .arn()
-        .to_string();
+    let role_arn = create_role(s, "SigningGuest", &trust(&pool_id, "unauthenticated")).await;
     let identity_id = s
         .anonymous_cognito()
         .get_id()
@@ -98,63 +71,6 @@ async fn open_id_token(s: &TestServer, g: &Guest) -> String {
         .token()
         .unwrap()
         .to_string()
-}
-
-/// The discovery document and the JWKS it names, over HTTP (from the
-/// server's address: the issuer may be a name that resolves nowhere).
-async fn discovery_and_jwks(s: &TestServer) -> (Value, Value) {
-    let get = |path: &str| {
-        let url = format!("{}{path}", s.endpoint());
-        async move {
-            reqwest::get(url)
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let discovery = get("/.well-known/openid-configuration").await;
-    assert_eq!(
-        discovery["jwks_uri"],
-        format!("{}/.well-known/jwks_uri", s.server.issuer)
-    );
-    (discovery, get("/.well-known/jwks_uri").await)
-}
-
-/// Verifies `token` with jsonwebtoken and the served JWKS, expecting `alg`;
-/// returns its claims.
-async fn verify_with_jwks(s: &TestServer, token: &str, alg: Algorithm, pool_id: &str) -> Value {
-    let (_, jwks) = discovery_and_jwks(s).await;
-    let header = jsonwebtoken::decode_header(token).unwrap();
-    assert_eq!(header.alg, alg);
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"].as_str() == header.kid.as_deref())
-        .expect("the token's kid is published");
-    let key = match alg {
-        Algorithm::ES256 => {
-            assert_eq!(jwk["kty"], "EC");
-            assert_eq!(jwk["crv"], "P-256");
-            assert_eq!(jwk["alg"], "ES256");
-            assert_eq!(jwk["use"], "sig");
-            DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
-                .unwrap()
-        }
-        _ => {
-            assert_eq!(jwk["kty"], "RSA");
-            DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap())
-                .unwrap()
-        }
-    };
-    let mut validation = Validation::new(alg);
-    validation.set_audience(&[pool_id]);
-    validation.set_issuer(&[s.server.issuer.as_str()]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .unwrap()
-        .claims
 }
 
 async fn assume(s: &TestServer, g: &Guest, token: &str) -> String {

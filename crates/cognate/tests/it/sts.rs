@@ -13,7 +13,7 @@ use aws_sdk_sts::types::PolicyDescriptorType;
 use cognate_testkit::{BadToken, OidcProvider};
 use serde_json::json;
 
-use crate::common::{Raw, TestServer, code, message};
+use crate::common::{Raw, TestServer, code, create_role, message};
 
 const ACCOUNT: &str = "000000000000";
 const CLIENT: &str = "sts-client-1";
@@ -49,20 +49,6 @@ fn allow(actions: &[&str], resource: &str) -> String {
         "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]
     })
     .to_string()
-}
-
-async fn create_role(s: &TestServer, name: &str, trust: &str) -> String {
-    s.iam()
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap()
-        .role()
-        .unwrap()
-        .arn()
-        .to_string()
 }
 
 async fn put_policy(s: &TestServer, role: &str, name: &str, doc: &str) {
