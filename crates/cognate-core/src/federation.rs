@@ -24,8 +24,11 @@ pub enum ProviderKind {
     Facebook,
     /// `www.amazon.com`: Login with Amazon access tokens, checked with tokeninfo.
     Amazon,
-    /// `api.twitter.com`: not verifiable without OAuth 1.0a secrets; refused.
+    /// `api.twitter.com`: OAuth 1.0a token and secret, checked with Twitter's
+    /// API under the pool's consumer key and secret.
     Twitter,
+    /// `www.digits.com`: Twitter's Digits, shut down in 2017; refused.
+    Digits,
     /// `cognito-idp.<region>.amazonaws.com/<userPoolId>`: user pool ID tokens.
     CognitoUserPool,
 }

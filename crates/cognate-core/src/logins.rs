@@ -61,7 +61,8 @@ impl Cognate {
                 "appleid.apple.com" => ProviderKind::Apple,
                 "graph.facebook.com" => ProviderKind::Facebook,
                 "www.amazon.com" => ProviderKind::Amazon,
-                _ => ProviderKind::Twitter,
+                "api.twitter.com" => ProviderKind::Twitter,
+                _ => ProviderKind::Digits,
             };
             return Ok(ProviderSpec {
                 name: key.to_string(),

@@ -142,7 +142,7 @@ impl Http {
         &self,
         url: &Url,
         query: &[(&str, &str)],
-        bearer: Option<&str>,
+        authorization: Option<&str>,
     ) -> Result<Answer, FetchError> {
         check_url(url)?;
         let client = if is_loopback(url) {
@@ -158,9 +158,12 @@ impl Http {
             }
         }
         let mut req = client.get(full).header("accept", "application/json");
-        if let Some(token) = bearer {
-            // Marked sensitive by reqwest: never printed in debug output.
-            req = req.bearer_auth(token);
+        if let Some(value) = authorization {
+            let mut value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|_| FetchError::Invalid("an invalid Authorization header".into()))?;
+            // Never printed in debug output.
+            value.set_sensitive(true);
+            req = req.header(reqwest::header::AUTHORIZATION, value);
         }
         let max = self.max_bytes;
         let work = async move {

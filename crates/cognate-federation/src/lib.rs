@@ -14,7 +14,9 @@
 //!   (subject = user id).
 //! - **Login with Amazon**: `/auth/o2/tokeninfo` (`aud` must be allowed),
 //!   subject `user_id` (from tokeninfo, else `/user/profile`).
-//! - **Twitter**: refused (`LoginError::Rejected`).
+//! - **Twitter**: `/1.1/account/verify_credentials.json`, signed with OAuth
+//!   1.0a by the pool's `consumerKey;consumerSecret` and the login's
+//!   `accessToken;accessTokenSecret` (subject = `id_str`).
 //!
 //! Expected issuer: the override of the Logins key if configured, else
 //! `url` for OIDC providers, `https://accounts.google.com` (tokens may also
@@ -51,6 +53,7 @@ mod http;
 mod jwt;
 mod keys;
 mod social;
+mod twitter;
 mod verifier;
 
 pub use config::{FederationConfig, ProviderOverride};

@@ -180,7 +180,7 @@ pub(crate) async fn amazon(
                 endpoint(&base, "user/profile").map_err(|e| unreachable_error(spec, &e))?;
             let answer = v
                 .http
-                .get(&profile_url, &[], Some(token))
+                .get(&profile_url, &[], Some(&format!("Bearer {token}")))
                 .await
                 .map_err(|e| unreachable_error(spec, &e))?;
             if answer.status != StatusCode::OK {

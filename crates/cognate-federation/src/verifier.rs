@@ -101,7 +101,7 @@ impl FederatedVerifier {
         None
     }
 
-    /// The API base of Facebook / Login with Amazon.
+    /// The API base of Facebook / Login with Amazon / Twitter.
     pub(crate) fn api_base(&self, spec: &ProviderSpec, default: &str) -> String {
         self.override_for(spec)
             .map_or_else(|| default.to_owned(), |ov| ov.issuer)
@@ -111,7 +111,13 @@ impl FederatedVerifier {
         let ov = self.override_for(spec);
         let user_pool = spec.kind == ProviderKind::CognitoUserPool;
         let base = match (&spec.kind, &ov) {
-            (ProviderKind::Facebook | ProviderKind::Amazon | ProviderKind::Twitter, _) => {
+            (
+                ProviderKind::Facebook
+                | ProviderKind::Amazon
+                | ProviderKind::Twitter
+                | ProviderKind::Digits,
+                _,
+            ) => {
                 return None;
             }
             (_, Some(ov)) => ov.issuer.clone(),
@@ -275,8 +281,9 @@ impl LoginVerifier for FederatedVerifier {
             },
             ProviderKind::Facebook => crate::social::facebook(self, provider, token).await,
             ProviderKind::Amazon => crate::social::amazon(self, provider, token).await,
-            ProviderKind::Twitter => Err(LoginError::Rejected(
-                "Twitter logins are not supported by this server.".into(),
+            ProviderKind::Twitter => crate::twitter::twitter(self, provider, token, now).await,
+            ProviderKind::Digits => Err(LoginError::Rejected(
+                "Digits logins are not supported: the service was shut down in 2017.".into(),
             )),
         };
         match &result {

@@ -31,11 +31,13 @@ mod b64;
 mod oidc;
 mod server;
 mod social;
+mod twitter;
 mod userpool;
 
 pub use oidc::{Alg, BadToken, OidcOptions, OidcProvider};
 pub use server::Behavior;
 pub use social::{FacebookGraph, LoginWithAmazon};
+pub use twitter::TwitterApi;
 pub use userpool::CognitoUserPool;
 
 /// Seconds since the Unix epoch, from the system clock.

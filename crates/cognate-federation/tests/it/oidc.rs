@@ -432,13 +432,13 @@ async fn issuer_with_path_and_trailing_slash() {
 }
 
 #[tokio::test]
-async fn twitter_is_refused() {
+async fn digits_is_refused() {
     let v = verifier(config());
-    let s = spec("api.twitter.com", ProviderKind::Twitter, &["key;secret"]);
+    let s = spec("www.digits.com", ProviderKind::Digits, &["key;secret"]);
     let err = verify(&v, &s, "token;secret").await.unwrap_err();
     assert!(matches!(err, LoginError::Rejected(_)));
     assert_eq!(
         err.to_string(),
-        "Invalid login token. Twitter logins are not supported by this server."
+        "Invalid login token. Digits logins are not supported: the service was shut down in 2017."
     );
 }

@@ -1,7 +1,8 @@
-//! Facebook and Login with Amazon access tokens against their fixtures.
+//! Facebook and Login with Amazon access tokens, and Twitter's OAuth 1.0a
+//! logins, against their fixtures.
 
 use cognate_core::federation::{LoginError, ProviderKind, ProviderSpec};
-use cognate_testkit::{Behavior, FacebookGraph, LoginWithAmazon};
+use cognate_testkit::{Behavior, FacebookGraph, LoginWithAmazon, TwitterApi};
 use serde_json::json;
 
 use crate::common::*;
@@ -155,5 +156,110 @@ async fn amazon_down() {
             "{behavior:?}: {err:?}"
         );
         assert!(!err.to_string().contains(&t));
+    }
+}
+
+fn twitter_spec(app: &str) -> ProviderSpec {
+    spec("api.twitter.com", ProviderKind::Twitter, &[app])
+}
+
+/// Neither the login nor the app's secret may appear in an error.
+fn assert_no_secrets(err: &LoginError, secrets: &[&str]) {
+    for secret in secrets.iter().flat_map(|s| s.split(';')) {
+        assert!(!err.to_string().contains(secret), "{err}");
+        assert!(!format!("{err:?}").contains(secret), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn twitter_logins_are_checked_with_signed_requests() {
+    let tw = TwitterApi::start().await;
+    let v = verifier(config().with_provider("api.twitter.com", tw.base_url()));
+    let app = tw.register_app();
+    let (consumer_key, _) = app.split_once(';').unwrap();
+    let s = twitter_spec(&app);
+
+    let login = tw.issue_token(consumer_key, 783214, "twitterapi");
+    let verified = verify(&v, &s, &login).await.unwrap();
+    assert_eq!(verified.subject, "783214");
+    assert_eq!(verified.audience, consumer_key);
+    assert_eq!(verified.claims["sub"], "783214");
+    assert_eq!(verified.claims["screen_name"], "twitterapi");
+    assert_eq!(verified.claims["aud"], consumer_key);
+    assert!(verified.claims.get("entities").is_none());
+    // Each request is signed afresh (the fixture refuses a reused nonce).
+    assert_eq!(verify(&v, &s, &login).await.unwrap().subject, "783214");
+
+    // The wrong token secret, or the app's wrong consumer secret: the
+    // signature does not verify and Twitter refuses.
+    let (token, _) = login.split_once(';').unwrap();
+    let forged = format!("{token};not-the-secret");
+    let err = verify(&v, &s, &forged).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Invalid login token. The Twitter access token is not valid."
+    );
+    assert_no_secrets(&err, &[&forged, &app]);
+    let wrong_app = format!("{consumer_key};not-the-consumer-secret");
+    let err = verify(&v, &twitter_spec(&wrong_app), &login)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LoginError::Rejected(_)), "{err:?}");
+    assert_no_secrets(&err, &[&login, &wrong_app]);
+
+    // A token of another app, and a revoked one.
+    let other_app = tw.register_app();
+    let (other_key, _) = other_app.split_once(';').unwrap();
+    let theirs = tw.issue_token(other_key, 5, "other");
+    rejected(verify(&v, &s, &theirs).await);
+    tw.revoke(&login);
+    rejected(verify(&v, &s, &login).await);
+}
+
+#[tokio::test]
+async fn twitter_malformed_logins_and_apps_are_not_sent() {
+    let tw = TwitterApi::start().await;
+    let v = verifier(config().with_provider("api.twitter.com", tw.base_url()));
+    let app = tw.register_app();
+    let (consumer_key, _) = app.split_once(';').unwrap();
+    let login = tw.issue_token(consumer_key, 1, "u");
+    for bad in [
+        "",
+        "token-only",
+        "a;b;c",
+        ";secret",
+        "token;",
+        "to ken;secret",
+    ] {
+        let m = rejected(verify(&v, &twitter_spec(&app), bad).await);
+        assert_eq!(
+            m,
+            "Invalid login token. A Twitter login is the access token and its secret, separated by ';'."
+        );
+    }
+    let m = rejected(verify(&v, &twitter_spec(consumer_key), &login).await);
+    assert!(m.contains("consumerKey;consumerSecret"), "{m}");
+    assert_eq!(tw.requests(), 0);
+}
+
+#[tokio::test]
+async fn twitter_down() {
+    let tw = TwitterApi::start().await;
+    let v = verifier(config().with_provider("api.twitter.com", tw.base_url()));
+    let app = tw.register_app();
+    let (consumer_key, _) = app.split_once(';').unwrap();
+    let login = tw.issue_token(consumer_key, 1, "u");
+    for behavior in [
+        Behavior::Status(503),
+        Behavior::Status(429),
+        Behavior::Malformed,
+    ] {
+        tw.set_behavior(behavior.clone());
+        let err = verify(&v, &twitter_spec(&app), &login).await.unwrap_err();
+        assert!(
+            matches!(err, LoginError::ProviderUnreachable(_)),
+            "{behavior:?}: {err:?}"
+        );
+        assert_no_secrets(&err, &[&login, &app]);
     }
 }

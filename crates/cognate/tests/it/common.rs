@@ -539,3 +539,14 @@ pub async fn verify_with_jwks(s: &TestServer, token: &str, alg: Algorithm, pool_
         .unwrap()
         .claims
 }
+
+/// Credentials vended by GetCredentialsForIdentity, for a client to sign with.
+pub fn vended(c: &aws_sdk_cognitoidentity::types::Credentials) -> Credentials {
+    Credentials::new(
+        c.access_key_id().unwrap(),
+        c.secret_key().unwrap(),
+        c.session_token().map(str::to_string),
+        None,
+        "vended",
+    )
+}

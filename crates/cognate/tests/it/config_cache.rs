@@ -2,10 +2,9 @@
 //! last change: every change is seen by the very next request, after the
 //! cache has been warmed by the same calls.
 
-use aws_credential_types::Credentials;
 use serde_json::json;
 
-use crate::common::{TestServer, code, create_role};
+use crate::common::{TestServer, code, create_role, vended};
 
 fn guest_trust(pool_id: &str, effect: &str) -> String {
     json!({
@@ -18,16 +17,6 @@ fn guest_trust(pool_id: &str, effect: &str) -> String {
         }]
     })
     .to_string()
-}
-
-fn vended(c: &aws_sdk_cognitoidentity::types::Credentials) -> Credentials {
-    Credentials::new(
-        c.access_key_id().unwrap(),
-        c.secret_key().unwrap(),
-        c.session_token().map(str::to_string),
-        None,
-        "vended",
-    )
 }
 
 async fn set_guest_role(s: &TestServer, pool_id: &str, role_arn: &str) {

@@ -2,10 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use aws_credential_types::Credentials;
 use serde_json::json;
 
-use crate::common::{Raw, TestServer, code, create_role, message};
+use crate::common::{Raw, TestServer, code, create_role, message, vended};
 
 const DEV: &str = "login.myapp";
 
@@ -124,13 +123,7 @@ async fn developer_flow_tokens_and_enhanced_exchange() {
         .unwrap();
     let cr = creds.credentials().unwrap();
     let me = s
-        .sts_with(Credentials::new(
-            cr.access_key_id().unwrap(),
-            cr.secret_key().unwrap(),
-            cr.session_token().map(str::to_string),
-            None,
-            "dev",
-        ))
+        .sts_with(vended(cr))
         .get_caller_identity()
         .send()
         .await

@@ -14,7 +14,7 @@ use cognate_testkit::{BadToken, CognitoUserPool, OidcProvider};
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 
-use crate::common::{Raw, TestServer, code, create_role, message, trust, verify_with_jwks};
+use crate::common::{Raw, TestServer, code, create_role, message, trust, vended, verify_with_jwks};
 
 const CLIENT: &str = "app-client-1";
 
@@ -76,16 +76,6 @@ async fn oidc_pool(s: &TestServer, idp: &OidcProvider, allow_guests: bool) -> Se
         auth_role,
         unauth_role,
     }
-}
-
-fn session_credentials(c: &aws_sdk_cognitoidentity::types::Credentials) -> Credentials {
-    Credentials::new(
-        c.access_key_id().unwrap(),
-        c.secret_key().unwrap(),
-        c.session_token().map(str::to_string),
-        None,
-        "vended",
-    )
 }
 
 async fn identity_count(s: &TestServer, pool_id: &str, hide_disabled: bool) -> usize {
@@ -151,7 +141,7 @@ async fn guest_enhanced_flow_to_get_caller_identity() {
     );
 
     let me = s
-        .sts_with(session_credentials(c))
+        .sts_with(vended(c))
         .get_caller_identity()
         .send()
         .await
@@ -319,7 +309,7 @@ async fn authenticated_flow_with_an_oidc_provider() {
         .await
         .unwrap();
     let me = s
-        .sts_with(session_credentials(creds.credentials().unwrap()))
+        .sts_with(vended(creds.credentials().unwrap()))
         .get_caller_identity()
         .send()
         .await
@@ -868,7 +858,7 @@ async fn role_mapping_rules_and_token_roles() {
         }
     };
     let arn_of = |creds: aws_sdk_cognitoidentity::operation::get_credentials_for_identity::GetCredentialsForIdentityOutput| {
-        let sts = s.sts_with(session_credentials(creds.credentials().unwrap()));
+        let sts = s.sts_with(vended(creds.credentials().unwrap()));
         async move { sts.get_caller_identity().send().await.unwrap().arn().unwrap().to_string() }
     };
 
@@ -974,7 +964,7 @@ async fn vended_credentials_are_checked_on_every_use() {
     let c = creds.credentials().unwrap();
 
     // The role has no permissions: a signed admin call is denied.
-    let guest_cognito = s.cognito_with(session_credentials(c), "us-east-1");
+    let guest_cognito = s.cognito_with(vended(c), "us-east-1");
     let err = guest_cognito
         .list_identity_pools()
         .max_results(5)
@@ -1037,7 +1027,7 @@ async fn vended_credentials_are_checked_on_every_use() {
     // After an hour they have expired.
     s.clock.advance(Duration::from_secs(3601));
     let err = s
-        .sts_with(session_credentials(c))
+        .sts_with(vended(c))
         .get_caller_identity()
         .send()
         .await
@@ -1091,7 +1081,7 @@ async fn guest_credentials_are_scoped_down() {
         .send()
         .await
         .unwrap();
-    let guest_creds = session_credentials(guest_creds.credentials().unwrap());
+    let guest_creds = vended(guest_creds.credentials().unwrap());
     // cognito-identity:* is in the scope-down list, iam:* is not.
     s.cognito_with(guest_creds.clone(), "us-east-1")
         .list_identity_pools()
@@ -1117,6 +1107,6 @@ async fn guest_credentials_are_scoped_down() {
         .send()
         .await
         .unwrap();
-    let user_creds = session_credentials(user_creds.credentials().unwrap());
+    let user_creds = vended(user_creds.credentials().unwrap());
     iam_with(user_creds).list_roles().send().await.unwrap();
 }

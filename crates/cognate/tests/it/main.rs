@@ -19,3 +19,4 @@ mod protocol;
 mod signing;
 mod sts;
 mod transfer;
+mod twitter;
