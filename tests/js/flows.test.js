@@ -17,11 +17,11 @@ import {
   ListIdentitiesCommand,
   SetIdentityPoolRolesCommand,
 } from "@aws-sdk/client-cognito-identity";
-import { CreateOpenIDConnectProviderCommand, CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
+import { CreateOpenIDConnectProviderCommand, IAMClient } from "@aws-sdk/client-iam";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { fromCognitoIdentity, fromCognitoIdentityPool, fromWebToken } from "@aws-sdk/credential-providers";
 
-import { ADMIN, Cognate, OidcIssuer, unique } from "./harness.js";
+import { ADMIN, Cognate, OidcIssuer, makeRole, unique } from "./harness.js";
 
 const CLIENT_ID = "js-client-1";
 const DEVELOPER_PROVIDER = "login.js.example";
@@ -30,31 +30,6 @@ let issuer;
 let admin;
 let iam;
 let pool; // { id, unauthenticated: {name, arn}, authenticated: {name, arn} }
-
-function trustPolicy(poolId, amr) {
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Effect: "Allow",
-        Principal: { Federated: "cognito-identity.amazonaws.com" },
-        Action: "sts:AssumeRoleWithWebIdentity",
-        Condition: {
-          StringEquals: { "cognito-identity.amazonaws.com:aud": poolId },
-          "ForAnyValue:StringLike": { "cognito-identity.amazonaws.com:amr": amr },
-        },
-      },
-    ],
-  });
-}
-
-async function makeRole(prefix, poolId, amr) {
-  const name = unique(prefix);
-  const { Role } = await iam.send(
-    new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trustPolicy(poolId, amr) }),
-  );
-  return { name, arn: Role.Arn };
-}
 
 /** The identity STS sees for credentials, through a client signed with them. */
 async function callerOf(credentials) {
@@ -96,8 +71,8 @@ before(async () => {
   );
   pool = {
     id: created.IdentityPoolId,
-    unauthenticated: await makeRole("Unauth", created.IdentityPoolId, "unauthenticated"),
-    authenticated: await makeRole("Auth", created.IdentityPoolId, "authenticated"),
+    unauthenticated: await makeRole(iam, "Unauth", created.IdentityPoolId, "unauthenticated"),
+    authenticated: await makeRole(iam, "Auth", created.IdentityPoolId, "authenticated"),
   };
   await admin.send(
     new SetIdentityPoolRolesCommand({

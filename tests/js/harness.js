@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { CreateRoleCommand } from "@aws-sdk/client-iam";
+
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = process.env.COGNATE_BIN ?? join(ROOT, "target", "debug", "cognate");
 
@@ -138,3 +140,30 @@ export class OidcIssuer {
 }
 
 export const unique = (prefix) => `${prefix}-${createHash("sha1").update(randomUUID()).digest("hex").slice(0, 8)}`;
+
+/** A trust policy for Cognito identities of `poolId` whose amr matches. */
+export function trustPolicy(poolId, amr) {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Federated: "cognito-identity.amazonaws.com" },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: {
+          StringEquals: { "cognito-identity.amazonaws.com:aud": poolId },
+          "ForAnyValue:StringLike": { "cognito-identity.amazonaws.com:amr": amr },
+        },
+      },
+    ],
+  });
+}
+
+/** A role for `poolId`'s identities whose amr matches: { name, arn }. */
+export async function makeRole(iam, prefix, poolId, amr) {
+  const name = unique(prefix);
+  const { Role } = await iam.send(
+    new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trustPolicy(poolId, amr) }),
+  );
+  return { name, arn: Role.Arn };
+}
