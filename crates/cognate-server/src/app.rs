@@ -16,7 +16,7 @@ use axum::routing::get;
 use cognate_core::Cognate;
 use serde_json::Value;
 
-use crate::auth::{self, AdminKey, Principal};
+use crate::auth::{self, AdminKey, AdminSigningKeys, Principal};
 use crate::client_address::TrustedProxies;
 use crate::limits::Limiter;
 use crate::metrics::{Metrics, Outcome};
@@ -30,6 +30,7 @@ const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct AppState {
     pub cognate: Arc<Cognate>,
     pub admin: AdminKey,
+    pub admin_signing_keys: AdminSigningKeys,
     pub metrics: Metrics,
     /// Largest request body accepted.
     pub max_body_bytes: usize,

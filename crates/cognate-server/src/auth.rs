@@ -27,6 +27,42 @@ impl std::fmt::Debug for AdminKey {
     }
 }
 
+/// The admin secret's derived SigV4 keys, by date, region and service.
+/// Deriving one is four HMACs that every signed admin request would
+/// otherwise repeat; the key depends on nothing else. Bounded: scopes that
+/// fail verification are derived too, so the map is cleared when full.
+#[derive(Default)]
+pub struct AdminSigningKeys(std::sync::Mutex<Vec<(SigningScope, [u8; 32])>>);
+
+type SigningScope = (String, String, String);
+
+/// Dates roll over daily and a deployment uses few regions.
+const MAX_CACHED_SIGNING_KEYS: usize = 16;
+
+impl AdminSigningKeys {
+    fn key(&self, secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+        let mut keys = match self.0.lock() {
+            Ok(keys) => keys,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let found = keys
+            .iter()
+            .find(|((d, r, s), _)| d == date && r == region && s == service);
+        if let Some((_, key)) = found {
+            return *key;
+        }
+        if keys.len() >= MAX_CACHED_SIGNING_KEYS {
+            keys.clear();
+        }
+        let key = cognate_sigv4::signing_key(secret, date, region, service);
+        keys.push((
+            (date.to_owned(), region.to_owned(), service.to_owned()),
+            key,
+        ));
+        key
+    }
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -102,7 +138,13 @@ pub fn authenticate(
     }
     let now = state.cognate.clock().now();
     if info.access_key_id == state.admin.access_key_id {
-        cognate_sigv4::verify(&request, &info, &state.admin.secret_access_key, now)
+        let key = state.admin_signing_keys.key(
+            &state.admin.secret_access_key,
+            &info.date,
+            &info.region,
+            &info.service,
+        );
+        cognate_sigv4::verify_with_signing_key(&request, &info, &key, now)
             .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
         return Ok(Principal::Admin {
             region: info.region.clone(),
@@ -237,4 +279,33 @@ pub async fn authorize(
         &cognate_core::Error::AccessDenied(message),
         call.protocol,
     ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_signing_keys_are_the_derived_ones_and_stay_bounded() {
+        let cache = AdminSigningKeys::default();
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let derived = cognate_sigv4::signing_key(secret, "20261127", "us-east-1", "sts");
+        assert_eq!(cache.key(secret, "20261127", "us-east-1", "sts"), derived);
+        assert_eq!(cache.key(secret, "20261127", "us-east-1", "sts"), derived);
+        assert_ne!(
+            cache.key(secret, "20261127", "eu-west-1", "sts"),
+            derived,
+            "another region has another key"
+        );
+        for n in 0..100 {
+            let region = format!("xx-test-{n}");
+            assert_eq!(
+                cache.key(secret, "20261127", &region, "iam"),
+                cognate_sigv4::signing_key(secret, "20261127", &region, "iam")
+            );
+        }
+        assert!(cache.0.lock().unwrap().len() <= MAX_CACHED_SIGNING_KEYS);
+        assert_eq!(cache.key(secret, "20261127", "us-east-1", "sts"), derived);
+    }
 }

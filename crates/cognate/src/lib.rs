@@ -208,6 +208,7 @@ pub async fn start_with_clock(
             access_key_id: access_key_id.clone(),
             secret_access_key: secret_access_key.clone(),
         },
+        admin_signing_keys: Default::default(),
         metrics: Default::default(),
         max_body_bytes: 1024 * 1024,
         limiter: cognate_server::limits::Limiter::new(&settings.limits),
