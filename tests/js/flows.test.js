@@ -10,6 +10,7 @@ import { after, before, test } from "node:test";
 import {
   CognitoIdentityClient,
   CreateIdentityPoolCommand,
+  DeleteIdentitiesCommand,
   DescribeIdentityPoolCommand,
   GetIdCommand,
   GetOpenIdTokenCommand,
@@ -210,6 +211,9 @@ test("the basic flow: GetOpenIdToken, then fromWebToken through STS", async () =
     clientConfig: server.config(),
   })();
   assert.match(credentials.accessKeyId, /^ASIA/);
+  // Parsed from the XML's ISO 8601 time into a Date, an hour ahead.
+  assert.ok(credentials.expiration instanceof Date);
+  assert.ok(Math.abs(credentials.expiration.getTime() - (Date.now() + 3_600_000)) < 60_000);
   const caller = await callerOf(credentials);
   assert.equal(caller.Arn, `arn:aws:sts::000000000000:assumed-role/${pool.authenticated.name}/js-basic-flow`);
 
@@ -256,4 +260,29 @@ test("developer-authenticated identities: a signed backend call, then fromCognit
     new GetOpenIdTokenForDeveloperIdentityCommand({ IdentityPoolId: pool.id, Logins: { [DEVELOPER_PROVIDER]: userId } }),
   );
   assert.equal(again.IdentityId, IdentityId);
+});
+
+test("a cached guest id that was deleted: the provider fails once, forgets it, then starts afresh", async () => {
+  // A pool of its own, so the module-level cache starts empty for it.
+  const { IdentityPoolId } = await admin.send(
+    new CreateIdentityPoolCommand({ IdentityPoolName: "js deleted guest", AllowUnauthenticatedIdentities: true }),
+  );
+  const guestRole = await makeRole(iam, "Gone", IdentityPoolId, "unauthenticated");
+  await admin.send(new SetIdentityPoolRolesCommand({ IdentityPoolId, Roles: { unauthenticated: guestRole.arn } }));
+  const provider = fromCognitoIdentityPool({ identityPoolId: IdentityPoolId, clientConfig: server.config() });
+  const { identityId } = await provider();
+  const deleted = await admin.send(new DeleteIdentitiesCommand({ IdentityIdsToDelete: [identityId] }));
+  assert.deepEqual(deleted.UnprocessedIdentityIds ?? [], []);
+
+  // The cached id is asked for: ResourceNotFoundException, and the
+  // provider drops the cache entry.
+  const err = await rejectsWith("ResourceNotFoundException", () => provider());
+  assert.equal(err.message, `Identity '${identityId}' not found.`);
+  // The next call (this SDK's provider reads the cache on every call, so
+  // the same instance recovers too) runs GetId and gets a new guest.
+  const fresh = await provider();
+  assert.notEqual(fresh.identityId, identityId);
+  const other = await fromCognitoIdentityPool({ identityPoolId: IdentityPoolId, clientConfig: server.config() })();
+  assert.equal(other.identityId, fresh.identityId);
+  assert.deepEqual(await identitiesOf(IdentityPoolId), [fresh.identityId]);
 });

@@ -10,6 +10,9 @@ use cognate_server::client_address::TrustedProxies;
 use cognate_server::limits::LimitsConfig;
 use serde::Deserialize;
 
+/// AWS's default quota of identity pools per account and region.
+pub const DEFAULT_MAX_POOLS_PER_REGION: usize = 1000;
+
 /// Unused guests are deleted after 90 days unless configured otherwise.
 pub const DEFAULT_GUEST_TTL_DAYS: u64 = 90;
 
@@ -35,6 +38,8 @@ pub struct FileConfig {
     pub guest_ttl_days: Option<u64>,
     /// Seconds between sweeps of unused guests.
     pub guest_sweep_interval: Option<u64>,
+    /// Identity pools per region (AWS's default quota: 1000).
+    pub max_pools_per_region: Option<usize>,
     /// Where the named providers and user pools really are:
     /// `[providers."accounts.google.com"] issuer = "http://127.0.0.1:9999"`.
     #[serde(default)]
@@ -106,6 +111,7 @@ pub struct Settings {
     /// None: guests are kept forever.
     pub guest_ttl: Option<std::time::Duration>,
     pub guest_sweep_interval: std::time::Duration,
+    pub max_pools_per_region: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +224,9 @@ impl Settings {
             guest_sweep_interval: std::time::Duration::from_secs(
                 file.guest_sweep_interval.unwrap_or(3600).max(1),
             ),
+            max_pools_per_region: file
+                .max_pools_per_region
+                .unwrap_or(DEFAULT_MAX_POOLS_PER_REGION),
         })
     }
 
@@ -246,6 +255,7 @@ impl Settings {
             trusted_proxies: TrustedProxies::default(),
             guest_ttl: None,
             guest_sweep_interval: std::time::Duration::from_secs(3600),
+            max_pools_per_region: DEFAULT_MAX_POOLS_PER_REGION,
         })
     }
 }
@@ -272,6 +282,17 @@ mod tests {
             ..Default::default()
         };
         Settings::resolve(flags, toml::from_str(file).unwrap()).map(|s| s.trusted_proxies)
+    }
+
+    #[test]
+    fn the_pool_quota_is_a_file_setting() {
+        let quota = |file: &str| {
+            Settings::resolve(Overrides::default(), toml::from_str(file).unwrap())
+                .unwrap()
+                .max_pools_per_region
+        };
+        assert_eq!(quota(""), 1000);
+        assert_eq!(quota("max_pools_per_region = 5"), 5);
     }
 
     #[test]

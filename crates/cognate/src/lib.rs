@@ -89,7 +89,7 @@ pub async fn open_domain(
             account: settings.account_id.clone(),
             default_region: settings.region.clone(),
             issuer,
-            max_pools_per_region: 1000,
+            max_pools_per_region: settings.max_pools_per_region,
             guest_ttl_secs: settings.guest_ttl.map(|d| d.as_secs() as i64),
             signing_algorithm: settings.signing_algorithm,
         },

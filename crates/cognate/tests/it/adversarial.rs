@@ -14,7 +14,7 @@ use cognate_testkit::{Behavior, OidcProvider};
 use serde_json::{Value, json};
 
 use crate::common::{
-    Raw, RawResponse, TestServer, code, create_role, identity_count, message, trust,
+    Raw, RawResponse, TestServer, code, create_pool, create_role, identity_count, message, trust,
 };
 
 const CLIENT: &str = "adversarial-client";
@@ -610,16 +610,7 @@ fn form(s: &str) -> String {
 
 /// A guest pool with an unauthenticated role; returns vended credentials.
 async fn vend(s: &TestServer) -> (String, String, String) {
-    let pool_id = s
-        .cognito()
-        .create_identity_pool()
-        .identity_pool_name("vending")
-        .allow_unauthenticated_identities(true)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string();
+    let pool_id = create_pool(s, "vending", true).await;
     let role = create_role(
         s,
         &format!("Guest-{}", &pool_id[pool_id.len() - 6..]),
@@ -936,16 +927,7 @@ async fn raw_http(s: &TestServer, request: &str) -> String {
 #[tokio::test]
 async fn deeply_nested_json_is_a_serialization_error() {
     let s = TestServer::start().await;
-    let pool = s
-        .cognito()
-        .create_identity_pool()
-        .identity_pool_name("nesting")
-        .allow_unauthenticated_identities(true)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string();
+    let pool = create_pool(&s, "nesting", true).await;
     let deep_arrays = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let deep_objects = format!("{}1{}", r#"{"a":"#.repeat(100_000), "}".repeat(100_000));
     let at_limit = format!("{}1{}", r#"{"a":"#.repeat(120), "}".repeat(120));
@@ -1192,16 +1174,7 @@ fn wrong_values(shape: Shape) -> Vec<Value> {
 #[tokio::test]
 async fn wrong_json_types_in_every_public_operation() {
     let s = TestServer::start().await;
-    let pool = s
-        .cognito()
-        .create_identity_pool()
-        .identity_pool_name("types")
-        .allow_unauthenticated_identities(true)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string();
+    let pool = create_pool(&s, "types", true).await;
     let guest = s
         .anonymous_cognito()
         .get_id()

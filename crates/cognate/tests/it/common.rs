@@ -550,3 +550,16 @@ pub fn vended(c: &aws_sdk_cognitoidentity::types::Credentials) -> Credentials {
         "vended",
     )
 }
+
+/// A new identity pool of `name`, guests allowed or not: its id.
+pub async fn create_pool(s: &TestServer, name: &str, allow_guests: bool) -> String {
+    s.cognito()
+        .create_identity_pool()
+        .identity_pool_name(name)
+        .allow_unauthenticated_identities(allow_guests)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string()
+}

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::common::{TestServer, code, create_role, vended};
+use crate::common::{TestServer, code, create_pool, create_role, vended};
 
 fn guest_trust(pool_id: &str, effect: &str) -> String {
     json!({
@@ -53,16 +53,7 @@ async fn guest_role_name(s: &TestServer, guest: &str) -> String {
 async fn pool_and_role_changes_are_seen_by_the_next_request() {
     let s = TestServer::start().await;
     let anon = s.anonymous_cognito();
-    let pool_id = s
-        .cognito()
-        .create_identity_pool()
-        .identity_pool_name("cached")
-        .allow_unauthenticated_identities(true)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string();
+    let pool_id = create_pool(&s, "cached", true).await;
     let first = create_role(&s, "CachedGuest", &guest_trust(&pool_id, "Allow")).await;
     set_guest_role(&s, &pool_id, &first).await;
 
@@ -159,16 +150,7 @@ async fn pool_and_role_changes_are_seen_by_the_next_request() {
 async fn a_deleted_role_or_pool_is_gone_for_the_next_request() {
     let s = TestServer::start().await;
     let anon = s.anonymous_cognito();
-    let pool_id = s
-        .cognito()
-        .create_identity_pool()
-        .identity_pool_name("doomed")
-        .allow_unauthenticated_identities(true)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string();
+    let pool_id = create_pool(&s, "doomed", true).await;
     let role = create_role(&s, "Doomed", &guest_trust(&pool_id, "Allow")).await;
     set_guest_role(&s, &pool_id, &role).await;
     let guest = anon

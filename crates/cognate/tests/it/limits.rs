@@ -2,7 +2,7 @@
 
 use cognate_server::limits::LimitsConfig;
 
-use crate::common::{Raw, TestServer, code, identity_count};
+use crate::common::{Raw, TestServer, code, create_pool, identity_count};
 
 fn tight(settings: &mut cognate::Settings) {
     settings.limits = LimitsConfig {
@@ -18,16 +18,7 @@ fn tight(settings: &mut cognate::Settings) {
 #[tokio::test]
 async fn guest_creation_and_public_calls_are_throttled_per_address() {
     let s = TestServer::start_with(tight).await;
-    let pool = s
-        .cognito()
-        .create_identity_pool()
-        .identity_pool_name("limited")
-        .allow_unauthenticated_identities(true)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string();
+    let pool = create_pool(&s, "limited", true).await;
     let anon = s.anonymous_cognito();
     let mut created = Vec::new();
     for _ in 0..5 {

@@ -232,6 +232,20 @@ async fn invalid_pools_are_refused_and_nothing_is_created() {
     assert_eq!(code(&err), "ValidationException");
     assert!(message(&err).contains("Member must have value less than or equal to 60"));
 
+    let err = c
+        .list_identities()
+        .identity_pool_id("us-east-1:00000000-0000-4000-8000-000000000000")
+        .max_results(61)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    assert!(
+        message(&err).contains("Member must have value less than or equal to 60"),
+        "{}",
+        message(&err)
+    );
+
     let listed = c
         .list_identity_pools()
         .max_results(60)
@@ -524,6 +538,8 @@ async fn roles_and_role_mappings() {
             .map(String::as_str),
         Some("sub")
     );
+    assert_eq!(set.principal_tags().unwrap().len(), 2);
+    assert_eq!(set.use_defaults(), Some(true));
     let err = c
         .get_principal_tag_attribute_map()
         .identity_pool_id(id)
@@ -585,4 +601,62 @@ async fn everything_survives_a_restart() {
             .map(String::as_str),
         Some(ROLE)
     );
+}
+
+fn three_pools_per_region(settings: &mut cognate::Settings) {
+    settings.max_pools_per_region = 3;
+}
+
+/// §12 item 75, at a lowered quota: the pool past it is refused over the
+/// wire, and a deleted pool frees its place.
+#[tokio::test]
+async fn the_pool_quota_answers_limit_exceeded() {
+    let s = TestServer::start_with(three_pools_per_region).await;
+    let c = s.cognito();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(
+            c.create_identity_pool()
+                .identity_pool_name(format!("quota{n}"))
+                .allow_unauthenticated_identities(true)
+                .send()
+                .await
+                .unwrap()
+                .identity_pool_id()
+                .to_string(),
+        );
+    }
+    let err = c
+        .create_identity_pool()
+        .identity_pool_name("quota3")
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "LimitExceededException");
+    assert_eq!(
+        message(&err),
+        "You have reached the limit of 3 identity pools in this account and region."
+    );
+    assert_eq!(
+        c.list_identity_pools()
+            .max_results(60)
+            .send()
+            .await
+            .unwrap()
+            .identity_pools()
+            .len(),
+        3
+    );
+    c.delete_identity_pool()
+        .identity_pool_id(&ids[0])
+        .send()
+        .await
+        .unwrap();
+    c.create_identity_pool()
+        .identity_pool_name("quota3")
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await
+        .unwrap();
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::common::{Raw, TestServer};
+use crate::common::{Raw, TestServer, create_pool};
 
 #[tokio::test]
 async fn unknown_operation_malformed_json_and_wrong_types() {
@@ -254,4 +254,122 @@ async fn admin_credentials_are_generated_private_and_stable() {
     let first = s.server.admin_access_key_id.clone();
     let s = s.restart().await;
     assert_eq!(s.server.admin_access_key_id, first);
+}
+
+/// §12 item 4: an admin operation without a signature is refused in the
+/// JSON error shape, with its status.
+#[tokio::test]
+async fn unsigned_admin_calls_are_refused_with_a_status() {
+    let s = TestServer::start().await;
+    let r = Raw::json("ListIdentityPools", r#"{"MaxResults":5}"#)
+        .send(&s)
+        .await;
+    assert_eq!(r.json_error(), "MissingAuthenticationTokenException");
+    // The reference allows 400 or 403 (inferred); cognate answers the JSON
+    // protocol's 400, and the Query protocol's 403 below.
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["message"],
+        "Request is missing Authentication Token"
+    );
+    let r = Raw::query("Action=ListRoles&Version=2010-05-08")
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.xml_error(), "MissingAuthenticationToken");
+}
+
+/// §12 item 5: SDKs with credentials configured sign the public operations
+/// too; the signature is tolerated.
+#[tokio::test]
+async fn signed_public_calls_are_answered() {
+    let s = TestServer::start().await;
+    let pool = create_pool(&s, "signed-public", true).await;
+    // `cognito()` signs every call with the admin key.
+    let id = s
+        .cognito()
+        .get_id()
+        .identity_pool_id(&pool)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap();
+    assert!(id.starts_with("us-east-1:"));
+    // A signature by a key cognate does not know is ignored too.
+    let r = Raw::json("GetId", &format!(r#"{{"IdentityPoolId":"{pool}"}}"#))
+        .signed(
+            &s,
+            ("AKIAUNKNOWNKEY000000", "not-a-secret-cognate-knows"),
+            "cognito-identity",
+            SystemTime::now(),
+        )
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.json()["IdentityId"]
+            .as_str()
+            .unwrap()
+            .starts_with("us-east-1:")
+    );
+}
+
+/// §12 item 9: NotAuthorizedException in AWS's JSON error shape.
+#[tokio::test]
+async fn not_authorized_has_the_json_error_shape() {
+    let s = TestServer::start().await;
+    let pool = create_pool(&s, "no-guests", false).await;
+    let r = Raw::json("GetId", &format!(r#"{{"IdentityPoolId":"{pool}"}}"#))
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 400);
+    // json_error checks `x-amzn-ErrorType: NotAuthorizedException:` too.
+    assert_eq!(r.json_error(), "NotAuthorizedException");
+    assert_eq!(
+        r.json()["message"],
+        "Unauthenticated access is not supported for this identity pool."
+    );
+    assert_eq!(r.header("content-type"), Some("application/x-amz-json-1.1"));
+}
+
+/// §12 items 76 and 77: map and list lengths.
+#[tokio::test]
+async fn login_maps_and_identity_lists_have_length_limits() {
+    let s = TestServer::start().await;
+    let pool = "us-east-1:00000000-0000-4000-8000-000000000000";
+    let logins: serde_json::Map<String, serde_json::Value> = (0..11)
+        .map(|n| (format!("login{n}.example.com"), "token".into()))
+        .collect();
+    let body = serde_json::json!({"IdentityPoolId": pool, "Logins": logins}).to_string();
+    let r = Raw::json("GetId", &body).send(&s).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json_error(), "ValidationException");
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("Member must have length less than or equal to 10"),
+        "{}",
+        r.body
+    );
+
+    let ids: Vec<String> = (0..61)
+        .map(|n| format!("us-east-1:00000000-0000-4000-8000-{n:012}"))
+        .collect();
+    let body = serde_json::json!({ "IdentityIdsToDelete": ids }).to_string();
+    let r = Raw::json("DeleteIdentities", &body)
+        .admin_signed(&s, "cognito-identity")
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json_error(), "ValidationException");
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("Member must have length less than or equal to 60"),
+        "{}",
+        r.body
+    );
 }

@@ -7,7 +7,9 @@ use cognate_core::keys::SigningAlgorithm;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, code, create_role, discovery_and_jwks, trust, verify_with_jwks};
+use crate::common::{
+    TestServer, code, create_pool, create_role, discovery_and_jwks, trust, verify_with_jwks,
+};
 
 /// A restart binds another port: a fixed issuer keeps earlier tokens ours.
 const ISSUER: &str = "https://cognate.test";
@@ -33,16 +35,7 @@ struct Guest {
 
 /// A guest pool with a guest role, and one guest.
 async fn guest(s: &TestServer) -> Guest {
-    let pool_id = s
-        .cognito()
-        .create_identity_pool()
-        .identity_pool_name("signing")
-        .allow_unauthenticated_identities(true)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string();
+    let pool_id = create_pool(s, "signing", true).await;
     let role_arn = create_role(s, "SigningGuest", &trust(&pool_id, "unauthenticated")).await;
     let identity_id = s
         .anonymous_cognito()
