@@ -4,7 +4,7 @@
 // discovery and JWKS on 127.0.0.1 and signs RS256 tokens with node:crypto.
 
 import { spawn } from "node:child_process";
-import { createHash, createSign, generateKeyPairSync, randomUUID } from "node:crypto";
+import { createSign, generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -139,7 +139,7 @@ export class OidcIssuer {
   }
 }
 
-export const unique = (prefix) => `${prefix}-${createHash("sha1").update(randomUUID()).digest("hex").slice(0, 8)}`;
+export const unique = (prefix) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 /** A trust policy for Cognito identities of `poolId` whose amr matches. */
 export function trustPolicy(poolId, amr) {

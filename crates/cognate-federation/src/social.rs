@@ -21,11 +21,11 @@ fn plausible_access_token(token: &str) -> bool {
         && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn endpoint(base: &str, path: &str) -> Result<Url, FetchError> {
+pub(crate) fn endpoint(base: &str, path: &str) -> Result<Url, FetchError> {
     parse_url(&format!("{}/{path}", base.trim_end_matches('/')))
 }
 
-fn nonsense(spec: &ProviderSpec, what: &str) -> LoginError {
+pub(crate) fn nonsense(spec: &ProviderSpec, what: &str) -> LoginError {
     LoginError::ProviderUnreachable(format!(
         "The identity provider {} gave an unexpected answer ({what}).",
         spec.name

@@ -13,7 +13,7 @@ use cognate_core::federation::{LoginError, ProviderSpec, VerifiedLogin};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::http::parse_url;
+use crate::social::{endpoint, nonsense};
 use crate::verifier::{FederatedVerifier, unix_seconds, unreachable_error};
 
 pub(crate) const TWITTER_API: &str = "https://api.twitter.com";
@@ -47,11 +47,7 @@ pub(crate) async fn twitter(
         ));
     };
     let base = v.api_base(spec, TWITTER_API);
-    let url = parse_url(&format!(
-        "{}/{VERIFY_CREDENTIALS}",
-        base.trim_end_matches('/')
-    ))
-    .map_err(|e| unreachable_error(spec, &e))?;
+    let url = endpoint(&base, VERIFY_CREDENTIALS).map_err(|e| unreachable_error(spec, &e))?;
     let signer = OAuth1 {
         consumer_key,
         consumer_secret,
@@ -87,12 +83,7 @@ pub(crate) async fn twitter(
     let subject = match (user.get("id_str"), user.get("id")) {
         (Some(Value::String(s)), _) if !s.is_empty() => s.clone(),
         (_, Some(Value::Number(n))) => n.to_string(),
-        _ => {
-            return Err(LoginError::ProviderUnreachable(format!(
-                "The identity provider {} gave an unexpected answer (no user id).",
-                spec.name
-            )));
-        }
+        _ => return Err(nonsense(spec, "no user id")),
     };
     // The user's scalar fields (screen_name, name, ...) for role-mapping
     // rules and principal tags.

@@ -14,7 +14,8 @@ use cognate_testkit::{Behavior, OidcProvider};
 use serde_json::{Value, json};
 
 use crate::common::{
-    Raw, RawResponse, TestServer, code, create_pool, create_role, identity_count, message, trust,
+    Raw, RawResponse, TestServer, code, create_pool, create_role, identity_count, message,
+    set_pool_role, trust,
 };
 
 const CLIENT: &str = "adversarial-client";
@@ -617,13 +618,7 @@ async fn vend(s: &TestServer) -> (String, String, String) {
         &trust(&pool_id, "unauthenticated"),
     )
     .await;
-    s.cognito()
-        .set_identity_pool_roles()
-        .identity_pool_id(&pool_id)
-        .roles("unauthenticated", &role)
-        .send()
-        .await
-        .unwrap();
+    set_pool_role(s, &pool_id, "unauthenticated", &role).await;
     let anon = s.anonymous_cognito();
     let id = anon
         .get_id()

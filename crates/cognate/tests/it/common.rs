@@ -563,3 +563,15 @@ pub async fn create_pool(s: &TestServer, name: &str, allow_guests: bool) -> Stri
         .identity_pool_id()
         .to_string()
 }
+
+/// Makes `role_arn` the pool's role for `kind` (`authenticated` or
+/// `unauthenticated`) alone.
+pub async fn set_pool_role(s: &TestServer, pool_id: &str, kind: &str, role_arn: &str) {
+    s.cognito()
+        .set_identity_pool_roles()
+        .identity_pool_id(pool_id)
+        .roles(kind, role_arn)
+        .send()
+        .await
+        .unwrap();
+}

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::common::{TestServer, code, create_pool, create_role, vended};
+use crate::common::{TestServer, code, create_pool, create_role, set_pool_role, vended};
 
 fn guest_trust(pool_id: &str, effect: &str) -> String {
     json!({
@@ -17,16 +17,6 @@ fn guest_trust(pool_id: &str, effect: &str) -> String {
         }]
     })
     .to_string()
-}
-
-async fn set_guest_role(s: &TestServer, pool_id: &str, role_arn: &str) {
-    s.cognito()
-        .set_identity_pool_roles()
-        .identity_pool_id(pool_id)
-        .roles("unauthenticated", role_arn)
-        .send()
-        .await
-        .unwrap();
 }
 
 /// The role name in the ARN GetCallerIdentity gives for credentials vended
@@ -55,7 +45,7 @@ async fn pool_and_role_changes_are_seen_by_the_next_request() {
     let anon = s.anonymous_cognito();
     let pool_id = create_pool(&s, "cached", true).await;
     let first = create_role(&s, "CachedGuest", &guest_trust(&pool_id, "Allow")).await;
-    set_guest_role(&s, &pool_id, &first).await;
+    set_pool_role(&s, &pool_id, "unauthenticated", &first).await;
 
     // Warm the cache: the pool through GetId, the role through two rounds
     // of credentials and an STS exchange.
@@ -118,7 +108,7 @@ async fn pool_and_role_changes_are_seen_by_the_next_request() {
 
     // Another guest role: the next credentials are for it.
     let second = create_role(&s, "CachedGuest2", &guest_trust(&pool_id, "Allow")).await;
-    set_guest_role(&s, &pool_id, &second).await;
+    set_pool_role(&s, &pool_id, "unauthenticated", &second).await;
     assert_eq!(guest_role_name(&s, &guest).await, "CachedGuest2");
 
     // A pool that stops allowing guests refuses the next guest GetId.
@@ -152,7 +142,7 @@ async fn a_deleted_role_or_pool_is_gone_for_the_next_request() {
     let anon = s.anonymous_cognito();
     let pool_id = create_pool(&s, "doomed", true).await;
     let role = create_role(&s, "Doomed", &guest_trust(&pool_id, "Allow")).await;
-    set_guest_role(&s, &pool_id, &role).await;
+    set_pool_role(&s, &pool_id, "unauthenticated", &role).await;
     let guest = anon
         .get_id()
         .identity_pool_id(&pool_id)

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use crate::common::{Raw, TestServer, code, create_role, message, vended};
+use crate::common::{Raw, TestServer, code, create_role, message, set_pool_role, vended};
 
 const DEV: &str = "login.myapp";
 
@@ -38,13 +38,7 @@ async fn dev_pool(s: &TestServer) -> (String, String) {
         &trust.to_string(),
     )
     .await;
-    s.cognito()
-        .set_identity_pool_roles()
-        .identity_pool_id(&pool_id)
-        .roles("authenticated", &role)
-        .send()
-        .await
-        .unwrap();
+    set_pool_role(s, &pool_id, "authenticated", &role).await;
     (pool_id, role)
 }
 

@@ -5,7 +5,7 @@ use aws_sdk_cognitoidentity::types::{
     RoleMapping, RoleMappingType, RulesConfigurationType,
 };
 
-use crate::common::{TestServer, code, message};
+use crate::common::{TestServer, code, message, set_pool_role};
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/Cognito_Auth";
 
@@ -563,13 +563,7 @@ async fn everything_survives_a_restart() {
         .await
         .unwrap();
     let id = p.identity_pool_id().to_string();
-    s.cognito()
-        .set_identity_pool_roles()
-        .identity_pool_id(&id)
-        .roles("unauthenticated", ROLE)
-        .send()
-        .await
-        .unwrap();
+    set_pool_role(&s, &id, "unauthenticated", ROLE).await;
     let s = s.restart().await;
     let c = s.cognito();
     let described = c

@@ -4,7 +4,7 @@
 
 use cognate_testkit::TwitterApi;
 
-use crate::common::{TestServer, code, create_role, message, trust, vended};
+use crate::common::{TestServer, code, create_role, message, set_pool_role, trust, vended};
 
 #[tokio::test]
 async fn twitter_logins_get_identities_and_the_authenticated_role() {
@@ -37,13 +37,7 @@ async fn twitter_logins_get_identities_and_the_authenticated_role() {
         .identity_pool_id()
         .to_string();
     let role = create_role(&s, "TwitterUsers", &trust(&pool_id, "authenticated")).await;
-    s.cognito()
-        .set_identity_pool_roles()
-        .identity_pool_id(&pool_id)
-        .roles("authenticated", &role)
-        .send()
-        .await
-        .unwrap();
+    set_pool_role(&s, &pool_id, "authenticated", &role).await;
 
     let anon = s.anonymous_cognito();
     let login = tw.issue_token(consumer_key, 783214, "twitterapi");
