@@ -1157,7 +1157,9 @@ pub async fn config_generation_counts_config_changes(store: Arc<dyn Store>) {
 }
 
 /// Generates one `#[tokio::test]` per conformance case for an engine,
-/// given an async expression that yields a fresh `Arc<dyn Store>`.
+/// given an async expression that yields a fresh `Arc<dyn Store>` and
+/// whatever must outlive it (e.g. its temporary directory), or `None`
+/// when the engine is not available.
 #[macro_export]
 macro_rules! conformance_tests {
     ($fresh:expr) => {
@@ -1190,7 +1192,7 @@ macro_rules! conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let Some(store) = $fresh.await else { return };
+                let Some((store, _held)) = $fresh.await else { return };
                 $crate::conformance::$case(store).await;
             }
         )*

@@ -9,15 +9,15 @@ mod sqlite {
     use cognate_store::StoreOptions;
     use cognate_store::sqlite::SqliteStore;
 
-    async fn fresh() -> Option<Arc<dyn Store>> {
+    /// A store in a temporary directory, which is removed when the
+    /// returned `TempDir` is dropped at the end of the test.
+    async fn fresh() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/test.db", dir.path().display());
         let store = SqliteStore::open(&url, &StoreOptions::default())
             .await
             .unwrap();
-        // The directory lives as long as the test process; tests are short.
-        std::mem::forget(dir);
-        Some(Arc::new(store))
+        Some((Arc::new(store), dir))
     }
 
     cognate_store::conformance_tests!(fresh());
@@ -28,7 +28,7 @@ mod sqlite {
     async fn a_failing_write_does_not_fail_its_group() {
         use cognate_core::store::{NewIdentity, StoreError};
 
-        let store = fresh().await.unwrap();
+        let (store, _dir) = fresh().await.unwrap();
         let pool = cognate_store::conformance::pool("us-east-1:group", "000000000000");
         store.insert_pool(&pool, 10).await.unwrap();
         let guest = |i: usize| NewIdentity {
@@ -181,13 +181,13 @@ mod postgres {
         with_database(url, &name)
     }
 
-    async fn fresh() -> Option<Arc<dyn Store>> {
+    async fn fresh() -> Option<(Arc<dyn Store>, ())> {
         let url = server_url()?;
         let database = fresh_database(&url).await;
         // Few connections per case: cases run in parallel on one server.
         let options = StoreOptions { max_connections: 4 };
         let store = PostgresStore::open(&database, &options).await.unwrap();
-        Some(Arc::new(store))
+        Some((Arc::new(store), ()))
     }
 
     cognate_store::conformance_tests!(fresh());
@@ -215,7 +215,9 @@ mod postgres {
     /// account and region at once never exceed the limit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_pool_inserts_respect_the_limit() {
-        let Some(store) = fresh().await else { return };
+        let Some((store, _held)) = fresh().await else {
+            return;
+        };
         let mut tasks = Vec::new();
         for i in 0..24 {
             let store = store.clone();
@@ -255,7 +257,9 @@ mod postgres {
     /// serialization failures itself, so nothing but `Conflict` comes back.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_versioned_changes_lose_no_update() {
-        let Some(store) = fresh().await else { return };
+        let Some((store, _held)) = fresh().await else {
+            return;
+        };
         let pool_id = "us-east-1:p";
         let ids: Vec<String> = (0..4).map(|i| format!("us-east-1:i{i}")).collect();
         let guests: Vec<NewIdentity> = ids
@@ -317,7 +321,9 @@ mod postgres {
     /// behind (a change either lands before the delete or fails).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn deleting_a_pool_under_concurrent_changes() {
-        let Some(store) = fresh().await else { return };
+        let Some((store, _held)) = fresh().await else {
+            return;
+        };
         let pool = test_pool("us-east-1:p");
         store.insert_pool(&pool, 5).await.unwrap();
         let ids: Vec<String> = (0..4).map(|i| format!("us-east-1:i{i}")).collect();
