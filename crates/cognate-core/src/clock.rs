@@ -37,6 +37,11 @@ impl OffsetClock {
         self.offset_secs
             .fetch_add(by.as_secs() as i64, Ordering::SeqCst);
     }
+
+    pub fn rewind(&self, by: Duration) {
+        self.offset_secs
+            .fetch_sub(by.as_secs() as i64, Ordering::SeqCst);
+    }
 }
 
 impl Clock for OffsetClock {

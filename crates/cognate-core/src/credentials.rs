@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::federation::VerifiedLogin;
 use crate::iam::parse_role_arn;
 use crate::ids;
-use crate::logins::{COGNITO_PROVIDER, LoginUse, VerifiedLogins};
+use crate::logins::{COGNITO_PROVIDER, LoginUse, SAML_ROLES_CLAIM, VerifiedLogins};
 use crate::model::{AmbiguousRoleResolution, MatchType, Pool, RoleMappingType};
 use crate::pools::is_user_pool_provider_name;
 use crate::service::Cognate;
@@ -66,6 +66,27 @@ struct TagsClaim<'a> {
 }
 
 /// The `amr` claim: how the identity authenticated in this call.
+/// The role a SAML login's assertion grants, when it grants any: the only
+/// one, or the one CustomRoleArn picks among several.
+fn saml_role(login: &VerifiedLogin, custom_role_arn: Option<&str>) -> Result<Option<String>> {
+    let Some(Value::Array(roles)) = login.claims.get(SAML_ROLES_CLAIM) else {
+        return Ok(None);
+    };
+    let roles: Vec<&str> = roles.iter().filter_map(Value::as_str).collect();
+    match (roles.as_slice(), custom_role_arn) {
+        ([], _) => Ok(None),
+        (_, Some(custom)) if roles.contains(&custom) => Ok(Some(custom.to_string())),
+        (_, Some(_)) => Err(Error::NotAuthorized(
+            "The role requested in CustomRoleArn is not among the roles of the SAML assertion."
+                .into(),
+        )),
+        ([only], None) => Ok(Some((*only).to_string())),
+        (_, None) => Err(Error::InvalidParameter(
+            "The SAML assertion grants several roles; choose one with CustomRoleArn.".into(),
+        )),
+    }
+}
+
 pub(crate) fn amr(logins: &[VerifiedLogin]) -> Vec<String> {
     if logins.is_empty() {
         return vec!["unauthenticated".into()];
@@ -309,7 +330,10 @@ impl Cognate {
                         .map(|m| (login.provider.clone(), m))
                 }) {
                 Some(found) => found,
-                None => continue,
+                None => match saml_role(login, custom_role_arn)? {
+                    Some(role) => return Ok(role),
+                    None => continue,
+                },
             };
             let chosen = match mapping.mapping_type {
                 RoleMappingType::Token => {

@@ -14,6 +14,20 @@ use crate::service::Cognate;
 /// The Logins key of tokens cognate itself signs.
 pub const COGNITO_PROVIDER: &str = "cognito-identity.amazonaws.com";
 
+/// Audiences a SAML assertion for AWS carries (the IdP is configured with
+/// AWS's service provider metadata, so assertions are addressed to AWS).
+const SAML_AUDIENCES: [&str; 2] = [
+    "urn:amazon:webservices",
+    "https://signin.aws.amazon.com/saml",
+];
+const SAML_RECIPIENT: &str = "https://signin.aws.amazon.com/saml";
+const SAML_STATIC_RECIPIENT: &str = "https://signin.aws.amazon.com/static/saml";
+const SAML_CLOCK_SKEW_SECS: i64 = 300;
+
+/// The claim under which a SAML login carries the roles its assertion
+/// grants for its own provider (role ARNs).
+pub const SAML_ROLES_CLAIM: &str = "cognate:saml_roles";
+
 pub const LOGINS_DONT_MATCH: &str = "Logins don't match. Please include at least one valid login for this identity or identity pool.";
 
 /// Where a Logins map is used: the Cognito token and the developer
@@ -126,6 +140,16 @@ impl Cognate {
                     "Invalid login token. The developer provider {key} can only be used in GetOpenIdTokenForDeveloperIdentity."
                 )));
             }
+            if pool.saml_provider_arns.iter().any(|arn| arn == key) {
+                if matches!(used_in, LoginUse::GetOpenIdToken | LoginUse::Developer) {
+                    return Err(Error::InvalidParameter(
+                        "SAML logins are supported in the enhanced flow only (GetCredentialsForIdentity)."
+                            .into(),
+                    ));
+                }
+                out.logins.push(self.verify_saml(pool, key, token).await?);
+                continue;
+            }
             let spec = self.provider_spec(pool, key).await?;
             let verified = self
                 .verifier
@@ -138,6 +162,55 @@ impl Cognate {
             out.logins.push(verified);
         }
         Ok(out)
+    }
+
+    /// A base64 SAML response from the IdP registered under `arn`, checked
+    /// against its metadata as IAM holds it now. The subject is the NameID;
+    /// the attributes become the claims (role mapping rules, the Role
+    /// attribute).
+    async fn verify_saml(&self, pool: &Pool, arn: &str, response: &str) -> Result<VerifiedLogin> {
+        let provider = self
+            .store
+            .get_saml_provider(arn)
+            .await?
+            .filter(|p| p.account == pool.account)
+            .ok_or_else(not_supported)?;
+        let idp = crate::iam::parse_saml_metadata(&provider.metadata)?;
+        let regional_recipient = format!("https://{}.signin.aws.amazon.com/saml", pool.region);
+        let expect = cognate_saml::Expectations {
+            now: self.clock.now_secs(),
+            clock_skew_secs: SAML_CLOCK_SKEW_SECS,
+            audiences: &SAML_AUDIENCES,
+            recipients: &[
+                SAML_RECIPIENT,
+                SAML_STATIC_RECIPIENT,
+                regional_recipient.as_str(),
+            ],
+        };
+        let assertion = cognate_saml::verify_response(response, &idp, &expect)
+            .map_err(|e| Error::NotAuthorized(format!("Invalid login token. {e}")))?;
+        let mut claims = serde_json::Map::new();
+        for (name, values) in &assertion.attributes {
+            let value = match values.as_slice() {
+                [one] => Value::String(one.clone()),
+                many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+            };
+            claims.insert(name.clone(), value);
+        }
+        claims.insert("sub".into(), Value::String(assertion.name_id.clone()));
+        let roles: Vec<Value> = assertion
+            .roles()
+            .into_iter()
+            .filter(|(_, provider)| provider == arn)
+            .map(|(role, _)| Value::String(role))
+            .collect();
+        claims.insert(SAML_ROLES_CLAIM.into(), Value::Array(roles));
+        Ok(VerifiedLogin {
+            provider: arn.to_string(),
+            subject: assertion.name_id,
+            audience: assertion.issuer,
+            claims,
+        })
     }
 
     /// A token cognate signed for this pool (the developer flow passes it

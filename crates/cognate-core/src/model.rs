@@ -260,6 +260,21 @@ impl OidcProvider {
     }
 }
 
+/// A SAML identity provider registered through IAM: the IdP's metadata
+/// document as given, which names its entity id and signing certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlProvider {
+    pub account: String,
+    pub arn: String,
+    pub name: String,
+    pub metadata: String,
+    pub created_at: i64,
+    /// The metadata's `validUntil`, if it has one.
+    pub valid_until: Option<i64>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
 pub fn strip_scheme(url: &str) -> &str {
     url.strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))

@@ -348,10 +348,13 @@ impl Cognate {
                 )));
             }
         }
-        if let Some(arn) = settings.saml_provider_arns.first() {
-            return Err(Error::InvalidParameter(format!(
-                "Invalid SamlProviderARN: {arn}. SAML providers are not supported by this server yet."
-            )));
+        for arn in &settings.saml_provider_arns {
+            let provider = self.store.get_saml_provider(arn).await?;
+            if provider.is_none_or(|p| p.account != caller.account) {
+                return Err(Error::InvalidParameter(format!(
+                    "Invalid SamlProviderARN: {arn} does not exist."
+                )));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for provider in &settings.cognito_identity_providers {

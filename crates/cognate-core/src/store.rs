@@ -7,7 +7,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    Identity, Login, ManagedPolicy, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord,
+    Identity, Login, ManagedPolicy, MergeRecord, OidcProvider, Pool, Role, SamlProvider,
+    SigningKeyRecord,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -195,6 +196,12 @@ pub trait Store: Send + Sync + 'static {
     async fn update_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()>;
     async fn delete_oidc_provider(&self, arn: &str) -> StoreResult<bool>;
     async fn list_oidc_providers(&self, account: &str) -> StoreResult<Vec<OidcProvider>>;
+
+    async fn insert_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()>;
+    async fn get_saml_provider(&self, arn: &str) -> StoreResult<Option<SamlProvider>>;
+    async fn update_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()>;
+    async fn delete_saml_provider(&self, arn: &str) -> StoreResult<bool>;
+    async fn list_saml_providers(&self, account: &str) -> StoreResult<Vec<SamlProvider>>;
 
     // ---- keys and settings ----
 

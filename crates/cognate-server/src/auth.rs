@@ -218,6 +218,7 @@ pub async fn resource_of(state: &AppState, call: &Call, principal: &Principal) -
             if let Some(arn) = params
                 .get("PolicyArn")
                 .or_else(|| params.get("OpenIDConnectProviderArn"))
+                .or_else(|| params.get("SAMLProviderArn"))
                 .or_else(|| params.get("PolicySourceArn"))
             {
                 return arn.to_string();
@@ -229,6 +230,10 @@ pub async fn resource_of(state: &AppState, call: &Call, principal: &Principal) -
                 (Operation::CreateOpenIDConnectProvider, _, Some(url)) => {
                     cognate_core::iam::oidc_provider_arn(account, url)
                 }
+                (Operation::CreateSAMLProvider, _, _) => match params.get("Name") {
+                    Some(name) => cognate_core::iam::saml_provider_arn(account, name),
+                    None => "*".to_string(),
+                },
                 _ => "*".to_string(),
             }
         }

@@ -134,6 +134,11 @@ operations! {
         DeleteOpenIDConnectProvider,
         AddClientIDToOpenIDConnectProvider,
         RemoveClientIDFromOpenIDConnectProvider,
+        CreateSAMLProvider,
+        GetSAMLProvider,
+        ListSAMLProviders,
+        UpdateSAMLProvider,
+        DeleteSAMLProvider,
     }
 }
 

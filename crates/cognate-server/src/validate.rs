@@ -49,6 +49,7 @@ patterns! {
     ACCOUNT_ID = r"\d+";
     SESSION_NAME = r"[\w+=,.@-]*";
     IAM_NAME = r"[\w+=,.@-]+";
+    SAML_PROVIDER_NAME = r"[\w._-]+";
     POLICY_VERSION_ID = r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?";
     SESSION_POLICY = r"[\u0009\u000A\u000D\u0020-\u00FF]+";
 }

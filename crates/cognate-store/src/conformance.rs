@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use cognate_core::model::{
     Login, ManagedPolicy, ManagedPolicyVersion, MergeCause, MergeRecord, OidcProvider, Pool, Role,
-    SigningKeyRecord,
+    SamlProvider, SigningKeyRecord,
 };
 use cognate_core::store::{IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError};
 
@@ -770,6 +770,54 @@ pub async fn oidc_providers_round_trip(store: Arc<dyn Store>) {
     assert_eq!(store.get_oidc_provider(&provider.arn).await.unwrap(), None);
 }
 
+fn saml_provider(account: &str, name: &str) -> SamlProvider {
+    SamlProvider {
+        account: account.into(),
+        arn: format!("arn:aws:iam::{account}:saml-provider/{name}"),
+        name: name.into(),
+        metadata: "<md:EntityDescriptor/>".into(),
+        created_at: 1,
+        valid_until: Some(2_000_000_000),
+        tags: BTreeMap::from([("team".to_string(), "identity".to_string())]),
+    }
+}
+
+pub async fn saml_providers_round_trip(store: Arc<dyn Store>) {
+    let provider = saml_provider("111", "corp");
+    let other_account = saml_provider("222", "corp");
+    store.insert_saml_provider(&provider).await.unwrap();
+    store.insert_saml_provider(&other_account).await.unwrap();
+    assert!(matches!(
+        store.insert_saml_provider(&provider).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let mut updated = provider.clone();
+    updated.metadata = "<md:EntityDescriptor entityID=\"x\"/>".into();
+    updated.valid_until = None;
+    store.update_saml_provider(&updated).await.unwrap();
+    let second = saml_provider("111", "another");
+    store.insert_saml_provider(&second).await.unwrap();
+    assert_eq!(
+        store.list_saml_providers("111").await.unwrap(),
+        vec![second.clone(), updated.clone()]
+    );
+    assert_eq!(
+        store.get_saml_provider(&provider.arn).await.unwrap(),
+        Some(updated.clone())
+    );
+    assert!(store.delete_saml_provider(&provider.arn).await.unwrap());
+    assert!(!store.delete_saml_provider(&provider.arn).await.unwrap());
+    assert_eq!(store.get_saml_provider(&provider.arn).await.unwrap(), None);
+    assert!(matches!(
+        store.update_saml_provider(&updated).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.list_saml_providers("222").await.unwrap(),
+        vec![other_account]
+    );
+}
+
 pub async fn signing_keys_retire_and_expire(store: Arc<dyn Store>) {
     let key = |kid: &str, created_at| SigningKeyRecord {
         kid: kid.into(),
@@ -1151,6 +1199,28 @@ pub async fn config_generation_counts_config_changes(store: Arc<dyn Store>) {
         "refused update_oidc_provider"
     );
 
+    // SAML providers.
+    let provider = saml_provider("111", "corp");
+    s.insert_saml_provider(&provider).await.unwrap();
+    assert!(generation_moved(s, &mut g).await, "insert_saml_provider");
+    assert!(matches!(
+        s.insert_saml_provider(&provider).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(
+        !generation_moved(s, &mut g).await,
+        "refused insert_saml_provider"
+    );
+    s.update_saml_provider(&provider).await.unwrap();
+    assert!(generation_moved(s, &mut g).await, "update_saml_provider");
+    assert!(s.delete_saml_provider(&provider.arn).await.unwrap());
+    assert!(generation_moved(s, &mut g).await, "delete_saml_provider");
+    assert!(!s.delete_saml_provider(&provider.arn).await.unwrap());
+    assert!(
+        !generation_moved(s, &mut g).await,
+        "refused delete_saml_provider"
+    );
+
     // Deleting the pool is a configuration change.
     assert!(s.delete_pool(&p.id).await.unwrap());
     assert!(generation_moved(s, &mut g).await, "delete_pool");
@@ -1180,6 +1250,7 @@ macro_rules! conformance_tests {
             attachments_follow_roles_and_policies,
             concurrent_attach_and_policy_delete,
             oidc_providers_round_trip,
+            saml_providers_round_trip,
             signing_keys_retire_and_expire,
             settings_are_set_once,
             import_writes_records_as_given,

@@ -48,7 +48,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cognate_core::model::{
     Identity, Login, ManagedPolicy, MergeCause, MergeRecord, OidcProvider, Pool, Role,
-    SigningKeyRecord,
+    SamlProvider, SigningKeyRecord,
 };
 use cognate_core::store::{
     IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError, StoreResult,
@@ -983,6 +983,78 @@ impl Store for PostgresStore {
         let rows = retrying!("list_oidc_providers", async {
             Ok(
                 sqlx::query("SELECT doc FROM oidc_providers WHERE account = $1 ORDER BY arn")
+                    .bind(account)
+                    .fetch_all(&self.pool)
+                    .await?,
+            )
+        })?;
+        rows.iter().map(doc_column).collect()
+    }
+
+    async fn insert_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
+        let doc = to_doc(provider)?;
+        retrying!("insert_saml_provider", async {
+            let mut tx = self.begin().await?;
+            sqlx::query("INSERT INTO saml_providers (arn, account, doc) VALUES ($1, $2, $3)")
+                .bind(&provider.arn)
+                .bind(&provider.account)
+                .bind(&doc)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(provider.arn.clone())))?;
+            bump_generation(&mut tx).await?;
+            commit(tx).await
+        })
+    }
+
+    async fn get_saml_provider(&self, arn: &str) -> StoreResult<Option<SamlProvider>> {
+        let row = retrying!("get_saml_provider", async {
+            Ok(sqlx::query("SELECT doc FROM saml_providers WHERE arn = $1")
+                .bind(arn)
+                .fetch_optional(&self.pool)
+                .await?)
+        })?;
+        row.as_ref().map(doc_column).transpose()
+    }
+
+    async fn update_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
+        let doc = to_doc(provider)?;
+        retrying!("update_saml_provider", async {
+            let mut tx = self.begin().await?;
+            let updated = sqlx::query("UPDATE saml_providers SET doc = $1 WHERE arn = $2")
+                .bind(&doc)
+                .bind(&provider.arn)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound(provider.arn.clone()).into());
+            }
+            bump_generation(&mut tx).await?;
+            commit(tx).await
+        })
+    }
+
+    async fn delete_saml_provider(&self, arn: &str) -> StoreResult<bool> {
+        retrying!("delete_saml_provider", async {
+            let mut tx = self.begin().await?;
+            let deleted = sqlx::query("DELETE FROM saml_providers WHERE arn = $1")
+                .bind(arn)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted > 0 {
+                bump_generation(&mut tx).await?;
+            }
+            commit(tx).await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    async fn list_saml_providers(&self, account: &str) -> StoreResult<Vec<SamlProvider>> {
+        let rows = retrying!("list_saml_providers", async {
+            Ok(
+                sqlx::query("SELECT doc FROM saml_providers WHERE account = $1 ORDER BY arn")
                     .bind(account)
                     .fetch_all(&self.pool)
                     .await?,

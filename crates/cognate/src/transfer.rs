@@ -8,7 +8,7 @@ use std::io::{BufRead, Write};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cognate_core::model::{
-    Identity, ManagedPolicy, MergeRecord, OidcProvider, Pool, Role, SigningKeyRecord,
+    Identity, ManagedPolicy, MergeRecord, OidcProvider, Pool, Role, SamlProvider, SigningKeyRecord,
 };
 use cognate_core::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,7 @@ enum Record {
     ManagedPolicy(ManagedPolicy),
     Role(Role),
     OidcProvider(OidcProvider),
+    SamlProvider(SamlProvider),
     Pool(Box<Pool>),
     Identity(Identity),
     Merge(MergeRecord),
@@ -123,6 +124,10 @@ pub async fn export<W: Write>(
     }
     for provider in store.list_oidc_providers(account).await? {
         line(out, &Record::OidcProvider(provider))?;
+        counts.other += 1;
+    }
+    for provider in store.list_saml_providers(account).await? {
+        line(out, &Record::SamlProvider(provider))?;
         counts.other += 1;
     }
     let mut after_pool: Option<String> = None;
@@ -227,6 +232,10 @@ pub async fn import<R: BufRead>(store: &dyn Store, input: R) -> Result<Counts, T
             }
             Record::OidcProvider(provider) => {
                 store.insert_oidc_provider(&provider).await?;
+                counts.other += 1;
+            }
+            Record::SamlProvider(provider) => {
+                store.insert_saml_provider(&provider).await?;
                 counts.other += 1;
             }
             Record::Pool(pool) => {

@@ -131,7 +131,12 @@ pub async fn dispatch(
         | ListOpenIDConnectProviders
         | DeleteOpenIDConnectProvider
         | AddClientIDToOpenIDConnectProvider
-        | RemoveClientIDFromOpenIDConnectProvider => Err(ApiError::internal()),
+        | RemoveClientIDFromOpenIDConnectProvider
+        | CreateSAMLProvider
+        | GetSAMLProvider
+        | ListSAMLProviders
+        | UpdateSAMLProvider
+        | DeleteSAMLProvider => Err(ApiError::internal()),
     };
     document.map(json_response)
 }

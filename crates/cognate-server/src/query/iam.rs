@@ -70,16 +70,7 @@ fn write_role(w: &mut XmlWriter, role: &Role) {
         )
         .leaf_opt("Description", role.description.as_deref())
         .leaf("MaxSessionDuration", &role.max_session_duration.to_string());
-    if !role.tags.is_empty() {
-        w.open("Tags");
-        for (k, val) in &role.tags {
-            w.open("member")
-                .leaf("Key", k)
-                .leaf("Value", val)
-                .close("member");
-        }
-        w.close("Tags");
-    }
+    write_tags(w, &role.tags);
 }
 
 fn policy_arn_param(c: &mut Checker, params: &Params) -> String {
@@ -131,15 +122,8 @@ fn write_policy(w: &mut XmlWriter, p: &ManagedPolicy, with_description: bool) {
     }
     w.leaf("CreateDate", &timestamp(p.created_at))
         .leaf("UpdateDate", &timestamp(p.updated_at));
-    if with_description && !p.tags.is_empty() {
-        w.open("Tags");
-        for (k, val) in &p.tags {
-            w.open("member")
-                .leaf("Key", k)
-                .leaf("Value", val)
-                .close("member");
-        }
-        w.close("Tags");
+    if with_description {
+        write_tags(w, &p.tags);
     }
 }
 
@@ -661,9 +645,90 @@ pub async fn dispatch(
             }
             .map_err(err)?;
         }
+        Operation::CreateSAMLProvider => {
+            let name = required(&mut c, params, "Name", "name");
+            c.string("name", &name, 1, 128, Some(&v::SAML_PROVIDER_NAME));
+            let metadata = saml_metadata(&mut c, params);
+            let tags = params.tags("Tags");
+            c.finish().map_err(err)?;
+            let provider = cognate
+                .create_saml_provider(&who, &name, &metadata, tags)
+                .await
+                .map_err(err)?;
+            w.leaf("SAMLProviderArn", &provider.arn);
+            write_tags(&mut w, &provider.tags);
+        }
+        Operation::GetSAMLProvider => {
+            let arn = saml_provider_arn(&mut c, params);
+            c.finish().map_err(err)?;
+            let provider = cognate.saml_provider(&who, &arn).await.map_err(err)?;
+            w.leaf("SAMLMetadataDocument", &provider.metadata);
+            w.leaf("CreateDate", &timestamp(provider.created_at));
+            if let Some(valid_until) = provider.valid_until {
+                w.leaf("ValidUntil", &timestamp(valid_until));
+            }
+            write_tags(&mut w, &provider.tags);
+        }
+        Operation::ListSAMLProviders => {
+            let providers = cognate.list_saml_providers(&who).await.map_err(err)?;
+            w.open("SAMLProviderList");
+            for p in &providers {
+                w.open("member").leaf("Arn", &p.arn);
+                if let Some(valid_until) = p.valid_until {
+                    w.leaf("ValidUntil", &timestamp(valid_until));
+                }
+                w.leaf("CreateDate", &timestamp(p.created_at))
+                    .close("member");
+            }
+            w.close("SAMLProviderList");
+        }
+        Operation::UpdateSAMLProvider => {
+            let arn = saml_provider_arn(&mut c, params);
+            let metadata = saml_metadata(&mut c, params);
+            c.finish().map_err(err)?;
+            let provider = cognate
+                .update_saml_provider(&who, &arn, &metadata)
+                .await
+                .map_err(err)?;
+            w.leaf("SAMLProviderArn", &provider.arn);
+        }
+        Operation::DeleteSAMLProvider => {
+            let arn = saml_provider_arn(&mut c, params);
+            c.finish().map_err(err)?;
+            cognate
+                .delete_saml_provider(&who, &arn)
+                .await
+                .map_err(err)?;
+        }
         _ => return Err(not_implemented(operation)),
     }
     Ok(w)
+}
+
+fn saml_provider_arn(c: &mut Checker, params: &Params) -> String {
+    let arn = required(c, params, "SAMLProviderArn", "sAMLProviderArn");
+    c.arn("sAMLProviderArn", &arn);
+    arn
+}
+
+fn saml_metadata(c: &mut Checker, params: &Params) -> String {
+    let metadata = required(c, params, "SAMLMetadataDocument", "sAMLMetadataDocument");
+    c.string("sAMLMetadataDocument", &metadata, 1000, 10_000_000, None);
+    metadata
+}
+
+fn write_tags(w: &mut XmlWriter, tags: &std::collections::BTreeMap<String, String>) {
+    if tags.is_empty() {
+        return;
+    }
+    w.open("Tags");
+    for (k, val) in tags {
+        w.open("member")
+            .leaf("Key", k)
+            .leaf("Value", val)
+            .close("member");
+    }
+    w.close("Tags");
 }
 
 fn provider_arn(c: &mut Checker, params: &Params) -> String {

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use cognate_core::model::{
     Identity, Login, ManagedPolicy, MergeCause, MergeRecord, OidcProvider, Pool, Role,
-    SigningKeyRecord,
+    SamlProvider, SigningKeyRecord,
 };
 use cognate_core::store::{
     IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError, StoreResult,
@@ -745,6 +745,67 @@ impl Store for SqliteStore {
             docs(
                 conn,
                 "SELECT doc FROM oidc_providers WHERE account = ?1 ORDER BY arn",
+                [account],
+            )
+        })
+    }
+
+    async fn insert_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
+        let doc = to_doc(provider)?;
+        let (arn, account) = (provider.arn.clone(), provider.account.clone());
+        self.engine
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO saml_providers (arn, account, doc) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![arn, account, doc])
+                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(arn.clone())))?;
+                bump_generation(conn)
+            })
+            .await
+    }
+
+    async fn get_saml_provider(&self, arn: &str) -> StoreResult<Option<SamlProvider>> {
+        self.engine
+            .read(|conn| optional_doc(conn, "SELECT doc FROM saml_providers WHERE arn = ?1", [arn]))
+    }
+
+    async fn update_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
+        let doc = to_doc(provider)?;
+        let arn = provider.arn.clone();
+        self.engine
+            .write(move |conn| {
+                let updated = conn
+                    .prepare_cached("UPDATE saml_providers SET doc = ?1 WHERE arn = ?2")?
+                    .execute(params![doc, arn])?;
+                if updated == 0 {
+                    return Err(StoreError::NotFound(arn).into());
+                }
+                bump_generation(conn)
+            })
+            .await
+    }
+
+    async fn delete_saml_provider(&self, arn: &str) -> StoreResult<bool> {
+        let arn = arn.to_string();
+        self.engine
+            .write(move |conn| {
+                let deleted = conn
+                    .prepare_cached("DELETE FROM saml_providers WHERE arn = ?1")?
+                    .execute([&arn])?;
+                if deleted > 0 {
+                    bump_generation(conn)?;
+                }
+                Ok(deleted > 0)
+            })
+            .await
+    }
+
+    async fn list_saml_providers(&self, account: &str) -> StoreResult<Vec<SamlProvider>> {
+        self.engine.read(|conn| {
+            docs(
+                conn,
+                "SELECT doc FROM saml_providers WHERE account = ?1 ORDER BY arn",
                 [account],
             )
         })

@@ -16,6 +16,7 @@ mod limits;
 mod multinode;
 mod pools;
 mod protocol;
+mod saml;
 mod signing;
 mod sts;
 mod transfer;

@@ -43,10 +43,26 @@ async fn export_then_import_preserves_everything() {
         .unwrap()
         .open_id_connect_provider_arn
         .unwrap();
+    let saml_metadata = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cognate-saml/tests/vectors/metadata.xml"
+    ))
+    .unwrap();
+    let saml_arn = s
+        .iam()
+        .create_saml_provider()
+        .name("MovingIdP")
+        .saml_metadata_document(&saml_metadata)
+        .send()
+        .await
+        .unwrap()
+        .saml_provider_arn
+        .unwrap();
     let pool = s
         .cognito()
         .create_identity_pool()
         .identity_pool_name("moving")
+        .saml_provider_arns(&saml_arn)
         .allow_unauthenticated_identities(true)
         .developer_provider_name("login.move")
         .open_id_connect_provider_arns(arn)
@@ -256,6 +272,21 @@ async fn export_then_import_preserves_everything() {
         .await
         .unwrap();
     assert_eq!(described.developer_provider_name(), Some("login.move"));
+    assert_eq!(
+        described.saml_provider_arns(),
+        std::slice::from_ref(&saml_arn)
+    );
+    let moved_saml = t
+        .iam()
+        .get_saml_provider()
+        .saml_provider_arn(&saml_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        moved_saml.saml_metadata_document(),
+        Some(saml_metadata.as_str())
+    );
     assert_eq!(
         described
             .identity_pool_tags()

@@ -50,6 +50,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_identities_without_rowid.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_saml_providers.sql"),
+    ),
 ];
 
 /// What a job's closure can fail with: SQLite, or a decision of the store.

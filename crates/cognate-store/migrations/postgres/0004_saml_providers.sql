@@ -1,0 +1,8 @@
+-- SAML identity providers registered through IAM (CreateSAMLProvider).
+-- Changes to them bump the configuration generation, as OIDC providers do.
+CREATE TABLE saml_providers (
+    arn TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+    account TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX saml_providers_by_account ON saml_providers (account, arn);
