@@ -308,3 +308,76 @@ def test_provider_not_on_the_pool_is_refused(iam, public, pool, idp):
     expect_error(
         "NotAuthorizedException", public.get_id, IdentityPoolId=pool_id, Logins={arn: stranger.response("henry")}
     )
+
+
+def test_role_mappings_apply_to_saml_logins(server, admin, iam_admin, public, idp, saml_arn):
+    pool_id = admin.create_identity_pool(
+        IdentityPoolName="saml-mapped", AllowUnauthenticatedIdentities=False, SamlProviderARNs=[saml_arn]
+    )["IdentityPoolId"]
+    default = make_role(iam_admin, pool_id, "MappedDefault")
+    engineers = make_role(iam_admin, pool_id, "MappedEngineers")
+    auditors = make_role(iam_admin, pool_id, "MappedAuditors")
+
+    # Rules over the assertion's attributes.
+    admin.set_identity_pool_roles(
+        IdentityPoolId=pool_id,
+        Roles={"authenticated": default},
+        RoleMappings={
+            saml_arn: {
+                "Type": "Rules",
+                "AmbiguousRoleResolution": "AuthenticatedRole",
+                "RulesConfiguration": {
+                    "Rules": [{"Claim": "department", "MatchType": "Equals", "Value": "audit", "RoleARN": auditors}]
+                },
+            }
+        },
+    )
+    user = "ivy-" + uuid.uuid4().hex[:6]
+
+    def credentials_for(**kwargs):
+        identity_id = public.get_id(IdentityPoolId=pool_id, Logins={saml_arn: idp.response(user)})["IdentityId"]
+        got = public.get_credentials_for_identity(
+            IdentityId=identity_id, Logins={saml_arn: idp.response(user, **kwargs)}
+        )
+        return role_name(assumed_role_arn(server, got["Credentials"]).split("/CognitoIdentityCredentials")[0])
+
+    assert credentials_for(attributes={"department": ["audit"]}) == role_name(auditors)
+    assert credentials_for(attributes={"department": ["sales"]}) == role_name(default)
+
+    # Token: the assertion's own Role pairs, and Deny when it has none.
+    admin.set_identity_pool_roles(
+        IdentityPoolId=pool_id,
+        Roles={"authenticated": default},
+        RoleMappings={saml_arn: {"Type": "Token", "AmbiguousRoleResolution": "Deny"}},
+    )
+    assert credentials_for(roles=[(engineers, saml_arn)]) == role_name(engineers)
+    identity_id = public.get_id(IdentityPoolId=pool_id, Logins={saml_arn: idp.response(user)})["IdentityId"]
+    msg = expect_error(
+        "NotAuthorizedException",
+        public.get_credentials_for_identity,
+        IdentityId=identity_id,
+        Logins={saml_arn: idp.response(user)},
+    )
+    assert "denied" in msg
+    # Attributes that only look like Cognito's role claims grant nothing.
+    msg = expect_error(
+        "NotAuthorizedException",
+        public.get_credentials_for_identity,
+        IdentityId=identity_id,
+        Logins={saml_arn: idp.response(user, attributes={"cognito:roles": [auditors], "cognito:preferred_role": [auditors]})},
+    )
+    assert "denied" in msg
+
+
+def test_custom_role_arn_needs_a_role_in_the_assertion(public, pool, idp, saml_arn):
+    pool_id, roles = pool
+    user = "jack-" + uuid.uuid4().hex[:6]
+    identity_id = public.get_id(IdentityPoolId=pool_id, Logins={saml_arn: idp.response(user)})["IdentityId"]
+    msg = expect_error(
+        "NotAuthorizedException",
+        public.get_credentials_for_identity,
+        IdentityId=identity_id,
+        Logins={saml_arn: idp.response(user)},
+        CustomRoleArn=roles["engineers"],
+    )
+    assert "CustomRoleArn" in msg

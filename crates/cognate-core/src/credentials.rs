@@ -65,16 +65,16 @@ struct TagsClaim<'a> {
     principal_tags: BTreeMap<&'a String, [&'a String; 1]>,
 }
 
-/// The `amr` claim: how the identity authenticated in this call.
-/// The role a SAML login's assertion grants, when it grants any: the only
-/// one, or the one CustomRoleArn picks among several.
+/// The role a SAML login's assertion grants for its provider: the only
+/// one, or the one CustomRoleArn picks among several. None when the login
+/// is not SAML or its assertion grants no role (and none was asked for).
 fn saml_role(login: &VerifiedLogin, custom_role_arn: Option<&str>) -> Result<Option<String>> {
     let Some(Value::Array(roles)) = login.claims.get(SAML_ROLES_CLAIM) else {
         return Ok(None);
     };
     let roles: Vec<&str> = roles.iter().filter_map(Value::as_str).collect();
     match (roles.as_slice(), custom_role_arn) {
-        ([], _) => Ok(None),
+        ([], None) => Ok(None),
         (_, Some(custom)) if roles.contains(&custom) => Ok(Some(custom.to_string())),
         (_, Some(_)) => Err(Error::NotAuthorized(
             "The role requested in CustomRoleArn is not among the roles of the SAML assertion."
@@ -87,6 +87,7 @@ fn saml_role(login: &VerifiedLogin, custom_role_arn: Option<&str>) -> Result<Opt
     }
 }
 
+/// The `amr` claim: how the identity authenticated in this call.
 pub(crate) fn amr(logins: &[VerifiedLogin]) -> Vec<String> {
     if logins.is_empty() {
         return vec!["unauthenticated".into()];
@@ -336,6 +337,11 @@ impl Cognate {
                 },
             };
             let chosen = match mapping.mapping_type {
+                // A SAML assertion's roles are its Role pairs for this
+                // provider, never attributes it merely names like Cognito's.
+                RoleMappingType::Token if login.claims.contains_key(SAML_ROLES_CLAIM) => {
+                    saml_role(login, custom_role_arn)?
+                }
                 RoleMappingType::Token => {
                     let roles = claim_list(&login.claims, "cognito:roles");
                     match custom_role_arn {

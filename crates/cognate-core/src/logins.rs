@@ -175,20 +175,29 @@ impl Cognate {
             .await?
             .filter(|p| p.account == pool.account)
             .ok_or_else(not_supported)?;
-        let idp = crate::iam::parse_saml_metadata(&provider.metadata)?;
+        // Parsing and canonicalizing XML is CPU work on attacker-sized input
+        // (bounded by cognate-saml): off the async workers.
+        let metadata = provider.metadata;
+        let response = response.to_string();
         let regional_recipient = format!("https://{}.signin.aws.amazon.com/saml", pool.region);
-        let expect = cognate_saml::Expectations {
-            now: self.clock.now_secs(),
-            clock_skew_secs: SAML_CLOCK_SKEW_SECS,
-            audiences: &SAML_AUDIENCES,
-            recipients: &[
-                SAML_RECIPIENT,
-                SAML_STATIC_RECIPIENT,
-                regional_recipient.as_str(),
-            ],
-        };
-        let assertion = cognate_saml::verify_response(response, &idp, &expect)
-            .map_err(|e| Error::NotAuthorized(format!("Invalid login token. {e}")))?;
+        let now = self.clock.now_secs();
+        let assertion = tokio::task::spawn_blocking(move || {
+            let idp = crate::iam::parse_saml_metadata(&metadata)?;
+            let expect = cognate_saml::Expectations {
+                now,
+                clock_skew_secs: SAML_CLOCK_SKEW_SECS,
+                audiences: &SAML_AUDIENCES,
+                recipients: &[
+                    SAML_RECIPIENT,
+                    SAML_STATIC_RECIPIENT,
+                    regional_recipient.as_str(),
+                ],
+            };
+            cognate_saml::verify_response(&response, &idp, &expect)
+                .map_err(|e| Error::NotAuthorized(format!("Invalid login token. {e}")))
+        })
+        .await
+        .map_err(|_| Error::Internal("SAML verification did not finish".into()))??;
         let mut claims = serde_json::Map::new();
         for (name, values) in &assertion.attributes {
             let value = match values.as_slice() {

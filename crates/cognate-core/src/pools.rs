@@ -397,6 +397,7 @@ pub fn provider_configured(pool: &Pool, key: &str) -> bool {
             .open_id_connect_provider_arns
             .iter()
             .any(|arn| iam::oidc_arn_host_path(arn) == Some(key))
+        || pool.saml_provider_arns.iter().any(|arn| arn == key)
         || pool.cognito_identity_providers.iter().any(|p| {
             p.provider_name == key || format!("{}:{}", p.provider_name, p.client_id) == key
         })

@@ -47,6 +47,9 @@ pub fn canonicalize(
     }
     let src = apex.document().input_text();
     let mut out = Vec::with_capacity(src.len());
+    // Canonical output of real documents is about as long as their source;
+    // namespace redeclarations on hostile input could multiply it.
+    let max_out = src.len().saturating_mul(8).saturating_add(64 * 1024);
     // Namespace bindings rendered by output ancestors: (prefix, uri), "" = default.
     let mut rendered: Vec<(String, String)> = Vec::new();
 
@@ -71,6 +74,9 @@ pub fn canonicalize(
                     NodeType::Element => {
                         let mark = rendered.len();
                         open_tag(node, node == apex, mode, src, &mut rendered, &mut out)?;
+                        if out.len() > max_out {
+                            return Err(SamlError::TooLarge);
+                        }
                         stack.push(Step::Close(node, mark));
                         // Push children in reverse so they pop in document order.
                         let children: Vec<_> = node.children().collect();

@@ -10,6 +10,8 @@ use crate::metadata::SigningKey;
 use crate::{NS_DSIG, b64_lenient};
 
 const NS_EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+/// Longest InclusiveNamespaces PrefixList accepted (after removing repeats).
+const MAX_INCLUSIVE_PREFIXES: usize = 32;
 
 const ALG_EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ALG_EXC_C14N_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
@@ -90,14 +92,20 @@ fn c14n_mode(alg: &str, method: &Node<'_, '_>) -> Result<Option<C14nMode>, SamlE
     };
     let mut inclusive_prefixes = Vec::new();
     for child in method.children().filter(|c| c.is_element()) {
-        if exclusive && child.has_tag_name((NS_EXC_C14N, "InclusiveNamespaces")) {
+        if exclusive
+            && child.has_tag_name((NS_EXC_C14N, "InclusiveNamespaces"))
+            && inclusive_prefixes.is_empty()
+            && !child.children().any(|c| c.is_element())
+        {
             let list = child.attribute("PrefixList").unwrap_or("");
             for p in list.split_ascii_whitespace() {
-                inclusive_prefixes.push(if p == "#default" {
-                    String::new()
-                } else {
-                    p.to_string()
-                });
+                let p = if p == "#default" { "" } else { p };
+                if !inclusive_prefixes.iter().any(|known| known == p) {
+                    inclusive_prefixes.push(p.to_string());
+                }
+            }
+            if inclusive_prefixes.len() > MAX_INCLUSIVE_PREFIXES {
+                return Err(SamlError::TooManyNamespaces);
             }
         } else {
             return Err(SamlError::MalformedSignature(
@@ -196,6 +204,11 @@ pub(crate) fn verify_enveloped(
         return Err(SamlError::MalformedSignature(
             "Reference must hold DigestMethod and DigestValue",
         ));
+    }
+    // SignedInfo is canonicalized before its signature is known to be good,
+    // so nothing in it may carry content the algorithms do not define.
+    if digest_method.children().any(|c| c.is_element()) {
+        return Err(SamlError::UnsupportedAlgorithm("digest"));
     }
     let digest_alg = match algorithm(digest_method)? {
         ALG_SHA256 => &digest::SHA256,

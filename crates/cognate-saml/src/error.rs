@@ -14,6 +14,10 @@ pub enum SamlError {
     /// The decoded document is larger than [`crate::MAX_RESPONSE_BYTES`].
     #[error("SAML response is too large")]
     TooLarge,
+    /// More namespaces in scope, or a longer InclusiveNamespaces list, than
+    /// any real IdP sends: refused before canonicalization can cost much.
+    #[error("SAML document declares too many namespaces")]
+    TooManyNamespaces,
     /// The document is not UTF-8 text.
     #[error("SAML document is not UTF-8")]
     NotUtf8,

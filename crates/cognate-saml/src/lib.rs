@@ -52,6 +52,12 @@ pub use metadata::IdpMetadata;
 /// Largest decoded SAML response accepted, in bytes.
 pub const MAX_RESPONSE_BYTES: usize = 100 * 1024;
 
+/// Most namespaces in scope at any element. Real responses have a handful;
+/// the bound keeps canonicalization (quadratic in them per element) cheap
+/// on hostile input, which is canonicalized before any signature is known
+/// to be good.
+pub(crate) const MAX_IN_SCOPE_NAMESPACES: usize = 64;
+
 pub(crate) const NS_SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 pub(crate) const NS_SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 pub(crate) const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -252,6 +258,9 @@ fn verify_document(
     let mut ids = std::collections::HashSet::new();
     let mut assertions = Vec::new();
     for node in doc.descendants().filter(|n| n.is_element()) {
+        if node.namespaces().nth(MAX_IN_SCOPE_NAMESPACES).is_some() {
+            return Err(SamlError::TooManyNamespaces);
+        }
         if node.tag_name().namespace() == Some(NS_SAML) {
             match node.tag_name().name() {
                 "EncryptedAssertion" | "EncryptedID" | "EncryptedAttribute" => {
@@ -381,7 +390,7 @@ fn verify_document(
                 .to_string();
             let mut values = Vec::new();
             for value in children_named(attr, NS_SAML, "AttributeValue") {
-                if value.attribute((NS_XSI, "nil")) == Some("true") {
+                if matches!(value.attribute((NS_XSI, "nil")), Some("true" | "1")) {
                     values.push(String::new());
                 } else {
                     values.push(strict_text(value, "AttributeValue")?);

@@ -61,7 +61,7 @@ impl IdpMetadata {
             if let Some(v) = node.attribute("validUntil") {
                 let t = time::parse_datetime(v, false)
                     .ok_or(SamlError::InvalidTime("metadata validUntil"))?;
-                valid_until = Some(valid_until.map_or(t, |cur| cur.max(t)));
+                valid_until = Some(valid_until.map_or(t, |cur| cur.min(t)));
             }
             Ok(())
         };
@@ -137,8 +137,9 @@ impl IdpMetadata {
         })
     }
 
-    /// The latest `validUntil` found on the EntitiesDescriptor /
-    /// EntityDescriptor / IDPSSODescriptor (unix seconds), if any.
+    /// The earliest `validUntil` found on the EntitiesDescriptor /
+    /// EntityDescriptor / IDPSSODescriptor (unix seconds), if any: each
+    /// bounds everything inside it.
     pub fn valid_until(&self) -> Option<i64> {
         self.valid_until
     }

@@ -626,7 +626,8 @@ fn metadata_parses() {
     );
     let md = IdpMetadata::parse(&wrapped).unwrap();
     assert_eq!(md.entity_id, ENTITY_ID);
-    assert_eq!(md.valid_until(), Some(1_956_528_000)); // the latest: 2032-01-01
+    // The earliest bound applies: the entity's own 2031-01-01.
+    assert_eq!(md.valid_until(), Some(1_924_992_000));
     let no_valid_until = read("metadata.xml").replace(" validUntil=\"2031-01-01T00:00:00Z\"", "");
     assert_eq!(
         IdpMetadata::parse(&no_valid_until).unwrap().valid_until(),
@@ -683,6 +684,7 @@ fn error_messages_carry_no_key_material() {
     let mut errors = vec![
         SamlError::InvalidBase64,
         SamlError::TooLarge,
+        SamlError::TooManyNamespaces,
         SamlError::NotUtf8,
         SamlError::DtdNotAllowed,
         SamlError::MalformedXml,
@@ -748,5 +750,81 @@ fn error_messages_carry_no_key_material() {
     assert!(
         !dbg.contains(&cert_b64[..16]) && !dbg.contains("MII"),
         "{dbg}"
+    );
+}
+
+// ---------------------------------------------------------- resource bounds
+//
+// SignedInfo is canonicalized before its signature is known to be good, so
+// hostile input must not be able to make that expensive: these documents
+// are refused up front, by structure, not by timing.
+
+#[test]
+fn too_many_namespaces_in_scope_are_refused() {
+    let xml = response("assertion_signed");
+    let declarations: String = (0..100)
+        .map(|i| format!(" xmlns:p{i}=\"urn:example:{i}\""))
+        .collect();
+    let hostile = replace_once(
+        &xml,
+        "<samlp:Response ",
+        &format!("<samlp:Response{declarations} "),
+    );
+    assert_eq!(verify(&hostile), Err(SamlError::TooManyNamespaces));
+    // A realistic handful is fine (the signature is over the assertion,
+    // which does not use them).
+    let few: String = (0..8)
+        .map(|i| format!(" xmlns:p{i}=\"urn:example:{i}\""))
+        .collect();
+    let fine = replace_once(&xml, "<samlp:Response ", &format!("<samlp:Response{few} "));
+    assert_eq!(verify(&fine).unwrap().name_id, "alice@example.com");
+}
+
+#[test]
+fn long_inclusive_prefix_lists_are_refused_before_the_signature() {
+    let xml = response("assertion_signed");
+    let c14n =
+        r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#;
+    let prefixes: Vec<String> = (0..40).map(|i| format!("p{i}")).collect();
+    let long = format!(
+        r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="{}"/></ds:CanonicalizationMethod>"#,
+        prefixes.join(" ")
+    );
+    assert_eq!(
+        verify(&replace_once(&xml, c14n, &long)),
+        Err(SamlError::TooManyNamespaces)
+    );
+    // Repeats count once: a long list of one prefix is not refused for its
+    // length (the signature, made over a different SignedInfo, then fails).
+    let repeated = format!(
+        r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="{}"/></ds:CanonicalizationMethod>"#,
+        "saml ".repeat(5000)
+    );
+    assert_eq!(
+        verify(&replace_once(&xml, c14n, &repeated)),
+        Err(SamlError::BadSignature)
+    );
+    // Content inside InclusiveNamespaces is not part of any algorithm.
+    let stuffed = format!(
+        r#"<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="saml">{}</ec:InclusiveNamespaces></ds:CanonicalizationMethod>"#,
+        "<b/>".repeat(1000)
+    );
+    assert!(matches!(
+        verify(&replace_once(&xml, c14n, &stuffed)),
+        Err(SamlError::MalformedSignature(_))
+    ));
+}
+
+#[test]
+fn elements_inside_digest_method_are_refused() {
+    let xml = response("assertion_signed");
+    let digest = r#"<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>"#;
+    let stuffed = format!(
+        r#"<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256">{}</ds:DigestMethod>"#,
+        "<b/>".repeat(3000)
+    );
+    assert_eq!(
+        verify(&replace_once(&xml, digest, &stuffed)),
+        Err(SamlError::UnsupportedAlgorithm("digest"))
     );
 }
