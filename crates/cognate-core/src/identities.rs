@@ -232,12 +232,16 @@ impl Cognate {
         }
         let target_identity = match target {
             Some(id) => {
-                let identity = self
-                    .store
-                    .get_identity(id)
-                    .await?
-                    .filter(|i| i.pool_id == pool.id)
-                    .ok_or_else(|| identity_not_found(id))?;
+                // Usually the target owns the logins and was just read.
+                let identity = match involved.get(id) {
+                    Some(owner) => owner.clone(),
+                    None => self
+                        .store
+                        .get_identity(id)
+                        .await?
+                        .filter(|i| i.pool_id == pool.id)
+                        .ok_or_else(|| identity_not_found(id))?,
+                };
                 if identity.disabled {
                     return Err(forbidden(id));
                 }
