@@ -4,6 +4,7 @@ The binary comes from COGNATE_BIN (default: target/debug/cognate, built by
 the test script). Each test module gets its own server and data directory.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ import threading
 import time
 
 import boto3
+import botocore
 import pytest
 from botocore.config import Config
 
@@ -100,6 +102,57 @@ def server():
     s = Server()
     yield s
     s.stop()
+
+
+def unsigned(server, service):
+    """A client that signs nothing, as an app calls the public operations."""
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=server.endpoint,
+        config=Config(signature_version=botocore.UNSIGNED, retries={"max_attempts": 1}),
+    )
+
+
+def trust_policy(pool_id, amr):
+    """Trust for Cognito identities of `pool_id` whose `amr` matches."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
+                        "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr},
+                    },
+                }
+            ],
+        }
+    )
+
+
+# Module-scoped clients, for module-scoped fixtures that build on them.
+@pytest.fixture(scope="module")
+def admin(server):
+    return server.client("cognito-identity")
+
+
+@pytest.fixture(scope="module")
+def public(server):
+    return unsigned(server, "cognito-identity")
+
+
+@pytest.fixture(scope="module")
+def public_sts(server):
+    return unsigned(server, "sts")
+
+
+@pytest.fixture(scope="module")
+def iam_client(server):
+    return server.client("iam")
 
 
 @pytest.fixture

@@ -13,11 +13,9 @@ import time
 import urllib.request
 import uuid
 
-import boto3
 import botocore
 import jwt
 import pytest
-from botocore.config import Config
 
 from oidc_fixture import OidcProvider, b64url
 
@@ -31,36 +29,6 @@ UNSUPPORTED_DEV_PROVIDER = "This identity pool does not support the specified de
 
 
 # --- fixtures ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def admin(server):
-    return server.client("cognito-identity")
-
-
-def unsigned(server, service):
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=server.endpoint,
-        config=Config(signature_version=botocore.UNSIGNED, retries={"max_attempts": 1}),
-    )
-
-
-@pytest.fixture(scope="module")
-def public(server):
-    """An unsigned Cognito client, as an app calls."""
-    return unsigned(server, "cognito-identity")
-
-
-@pytest.fixture(scope="module")
-def public_sts(server):
-    return unsigned(server, "sts")
-
-
-@pytest.fixture(scope="module")
-def iam_client(server):
-    return server.client("iam")
 
 
 def trust_policy(pool_id, amr, actions=("sts:AssumeRoleWithWebIdentity",)):

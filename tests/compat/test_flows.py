@@ -12,13 +12,11 @@ import time
 import urllib.request
 import uuid
 
-import boto3
 import botocore
 import jwt
 import pytest
-from botocore.config import Config
 
-from conftest import Server
+from conftest import Server, trust_policy
 from oidc_fixture import OidcProvider, b64url
 
 CLIENT = "flow-client-1"
@@ -63,50 +61,11 @@ def server(userpool):
 
 
 @pytest.fixture(scope="module")
-def admin(server):
-    return server.client("cognito-identity")
-
-
-@pytest.fixture(scope="module")
-def public(server):
-    """An unsigned client, as a browser or mobile app would call."""
-    return boto3.client(
-        "cognito-identity",
-        region_name="us-east-1",
-        endpoint_url=server.endpoint,
-        config=Config(signature_version=botocore.UNSIGNED, retries={"max_attempts": 1}),
-    )
-
-
-@pytest.fixture(scope="module")
-def iam_client(server):
-    return server.client("iam")
-
-
-@pytest.fixture(scope="module")
 def oidc_arn(iam_client, oidc):
     return iam_client.create_open_id_connect_provider(Url=oidc.issuer, ClientIDList=[CLIENT])[
         "OpenIDConnectProviderArn"
     ]
 
-
-def trust_policy(pool_id, amr):
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
-                        "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr},
-                    },
-                }
-            ],
-        }
-    )
 
 
 def make_role(iam_client, prefix, pool_id, amr):

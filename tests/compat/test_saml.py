@@ -3,37 +3,15 @@ SAML logins in the enhanced flow (GetId, GetCredentialsForIdentity with
 the assertion's roles and CustomRoleArn), with responses signed by an
 independent XML-DSig implementation (signxml, lxml's canonicalization)."""
 
-import json
 import uuid
 
-import boto3
 import botocore
 import pytest
-from botocore.config import Config
 
+from conftest import trust_policy
 from saml_fixture import SamlIdp
 
 ACCOUNT = "000000000000"
-
-
-@pytest.fixture(scope="module")
-def public(server):
-    return boto3.client(
-        "cognito-identity",
-        region_name="us-east-1",
-        endpoint_url=server.endpoint,
-        config=Config(signature_version=botocore.UNSIGNED, retries={"max_attempts": 1}),
-    )
-
-
-@pytest.fixture(scope="module")
-def admin(server):
-    return server.client("cognito-identity")
-
-
-@pytest.fixture(scope="module")
-def iam_admin(server):
-    return server.client("iam")
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +20,9 @@ def idp():
 
 
 @pytest.fixture(scope="module")
-def saml_arn(iam_admin, idp):
+def saml_arn(iam_client, idp):
     name = "corp-" + uuid.uuid4().hex[:8]
-    return iam_admin.create_saml_provider(Name=name, SAMLMetadataDocument=idp.metadata())["SAMLProviderArn"]
+    return iam_client.create_saml_provider(Name=name, SAMLMetadataDocument=idp.metadata())["SAMLProviderArn"]
 
 
 def expect_error(code, fn, *args, **kwargs):
@@ -57,33 +35,15 @@ def expect_error(code, fn, *args, **kwargs):
     return err["Message"]
 
 
-def trust_policy(pool_id):
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {
-                        "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
-                        "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
-                    },
-                }
-            ],
-        }
-    )
-
 
 def make_role(iam, pool_id, prefix):
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy(pool_id))["Role"]["Arn"]
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy(pool_id, "authenticated"))["Role"]["Arn"]
 
 
 @pytest.fixture(scope="module")
-def pool(admin, iam_admin, saml_arn):
-    cognito, iam = admin, iam_admin
+def pool(admin, iam_client, saml_arn):
+    cognito, iam = admin, iam_client
     pool_id = cognito.create_identity_pool(
         IdentityPoolName="saml", AllowUnauthenticatedIdentities=False, SamlProviderARNs=[saml_arn]
     )["IdentityPoolId"]
@@ -310,13 +270,13 @@ def test_provider_not_on_the_pool_is_refused(iam, public, pool, idp):
     )
 
 
-def test_role_mappings_apply_to_saml_logins(server, admin, iam_admin, public, idp, saml_arn):
+def test_role_mappings_apply_to_saml_logins(server, admin, iam_client, public, idp, saml_arn):
     pool_id = admin.create_identity_pool(
         IdentityPoolName="saml-mapped", AllowUnauthenticatedIdentities=False, SamlProviderARNs=[saml_arn]
     )["IdentityPoolId"]
-    default = make_role(iam_admin, pool_id, "MappedDefault")
-    engineers = make_role(iam_admin, pool_id, "MappedEngineers")
-    auditors = make_role(iam_admin, pool_id, "MappedAuditors")
+    default = make_role(iam_client, pool_id, "MappedDefault")
+    engineers = make_role(iam_client, pool_id, "MappedEngineers")
+    auditors = make_role(iam_client, pool_id, "MappedAuditors")
 
     # Rules over the assertion's attributes.
     admin.set_identity_pool_roles(

@@ -16,11 +16,9 @@ import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 
-import boto3
 import botocore
 import jwt
 import pytest
-from botocore.config import Config
 
 from oidc_fixture import OidcProvider, b64url
 
@@ -40,35 +38,6 @@ def oidc():
     p = OidcProvider()
     yield p
     p.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(server):
-    return server.client("cognito-identity")
-
-
-def unsigned(server, service):
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=server.endpoint,
-        config=Config(signature_version=botocore.UNSIGNED, retries={"max_attempts": 1}),
-    )
-
-
-@pytest.fixture(scope="module")
-def public(server):
-    return unsigned(server, "cognito-identity")
-
-
-@pytest.fixture(scope="module")
-def public_sts(server):
-    return unsigned(server, "sts")
-
-
-@pytest.fixture(scope="module")
-def iam_client(server):
-    return server.client("iam")
 
 
 @pytest.fixture(scope="module")

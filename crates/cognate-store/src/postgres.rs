@@ -360,6 +360,107 @@ fn unique_as(e: sqlx::Error, on_unique: impl FnOnce() -> StoreError) -> Failure 
     }
 }
 
+/// The tables of IAM identity providers (OIDC, SAML): one shape, the ARN,
+/// its account and the record as a JSON document.
+const OIDC_PROVIDERS: &str = "oidc_providers";
+const SAML_PROVIDERS: &str = "saml_providers";
+
+impl PostgresStore {
+    async fn insert_provider<T: serde::Serialize>(
+        &self,
+        table: &'static str,
+        arn: &str,
+        account: &str,
+        provider: &T,
+    ) -> StoreResult<()> {
+        let doc = to_doc(provider)?;
+        let sql = format!("INSERT INTO {table} (arn, account, doc) VALUES ($1, $2, $3)");
+        retrying!(table, async {
+            let mut tx = self.begin().await?;
+            sqlx::query(&sql)
+                .bind(arn)
+                .bind(account)
+                .bind(&doc)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(arn.to_string())))?;
+            bump_generation(&mut tx).await?;
+            commit(tx).await
+        })
+    }
+
+    async fn get_provider<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &'static str,
+        arn: &str,
+    ) -> StoreResult<Option<T>> {
+        let sql = format!("SELECT doc FROM {table} WHERE arn = $1");
+        let row = retrying!(table, async {
+            Ok(sqlx::query(&sql)
+                .bind(arn)
+                .fetch_optional(&self.pool)
+                .await?)
+        })?;
+        row.as_ref().map(doc_column).transpose()
+    }
+
+    async fn update_provider<T: serde::Serialize>(
+        &self,
+        table: &'static str,
+        arn: &str,
+        provider: &T,
+    ) -> StoreResult<()> {
+        let doc = to_doc(provider)?;
+        let sql = format!("UPDATE {table} SET doc = $1 WHERE arn = $2");
+        retrying!(table, async {
+            let mut tx = self.begin().await?;
+            let updated = sqlx::query(&sql)
+                .bind(&doc)
+                .bind(arn)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound(arn.to_string()).into());
+            }
+            bump_generation(&mut tx).await?;
+            commit(tx).await
+        })
+    }
+
+    async fn delete_provider(&self, table: &'static str, arn: &str) -> StoreResult<bool> {
+        let sql = format!("DELETE FROM {table} WHERE arn = $1");
+        retrying!(table, async {
+            let mut tx = self.begin().await?;
+            let deleted = sqlx::query(&sql)
+                .bind(arn)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted > 0 {
+                bump_generation(&mut tx).await?;
+            }
+            commit(tx).await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    async fn list_providers<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &'static str,
+        account: &str,
+    ) -> StoreResult<Vec<T>> {
+        let sql = format!("SELECT doc FROM {table} WHERE account = $1 ORDER BY arn");
+        let rows = retrying!(table, async {
+            Ok(sqlx::query(&sql)
+                .bind(account)
+                .fetch_all(&self.pool)
+                .await?)
+        })?;
+        rows.iter().map(doc_column).collect()
+    }
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn insert_pool(&self, pool: &Pool, max_per_region: usize) -> StoreResult<()> {
@@ -920,147 +1021,47 @@ impl Store for PostgresStore {
     }
 
     async fn insert_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
-        let doc = to_doc(provider)?;
-        retrying!("insert_oidc_provider", async {
-            let mut tx = self.begin().await?;
-            sqlx::query("INSERT INTO oidc_providers (arn, account, doc) VALUES ($1, $2, $3)")
-                .bind(&provider.arn)
-                .bind(&provider.account)
-                .bind(&doc)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(provider.arn.clone())))?;
-            bump_generation(&mut tx).await?;
-            commit(tx).await
-        })
+        self.insert_provider(OIDC_PROVIDERS, &provider.arn, &provider.account, provider)
+            .await
     }
 
     async fn get_oidc_provider(&self, arn: &str) -> StoreResult<Option<OidcProvider>> {
-        let row = retrying!("get_oidc_provider", async {
-            Ok(sqlx::query("SELECT doc FROM oidc_providers WHERE arn = $1")
-                .bind(arn)
-                .fetch_optional(&self.pool)
-                .await?)
-        })?;
-        row.as_ref().map(doc_column).transpose()
+        self.get_provider(OIDC_PROVIDERS, arn).await
     }
 
     async fn update_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
-        let doc = to_doc(provider)?;
-        retrying!("update_oidc_provider", async {
-            let mut tx = self.begin().await?;
-            let updated = sqlx::query("UPDATE oidc_providers SET doc = $1 WHERE arn = $2")
-                .bind(&doc)
-                .bind(&provider.arn)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound(provider.arn.clone()).into());
-            }
-            bump_generation(&mut tx).await?;
-            commit(tx).await
-        })
+        self.update_provider(OIDC_PROVIDERS, &provider.arn, provider)
+            .await
     }
 
     async fn delete_oidc_provider(&self, arn: &str) -> StoreResult<bool> {
-        retrying!("delete_oidc_provider", async {
-            let mut tx = self.begin().await?;
-            let deleted = sqlx::query("DELETE FROM oidc_providers WHERE arn = $1")
-                .bind(arn)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if deleted > 0 {
-                bump_generation(&mut tx).await?;
-            }
-            commit(tx).await?;
-            Ok(deleted > 0)
-        })
+        self.delete_provider(OIDC_PROVIDERS, arn).await
     }
 
     async fn list_oidc_providers(&self, account: &str) -> StoreResult<Vec<OidcProvider>> {
-        let rows = retrying!("list_oidc_providers", async {
-            Ok(
-                sqlx::query("SELECT doc FROM oidc_providers WHERE account = $1 ORDER BY arn")
-                    .bind(account)
-                    .fetch_all(&self.pool)
-                    .await?,
-            )
-        })?;
-        rows.iter().map(doc_column).collect()
+        self.list_providers(OIDC_PROVIDERS, account).await
     }
 
     async fn insert_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
-        let doc = to_doc(provider)?;
-        retrying!("insert_saml_provider", async {
-            let mut tx = self.begin().await?;
-            sqlx::query("INSERT INTO saml_providers (arn, account, doc) VALUES ($1, $2, $3)")
-                .bind(&provider.arn)
-                .bind(&provider.account)
-                .bind(&doc)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(provider.arn.clone())))?;
-            bump_generation(&mut tx).await?;
-            commit(tx).await
-        })
+        self.insert_provider(SAML_PROVIDERS, &provider.arn, &provider.account, provider)
+            .await
     }
 
     async fn get_saml_provider(&self, arn: &str) -> StoreResult<Option<SamlProvider>> {
-        let row = retrying!("get_saml_provider", async {
-            Ok(sqlx::query("SELECT doc FROM saml_providers WHERE arn = $1")
-                .bind(arn)
-                .fetch_optional(&self.pool)
-                .await?)
-        })?;
-        row.as_ref().map(doc_column).transpose()
+        self.get_provider(SAML_PROVIDERS, arn).await
     }
 
     async fn update_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
-        let doc = to_doc(provider)?;
-        retrying!("update_saml_provider", async {
-            let mut tx = self.begin().await?;
-            let updated = sqlx::query("UPDATE saml_providers SET doc = $1 WHERE arn = $2")
-                .bind(&doc)
-                .bind(&provider.arn)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound(provider.arn.clone()).into());
-            }
-            bump_generation(&mut tx).await?;
-            commit(tx).await
-        })
+        self.update_provider(SAML_PROVIDERS, &provider.arn, provider)
+            .await
     }
 
     async fn delete_saml_provider(&self, arn: &str) -> StoreResult<bool> {
-        retrying!("delete_saml_provider", async {
-            let mut tx = self.begin().await?;
-            let deleted = sqlx::query("DELETE FROM saml_providers WHERE arn = $1")
-                .bind(arn)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if deleted > 0 {
-                bump_generation(&mut tx).await?;
-            }
-            commit(tx).await?;
-            Ok(deleted > 0)
-        })
+        self.delete_provider(SAML_PROVIDERS, arn).await
     }
 
     async fn list_saml_providers(&self, account: &str) -> StoreResult<Vec<SamlProvider>> {
-        let rows = retrying!("list_saml_providers", async {
-            Ok(
-                sqlx::query("SELECT doc FROM saml_providers WHERE account = $1 ORDER BY arn")
-                    .bind(account)
-                    .fetch_all(&self.pool)
-                    .await?,
-            )
-        })?;
-        rows.iter().map(doc_column).collect()
+        self.list_providers(SAML_PROVIDERS, account).await
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {

@@ -205,6 +205,98 @@ impl SqliteStore {
     }
 }
 
+/// The tables of IAM identity providers (OIDC, SAML): one shape, the ARN,
+/// its account and the record as a JSON document.
+const OIDC_PROVIDERS: &str = "oidc_providers";
+const SAML_PROVIDERS: &str = "saml_providers";
+
+impl SqliteStore {
+    async fn insert_provider<T: serde::Serialize>(
+        &self,
+        table: &'static str,
+        arn: &str,
+        account: &str,
+        provider: &T,
+    ) -> StoreResult<()> {
+        let doc = to_doc(provider)?;
+        let (arn, account) = (arn.to_string(), account.to_string());
+        self.engine
+            .write(move |conn| {
+                conn.prepare_cached(&format!(
+                    "INSERT INTO {table} (arn, account, doc) VALUES (?1, ?2, ?3)"
+                ))?
+                .execute(params![arn, account, doc])
+                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(arn.clone())))?;
+                bump_generation(conn)
+            })
+            .await
+    }
+
+    fn get_provider<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &'static str,
+        arn: &str,
+    ) -> StoreResult<Option<T>> {
+        self.engine.read(|conn| {
+            optional_doc(
+                conn,
+                &format!("SELECT doc FROM {table} WHERE arn = ?1"),
+                [arn],
+            )
+        })
+    }
+
+    async fn update_provider<T: serde::Serialize>(
+        &self,
+        table: &'static str,
+        arn: &str,
+        provider: &T,
+    ) -> StoreResult<()> {
+        let doc = to_doc(provider)?;
+        let arn = arn.to_string();
+        self.engine
+            .write(move |conn| {
+                let updated = conn
+                    .prepare_cached(&format!("UPDATE {table} SET doc = ?1 WHERE arn = ?2"))?
+                    .execute(params![doc, arn])?;
+                if updated == 0 {
+                    return Err(StoreError::NotFound(arn).into());
+                }
+                bump_generation(conn)
+            })
+            .await
+    }
+
+    async fn delete_provider(&self, table: &'static str, arn: &str) -> StoreResult<bool> {
+        let arn = arn.to_string();
+        self.engine
+            .write(move |conn| {
+                let deleted = conn
+                    .prepare_cached(&format!("DELETE FROM {table} WHERE arn = ?1"))?
+                    .execute([&arn])?;
+                if deleted > 0 {
+                    bump_generation(conn)?;
+                }
+                Ok(deleted > 0)
+            })
+            .await
+    }
+
+    fn list_providers<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &'static str,
+        account: &str,
+    ) -> StoreResult<Vec<T>> {
+        self.engine.read(|conn| {
+            docs(
+                conn,
+                &format!("SELECT doc FROM {table} WHERE account = ?1 ORDER BY arn"),
+                [account],
+            )
+        })
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_pool(&self, pool: &Pool, max_per_region: usize) -> StoreResult<()> {
@@ -690,125 +782,47 @@ impl Store for SqliteStore {
     }
 
     async fn insert_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
-        let doc = to_doc(provider)?;
-        let (arn, account) = (provider.arn.clone(), provider.account.clone());
-        self.engine
-            .write(move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO oidc_providers (arn, account, doc) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![arn, account, doc])
-                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(arn.clone())))?;
-                bump_generation(conn)
-            })
+        self.insert_provider(OIDC_PROVIDERS, &provider.arn, &provider.account, provider)
             .await
     }
 
     async fn get_oidc_provider(&self, arn: &str) -> StoreResult<Option<OidcProvider>> {
-        self.engine
-            .read(|conn| optional_doc(conn, "SELECT doc FROM oidc_providers WHERE arn = ?1", [arn]))
+        self.get_provider(OIDC_PROVIDERS, arn)
     }
 
     async fn update_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
-        let doc = to_doc(provider)?;
-        let arn = provider.arn.clone();
-        self.engine
-            .write(move |conn| {
-                let updated = conn
-                    .prepare_cached("UPDATE oidc_providers SET doc = ?1 WHERE arn = ?2")?
-                    .execute(params![doc, arn])?;
-                if updated == 0 {
-                    return Err(StoreError::NotFound(arn).into());
-                }
-                bump_generation(conn)
-            })
+        self.update_provider(OIDC_PROVIDERS, &provider.arn, provider)
             .await
     }
 
     async fn delete_oidc_provider(&self, arn: &str) -> StoreResult<bool> {
-        let arn = arn.to_string();
-        self.engine
-            .write(move |conn| {
-                let deleted = conn
-                    .prepare_cached("DELETE FROM oidc_providers WHERE arn = ?1")?
-                    .execute([&arn])?;
-                if deleted > 0 {
-                    bump_generation(conn)?;
-                }
-                Ok(deleted > 0)
-            })
-            .await
+        self.delete_provider(OIDC_PROVIDERS, arn).await
     }
 
     async fn list_oidc_providers(&self, account: &str) -> StoreResult<Vec<OidcProvider>> {
-        self.engine.read(|conn| {
-            docs(
-                conn,
-                "SELECT doc FROM oidc_providers WHERE account = ?1 ORDER BY arn",
-                [account],
-            )
-        })
+        self.list_providers(OIDC_PROVIDERS, account)
     }
 
     async fn insert_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
-        let doc = to_doc(provider)?;
-        let (arn, account) = (provider.arn.clone(), provider.account.clone());
-        self.engine
-            .write(move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO saml_providers (arn, account, doc) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![arn, account, doc])
-                .map_err(|e| unique_as(e, || StoreError::AlreadyExists(arn.clone())))?;
-                bump_generation(conn)
-            })
+        self.insert_provider(SAML_PROVIDERS, &provider.arn, &provider.account, provider)
             .await
     }
 
     async fn get_saml_provider(&self, arn: &str) -> StoreResult<Option<SamlProvider>> {
-        self.engine
-            .read(|conn| optional_doc(conn, "SELECT doc FROM saml_providers WHERE arn = ?1", [arn]))
+        self.get_provider(SAML_PROVIDERS, arn)
     }
 
     async fn update_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
-        let doc = to_doc(provider)?;
-        let arn = provider.arn.clone();
-        self.engine
-            .write(move |conn| {
-                let updated = conn
-                    .prepare_cached("UPDATE saml_providers SET doc = ?1 WHERE arn = ?2")?
-                    .execute(params![doc, arn])?;
-                if updated == 0 {
-                    return Err(StoreError::NotFound(arn).into());
-                }
-                bump_generation(conn)
-            })
+        self.update_provider(SAML_PROVIDERS, &provider.arn, provider)
             .await
     }
 
     async fn delete_saml_provider(&self, arn: &str) -> StoreResult<bool> {
-        let arn = arn.to_string();
-        self.engine
-            .write(move |conn| {
-                let deleted = conn
-                    .prepare_cached("DELETE FROM saml_providers WHERE arn = ?1")?
-                    .execute([&arn])?;
-                if deleted > 0 {
-                    bump_generation(conn)?;
-                }
-                Ok(deleted > 0)
-            })
-            .await
+        self.delete_provider(SAML_PROVIDERS, arn).await
     }
 
     async fn list_saml_providers(&self, account: &str) -> StoreResult<Vec<SamlProvider>> {
-        self.engine.read(|conn| {
-            docs(
-                conn,
-                "SELECT doc FROM saml_providers WHERE account = ?1 ORDER BY arn",
-                [account],
-            )
-        })
+        self.list_providers(SAML_PROVIDERS, account)
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
