@@ -1,8 +1,12 @@
-"""SAML identity providers through boto3: IAM's SAML provider calls, and
-SAML logins in the enhanced flow (GetId, GetCredentialsForIdentity with
-the assertion's roles and CustomRoleArn), with responses signed by an
-independent XML-DSig implementation (signxml, lxml's canonicalization)."""
+"""SAML identity providers through boto3: IAM's SAML provider calls, SAML
+logins in the enhanced flow (GetId, GetCredentialsForIdentity with the
+assertion's roles and CustomRoleArn), and STS AssumeRoleWithSAML, with
+responses signed by an independent XML-DSig implementation (signxml,
+lxml's canonicalization)."""
 
+import base64
+import hashlib
+import json
 import uuid
 
 import botocore
@@ -30,7 +34,7 @@ def expect_error(code, fn, *args, **kwargs):
         fn(*args, **kwargs)
     err = e.value.response["Error"]
     assert err["Code"] == code, err
-    status = {"EntityAlreadyExists": 409, "NoSuchEntity": 404}.get(code, 400)
+    status = {"EntityAlreadyExists": 409, "NoSuchEntity": 404, "AccessDenied": 403}.get(code, 400)
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == status, e.value.response
     return err["Message"]
 
@@ -341,3 +345,68 @@ def test_custom_role_arn_needs_a_role_in_the_assertion(public, pool, idp, saml_a
         CustomRoleArn=roles["engineers"],
     )
     assert "CustomRoleArn" in msg
+
+
+# --- STS AssumeRoleWithSAML ---------------------------------------------------
+
+SESSION_NAME = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
+
+
+def saml_trust(provider_arn, **conditions):
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithSAML",
+        "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml", **conditions}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def test_assume_role_with_saml(server, iam_client, public_sts, idp, saml_arn):
+    name = "SamlDirect-" + uuid.uuid4().hex[:6]
+    role = iam_client.create_role(RoleName=name, AssumeRolePolicyDocument=saml_trust(saml_arn))["Role"]["Arn"]
+    strict = iam_client.create_role(
+        RoleName="SamlStrict-" + uuid.uuid4().hex[:6],
+        AssumeRolePolicyDocument=saml_trust(saml_arn, **{"SAML:sub": "someone-else"}),
+    )["Role"]["Arn"]
+    user = "kim-" + uuid.uuid4().hex[:6]
+
+    def assertion(roles=((role, saml_arn),), session_name="kim.session", **kwargs):
+        attributes = {SESSION_NAME: [session_name]} if session_name else {}
+        return idp.response(user, roles=list(roles), attributes=attributes, **kwargs)
+
+    got = public_sts.assume_role_with_saml(RoleArn=role, PrincipalArn=saml_arn, SAMLAssertion=assertion())
+    assert got["Subject"] == user
+    assert got["SubjectType"] == "persistent"
+    assert got["Issuer"] == idp.entity_id
+    assert got["Audience"] == "https://signin.aws.amazon.com/saml"
+    provider_name = saml_arn.rsplit("/", 1)[1]
+    expected_qualifier = base64.b64encode(
+        hashlib.sha1(f"{idp.entity_id}{ACCOUNT}/{provider_name}".encode()).digest()
+    ).decode()
+    assert got["NameQualifier"] == expected_qualifier
+    assumed = f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/kim.session"
+    assert got["AssumedRoleUser"]["Arn"] == assumed
+    assert assumed_role_arn(server, {
+        "AccessKeyId": got["Credentials"]["AccessKeyId"],
+        "SecretKey": got["Credentials"]["SecretAccessKey"],
+        "SessionToken": got["Credentials"]["SessionToken"],
+    }) == assumed
+
+    def refused(code, **kwargs):
+        request = {"RoleArn": role, "PrincipalArn": saml_arn, "SAMLAssertion": assertion()}
+        request.update(kwargs)
+        return expect_error(code, public_sts.assume_role_with_saml, **request)
+
+    # A role the assertion does not grant, or grants through another provider.
+    other_provider = f"arn:aws:iam::{ACCOUNT}:saml-provider/someone-else"
+    refused("AccessDenied", SAMLAssertion=assertion(roles=[(role, other_provider)]))
+    refused("AccessDenied", RoleArn=strict, SAMLAssertion=assertion(roles=[(role, saml_arn)]))
+    # A role it grants whose trust policy's condition does not hold.
+    refused("AccessDenied", RoleArn=strict, SAMLAssertion=assertion(roles=[(strict, saml_arn)]))
+    assert "RoleSessionName" in refused("InvalidIdentityToken", SAMLAssertion=assertion(session_name=None))
+    refused("InvalidIdentityToken", SAMLAssertion=assertion(tamper=_swap_name_id))
+    refused("InvalidIdentityToken", SAMLAssertion=assertion(sign_with=SamlIdp()))
+    refused("ExpiredTokenException", SAMLAssertion=assertion(issued_ago=3600, lifetime=60))
+    assert "No SAML provider" in refused("InvalidIdentityToken", PrincipalArn=other_provider)
+    refused("ValidationError", DurationSeconds=7200)

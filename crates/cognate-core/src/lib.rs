@@ -21,6 +21,7 @@ pub mod service;
 pub mod session;
 pub mod store;
 pub mod sts;
+pub mod sts_saml;
 pub mod trust;
 
 pub use error::{Error, Result};

@@ -52,7 +52,7 @@ use crate::federation::{LoginError, ProviderKind, ProviderSpec};
 use crate::iam::{oidc_provider_arn, parse_policy_arn, parse_role_arn};
 use crate::ids;
 use crate::logins::COGNITO_PROVIDER;
-use crate::model::strip_scheme;
+use crate::model::{Role, strip_scheme};
 use crate::service::Cognate;
 use crate::session::Session;
 use crate::trust::{FederatedRequest, parse_session_policy, web_identity_trust};
@@ -98,6 +98,31 @@ pub struct AssumedRole {
     pub provider: String,
     pub audience: String,
     pub source_identity: Option<String>,
+}
+
+/// Who a federated session is for, as its credentials remember it.
+pub(crate) struct FederatedSession {
+    pub session_name: String,
+    /// Condition-key prefix of the provider (`Session::provider`).
+    pub provider: String,
+    pub audience: String,
+    pub subject: String,
+    pub amr: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What the caller asked of the session.
+pub(crate) struct SessionRequest<'a> {
+    pub duration_seconds: Option<i64>,
+    pub policy: Option<&'a str>,
+    pub policy_arns: &'a [String],
+}
+
+pub(crate) struct VendedSession {
+    pub credentials: Credentials,
+    pub assumed_role_arn: String,
+    pub assumed_role_id: String,
+    pub packed_policy_size: Option<u32>,
 }
 
 /// A token that passed verification: who it names and how the trust
@@ -295,8 +320,48 @@ impl Cognate {
             return Err(Error::AccessDenied(NOT_AUTHORIZED.into()));
         }
 
+        let vended = self
+            .vend_federated_session(
+                role,
+                FederatedSession {
+                    session_name: input.role_session_name.clone(),
+                    provider: who.key_prefix.clone(),
+                    audience: who.audience.clone(),
+                    subject: who.subject.clone(),
+                    amr: who.amr.clone(),
+                    tags,
+                },
+                &SessionRequest {
+                    duration_seconds: input.duration_seconds,
+                    policy: input.policy.as_deref(),
+                    policy_arns: &input.policy_arns,
+                },
+                "assume_role_with_web_identity",
+            )
+            .await?;
+        Ok(AssumedRole {
+            credentials: vended.credentials,
+            subject_from_web_identity_token: who.subject.clone(),
+            assumed_role_arn: vended.assumed_role_arn,
+            assumed_role_id: vended.assumed_role_id,
+            packed_policy_size: vended.packed_policy_size,
+            provider: who.provider,
+            audience: who.audience,
+            source_identity: string_claim(&who.claims, "https://aws.amazon.com/source_identity"),
+        })
+    }
+
+    /// Steps 5 and 6 and the session, once the caller is trusted: shared by
+    /// the federated assume-role calls.
+    pub(crate) async fn vend_federated_session(
+        &self,
+        role: &Role,
+        who: FederatedSession,
+        request: &SessionRequest<'_>,
+        flow: &'static str,
+    ) -> Result<VendedSession> {
         // 5. Duration.
-        let duration = input.duration_seconds.unwrap_or(DEFAULT_DURATION_SECS);
+        let duration = request.duration_seconds.unwrap_or(DEFAULT_DURATION_SECS);
         if duration > role.max_session_duration {
             return Err(Error::Constraint(
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
@@ -306,11 +371,11 @@ impl Cognate {
 
         // 6. Session policies.
         let mut session_policies = Vec::new();
-        if let Some(doc) = &input.policy {
+        if let Some(doc) = request.policy {
             parse_session_policy(doc)?;
-            session_policies.push(doc.clone());
+            session_policies.push(doc.to_string());
         }
-        for arn in &input.policy_arns {
+        for arn in request.policy_arns {
             let not_found = || {
                 Error::InvalidParameter(format!(
                     "Policy {arn} does not exist or is not attachable."
@@ -328,8 +393,10 @@ impl Cognate {
             let doc = policy.default_document().ok_or_else(not_found)?;
             session_policies.push(doc.to_string());
         }
-        let packed = (input.policy.is_some() || !input.policy_arns.is_empty() || !tags.is_empty())
-            .then(|| packed_percent(input.policy.as_deref(), &input.policy_arns, &tags));
+        let tags = who.tags;
+        let packed =
+            (request.policy.is_some() || !request.policy_arns.is_empty() || !tags.is_empty())
+                .then(|| packed_percent(request.policy, request.policy_arns, &tags));
         if let Some(percent) = packed
             && percent > 100
         {
@@ -350,32 +417,28 @@ impl Cognate {
             role_arn: role.arn.clone(),
             role_name: role.name.clone(),
             role_id: role.role_id.clone(),
-            session_name: input.role_session_name.clone(),
-            provider: who.key_prefix.clone(),
-            audience: who.audience.clone(),
-            subject: who.subject.clone(),
-            amr: who.amr.clone(),
+            session_name: who.session_name,
+            provider: who.provider,
+            audience: who.audience,
+            subject: who.subject,
+            amr: who.amr,
             principal_tags: tags,
             session_policies,
             guest_scope_down: false,
         };
         let credentials = self.seal_credentials(&session)?;
         crate::audit::credentials_vended(
-            &who.audience,
-            &who.subject,
+            &session.audience,
+            &session.subject,
             &role.arn,
             &session.access_key_id,
-            "assume_role_with_web_identity",
+            flow,
         );
-        Ok(AssumedRole {
+        Ok(VendedSession {
             credentials,
-            subject_from_web_identity_token: who.subject.clone(),
             assumed_role_arn: session.assumed_role_arn(),
             assumed_role_id: session.user_id(),
             packed_policy_size: packed,
-            provider: who.provider,
-            audience: who.audience,
-            source_identity: string_claim(&who.claims, "https://aws.amazon.com/source_identity"),
         })
     }
 

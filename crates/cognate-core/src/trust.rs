@@ -109,6 +109,18 @@ pub struct FederatedRequest {
 /// requested. With several principal names an explicit deny under any of
 /// them refuses, and an allow under any of them grants.
 pub fn web_identity_trust(policy: &Policy, role_arn: &str, request: &FederatedRequest) -> bool {
+    federated_trust(policy, role_arn, request, "sts:AssumeRoleWithWebIdentity")
+}
+
+/// Whether a trust policy lets a federated request make `assume_action`
+/// (`sts:AssumeRoleWithWebIdentity`, `sts:AssumeRoleWithSAML`), plus
+/// `sts:TagSession` when tags are requested.
+pub fn federated_trust(
+    policy: &Policy,
+    role_arn: &str,
+    request: &FederatedRequest,
+    assume_action: &str,
+) -> bool {
     let allowed = |action: &str| {
         let mut any_allow = false;
         for principal in &request.principals {
@@ -132,5 +144,5 @@ pub fn web_identity_trust(policy: &Policy, role_arn: &str, request: &FederatedRe
         any_allow
     };
     let tags_requested = request.tags_session || !request.tags.is_empty();
-    allowed("sts:AssumeRoleWithWebIdentity") && (!tags_requested || allowed("sts:TagSession"))
+    allowed(assume_action) && (!tags_requested || allowed("sts:TagSession"))
 }

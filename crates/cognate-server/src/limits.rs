@@ -17,7 +17,8 @@ use crate::client_address::limit_key;
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Public calls (GetId, GetOpenIdToken, GetCredentialsForIdentity,
-    /// UnlinkIdentity, AssumeRoleWithWebIdentity) per source address.
+    /// UnlinkIdentity, AssumeRoleWithWebIdentity, AssumeRoleWithSAML) per
+    /// source address.
     pub public_per_address_per_second: f64,
     pub public_per_address_burst: f64,
     /// New guest identities per source address.

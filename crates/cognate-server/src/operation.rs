@@ -106,6 +106,7 @@ operations! {
     Sts {
         GetCallerIdentity,
         AssumeRoleWithWebIdentity: public,
+        AssumeRoleWithSAML: public,
     }
     Iam {
         CreateRole,

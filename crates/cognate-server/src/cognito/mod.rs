@@ -106,6 +106,7 @@ pub async fn dispatch(
         }
         GetCallerIdentity
         | AssumeRoleWithWebIdentity
+        | AssumeRoleWithSAML
         | CreateRole
         | GetRole
         | ListRoles

@@ -1,6 +1,7 @@
-//! STS: GetCallerIdentity and AssumeRoleWithWebIdentity.
+//! STS: GetCallerIdentity, AssumeRoleWithWebIdentity and AssumeRoleWithSAML.
 
 use cognate_core::sts::{AssumeRoleWithWebIdentity, AssumedRole};
+use cognate_core::sts_saml::{AssumeRoleWithSaml, AssumedSamlRole};
 
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -24,6 +25,7 @@ pub async fn dispatch(
     match operation {
         Operation::GetCallerIdentity => Ok(caller_identity(state, principal)),
         Operation::AssumeRoleWithWebIdentity => assume_role_with_web_identity(state, params).await,
+        Operation::AssumeRoleWithSAML => assume_role_with_saml(state, params).await,
         _ => Err(not_implemented(operation)),
     }
 }
@@ -68,6 +70,28 @@ fn parse_input(params: &Params) -> Result<AssumeRoleWithWebIdentity, cognate_cor
     }
     let provider_id = get("ProviderId");
     c.opt_string("providerId", &provider_id, 4, 2048, None);
+    let session = session_request(&mut c, params);
+    c.finish()?;
+    Ok(AssumeRoleWithWebIdentity {
+        role_arn: role_arn.unwrap_or_default(),
+        role_session_name: session_name.unwrap_or_default(),
+        web_identity_token: token.unwrap_or_default(),
+        provider_id,
+        policy_arns: session.policy_arns,
+        policy: session.policy,
+        duration_seconds: session.duration_seconds,
+    })
+}
+
+/// The session parameters both federated calls take.
+struct SessionParams {
+    policy_arns: Vec<String>,
+    policy: Option<String>,
+    duration_seconds: Option<i64>,
+}
+
+fn session_request(c: &mut Checker, params: &Params) -> SessionParams {
+    let get = |name: &str| params.get(name).map(str::to_string);
     let policy_arns: Vec<String> = params
         .structs("PolicyArns")
         .iter()
@@ -98,16 +122,77 @@ fn parse_input(params: &Params) -> Result<AssumeRoleWithWebIdentity, cognate_cor
             }
         },
     };
-    c.finish()?;
-    Ok(AssumeRoleWithWebIdentity {
-        role_arn: role_arn.unwrap_or_default(),
-        role_session_name: session_name.unwrap_or_default(),
-        web_identity_token: token.unwrap_or_default(),
-        provider_id,
+    SessionParams {
         policy_arns,
         policy,
         duration_seconds,
+    }
+}
+
+/// The model constraints of AssumeRoleWithSAML.
+fn parse_saml_input(params: &Params) -> Result<AssumeRoleWithSaml, cognate_core::Error> {
+    let mut c = Checker::new();
+    let get = |name: &str| params.get(name).map(str::to_string);
+    let role_arn = get("RoleArn");
+    if let Some(arn) = c.required("roleArn", &role_arn) {
+        c.arn("roleArn", arn);
+    }
+    let principal_arn = get("PrincipalArn");
+    if let Some(arn) = c.required("principalArn", &principal_arn) {
+        c.arn("principalArn", arn);
+    }
+    let assertion = get("SAMLAssertion");
+    if let Some(assertion) = c.required("sAMLAssertion", &assertion) {
+        c.sensitive("sAMLAssertion", assertion, 4, 100_000);
+    }
+    let session = session_request(&mut c, params);
+    c.finish()?;
+    Ok(AssumeRoleWithSaml {
+        role_arn: role_arn.unwrap_or_default(),
+        principal_arn: principal_arn.unwrap_or_default(),
+        saml_assertion: assertion.unwrap_or_default(),
+        policy_arns: session.policy_arns,
+        policy: session.policy,
+        duration_seconds: session.duration_seconds,
     })
+}
+
+async fn assume_role_with_saml(state: &AppState, params: &Params) -> Result<XmlWriter, ApiError> {
+    let input = parse_saml_input(params).map_err(err)?;
+    let assumed = state
+        .cognate
+        .assume_role_with_saml(&input)
+        .await
+        .map_err(err)?;
+    Ok(write_assumed_saml_role(&assumed))
+}
+
+fn write_credentials(w: &mut XmlWriter, c: &cognate_core::credentials::Credentials) {
+    w.open("Credentials")
+        .leaf("AccessKeyId", &c.access_key_id)
+        .leaf("SecretAccessKey", &c.secret_access_key)
+        .leaf("SessionToken", &c.session_token)
+        .leaf("Expiration", &timestamp(c.expiration))
+        .close("Credentials");
+}
+
+fn write_assumed_saml_role(a: &AssumedSamlRole) -> XmlWriter {
+    let mut w = XmlWriter::new();
+    write_credentials(&mut w, &a.credentials);
+    w.open("AssumedRoleUser")
+        .leaf("AssumedRoleId", &a.assumed_role_id)
+        .leaf("Arn", &a.assumed_role_arn)
+        .close("AssumedRoleUser");
+    if let Some(size) = a.packed_policy_size {
+        w.leaf("PackedPolicySize", &size.to_string());
+    }
+    w.leaf("Subject", &a.subject)
+        .leaf("SubjectType", &a.subject_type)
+        .leaf("Issuer", &a.issuer)
+        .leaf("Audience", &a.audience)
+        .leaf("NameQualifier", &a.name_qualifier)
+        .leaf_opt("SourceIdentity", a.source_identity.as_deref());
+    w
 }
 
 async fn assume_role_with_web_identity(
@@ -125,20 +210,15 @@ async fn assume_role_with_web_identity(
 
 fn write_assumed_role(a: &AssumedRole) -> XmlWriter {
     let mut w = XmlWriter::new();
-    w.open("Credentials")
-        .leaf("AccessKeyId", &a.credentials.access_key_id)
-        .leaf("SecretAccessKey", &a.credentials.secret_access_key)
-        .leaf("SessionToken", &a.credentials.session_token)
-        .leaf("Expiration", &timestamp(a.credentials.expiration))
-        .close("Credentials")
-        .leaf(
-            "SubjectFromWebIdentityToken",
-            &a.subject_from_web_identity_token,
-        )
-        .open("AssumedRoleUser")
-        .leaf("AssumedRoleId", &a.assumed_role_id)
-        .leaf("Arn", &a.assumed_role_arn)
-        .close("AssumedRoleUser");
+    write_credentials(&mut w, &a.credentials);
+    w.leaf(
+        "SubjectFromWebIdentityToken",
+        &a.subject_from_web_identity_token,
+    )
+    .open("AssumedRoleUser")
+    .leaf("AssumedRoleId", &a.assumed_role_id)
+    .leaf("Arn", &a.assumed_role_arn)
+    .close("AssumedRoleUser");
     if let Some(size) = a.packed_policy_size {
         w.leaf("PackedPolicySize", &size.to_string());
     }

@@ -261,3 +261,101 @@ async fn independently_signed_assertions_log_in_and_choose_roles() {
         );
     }
 }
+
+#[tokio::test]
+async fn assume_role_with_saml_through_the_sdk() {
+    let s = TestServer::start_with(in_account).await;
+    s.iam()
+        .create_saml_provider()
+        .name("ExampleIdP")
+        .saml_metadata_document(vector("metadata.xml"))
+        .send()
+        .await
+        .unwrap();
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": PROVIDER_ARN},
+            "Action": "sts:AssumeRoleWithSAML",
+            "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}
+        }]
+    });
+    let admin_role = create_role(&s, "Admin", &trust.to_string()).await;
+
+    let shift = until_vector_time();
+    s.clock.advance(shift);
+    let assumed = s
+        .anonymous_sts()
+        .assume_role_with_saml()
+        .role_arn(&admin_role)
+        .principal_arn(PROVIDER_ARN)
+        .saml_assertion(response("assertion_signed.xml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assumed.subject(), Some("alice@example.com"));
+    assert_eq!(assumed.subject_type(), Some("persistent"));
+    assert_eq!(assumed.issuer(), Some("https://idp.example.com/metadata"));
+    assert_eq!(
+        assumed.audience(),
+        Some("https://signin.aws.amazon.com/saml")
+    );
+    let arn = assumed.assumed_role_user().unwrap().arn();
+    assert_eq!(
+        arn,
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice")
+    );
+
+    // ReadOnly is granted by the assertion but not a role here; Dev is not
+    // granted at all: both AccessDenied, as is a wrong-key response.
+    for (role, name) in [
+        (
+            format!("arn:aws:iam::{ACCOUNT}:role/ReadOnly"),
+            "assertion_signed.xml",
+        ),
+        (
+            format!("arn:aws:iam::{ACCOUNT}:role/Dev"),
+            "assertion_signed.xml",
+        ),
+    ] {
+        let err = s
+            .anonymous_sts()
+            .assume_role_with_saml()
+            .role_arn(role)
+            .principal_arn(PROVIDER_ARN)
+            .saml_assertion(response(name))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(err.meta().code(), Some("AccessDenied"), "{err:?}");
+    }
+    let err = s
+        .anonymous_sts()
+        .assume_role_with_saml()
+        .role_arn(&admin_role)
+        .principal_arn(PROVIDER_ARN)
+        .saml_assertion(response("wrong_key.xml"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_identity_token_exception(), "{err:?}");
+
+    s.clock.rewind(shift);
+    let credentials = assumed.credentials().unwrap();
+    let caller = s
+        .sts_with(aws_credential_types::Credentials::new(
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+            Some(credentials.session_token().to_string()),
+            None,
+            "saml",
+        ))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(caller.arn(), Some(arn));
+}
