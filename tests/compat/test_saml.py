@@ -70,6 +70,11 @@ def assumed_role_arn(server, credentials):
     return sts.get_caller_identity()["Arn"]
 
 
+def saml_identity(public, pool_id, saml_arn, response):
+    """The identity GetId finds or makes for a SAML login."""
+    return public.get_id(IdentityPoolId=pool_id, Logins={saml_arn: response})["IdentityId"]
+
+
 def role_name(arn):
     return arn.rsplit("/", 1)[1]
 
@@ -158,7 +163,7 @@ def test_saml_login_enhanced_flow(server, public, cognito, pool, idp, saml_arn):
 def test_no_role_in_the_assertion_uses_the_pool_role(server, public, pool, idp, saml_arn):
     pool_id, roles = pool
     user = "carol-" + uuid.uuid4().hex[:6]
-    identity_id = public.get_id(IdentityPoolId=pool_id, Logins={saml_arn: idp.response(user)})["IdentityId"]
+    identity_id = saml_identity(public, pool_id, saml_arn, idp.response(user))
     got = public.get_credentials_for_identity(IdentityId=identity_id, Logins={saml_arn: idp.response(user)})
     assert role_name(roles["default"]) in assumed_role_arn(server, got["Credentials"])
 
@@ -231,7 +236,7 @@ def test_bad_assertions_are_refused(case, public, pool, idp, saml_arn):
 def test_saml_is_enhanced_flow_only(public, pool, idp, saml_arn):
     pool_id, _ = pool
     user = "frank-" + uuid.uuid4().hex[:6]
-    identity_id = public.get_id(IdentityPoolId=pool_id, Logins={saml_arn: idp.response(user)})["IdentityId"]
+    identity_id = saml_identity(public, pool_id, saml_arn, idp.response(user))
     msg = expect_error(
         "InvalidParameterException",
         public.get_open_id_token,
@@ -299,7 +304,7 @@ def test_role_mappings_apply_to_saml_logins(server, admin, iam_client, public, i
     user = "ivy-" + uuid.uuid4().hex[:6]
 
     def credentials_for(**kwargs):
-        identity_id = public.get_id(IdentityPoolId=pool_id, Logins={saml_arn: idp.response(user)})["IdentityId"]
+        identity_id = saml_identity(public, pool_id, saml_arn, idp.response(user))
         got = public.get_credentials_for_identity(
             IdentityId=identity_id, Logins={saml_arn: idp.response(user, **kwargs)}
         )
@@ -315,7 +320,7 @@ def test_role_mappings_apply_to_saml_logins(server, admin, iam_client, public, i
         RoleMappings={saml_arn: {"Type": "Token", "AmbiguousRoleResolution": "Deny"}},
     )
     assert credentials_for(roles=[(engineers, saml_arn)]) == role_name(engineers)
-    identity_id = public.get_id(IdentityPoolId=pool_id, Logins={saml_arn: idp.response(user)})["IdentityId"]
+    identity_id = saml_identity(public, pool_id, saml_arn, idp.response(user))
     msg = expect_error(
         "NotAuthorizedException",
         public.get_credentials_for_identity,
@@ -336,7 +341,7 @@ def test_role_mappings_apply_to_saml_logins(server, admin, iam_client, public, i
 def test_custom_role_arn_needs_a_role_in_the_assertion(public, pool, idp, saml_arn):
     pool_id, roles = pool
     user = "jack-" + uuid.uuid4().hex[:6]
-    identity_id = public.get_id(IdentityPoolId=pool_id, Logins={saml_arn: idp.response(user)})["IdentityId"]
+    identity_id = saml_identity(public, pool_id, saml_arn, idp.response(user))
     msg = expect_error(
         "NotAuthorizedException",
         public.get_credentials_for_identity,

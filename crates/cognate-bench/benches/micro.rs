@@ -104,24 +104,8 @@ fn sigv4(c: &mut Criterion) {
     g.finish();
 }
 
-fn trust_document() -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {
-                "StringEquals": {"cognito-identity.amazonaws.com:aud": POOL_ID},
-                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "unauthenticated"}
-            }
-        }]
-    })
-    .to_string()
-}
-
 fn policy(c: &mut Criterion) {
-    let doc = trust_document();
+    let doc = cognate_testkit::cognito_trust_policy(POOL_ID, "unauthenticated");
     let policy = Policy::parse(&doc, PolicyKind::Trust, TRUST_POLICY_MAX_SIZE).unwrap();
     let ctx =
         RequestContext::assume_role_with_web_identity("cognito-identity.amazonaws.com", ROLE_ARN)

@@ -207,22 +207,6 @@ struct Fixture {
     guest_tokens: Vec<String>,
 }
 
-fn trust(pool_id: &str, amr: &str) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {
-                "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
-                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr}
-            }
-        }]
-    })
-    .to_string()
-}
-
 async fn set_up(addr: SocketAddr, signer: &Signer, idp: &OidcProvider) -> Fixture {
     let provider_xml = client::query(
         addr,
@@ -261,7 +245,7 @@ async fn set_up(addr: SocketAddr, signer: &Signer, idp: &OidcProvider) -> Fixtur
         ("BenchUnauth", "unauthenticated"),
         ("BenchAuth", "authenticated"),
     ] {
-        let document = trust(&pool_id, amr);
+        let document = cognate_testkit::cognito_trust_policy(&pool_id, amr);
         let xml = client::query(
             addr,
             signer,

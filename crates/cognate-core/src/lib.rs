@@ -17,6 +17,7 @@ pub mod keys;
 pub mod logins;
 pub mod model;
 pub mod pools;
+mod saml;
 pub mod service;
 pub mod session;
 pub mod store;

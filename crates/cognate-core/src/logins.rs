@@ -14,16 +14,6 @@ use crate::service::Cognate;
 /// The Logins key of tokens cognate itself signs.
 pub const COGNITO_PROVIDER: &str = "cognito-identity.amazonaws.com";
 
-/// Audiences a SAML assertion for AWS carries (the IdP is configured with
-/// AWS's service provider metadata, so assertions are addressed to AWS).
-const SAML_AUDIENCES: [&str; 2] = [
-    "urn:amazon:webservices",
-    "https://signin.aws.amazon.com/saml",
-];
-const SAML_RECIPIENT: &str = "https://signin.aws.amazon.com/saml";
-const SAML_STATIC_RECIPIENT: &str = "https://signin.aws.amazon.com/static/saml";
-const SAML_CLOCK_SKEW_SECS: i64 = 300;
-
 /// The claim under which a SAML login carries the roles its assertion
 /// grants for its own provider (role ARNs).
 pub const SAML_ROLES_CLAIM: &str = "cognate:saml_roles";
@@ -175,29 +165,14 @@ impl Cognate {
             .await?
             .filter(|p| p.account == pool.account)
             .ok_or_else(not_supported)?;
-        // Parsing and canonicalizing XML is CPU work on attacker-sized input
-        // (bounded by cognate-saml): off the async workers.
-        let metadata = provider.metadata;
-        let response = response.to_string();
-        let regional_recipient = format!("https://{}.signin.aws.amazon.com/saml", pool.region);
-        let now = self.clock.now_secs();
-        let assertion = tokio::task::spawn_blocking(move || {
-            let idp = crate::iam::parse_saml_metadata(&metadata)?;
-            let expect = cognate_saml::Expectations {
-                now,
-                clock_skew_secs: SAML_CLOCK_SKEW_SECS,
-                audiences: &SAML_AUDIENCES,
-                recipients: &[
-                    SAML_RECIPIENT,
-                    SAML_STATIC_RECIPIENT,
-                    regional_recipient.as_str(),
-                ],
-            };
-            cognate_saml::verify_response(&response, &idp, &expect)
-                .map_err(|e| Error::NotAuthorized(format!("Invalid login token. {e}")))
-        })
-        .await
-        .map_err(|_| Error::Internal("SAML verification did not finish".into()))??;
+        let assertion = crate::saml::verify(
+            provider.metadata,
+            response.to_string(),
+            self.clock.now_secs(),
+            Some(&pool.region),
+        )
+        .await?
+        .map_err(|e| Error::NotAuthorized(format!("Invalid login token. {e}")))?;
         let mut claims = serde_json::Map::new();
         for (name, values) in &assertion.attributes {
             let value = match values.as_slice() {

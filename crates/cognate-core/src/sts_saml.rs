@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
-use crate::iam::parse_saml_metadata;
+use crate::saml::SIGNIN;
 use crate::service::Cognate;
 use crate::sts::{FederatedSession, SessionRequest};
 use crate::trust::{FederatedRequest, federated_trust};
@@ -30,11 +30,7 @@ use crate::trust::{FederatedRequest, federated_trust};
 const NOT_AUTHORIZED: &str = "Not authorized to perform sts:AssumeRoleWithSAML";
 const ROLE_SESSION_NAME: &str = "https://aws.amazon.com/SAML/Attributes/RoleSessionName";
 const SOURCE_IDENTITY: &str = "https://aws.amazon.com/SAML/Attributes/SourceIdentity";
-/// Where AWS's sign-in takes SAML responses: the audience and recipient an
-/// IdP set up for AWS puts in its assertions.
-const SIGNIN: &str = "https://signin.aws.amazon.com/saml";
 const NAMEID_PREFIX: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:";
-const CLOCK_SKEW_SECS: i64 = 300;
 
 /// The request, after the model constraints were checked.
 #[derive(Debug, Clone, Default)]
@@ -82,27 +78,19 @@ impl Cognate {
                 ))
             })?;
 
-        // The response, off the async workers (XML of hostile origin).
-        let metadata = provider.metadata.clone();
-        let response = input.saml_assertion.clone();
-        let now = self.clock.now_secs();
-        let assertion = tokio::task::spawn_blocking(move || {
-            let idp = parse_saml_metadata(&metadata)?;
-            let expect = cognate_saml::Expectations {
-                now,
-                clock_skew_secs: CLOCK_SKEW_SECS,
-                audiences: &[SIGNIN, "urn:amazon:webservices"],
-                recipients: &[SIGNIN, "https://signin.aws.amazon.com/static/saml"],
-            };
-            cognate_saml::verify_response(&response, &idp, &expect).map_err(|e| match e {
-                cognate_saml::SamlError::Expired => Error::ExpiredToken(
-                    "Token is expired: the SAML assertion is no longer valid".into(),
-                ),
-                other => Error::InvalidIdentityToken(format!("Invalid SAML response: {other}")),
-            })
-        })
-        .await
-        .map_err(|_| Error::Internal("SAML verification did not finish".into()))??;
+        let assertion = crate::saml::verify(
+            provider.metadata.clone(),
+            input.saml_assertion.clone(),
+            self.clock.now_secs(),
+            None,
+        )
+        .await?
+        .map_err(|e| match e {
+            cognate_saml::SamlError::Expired => Error::ExpiredToken(
+                "Token is expired: the SAML assertion is no longer valid".into(),
+            ),
+            other => Error::InvalidIdentityToken(format!("Invalid SAML response: {other}")),
+        })?;
 
         // The assertion must grant this role through this provider; a role
         // it does not grant (or that does not exist) is AccessDenied alike.

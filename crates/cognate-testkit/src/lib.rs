@@ -31,12 +31,14 @@ mod b64;
 mod oidc;
 mod server;
 mod social;
+mod trust;
 mod twitter;
 mod userpool;
 
 pub use oidc::{Alg, BadToken, OidcOptions, OidcProvider};
 pub use server::Behavior;
 pub use social::{FacebookGraph, LoginWithAmazon};
+pub use trust::cognito_trust_policy;
 pub use twitter::TwitterApi;
 pub use userpool::CognitoUserPool;
 

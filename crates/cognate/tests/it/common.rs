@@ -9,7 +9,7 @@ use aws_sdk_cognitoidentity::config::Region;
 use cognate::{Running, Settings};
 use cognate_core::clock::OffsetClock;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tempfile::TempDir;
 
 pub struct TestServer {
@@ -436,22 +436,8 @@ pub async fn identity_count(s: &TestServer, pool_id: &str) -> usize {
         .len()
 }
 
-/// A trust policy for Cognito identities of `pool_id` whose `amr` matches.
-pub fn trust(pool_id: &str, amr: &str) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {
-                "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
-                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr}
-            }
-        }]
-    })
-    .to_string()
-}
+/// A trust policy for Cognito identities of a pool whose `amr` matches.
+pub use cognate_testkit::cognito_trust_policy as trust;
 
 pub async fn create_role(s: &TestServer, name: &str, trust_policy: &str) -> String {
     s.iam()

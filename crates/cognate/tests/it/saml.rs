@@ -35,6 +35,41 @@ fn until_vector_time() -> Duration {
     Duration::from_secs(VECTOR_TIME) - now
 }
 
+/// GetId with a SAML login of the vectors' provider.
+fn saml_get_id(
+    anon: &aws_sdk_cognitoidentity::Client,
+    pool: &str,
+    login: impl Into<String>,
+) -> aws_sdk_cognitoidentity::operation::get_id::builders::GetIdFluentBuilder {
+    anon.get_id()
+        .identity_pool_id(pool)
+        .logins(PROVIDER_ARN, login)
+}
+
+/// GetCredentialsForIdentity with a SAML login of the vectors' provider.
+fn saml_credentials(
+    anon: &aws_sdk_cognitoidentity::Client,
+    identity: &str,
+    login: &str,
+) -> aws_sdk_cognitoidentity::operation::get_credentials_for_identity::builders::GetCredentialsForIdentityFluentBuilder{
+    anon.get_credentials_for_identity()
+        .identity_id(identity)
+        .logins(PROVIDER_ARN, login)
+}
+
+/// AssumeRoleWithSAML of `role` through the vectors' provider.
+fn assume(
+    s: &TestServer,
+    role: &str,
+    response: String,
+) -> aws_sdk_sts::operation::assume_role_with_saml::builders::AssumeRoleWithSAMLFluentBuilder {
+    s.anonymous_sts()
+        .assume_role_with_saml()
+        .role_arn(role)
+        .principal_arn(PROVIDER_ARN)
+        .saml_assertion(response)
+}
+
 #[tokio::test]
 async fn saml_provider_calls_through_the_sdk() {
     let s = TestServer::start_with(in_account).await;
@@ -145,10 +180,7 @@ async fn independently_signed_assertions_log_in_and_choose_roles() {
         "assertion_signed_sha384.xml",
         "assertion_signed_c14n10.xml",
     ] {
-        let id = anon
-            .get_id()
-            .identity_pool_id(&pool)
-            .logins(PROVIDER_ARN, response(name))
+        let id = saml_get_id(&anon, &pool, response(name))
             .send()
             .await
             .unwrap_or_else(|e| panic!("{name}: {e:?}"))
@@ -162,36 +194,24 @@ async fn independently_signed_assertions_log_in_and_choose_roles() {
 
     // The assertion grants Admin and ReadOnly: one must be chosen.
     let login = response("assertion_signed.xml");
-    let err = anon
-        .get_credentials_for_identity()
-        .identity_id(&identity)
-        .logins(PROVIDER_ARN, &login)
+    let err = saml_credentials(&anon, &identity, &login)
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&err), "InvalidParameterException");
     assert!(message(&err).contains("CustomRoleArn"), "{}", message(&err));
-    let err = anon
-        .get_credentials_for_identity()
-        .identity_id(&identity)
-        .logins(PROVIDER_ARN, &login)
+    let err = saml_credentials(&anon, &identity, &login)
         .custom_role_arn(&default)
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&err), "NotAuthorizedException");
-    let as_admin = anon
-        .get_credentials_for_identity()
-        .identity_id(&identity)
-        .logins(PROVIDER_ARN, &login)
+    let as_admin = saml_credentials(&anon, &identity, &login)
         .custom_role_arn(&admin_role)
         .send()
         .await
         .unwrap();
-    let as_read_only = anon
-        .get_credentials_for_identity()
-        .identity_id(&identity)
-        .logins(PROVIDER_ARN, &login)
+    let as_read_only = saml_credentials(&anon, &identity, &login)
         .custom_role_arn(&read_only)
         .send()
         .await
@@ -203,10 +223,7 @@ async fn independently_signed_assertions_log_in_and_choose_roles() {
         ("unsigned.xml", "not signed"),
         ("sha1.xml", "SHA-1"),
     ] {
-        let err = anon
-            .get_id()
-            .identity_pool_id(&pool)
-            .logins(PROVIDER_ARN, response(name))
+        let err = saml_get_id(&anon, &pool, response(name))
             .send()
             .await
             .unwrap_err();
@@ -216,10 +233,7 @@ async fn independently_signed_assertions_log_in_and_choose_roles() {
     let tampered = STANDARD.encode(
         vector("responses/assertion_signed.xml").replace("alice@example.com", "admin@example.com"),
     );
-    let err = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .logins(PROVIDER_ARN, tampered)
+    let err = saml_get_id(&anon, &pool, tampered)
         .send()
         .await
         .unwrap_err();
@@ -236,13 +250,7 @@ async fn independently_signed_assertions_log_in_and_choose_roles() {
     // Two hours later the vectors have expired (valid for one, plus five
     // minutes of skew).
     s.clock.advance(Duration::from_secs(7200));
-    let err = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .logins(PROVIDER_ARN, &login)
-        .send()
-        .await
-        .unwrap_err();
+    let err = saml_get_id(&anon, &pool, &login).send().await.unwrap_err();
     assert!(message(&err).contains("expired"), "{}", message(&err));
 
     // Back to the present, where the SDK signs: STS sees the chosen roles.
@@ -285,12 +293,7 @@ async fn assume_role_with_saml_through_the_sdk() {
 
     let shift = until_vector_time();
     s.clock.advance(shift);
-    let assumed = s
-        .anonymous_sts()
-        .assume_role_with_saml()
-        .role_arn(&admin_role)
-        .principal_arn(PROVIDER_ARN)
-        .saml_assertion(response("assertion_signed.xml"))
+    let assumed = assume(&s, &admin_role, response("assertion_signed.xml"))
         .send()
         .await
         .unwrap();
@@ -307,36 +310,19 @@ async fn assume_role_with_saml_through_the_sdk() {
         format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice")
     );
 
-    // ReadOnly is granted by the assertion but not a role here; Dev is not
-    // granted at all: both AccessDenied, as is a wrong-key response.
-    for (role, name) in [
-        (
-            format!("arn:aws:iam::{ACCOUNT}:role/ReadOnly"),
-            "assertion_signed.xml",
-        ),
-        (
-            format!("arn:aws:iam::{ACCOUNT}:role/Dev"),
-            "assertion_signed.xml",
-        ),
-    ] {
-        let err = s
-            .anonymous_sts()
-            .assume_role_with_saml()
-            .role_arn(role)
-            .principal_arn(PROVIDER_ARN)
-            .saml_assertion(response(name))
+    // ReadOnly is granted by the assertion but is not a role here; Dev is
+    // not granted at all: both AccessDenied. A wrong-key response is an
+    // invalid token.
+    for role in ["ReadOnly", "Dev"] {
+        let role = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+        let err = assume(&s, &role, response("assertion_signed.xml"))
             .send()
             .await
             .unwrap_err()
             .into_service_error();
         assert_eq!(err.meta().code(), Some("AccessDenied"), "{err:?}");
     }
-    let err = s
-        .anonymous_sts()
-        .assume_role_with_saml()
-        .role_arn(&admin_role)
-        .principal_arn(PROVIDER_ARN)
-        .saml_assertion(response("wrong_key.xml"))
+    let err = assume(&s, &admin_role, response("wrong_key.xml"))
         .send()
         .await
         .unwrap_err()
