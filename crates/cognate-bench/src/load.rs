@@ -72,6 +72,20 @@ impl Outcome {
         (self.successes > 0).then(|| cpu * 1e6 / self.successes as f64)
     }
 
+    /// Adds another measurement of the same line (a later slice).
+    pub fn absorb(&mut self, other: Outcome) {
+        self.successes += other.successes;
+        for (code, n) in other.errors {
+            *self.errors.entry(code).or_default() += n;
+        }
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        self.seconds += other.seconds;
+        let sum = |a: Option<f64>, b: Option<f64>| Some(a? + b?);
+        self.server_cpu = sum(self.server_cpu, other.server_cpu);
+        self.client_cpu = sum(self.client_cpu, other.client_cpu);
+    }
+
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
     }

@@ -12,6 +12,7 @@ mod children;
 mod client;
 mod fill;
 mod load;
+mod paired;
 mod report;
 mod scale;
 
@@ -99,6 +100,10 @@ struct RunArgs {
     /// Synthetic identities `fill` adds after the load, to report its rate (0: skip).
     #[arg(long)]
     fill_count: Option<u64>,
+    /// Rounds of the paired measurements (each target line alternating
+    /// with its reference in 1-second slices; 0: skip) [default: 5, with --quick 2].
+    #[arg(long)]
+    paired_rounds: Option<u32>,
 }
 
 #[derive(Args)]
@@ -368,6 +373,7 @@ async fn guest_tokens(addr: SocketAddr, signer: &Signer, guests: &[String]) -> V
 const ASSUME_ROLE: &str = "AssumeRoleWithWebIdentity";
 const OPEN_ID_TOKEN: &str = "GetOpenIdToken (guest)";
 const OPEN_ID_TOKEN_ES256: &str = "GetOpenIdToken (ES256)";
+const GET_CREDENTIALS_GUEST: &str = "GetCredentialsForIdentity (guest)";
 
 struct Scenario {
     name: &'static str,
@@ -440,7 +446,7 @@ fn scenarios(
             ceiling: Ceiling::None,
         },
         Scenario {
-            name: "GetCredentialsForIdentity (guest)",
+            name: GET_CREDENTIALS_GUEST,
             addr: cognate,
             make: cognito_call(
                 signer,
@@ -575,6 +581,7 @@ async fn run(args: RunArgs) {
     } else {
         vec![16, 64]
     };
+    let paired_rounds = args.paired_rounds.unwrap_or(if quick { 2 } else { 5 });
     let fill_count = args
         .fill_count
         .unwrap_or(if quick { 10_000 } else { 100_000 });
@@ -797,6 +804,54 @@ async fn run(args: RunArgs) {
             ceilings.rs512_runs.push(("after", v));
         }
     }
+
+    let baseline_line = all
+        .iter()
+        .find(|s| s.name.starts_with("baseline"))
+        .expect("the baseline line");
+    let paired_lines: Vec<paired::PairedLine> = [
+        (GET_CREDENTIALS_GUEST, 0.5, Some(2.0), &[64][..]),
+        (OPEN_ID_TOKEN_ES256, 0.3, None, &[16, 64][..]),
+        (OPEN_ID_TOKEN, 0.8, None, &[16, 64][..]),
+    ]
+    .into_iter()
+    .filter_map(|(name, rate, p99, target_levels)| {
+        let s = all.iter().find(|s| s.name == name)?;
+        let pid = match &es256_server {
+            Some(es256) if s.addr == es256.addr => es256.pid(),
+            _ => cognate.pid(),
+        };
+        Some(paired::PairedLine {
+            name: s.name,
+            addr: s.addr,
+            make: s.make.clone(),
+            pid,
+            reference: if s.ceiling == Ceiling::Rs512 {
+                paired::Reference::Rs512Signing
+            } else {
+                paired::Reference::Baseline {
+                    addr: baseline_line.addr,
+                    make: baseline_line.make.clone(),
+                    pid: baseline.pid(),
+                }
+            },
+            target: paired::Target::Share { rate, p99 },
+            target_levels,
+        })
+    })
+    .collect();
+    let slicing = paired::Slicing {
+        rounds: paired_rounds,
+        slice: secs(if quick { 0.5 } else { 1.0 }),
+        warmup: secs(if quick { 0.1 } else { 0.2 }),
+        scheduling: args.client_scheduling,
+    };
+    let paired_results = if paired_rounds > 0 && !paired_lines.is_empty() {
+        println!("\npaired (each target line alternating with its reference)");
+        paired::measure(&paired_lines, &levels, &slicing).await
+    } else {
+        Vec::new()
+    };
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     println!("\nload average at the end: {}", load_average());
@@ -811,6 +866,7 @@ async fn run(args: RunArgs) {
     report::print_table(&rows, &ceilings);
     report::print_es256_summary(&rows, &ceilings, OPEN_ID_TOKEN_ES256, OPEN_ID_TOKEN);
     report::print_errors(&rows);
+    paired::print_table(&paired_results, &slicing);
 
     if fill_count > 0 {
         // The server is idle now; `fill` opens the same database beside it.
