@@ -25,6 +25,7 @@ use crate::error::Result;
 use crate::iam::parse_role_arn;
 use crate::model::{Pool, Role};
 use crate::service::{Caller, Cognate};
+use crate::trust::{TrustMemo, WebIdentity, trust_allows};
 
 /// Entries of each kind kept at most; a full map is emptied (simple, and
 /// only deployments with thousands of active pools ever reach it).
@@ -37,6 +38,7 @@ pub const MAX_ENTRIES: usize = 4096;
 pub struct CachedRole {
     pub role: Role,
     pub trust: Option<Arc<Policy>>,
+    trust_memo: Option<TrustMemo>,
 }
 
 impl CachedRole {
@@ -44,7 +46,26 @@ impl CachedRole {
         let trust = crate::trust::parse_trust_policy(&role.assume_role_policy_document)
             .ok()
             .map(Arc::new);
-        CachedRole { role, trust }
+        let trust_memo = trust
+            .as_ref()
+            .and_then(|p| TrustMemo::for_policy(p, &role.assume_role_policy_document));
+        CachedRole {
+            role,
+            trust,
+            trust_memo,
+        }
+    }
+
+    /// Whether the trust policy lets `who` assume the role (see
+    /// [`TrustMemo`] for when a decision is shared).
+    pub fn trusts(&self, who: &WebIdentity<'_>) -> bool {
+        let Some(policy) = &self.trust else {
+            return false;
+        };
+        match &self.trust_memo {
+            Some(memo) => memo.trust_allows(policy, &self.role.arn, who),
+            None => trust_allows(policy, &self.role.arn, who),
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use crate::model::{AmbiguousRoleResolution, MatchType, Pool, RoleMappingType};
 use crate::pools::is_user_pool_provider_name;
 use crate::service::Cognate;
 use crate::session::Session;
-use crate::trust::{WebIdentity, trust_allows};
+use crate::trust::WebIdentity;
 
 /// GetOpenIdToken tokens live 10 minutes.
 pub const OPEN_ID_TOKEN_SECS: i64 = 600;
@@ -251,11 +251,7 @@ impl Cognate {
             amr: &amr,
             tags_session: !tags.is_empty(),
         };
-        let trusted = cached
-            .trust
-            .as_ref()
-            .is_some_and(|trust| trust_allows(trust, &role.arn, &who));
-        if !trusted {
+        if !cached.trusts(&who) {
             return Err(Error::InvalidIdentityPoolConfiguration(
                 INVALID_POOL_CONFIG.into(),
             ));

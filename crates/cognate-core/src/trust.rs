@@ -3,6 +3,7 @@
 //! federation.
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 
 use cognate_policy::{
     EvalDecision, MANAGED_POLICY_MAX_SIZE, MalformedKind, Policy, PolicyKind, RequestContext,
@@ -10,6 +11,7 @@ use cognate_policy::{
 };
 
 use crate::error::{Error, Result};
+use crate::logins::COGNITO_PROVIDER;
 
 /// IAM's quota for a role trust policy.
 pub const TRUST_POLICY_MAX: usize = 2048;
@@ -59,6 +61,78 @@ pub struct WebIdentity<'a> {
     pub amr: &'a [String],
     /// Whether session tags are requested (needs `sts:TagSession` too).
     pub tags_session: bool,
+}
+
+/// Trust decisions of one parsed policy that no Cognito identity can
+/// change: when the policy reads no condition key but
+/// `cognito-identity.amazonaws.com:aud` and `:amr` and holds no policy
+/// variable, every identity with the same audience and amr gets the same
+/// answer, so the guests of a pool share one evaluation. Kept beside the
+/// parsed policy in the role cache, so a changed role starts empty.
+#[derive(Debug)]
+pub struct TrustMemo {
+    entries: Mutex<Vec<MemoEntry>>,
+}
+
+#[derive(Debug)]
+struct MemoEntry {
+    audience: String,
+    amr: Option<String>,
+    tags_session: bool,
+    allowed: bool,
+}
+
+/// Decisions kept per role at most; a full memo is emptied.
+const MEMO_ENTRIES: usize = 64;
+
+impl TrustMemo {
+    /// A memo for `policy` (parsed from `document`) if its decisions for
+    /// Cognito identities depend on audience and amr alone.
+    pub fn for_policy(policy: &Policy, document: &str) -> Option<TrustMemo> {
+        let aud = format!("{COGNITO_PROVIDER}:aud");
+        let amr = format!("{COGNITO_PROVIDER}:amr");
+        let only_aud_and_amr = policy
+            .statements()
+            .iter()
+            .flat_map(|s| s.conditions())
+            .flat_map(|c| c.referenced_keys())
+            .all(|key| key.eq_ignore_ascii_case(&aud) || key.eq_ignore_ascii_case(&amr));
+        // A variable anywhere (a resource, say) could read the subject.
+        (only_aud_and_amr && !document.contains("${")).then(|| TrustMemo {
+            entries: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// `trust_allows`, remembered for Cognito identities with at most one
+    /// amr value (guests, and developer identities): an authenticated amr
+    /// names the user's login, so remembering it would only churn.
+    pub fn trust_allows(&self, policy: &Policy, role_arn: &str, who: &WebIdentity<'_>) -> bool {
+        if who.provider != COGNITO_PROVIDER || who.amr.len() > 1 {
+            return trust_allows(policy, role_arn, who);
+        }
+        let amr = who.amr.first();
+        let same = |e: &MemoEntry| {
+            e.audience == who.audience
+                && e.amr.as_ref() == amr
+                && e.tags_session == who.tags_session
+        };
+        let lock = || self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = lock().iter().find(|e| same(e)) {
+            return e.allowed;
+        }
+        let allowed = trust_allows(policy, role_arn, who);
+        let mut entries = lock();
+        if entries.len() >= MEMO_ENTRIES {
+            entries.clear();
+        }
+        entries.push(MemoEntry {
+            audience: who.audience.to_string(),
+            amr: amr.cloned(),
+            tags_session: who.tags_session,
+            allowed,
+        });
+        allowed
+    }
 }
 
 /// Whether the role's trust policy (parsed once, by the role cache) lets
@@ -145,4 +219,93 @@ pub fn federated_trust(
     };
     let tags_requested = request.tags_session || !request.tags.is_empty();
     allowed(assume_action) && (!tags_requested || allowed("sts:TagSession"))
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod memo_tests {
+    use super::*;
+
+    const ROLE: &str = "arn:aws:iam::000000000000:role/Guests";
+    const POOL: &str = "us-east-1:11111111-2222-3333-4444-555555555555";
+    const OTHER_POOL: &str = "us-east-1:99999999-2222-3333-4444-555555555555";
+
+    fn parsed(condition: &str) -> (Policy, String) {
+        let doc = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",
+            "Principal":{{"Federated":"cognito-identity.amazonaws.com"}},
+            "Action":"sts:AssumeRoleWithWebIdentity","Condition":{condition}}}]}}"#
+        );
+        (parse_trust_policy(&doc).expect("a trust policy"), doc)
+    }
+
+    fn guest<'a>(audience: &'a str, subject: &'a str, amr: &'a [String]) -> WebIdentity<'a> {
+        WebIdentity {
+            provider: COGNITO_PROVIDER,
+            audience,
+            subject,
+            amr,
+            tags_session: false,
+        }
+    }
+
+    const AUD_AND_AMR: &str = r#"{"StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:11111111-2222-3333-4444-555555555555"},
+        "ForAnyValue:StringLike":{"cognito-identity.amazonaws.com:amr":"unauthenticated"}}"#;
+
+    #[test]
+    fn shared_decisions_answer_as_the_policy_does() {
+        let (policy, doc) = parsed(AUD_AND_AMR);
+        let memo = TrustMemo::for_policy(&policy, &doc).expect("aud and amr only: shareable");
+        let unauth = ["unauthenticated".to_string()];
+        let auth = ["authenticated".to_string()];
+        // Asked twice each, so the second answer comes from the memo.
+        for _ in 0..2 {
+            for (who, expected) in [
+                (guest(POOL, "us-east-1:a", &unauth), true),
+                (guest(POOL, "us-east-1:b", &unauth), true),
+                (guest(OTHER_POOL, "us-east-1:c", &unauth), false),
+                (guest(POOL, "us-east-1:d", &auth), false),
+                (guest(POOL, "us-east-1:e", &[]), false),
+            ] {
+                assert_eq!(trust_allows(&policy, ROLE, &who), expected, "{who:?}");
+                assert_eq!(memo.trust_allows(&policy, ROLE, &who), expected, "{who:?}");
+            }
+        }
+        let tagged = WebIdentity {
+            tags_session: true,
+            ..guest(POOL, "us-east-1:a", &unauth)
+        };
+        // No sts:TagSession in the policy: refused, and not confused with
+        // the untagged answer for the same pool.
+        assert!(!memo.trust_allows(&policy, ROLE, &tagged));
+        assert!(memo.trust_allows(&policy, ROLE, &guest(POOL, "us-east-1:a", &unauth)));
+    }
+
+    #[test]
+    fn policies_that_can_tell_identities_apart_are_not_shared() {
+        let reads_sub = r#"{"StringEquals":{"cognito-identity.amazonaws.com:sub":"us-east-1:a"}}"#;
+        let (policy, doc) = parsed(reads_sub);
+        assert!(TrustMemo::for_policy(&policy, &doc).is_none());
+        let reads_time = r#"{"DateLessThan":{"aws:CurrentTime":"2100-01-01T00:00:00Z"}}"#;
+        let (policy, doc) = parsed(reads_time);
+        assert!(TrustMemo::for_policy(&policy, &doc).is_none());
+        let variable = r#"{"StringLike":{"cognito-identity.amazonaws.com:aud":"${cognito-identity.amazonaws.com:sub}"}}"#;
+        let (policy, doc) = parsed(variable);
+        assert!(TrustMemo::for_policy(&policy, &doc).is_none());
+    }
+
+    #[test]
+    fn a_full_memo_starts_over_and_still_answers() {
+        let (policy, doc) = parsed(AUD_AND_AMR);
+        let memo = TrustMemo::for_policy(&policy, &doc).expect("shareable");
+        let unauth = ["unauthenticated".to_string()];
+        let pools: Vec<String> = (0..(MEMO_ENTRIES + 5))
+            .map(|i| format!("us-east-1:{i:08}-2222-3333-4444-555555555555"))
+            .collect();
+        for pool in &pools {
+            assert!(!memo.trust_allows(&policy, ROLE, &guest(pool, "us-east-1:a", &unauth)));
+        }
+        assert!(memo.entries.lock().expect("memo").len() <= MEMO_ENTRIES);
+        assert!(memo.trust_allows(&policy, ROLE, &guest(POOL, "us-east-1:a", &unauth)));
+    }
 }

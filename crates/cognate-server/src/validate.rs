@@ -61,12 +61,8 @@ pub struct Checker {
 }
 
 /// How a value is shown in messages.
-fn shown(value: &str, sensitive: bool) -> String {
-    if sensitive {
-        "***".to_string()
-    } else {
-        value.to_string()
-    }
+fn shown(value: &str, sensitive: bool) -> &str {
+    if sensitive { "***" } else { value }
 }
 
 impl Checker {
@@ -120,13 +116,13 @@ impl Checker {
         let v = shown(value, sensitive);
         if len < min {
             self.fail(
-                &v,
+                v,
                 member,
                 &format!("Member must have length greater than or equal to {min}"),
             );
         } else if len > max {
             self.fail(
-                &v,
+                v,
                 member,
                 &format!("Member must have length less than or equal to {max}"),
             );
@@ -134,7 +130,7 @@ impl Checker {
             && !p.matches(value)
         {
             self.fail(
-                &v,
+                v,
                 member,
                 &format!(
                     "Member must satisfy regular expression pattern: {}",
