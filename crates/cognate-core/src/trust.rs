@@ -104,8 +104,8 @@ impl TrustMemo {
     }
 
     /// `trust_allows`, remembered for Cognito identities with at most one
-    /// amr value (guests, and developer identities): an authenticated amr
-    /// names the user's login, so remembering it would only churn.
+    /// amr value (guests): an authenticated amr also names the user's
+    /// login, so remembering it would only churn.
     pub fn trust_allows(&self, policy: &Policy, role_arn: &str, who: &WebIdentity<'_>) -> bool {
         if who.provider != COGNITO_PROVIDER || who.amr.len() > 1 {
             return trust_allows(policy, role_arn, who);
