@@ -127,11 +127,14 @@ pub fn rs512(time: Duration) -> f64 {
     let pair = RsaKeyPair::generate(KeySize::Rsa2048).expect("an RSA key");
     let input = signing_input();
     let rng = SystemRandom::new();
-    on_two_threads(time, || {
-        let mut sig = vec![0u8; pair.public_modulus_len()];
-        pair.sign(&signature::RSA_PKCS1_SHA512, &rng, &input, &mut sig)
-            .expect("RSA signing");
-    })
+    on_two_threads(time, || sign_rs512(&pair, &rng, &input))
+}
+
+/// One RS512 signature, as `KeyRing::sign` makes it.
+fn sign_rs512(pair: &RsaKeyPair, rng: &SystemRandom, input: &[u8]) {
+    let mut sig = vec![0u8; pair.public_modulus_len()];
+    pair.sign(&signature::RSA_PKCS1_SHA512, rng, input, &mut sig)
+        .expect("RSA signing");
 }
 
 pub fn rs512_verify(time: Duration) -> f64 {
@@ -280,11 +283,7 @@ pub async fn measure_rs512_average(time: Duration) -> f64 {
         let pair = &*PAIR;
         let input = signing_input();
         let rng = SystemRandom::new();
-        on_two_threads_once(time, &|| {
-            let mut sig = vec![0u8; pair.public_modulus_len()];
-            pair.sign(&signature::RSA_PKCS1_SHA512, &rng, &input, &mut sig)
-                .expect("RSA signing");
-        })
+        on_two_threads_once(time, &|| sign_rs512(pair, &rng, &input))
     })
     .await
     .expect("RS512 ceiling")

@@ -835,7 +835,7 @@ async fn run(args: RunArgs) {
                     pid: baseline.pid(),
                 }
             },
-            target: paired::Target::Share { rate, p99 },
+            target: paired::Target { rate, p99 },
             target_levels,
         })
     })

@@ -27,12 +27,12 @@ pub enum Reference {
     Rs512Signing,
 }
 
-/// The target a paired line is held to.
+/// The target a paired line is held to: req/s at least `rate` of the
+/// reference's, and, if given, p99 at most `p99` times the reference's.
 #[derive(Clone, Copy)]
-pub enum Target {
-    /// req/s at least this share of the reference's, and, if given, p99 at
-    /// most this multiple of the reference's.
-    Share { rate: f64, p99: Option<f64> },
+pub struct Target {
+    pub rate: f64,
+    pub p99: Option<f64>,
 }
 
 pub struct PairedLine {
@@ -185,7 +185,7 @@ fn fmt(v: f64) -> String {
 }
 
 fn verdict(result: &PairedResult) -> String {
-    let Some(Target::Share { rate, p99 }) = result.target else {
+    let Some(Target { rate, p99 }) = result.target else {
         return String::new();
     };
     if result.line.error_count() > 0 {
