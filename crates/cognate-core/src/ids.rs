@@ -52,27 +52,31 @@ pub fn parse_pool_arn(arn: &str) -> Option<(&str, &str, &str)> {
     Some((region, account, pool_id))
 }
 
-const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const UPPER_ALNUM: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const SECRET_CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Random characters of `alphabet` (whose length divides 256, so every
 /// character is equally likely). Fails rather than hand out predictable
 /// secrets if the system's random source fails.
-fn random_from(alphabet: &[u8], len: usize) -> crate::Result<String> {
+fn random_from<const N: usize>(alphabet: &[u8; N], len: usize) -> crate::Result<String> {
     Ok(chars_from(alphabet, &random_bytes(len)?))
 }
 
 /// One character of `alphabet` per random byte.
-fn chars_from(alphabet: &[u8], bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| {
-            alphabet
-                .get((*b as usize) % alphabet.len())
-                .copied()
-                .unwrap_or(b'A') as char
-        })
-        .collect()
+fn chars_from<const N: usize>(alphabet: &[u8; N], bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    push_chars(&mut out, alphabet, bytes);
+    out
+}
+
+/// The alphabet's length is a constant, so `%` compiles to a mask rather
+/// than a division per character.
+fn push_chars<const N: usize>(out: &mut String, alphabet: &[u8; N], bytes: &[u8]) {
+    out.extend(
+        bytes
+            .iter()
+            .map(|b| alphabet.get((*b as usize) % N).copied().unwrap_or(b'A') as char),
+    );
 }
 
 /// An IAM unique id with the given 4-letter prefix (`AROA`, `ANPA`, `AKIA`,
@@ -95,19 +99,77 @@ pub fn secret_access_key() -> crate::Result<String> {
 pub fn temporary_access_key() -> crate::Result<(String, String)> {
     const ID_CHARS: usize = 16;
     const SECRET_LEN: usize = 40;
-    let random = random_bytes(ID_CHARS + SECRET_LEN)?;
+    let mut random = [0u8; ID_CHARS + SECRET_LEN];
+    fill_random(&mut random)?;
     let (id_bytes, secret_bytes) = random.split_at(ID_CHARS);
-    let id = format!("ASIA{}", chars_from(UPPER_ALNUM, id_bytes));
-    Ok((id, chars_from(SECRET_CHARS, secret_bytes)))
+    let mut id = String::with_capacity(4 + ID_CHARS);
+    id.push_str("ASIA");
+    push_chars(&mut id, UPPER_ALNUM, id_bytes);
+    let secret = chars_from(SECRET_CHARS, secret_bytes);
+    random.fill(0);
+    Ok((id, secret))
 }
 
-/// `n` random bytes, for key material.
+/// `n` random bytes, for key material, drawn directly from the system's
+/// cryptographic random generator.
 pub fn random_bytes(n: usize) -> crate::Result<Vec<u8>> {
     let mut bytes = vec![0u8; n];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| crate::Error::Internal("the system random generator failed".into()))?;
+    draw(&mut bytes)?;
     Ok(bytes)
+}
+
+/// Bytes of aws-lc's DRBG drawn at once per thread. A draw costs about a
+/// microsecond whatever its size (aws-lc mixes the CPU's RDRAND into every
+/// call), and vending credentials needs two small ones (key and nonce), so
+/// they are served from a block drawn for about a dozen requests.
+const RANDOM_BLOCK: usize = 1024;
+/// Anything larger is drawn directly.
+const LARGEST_FROM_BLOCK: usize = 128;
+
+struct RandomBlock {
+    bytes: [u8; RANDOM_BLOCK],
+    /// Bytes before this offset have been handed out and wiped.
+    next: usize,
+}
+
+thread_local! {
+    static RANDOM: std::cell::RefCell<RandomBlock> = const {
+        std::cell::RefCell::new(RandomBlock { bytes: [0; RANDOM_BLOCK], next: RANDOM_BLOCK })
+    };
+}
+
+/// Fills `out` from the system's cryptographic random generator, through
+/// this thread's block: for what every request draws (temporary keys,
+/// nonces); long-lived keys use `random_bytes`. Each byte is handed out
+/// once: it is wiped from the block as it is taken, and a block is never
+/// reused after a failed draw. (cognate does not fork, which would copy a
+/// block into two processes.)
+pub fn fill_random(out: &mut [u8]) -> crate::Result<()> {
+    if out.len() > LARGEST_FROM_BLOCK {
+        return draw(out);
+    }
+    RANDOM.with_borrow_mut(|block| {
+        if RANDOM_BLOCK - block.next < out.len() {
+            block.next = RANDOM_BLOCK;
+            draw(&mut block.bytes)?;
+            block.next = 0;
+        }
+        let end = block.next + out.len();
+        let taken = block
+            .bytes
+            .get_mut(block.next..end)
+            .ok_or_else(|| crate::Error::Internal("random block overrun".into()))?;
+        out.copy_from_slice(taken);
+        taken.fill(0);
+        block.next = end;
+        Ok(())
+    })
+}
+
+fn draw(out: &mut [u8]) -> crate::Result<()> {
+    SystemRandom::new()
+        .fill(out)
+        .map_err(|_| crate::Error::Internal("the system random generator failed".into()))
 }
 
 #[cfg(test)]
@@ -151,5 +213,30 @@ mod identity_id_tests {
             .filter(|(a, b)| a != b)
             .count();
         assert!(differing >= 6, "{} vs {}", ids[0], ids[1]);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod random_tests {
+    use super::{LARGEST_FROM_BLOCK, RANDOM_BLOCK, fill_random};
+
+    /// Across several refills of the block and odd sizes, no draw repeats
+    /// or comes back wiped (all zero).
+    #[test]
+    fn block_draws_are_never_handed_out_twice() {
+        let mut seen = std::collections::HashSet::new();
+        let sizes = [12, 56, 1, 7, LARGEST_FROM_BLOCK, LARGEST_FROM_BLOCK + 1];
+        let mut drawn = 0;
+        for i in 0..(4 * RANDOM_BLOCK / 12) {
+            let mut out = vec![0u8; sizes[i % sizes.len()]];
+            fill_random(&mut out).unwrap();
+            drawn += out.len();
+            if out.len() >= 7 {
+                assert!(out.iter().any(|b| *b != 0), "a wiped draw: {out:?}");
+                assert!(seen.insert(out), "a draw came back twice");
+            }
+        }
+        assert!(drawn > 4 * RANDOM_BLOCK);
     }
 }

@@ -47,20 +47,44 @@ impl SealingKey {
 
     /// Encrypts and authenticates `plaintext`, bound to `purpose`.
     pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let nonce_bytes = crate::ids::random_bytes(NONCE_LEN)?;
-        let mut nonce_arr = [0u8; NONCE_LEN];
-        nonce_arr.copy_from_slice(&nonce_bytes);
-        let mut in_out = plaintext.to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce_arr),
-                Aad::from(purpose.as_bytes()),
-                &mut in_out,
-            )
-            .map_err(|_| Error::Internal("sealing failed".into()))?;
-        let mut out = nonce_arr.to_vec();
-        out.extend_from_slice(&in_out);
+        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + AES_256_GCM.tag_len());
+        self.seal_appending(purpose, &mut out, |buffer| {
+            buffer.extend_from_slice(plaintext)
+        })?;
         Ok(out)
+    }
+
+    /// Appends to `out` what `seal` returns for the plaintext that
+    /// `write_plaintext` appends, encrypted where it was written rather than
+    /// copied (session tokens are sealed once per request). On an error
+    /// `out` is left as it was.
+    pub fn seal_appending(
+        &self,
+        purpose: &str,
+        out: &mut Vec<u8>,
+        write_plaintext: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<()> {
+        let before = out.len();
+        let mut nonce = [0u8; NONCE_LEN];
+        crate::ids::fill_random(&mut nonce)?;
+        out.extend_from_slice(&nonce);
+        let start = out.len();
+        write_plaintext(out);
+        let sealed = self.key.seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(purpose.as_bytes()),
+            &mut out[start..],
+        );
+        match sealed {
+            Ok(tag) => {
+                out.extend_from_slice(tag.as_ref());
+                Ok(())
+            }
+            Err(_) => {
+                out.truncate(before);
+                Err(Error::Internal("sealing failed".into()))
+            }
+        }
     }
 
     /// The plaintext, if `sealed` was sealed by this key for `purpose`.

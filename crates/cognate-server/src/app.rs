@@ -10,7 +10,10 @@ use axum::Router;
 use axum::body::to_bytes;
 use axum::extract::Request;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, CONTENT_LENGTH, CONTENT_TYPE,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cognate_core::Cognate;
@@ -18,11 +21,16 @@ use serde_json::Value;
 
 use crate::auth::{self, AdminKey, AdminSigningKeys, Principal};
 use crate::client_address::TrustedProxies;
+use crate::cognito::identities::{FlowInput, decode_flow_input};
 use crate::limits::Limiter;
 use crate::metrics::{Metrics, Outcome};
 use crate::operation::{Operation, Service};
 use crate::wire_error::{ApiError, Protocol};
 use crate::{cognito, query};
+
+/// Header names as constants: a name given as text is parsed on every use.
+const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
+pub const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
 /// How long a client may take to send its request body.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -42,6 +50,10 @@ pub struct AppState {
 /// The parsed input of a call.
 pub enum Input {
     Json(Value),
+    /// An identity operation's members (`cognito::takes_flow_input`). A
+    /// member of the wrong type is answered at dispatch, after the limits
+    /// and authentication, as for the other JSON operations.
+    Flow(Result<Box<FlowInput>, ApiError>),
     Query(query::Params),
 }
 
@@ -82,7 +94,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 async fn preflight() -> Response {
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     h.insert(
         "access-control-allow-methods",
         HeaderValue::from_static("GET, POST, OPTIONS"),
@@ -111,7 +123,7 @@ fn new_request_id() -> String {
 /// The protocol the request seems to speak, before its body is read, so
 /// even an oversized body is refused in the right shape.
 fn protocol_hint(headers: &HeaderMap) -> Protocol {
-    if headers.contains_key("x-amz-target") {
+    if headers.contains_key(X_AMZ_TARGET) {
         Protocol::Json
     } else {
         Protocol::Query(Service::Sts)
@@ -142,7 +154,7 @@ async fn api(
     };
     // A declared length over the limit is refused before any byte is read.
     let declared = headers
-        .get("content-length")
+        .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
@@ -184,7 +196,7 @@ async fn api(
             .record(operation, Outcome::ClientError, started.elapsed());
         let mut response = finish(error.render(protocol, &request_id));
         if let Ok(v) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert("x-amzn-requestid", v);
+            response.headers_mut().insert(X_AMZN_REQUEST_ID, v);
         }
         return response;
     }
@@ -214,7 +226,7 @@ async fn api(
     };
     let mut response = finish(response);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-amzn-requestid", v);
+        response.headers_mut().insert(X_AMZN_REQUEST_ID, v);
     }
     response
 }
@@ -241,18 +253,12 @@ fn check_limits(
         return Err(throttled());
     }
     if call.operation == Operation::GetId
-        && let Input::Json(input) = &call.input
+        && let Input::Flow(Ok(input)) = &call.input
+        && !input.has_logins()
+        && let Some(pool) = input.pool_id()
+        && !state.limiter.allow_guest(address, pool)
     {
-        let has_logins = input
-            .get("Logins")
-            .and_then(Value::as_object)
-            .is_some_and(|m| !m.is_empty());
-        let pool = input.get("IdentityPoolId").and_then(Value::as_str);
-        if let (false, Some(pool)) = (has_logins, pool)
-            && !state.limiter.allow_guest(address, pool)
-        {
-            return Err(throttled());
-        }
+        return Err(throttled());
     }
     Ok(())
 }
@@ -260,9 +266,9 @@ fn check_limits(
 /// Headers every API response carries (browser SDKs call directly).
 fn finish(mut response: Response) -> Response {
     let h = response.headers_mut();
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     h.insert(
-        "access-control-expose-headers",
+        ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date"),
     );
     response
@@ -274,7 +280,7 @@ fn parse_call(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Call, (Protocol, ApiError)> {
-    if let Some(target) = headers.get("x-amz-target") {
+    if let Some(target) = headers.get(X_AMZ_TARGET) {
         return parse_json_call(target, headers, body).map_err(|e| (Protocol::Json, e));
     }
     query::parse_call(method, uri, headers, body)
@@ -296,7 +302,7 @@ fn parse_json_call(
         )
     })?;
     let content_type = headers
-        .get("content-type")
+        .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
@@ -312,16 +318,27 @@ fn parse_json_call(
             ),
         ));
     }
-    let input = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Default::default())
-    } else {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(
+    let empty = body.iter().all(u8::is_ascii_whitespace);
+    let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let input = if cognito::takes_flow_input(operation) && (empty || object) {
+        if nested_deeper_than(body, MAX_JSON_DEPTH) {
+            return Err(ApiError::new(
                 "SerializationException",
                 StatusCode::BAD_REQUEST,
-                format!("The request body is not valid JSON: {e}"),
-            )
-        })?;
+                format!("The request body is nested more than {MAX_JSON_DEPTH} levels deep."),
+            ));
+        }
+        let body = if empty { b"{}".as_slice() } else { body };
+        let decoded = decode_flow_input(body);
+        if decoded.is_err() {
+            // Not JSON at all is refused here, as for every operation.
+            serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| not_json(&e))?;
+        }
+        Input::Flow(decoded.map(Box::new))
+    } else if empty {
+        Input::Json(Value::Object(Default::default()))
+    } else {
+        let value: Value = serde_json::from_slice(body).map_err(|e| not_json(&e))?;
         if !value.is_object() {
             return Err(ApiError::new(
                 "SerializationException",
@@ -329,13 +346,59 @@ fn parse_json_call(
                 "The request body must be a JSON object.",
             ));
         }
-        value
+        Input::Json(value)
     };
     Ok(Call {
         operation,
         protocol: Protocol::Json,
-        input: Input::Json(input),
+        input,
     })
+}
+
+/// serde_json refuses a `Value` nested deeper than this; the typed
+/// decoders skip unknown members without a limit, so it is checked apart.
+const MAX_JSON_DEPTH: usize = 127;
+
+/// Whether arrays and objects nest more than `limit` deep (outside strings).
+fn nested_deeper_than(body: &[u8], limit: usize) -> bool {
+    // Counted without early exit first, which the compiler vectorises: most
+    // bodies open far fewer brackets than the limit.
+    let opened = body.iter().filter(|b| matches!(b, b'[' | b'{')).count();
+    if opened <= limit {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+fn not_json(error: &serde_json::Error) -> ApiError {
+    ApiError::new(
+        "SerializationException",
+        StatusCode::BAD_REQUEST,
+        format!("The request body is not valid JSON: {error}"),
+    )
 }
 
 async fn dispatch(
@@ -346,9 +409,32 @@ async fn dispatch(
 ) -> Result<Response, ApiError> {
     match call.input {
         Input::Json(input) => cognito::dispatch(state, call.operation, &principal, input).await,
+        Input::Flow(input) => {
+            cognito::identities::dispatch(state, call.operation, &principal, *input?).await
+        }
         Input::Query(params) => {
             query::dispatch(state, call.operation, &principal, &params, request_id).await
         }
+    }
+}
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::nested_deeper_than;
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        let deep = |n: usize| format!("{}1{}", r#"{"a":"#.repeat(n), "}".repeat(n));
+        assert!(!nested_deeper_than(deep(127).as_bytes(), 127));
+        assert!(nested_deeper_than(deep(128).as_bytes(), 127));
+        let arrays = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(nested_deeper_than(arrays.as_bytes(), 127));
+        // Brackets inside strings, escaped quotes included, do not count.
+        let in_string = format!(r#"{{"IdentityId":"\"{}"}}"#, "[{".repeat(300));
+        assert!(!nested_deeper_than(in_string.as_bytes(), 127));
+        // Siblings are not depth.
+        let wide = format!("[{}1]", "[],".repeat(300));
+        assert!(!nested_deeper_than(wide.as_bytes(), 127));
     }
 }
 

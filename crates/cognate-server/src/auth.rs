@@ -189,19 +189,10 @@ pub async fn resource_of(state: &AppState, call: &Call, principal: &Principal) -
             if let Some(arn) = text("ResourceArn") {
                 return arn.to_string();
             }
-            let pool_arn = |pool_id: &str| {
-                let region = cognate_core::ids::region_of(pool_id).unwrap_or(principal.region());
-                cognate_core::ids::pool_arn(region, account, pool_id)
-            };
-            if let Some(pool_id) = text("IdentityPoolId") {
-                return pool_arn(pool_id);
-            }
-            if let Some(identity_id) = text("IdentityId")
-                && let Ok(Some(identity)) = state.cognate.store().get_identity(identity_id).await
-            {
-                return pool_arn(&identity.pool_id);
-            }
-            "*".to_string()
+            pool_resource(state, principal, text("IdentityPoolId"), text("IdentityId")).await
+        }
+        (Input::Flow(Ok(input)), Service::CognitoIdentity) => {
+            pool_resource(state, principal, input.pool_id(), input.identity_id()).await
         }
         (Input::Query(params), Service::Iam) => {
             if let Some(name) = params.get("RoleName") {
@@ -239,6 +230,30 @@ pub async fn resource_of(state: &AppState, call: &Call, principal: &Principal) -
         }
         _ => "*".to_string(),
     }
+}
+
+/// The ARN of the pool a Cognito call names, directly or through one of its
+/// identities; `*` when it names neither or the identity does not exist.
+async fn pool_resource(
+    state: &AppState,
+    principal: &Principal,
+    pool_id: Option<&str>,
+    identity_id: Option<&str>,
+) -> String {
+    let account = &state.cognate.config().account;
+    let pool_arn = |pool_id: &str| {
+        let region = cognate_core::ids::region_of(pool_id).unwrap_or(principal.region());
+        cognate_core::ids::pool_arn(region, account, pool_id)
+    };
+    if let Some(pool_id) = pool_id {
+        return pool_arn(pool_id);
+    }
+    if let Some(identity_id) = identity_id
+        && let Ok(Some(identity)) = state.cognate.store().get_identity(identity_id).await
+    {
+        return pool_arn(&identity.pool_id);
+    }
+    "*".to_string()
 }
 
 /// Whether the principal may make the call. The admin key may do

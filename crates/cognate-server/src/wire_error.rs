@@ -247,7 +247,9 @@ impl ApiError {
             }
         };
         if let Ok(v) = HeaderValue::from_str(request_id) {
-            response.headers_mut().insert("x-amzn-requestid", v);
+            response
+                .headers_mut()
+                .insert(crate::app::X_AMZN_REQUEST_ID, v);
         }
         response
     }

@@ -12,8 +12,15 @@ use std::collections::BTreeMap;
 
 use super::Session;
 
+#[cfg(test)]
 pub(super) fn encode(session: &Session) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
+    encode_into(session, &mut out);
+    out
+}
+
+/// Appends the encoding of `session` to `out`.
+pub(super) fn encode_into(session: &Session, out: &mut Vec<u8>) {
     let Session {
         access_key_id,
         secret_access_key,
@@ -33,7 +40,7 @@ pub(super) fn encode(session: &Session) -> Vec<u8> {
         guest_scope_down,
     } = session;
     for text in [access_key_id, secret_access_key] {
-        put_str(&mut out, text);
+        put_str(out, text);
     }
     out.extend_from_slice(&issued_at.to_le_bytes());
     out.extend_from_slice(&expires_at.to_le_bytes());
@@ -47,23 +54,22 @@ pub(super) fn encode(session: &Session) -> Vec<u8> {
         audience,
         subject,
     ] {
-        put_str(&mut out, text);
+        put_str(out, text);
     }
-    put_len(&mut out, amr.len());
+    put_len(out, amr.len());
     for item in amr {
-        put_str(&mut out, item);
+        put_str(out, item);
     }
-    put_len(&mut out, principal_tags.len());
+    put_len(out, principal_tags.len());
     for (key, value) in principal_tags {
-        put_str(&mut out, key);
-        put_str(&mut out, value);
+        put_str(out, key);
+        put_str(out, value);
     }
-    put_len(&mut out, session_policies.len());
+    put_len(out, session_policies.len());
     for policy in session_policies {
-        put_str(&mut out, policy);
+        put_str(out, policy);
     }
     out.push(u8::from(*guest_scope_down));
-    out
 }
 
 pub(super) fn decode(bytes: &[u8]) -> Option<Session> {

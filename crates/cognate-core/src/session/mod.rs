@@ -83,10 +83,12 @@ impl SessionSealer {
     }
 
     pub fn seal(&self, session: &Session) -> Result<String> {
-        let sealed = self.key.seal(PURPOSE_V2, &compact::encode(session))?;
-        let mut bytes = Vec::with_capacity(1 + sealed.len());
+        let mut bytes = Vec::with_capacity(512);
         bytes.push(VERSION_2);
-        bytes.extend_from_slice(&sealed);
+        self.key
+            .seal_appending(PURPOSE_V2, &mut bytes, |plaintext| {
+                compact::encode_into(session, plaintext)
+            })?;
         Ok(STANDARD.encode(bytes))
     }
 

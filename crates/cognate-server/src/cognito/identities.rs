@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use axum::response::Response;
 use cognate_core::model::Identity;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    JsonResult, decode, domain, epoch, epoch_number, json_response, not_implemented, typed_response,
+    JsonResult, answers, domain, epoch, json_response, not_implemented, shape_error, text_response,
 };
 use crate::app::AppState;
 use crate::auth::{Principal, caller};
@@ -16,9 +16,11 @@ use crate::operation::Operation;
 use crate::validate::{self as v, Checker};
 use crate::wire_error::ApiError;
 
+/// The members of every identity operation's input, decoded straight from
+/// the request body (`decode_flow_input`) rather than through a `Value`.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct FlowInput {
+pub struct FlowInput {
     identity_pool_id: Option<String>,
     identity_id: Option<String>,
     account_id: Option<String>,
@@ -37,13 +39,47 @@ struct FlowInput {
     developer_provider_name: Option<String>,
 }
 
+impl FlowInput {
+    /// The pool the call names (GetId, ListIdentities, the developer calls).
+    pub fn pool_id(&self) -> Option<&str> {
+        self.identity_pool_id.as_deref()
+    }
+
+    pub fn identity_id(&self) -> Option<&str> {
+        self.identity_id.as_deref()
+    }
+
+    /// GetId without logins creates a guest (limited per pool).
+    pub fn has_logins(&self) -> bool {
+        self.logins.as_ref().is_some_and(|l| !l.is_empty())
+    }
+}
+
+/// Decodes a JSON object's members as a `FlowInput`; a member of the wrong
+/// type is a SerializationException naming it, like `decode`'s.
+pub fn decode_flow_input(body: &[u8]) -> Result<FlowInput, ApiError> {
+    // Tracking the path costs a third of the decoding, so it is only done
+    // again to name the member when the input does not decode.
+    if let Ok(input) = serde_json::from_slice(body) {
+        return Ok(input);
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| shape_error(&e.path().to_string(), e.inner()))
+        .and_then(|input| {
+            deserializer
+                .end()
+                .map_err(|e| shape_error(".", &e))
+                .map(|()| input)
+        })
+}
+
 pub async fn dispatch(
     state: &AppState,
     operation: Operation,
     principal: &Principal,
-    input: Value,
+    input: FlowInput,
 ) -> Result<Response, ApiError> {
-    let input: FlowInput = decode(input)?;
     let cognate = &state.cognate;
     let mut c = Checker::new();
     c.logins("logins", &input.logins);
@@ -61,7 +97,7 @@ pub async fn dispatch(
                 )
                 .await
                 .map_err(domain)?;
-            typed_response(&IdentityOutput { identity_id: &id })
+            Ok(text_response(answers::identity(&id)))
         }
         Operation::GetOpenIdToken => {
             let id = c.identity_id("identityId", &input.identity_id);
@@ -70,10 +106,7 @@ pub async fn dispatch(
                 .get_open_id_token(&id.unwrap_or_default(), &logins)
                 .await
                 .map_err(domain)?;
-            typed_response(&TokenOutput {
-                identity_id: &id,
-                token: &token,
-            })
+            Ok(text_response(answers::token(&id, &token)))
         }
         Operation::GetCredentialsForIdentity => {
             let id = c.identity_id("identityId", &input.identity_id);
@@ -89,52 +122,12 @@ pub async fn dispatch(
                 )
                 .await
                 .map_err(domain)?;
-            typed_response(&CredentialsOutput {
-                identity_id: &id,
-                credentials: CredentialsShape {
-                    access_key_id: &credentials.access_key_id,
-                    secret_key: &credentials.secret_access_key,
-                    session_token: &credentials.session_token,
-                    expiration: epoch_number(credentials.expiration),
-                },
-            })
+            Ok(text_response(answers::credentials(&id, &credentials)))
         }
         _ => documents(state, operation, principal, input, c, logins)
             .await
             .map(json_response),
     }
-}
-
-/// The answers of the flows' hot operations, serialized from their types
-/// rather than through a `Value`.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct IdentityOutput<'a> {
-    identity_id: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct TokenOutput<'a> {
-    identity_id: &'a str,
-    token: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CredentialsOutput<'a> {
-    identity_id: &'a str,
-    credentials: CredentialsShape<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CredentialsShape<'a> {
-    access_key_id: &'a str,
-    secret_key: &'a str,
-    session_token: &'a str,
-    /// Epoch seconds as a JSON number (`epoch_number`).
-    expiration: f64,
 }
 
 async fn documents(

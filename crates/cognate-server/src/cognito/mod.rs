@@ -1,12 +1,12 @@
 //! Cognito Identity over AWS JSON 1.1: decode, validate, call the domain,
 //! encode.
 
-mod identities;
+mod answers;
+pub mod identities;
 mod pools;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -21,17 +21,10 @@ pub fn json_response(body: Value) -> Response {
     text_response(body.to_string())
 }
 
-/// An answer serialized straight from its type (the flows' hot operations).
-pub fn typed_response(body: &impl Serialize) -> Result<Response, ApiError> {
-    serde_json::to_string(body)
-        .map(text_response)
-        .map_err(|_| ApiError::internal())
-}
-
 fn text_response(body: String) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
-        "content-type",
+        axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-amz-json-1.1"),
     );
     response
@@ -40,17 +33,16 @@ fn text_response(body: String) -> Response {
 /// Decodes the members of a request; a wrong JSON type is a
 /// SerializationException naming the member.
 pub fn decode<T: DeserializeOwned>(input: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(input).map_err(|e| {
-        let member = e.path().to_string();
-        ApiError::new(
-            "SerializationException",
-            StatusCode::BAD_REQUEST,
-            format!(
-                "The request does not match the operation's input shape at '{member}': {}",
-                e.inner()
-            ),
-        )
-    })
+    serde_path_to_error::deserialize(input)
+        .map_err(|e| shape_error(&e.path().to_string(), e.inner()))
+}
+
+fn shape_error(member: &str, error: &serde_json::Error) -> ApiError {
+    ApiError::new(
+        "SerializationException",
+        StatusCode::BAD_REQUEST,
+        format!("The request does not match the operation's input shape at '{member}': {error}"),
+    )
 }
 
 /// A domain error as a JSON-protocol error.
@@ -91,6 +83,7 @@ pub async fn dispatch(
         TagResource => pools::tag(state, principal, input).await,
         UntagResource => pools::untag(state, principal, input).await,
         ListTagsForResource => pools::list_tags(state, principal, input).await,
+        // Their input arrives as `Input::Flow` (`takes_flow_input`).
         GetId
         | GetOpenIdToken
         | GetCredentialsForIdentity
@@ -101,10 +94,8 @@ pub async fn dispatch(
         | GetOpenIdTokenForDeveloperIdentity
         | LookupDeveloperIdentity
         | MergeDeveloperIdentities
-        | UnlinkDeveloperIdentity => {
-            return identities::dispatch(state, operation, principal, input).await;
-        }
-        GetCallerIdentity
+        | UnlinkDeveloperIdentity
+        | GetCallerIdentity
         | AssumeRoleWithWebIdentity
         | AssumeRoleWithSAML
         | CreateRole
@@ -140,6 +131,26 @@ pub async fn dispatch(
         | DeleteSAMLProvider => Err(ApiError::internal()),
     };
     document.map(json_response)
+}
+
+/// The identity operations, whose input is one struct (`FlowInput`)
+/// decoded straight from the body.
+pub fn takes_flow_input(operation: Operation) -> bool {
+    use Operation::*;
+    matches!(
+        operation,
+        GetId
+            | GetOpenIdToken
+            | GetCredentialsForIdentity
+            | UnlinkIdentity
+            | ListIdentities
+            | DescribeIdentity
+            | DeleteIdentities
+            | GetOpenIdTokenForDeveloperIdentity
+            | LookupDeveloperIdentity
+            | MergeDeveloperIdentities
+            | UnlinkDeveloperIdentity
+    )
 }
 
 /// Answer for operations this server does not implement yet.
