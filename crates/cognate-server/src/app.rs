@@ -50,10 +50,11 @@ pub struct AppState {
 /// The parsed input of a call.
 pub enum Input {
     Json(Value),
-    /// An identity operation's members (`cognito::takes_flow_input`). A
-    /// member of the wrong type is answered at dispatch, after the limits
-    /// and authentication, as for the other JSON operations.
-    Flow(Result<Box<FlowInput>, ApiError>),
+    /// An identity operation's members (`cognito::takes_flow_input`),
+    /// when they decode straight from the body. Anything else (a member of
+    /// the wrong type, a repeated member, nesting past the limit) takes the
+    /// `Json` path, which answers it as before.
+    Flow(Box<FlowInput>),
     Query(query::Params),
 }
 
@@ -253,7 +254,7 @@ fn check_limits(
         return Err(throttled());
     }
     if call.operation == Operation::GetId
-        && let Input::Flow(Ok(input)) = &call.input
+        && let Input::Flow(input) = &call.input
         && !input.has_logins()
         && let Some(pool) = input.pool_id()
         && !state.limiter.allow_guest(address, pool)
@@ -319,26 +320,29 @@ fn parse_json_call(
         ));
     }
     let empty = body.iter().all(u8::is_ascii_whitespace);
+    // An object: serde would also fill a struct from an array.
     let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    let input = if cognito::takes_flow_input(operation) && (empty || object) {
-        if nested_deeper_than(body, MAX_JSON_DEPTH) {
-            return Err(ApiError::new(
-                "SerializationException",
-                StatusCode::BAD_REQUEST,
-                format!("The request body is nested more than {MAX_JSON_DEPTH} levels deep."),
-            ));
-        }
-        let body = if empty { b"{}".as_slice() } else { body };
-        let decoded = decode_flow_input(body);
-        if decoded.is_err() {
-            // Not JSON at all is refused here, as for every operation.
-            serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| not_json(&e))?;
-        }
-        Input::Flow(decoded.map(Box::new))
+    let flow = if !cognito::takes_flow_input(operation) {
+        None
+    } else if empty {
+        decode_flow_input(b"{}")
+    } else if !object || nested_deeper_than(body, MAX_JSON_DEPTH) {
+        None
+    } else {
+        decode_flow_input(body)
+    };
+    let input = if let Some(flow) = flow {
+        Input::Flow(Box::new(flow))
     } else if empty {
         Input::Json(Value::Object(Default::default()))
     } else {
-        let value: Value = serde_json::from_slice(body).map_err(|e| not_json(&e))?;
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                "SerializationException",
+                StatusCode::BAD_REQUEST,
+                format!("The request body is not valid JSON: {e}"),
+            )
+        })?;
         if !value.is_object() {
             return Err(ApiError::new(
                 "SerializationException",
@@ -355,8 +359,9 @@ fn parse_json_call(
     })
 }
 
-/// serde_json refuses a `Value` nested deeper than this; the typed
-/// decoders skip unknown members without a limit, so it is checked apart.
+/// serde_json refuses a `Value` nested deeper than this, and the typed
+/// decoder skips unknown members without a limit: deeper bodies take the
+/// `Value` path, so they are refused as before.
 const MAX_JSON_DEPTH: usize = 127;
 
 /// Whether arrays and objects nest more than `limit` deep (outside strings).
@@ -393,14 +398,6 @@ fn nested_deeper_than(body: &[u8], limit: usize) -> bool {
     false
 }
 
-fn not_json(error: &serde_json::Error) -> ApiError {
-    ApiError::new(
-        "SerializationException",
-        StatusCode::BAD_REQUEST,
-        format!("The request body is not valid JSON: {error}"),
-    )
-}
-
 async fn dispatch(
     state: &AppState,
     call: Call,
@@ -410,7 +407,7 @@ async fn dispatch(
     match call.input {
         Input::Json(input) => cognito::dispatch(state, call.operation, &principal, input).await,
         Input::Flow(input) => {
-            cognito::identities::dispatch(state, call.operation, &principal, *input?).await
+            cognito::identities::dispatch(state, call.operation, &principal, *input).await
         }
         Input::Query(params) => {
             query::dispatch(state, call.operation, &principal, &params, request_id).await

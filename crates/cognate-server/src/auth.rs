@@ -186,12 +186,17 @@ pub async fn resource_of(state: &AppState, call: &Call, principal: &Principal) -
     match (&call.input, call.operation.service()) {
         (Input::Json(input), Service::CognitoIdentity) => {
             let text = |name: &str| input.get(name).and_then(|v| v.as_str());
-            if let Some(arn) = text("ResourceArn") {
-                return arn.to_string();
+            // Only the tagging operations act on `ResourceArn`; any other
+            // call that carries one is judged by the pool it acts on.
+            if matches!(
+                call.operation,
+                Operation::TagResource | Operation::UntagResource | Operation::ListTagsForResource
+            ) {
+                return text("ResourceArn").unwrap_or("*").to_string();
             }
             pool_resource(state, principal, text("IdentityPoolId"), text("IdentityId")).await
         }
-        (Input::Flow(Ok(input)), Service::CognitoIdentity) => {
+        (Input::Flow(input), Service::CognitoIdentity) => {
             pool_resource(state, principal, input.pool_id(), input.identity_id()).await
         }
         (Input::Query(params), Service::Iam) => {

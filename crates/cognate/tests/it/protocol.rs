@@ -65,6 +65,57 @@ async fn unknown_operation_malformed_json_and_wrong_types() {
     assert_eq!(r.header("content-type"), Some("application/x-amz-json-1.1"));
 }
 
+/// The identity operations decode their body straight into their input
+/// when it is a plain object; every other body takes the general path and
+/// gets the answer it always got.
+#[tokio::test]
+async fn identity_operation_bodies_are_judged_like_every_other() {
+    let s = TestServer::start().await;
+    let pool = create_pool(&s, "bodies", true).await;
+    let get_id = |body: Vec<u8>| {
+        let mut raw = Raw::json("GetId", "");
+        raw.body = body;
+        raw
+    };
+    // A member given twice: the last one counts, as in any JSON object.
+    let twice = format!(r#"{{"IdentityPoolId":"us-east-1:nope","IdentityPoolId":"{pool}"}}"#);
+    let r = get_id(twice.into_bytes()).send(&s).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["IdentityId"].as_str().is_some(), "{}", r.body);
+    // Unknown members are ignored, known ones of the wrong type are named.
+    let r = get_id(format!(r#"{{"IdentityPoolId":"{pool}","Extra":[{{"a":1}}]}}"#).into_bytes())
+        .send(&s)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = get_id(format!(r#"{{"IdentityPoolId":"{pool}","Logins":[]}}"#).into_bytes())
+        .send(&s)
+        .await;
+    assert_eq!(r.json_error(), "SerializationException");
+    assert!(r.body.contains("Logins"), "{}", r.body);
+    // An array is not an object, even one that would fill every member.
+    let nulls = format!("[{}]", vec!["null"; 16].join(","));
+    let r = get_id(nulls.into_bytes()).send(&s).await;
+    assert_eq!(r.json_error(), "SerializationException");
+    assert!(r.body.contains("JSON object"), "{}", r.body);
+    // Text that is not UTF-8, even in a member nobody reads, is not JSON.
+    let mut bad_utf8 = format!(r#"{{"IdentityPoolId":"{pool}","Extra":""#).into_bytes();
+    bad_utf8.extend_from_slice(&[0xff, 0xfe, b'"', b'}']);
+    let r = get_id(bad_utf8).send(&s).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json_error(), "SerializationException");
+    // Nesting past serde_json's limit inside an unknown member.
+    let deep = format!(
+        r#"{{"IdentityPoolId":"{pool}","Extra":{}1{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let r = get_id(deep.into_bytes()).send(&s).await;
+    assert_eq!(r.json_error(), "SerializationException");
+    // Whitespace alone is an empty input: the pool is missing.
+    let r = get_id(b" \n".to_vec()).send(&s).await;
+    assert_eq!(r.json_error(), "ValidationException", "{}", r.body);
+}
+
 #[tokio::test]
 async fn oversized_bodies_are_refused_in_protocol_shape() {
     let s = TestServer::start().await;

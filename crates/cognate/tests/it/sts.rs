@@ -894,6 +894,39 @@ async fn managed_policies_grant_while_attached() {
         code(&describe(other_pool.clone()).await.unwrap_err()),
         "AccessDeniedException"
     );
+    // Naming the allowed pool as `ResourceArn` does not open another pool:
+    // only the tagging operations act on `ResourceArn`.
+    let session = credentials(&out);
+    let token_header = (
+        "x-amz-security-token".to_string(),
+        session.session_token().unwrap().to_string(),
+    );
+    for (operation, body) in [
+        (
+            "DescribeIdentityPool",
+            format!(r#"{{"IdentityPoolId":"{other_pool}","ResourceArn":"{pool_arn}"}}"#),
+        ),
+        (
+            "ListIdentities",
+            format!(
+                r#"{{"IdentityPoolId":"{other_pool}","MaxResults":5,"ResourceArn":"{pool_arn}"}}"#
+            ),
+        ),
+    ] {
+        let mut raw = Raw::json(operation, &body);
+        raw.headers.push(token_header.clone());
+        let r = raw
+            .signed(
+                &s,
+                (session.access_key_id(), session.secret_access_key()),
+                "cognito-identity",
+                std::time::SystemTime::now(),
+            )
+            .send(&s)
+            .await;
+        assert_eq!(r.status, 400, "{operation}: {}", r.body);
+        assert_eq!(r.json_error(), "AccessDeniedException", "{operation}");
+    }
     let attached = iam
         .list_attached_role_policies()
         .role_name(&g.unauth_name)
