@@ -105,9 +105,7 @@ pub fn temporary_access_key() -> crate::Result<(String, String)> {
     let mut id = String::with_capacity(4 + ID_CHARS);
     id.push_str("ASIA");
     push_chars(&mut id, UPPER_ALNUM, id_bytes);
-    let secret = chars_from(SECRET_CHARS, secret_bytes);
-    random.fill(0);
-    Ok((id, secret))
+    Ok((id, chars_from(SECRET_CHARS, secret_bytes)))
 }
 
 /// `n` random bytes, for key material, drawn directly from the system's
