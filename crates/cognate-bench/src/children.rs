@@ -177,7 +177,10 @@ pub fn serve_cognate(args: crate::ServeArgs) {
     use cognate::config::{FileConfig, Overrides, Settings};
     let filter = tracing_subscriber::EnvFilter::try_from_env("COGNATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,cognate::audit=off"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .fmt_fields(cognate::logging::text_fields())
+        .with_env_filter(filter)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -14,9 +14,11 @@ use cognate_policy::{
     RequestPrincipal, evaluate,
 };
 
+use crate::access::{ANY_RESOURCE, Caller};
 use crate::error::{Error, Result};
 use crate::iam::parse_role_arn;
-use crate::service::{Caller, Cognate};
+use crate::operation::Operation;
+use crate::service::Cognate;
 use crate::session::Session;
 use crate::trust::INLINE_POLICY_MAX;
 
@@ -237,6 +239,8 @@ impl Cognate {
         simulation: &Simulation,
     ) -> Result<Vec<SimulationResult>> {
         let arn = simulation.policy_source_arn.as_deref().unwrap_or_default();
+        self.authorize(caller, Operation::SimulatePrincipalPolicy, arn)
+            .await?;
         if parse_role_arn(arn).is_none() {
             return Err(Error::InvalidInput(format!(
                 "Invalid PolicySourceArn {arn}: this server simulates roles only (it has no IAM users or groups)."
@@ -278,7 +282,13 @@ impl Cognate {
     }
 
     /// SimulateCustomPolicy: only the policies given.
-    pub fn simulate_custom_policy(&self, simulation: &Simulation) -> Result<Vec<SimulationResult>> {
+    pub async fn simulate_custom_policy(
+        &self,
+        caller: &Caller,
+        simulation: &Simulation,
+    ) -> Result<Vec<SimulationResult>> {
+        self.authorize(caller, Operation::SimulateCustomPolicy, ANY_RESOURCE)
+            .await?;
         let principal = match &simulation.caller_arn {
             Some(arn) => RequestPrincipal::Aws(arn.clone()),
             None => RequestPrincipal::Anonymous,

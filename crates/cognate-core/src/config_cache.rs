@@ -21,10 +21,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cognate_policy::Policy;
 
+use crate::access::Caller;
 use crate::error::Result;
 use crate::iam::parse_role_arn;
 use crate::model::{Pool, Role};
-use crate::service::{Caller, Cognate};
+use crate::operation::Operation;
+use crate::service::Cognate;
 use crate::trust::{TrustMemo, WebIdentity, trust_allows};
 
 /// Entries of each kind kept at most; a full map is emptied (simple, and
@@ -210,14 +212,17 @@ impl Cognate {
         Ok(Some(pool))
     }
 
-    /// A pool of the caller's account, through the cache, or
-    /// ResourceNotFound.
-    pub(crate) async fn caller_pool(
+    /// The pool `operation` acts on, through the cache, once `caller` may
+    /// (as `authorized_pool`).
+    pub(crate) async fn authorized_cached_pool(
         &self,
         view: &ConfigView,
         caller: &Caller,
+        operation: Operation,
         id: &str,
     ) -> Result<Arc<Pool>> {
+        self.authorize(caller, operation, &caller.pool_arn(id))
+            .await?;
         match self.cached_pool(view, id).await? {
             Some(pool) if pool.account == caller.account => Ok(pool),
             _ => Err(crate::pools::pool_not_found(id)),

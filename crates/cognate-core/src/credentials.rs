@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::federation::VerifiedLogin;
 use crate::iam::parse_role_arn;
 use crate::ids;
-use crate::logins::{COGNITO_PROVIDER, LoginUse, SAML_ROLES_CLAIM, VerifiedLogins};
+use crate::logins::{COGNITO_PROVIDER, LoginUse, VerifiedLogins};
 use crate::model::{AmbiguousRoleResolution, MatchType, Pool, RoleMappingType};
 use crate::pools::is_user_pool_provider_name;
 use crate::service::Cognate;
@@ -69,10 +69,10 @@ struct TagsClaim<'a> {
 /// one, or the one CustomRoleArn picks among several. None when the login
 /// is not SAML or its assertion grants no role (and none was asked for).
 fn saml_role(login: &VerifiedLogin, custom_role_arn: Option<&str>) -> Result<Option<String>> {
-    let Some(Value::Array(roles)) = login.claims.get(SAML_ROLES_CLAIM) else {
+    let Some(roles) = &login.saml_roles else {
         return Ok(None);
     };
-    let roles: Vec<&str> = roles.iter().filter_map(Value::as_str).collect();
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
     match (roles.as_slice(), custom_role_arn) {
         ([], None) => Ok(None),
         (_, Some(custom)) if roles.contains(&custom) => Ok(Some(custom.to_string())),
@@ -335,7 +335,7 @@ impl Cognate {
             let chosen = match mapping.mapping_type {
                 // A SAML assertion's roles are its Role pairs for this
                 // provider, never attributes it merely names like Cognito's.
-                RoleMappingType::Token if login.claims.contains_key(SAML_ROLES_CLAIM) => {
+                RoleMappingType::Token if login.saml_roles.is_some() => {
                     saml_role(login, custom_role_arn)?
                 }
                 RoleMappingType::Token => {

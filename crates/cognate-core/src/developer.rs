@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::access::Caller;
 use crate::credentials::{amr, principal_tags};
 use crate::error::{Error, Result};
 use crate::identities::{
@@ -11,7 +12,8 @@ use crate::identities::{
 };
 use crate::logins::LoginUse;
 use crate::model::{Identity, Login, MergeCause, MergeRecord, Pool};
-use crate::service::{Caller, Cognate, page_token};
+use crate::operation::Operation;
+use crate::service::{Cognate, page_token};
 use crate::store::{IdentityChanges, StoreError};
 
 /// Developer tokens live 15 minutes unless TokenDuration says otherwise.
@@ -47,7 +49,14 @@ impl Cognate {
         request: &DeveloperTokenRequest,
     ) -> Result<(String, String)> {
         let view = self.config_view().await?;
-        let pool = self.caller_pool(&view, caller, &request.pool_id).await?;
+        let pool = self
+            .authorized_cached_pool(
+                &view,
+                caller,
+                Operation::GetOpenIdTokenForDeveloperIdentity,
+                &request.pool_id,
+            )
+            .await?;
         let dev = developer_provider(&pool)?.to_string();
         let user_id = request
             .logins
@@ -132,7 +141,9 @@ impl Cognate {
         next_token: Option<&str>,
     ) -> Result<(String, Vec<String>, Option<String>)> {
         let view = self.config_view().await?;
-        let pool = self.caller_pool(&view, caller, pool_id).await?;
+        let pool = self
+            .authorized_cached_pool(&view, caller, Operation::LookupDeveloperIdentity, pool_id)
+            .await?;
         let dev = developer_provider(&pool)?.to_string();
         let owner = match user_id {
             Some(user_id) => {
@@ -204,7 +215,9 @@ impl Cognate {
         destination_user: &str,
     ) -> Result<String> {
         let view = self.config_view().await?;
-        let pool = self.caller_pool(&view, caller, pool_id).await?;
+        let pool = self
+            .authorized_cached_pool(&view, caller, Operation::MergeDeveloperIdentities, pool_id)
+            .await?;
         let dev = developer_provider(&pool)?.to_string();
         if dev != developer_provider_name {
             return Err(Error::InvalidParameter(format!(
@@ -265,7 +278,9 @@ impl Cognate {
         user_id: &str,
     ) -> Result<()> {
         let view = self.config_view().await?;
-        let pool = self.caller_pool(&view, caller, pool_id).await?;
+        let pool = self
+            .authorized_cached_pool(&view, caller, Operation::UnlinkDeveloperIdentity, pool_id)
+            .await?;
         let dev = developer_provider(&pool)?.to_string();
         if dev != developer_provider_name {
             return Err(Error::InvalidParameter(format!(

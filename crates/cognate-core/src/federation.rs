@@ -54,8 +54,13 @@ pub struct VerifiedLogin {
     /// The audience (client id) that matched.
     pub audience: String,
     /// All claims of the token (or of the provider's token-info answer), for
-    /// role-mapping rules and principal tags.
+    /// role-mapping rules and principal tags. Third-party data only: none
+    /// of it is ever read as one of cognate's own fields.
     pub claims: Map<String, Value>,
+    /// For a SAML login, the roles its assertion grants for its provider
+    /// (the Role attribute's pairs), as cognate read them; `None` for every
+    /// other kind of login, whatever its claims say.
+    pub saml_roles: Option<Vec<String>>,
 }
 
 /// Why a token was refused. Every variant but `ProviderUnreachable` is the

@@ -2,12 +2,14 @@
 //! attached managed policies, customer managed policies, and OpenID
 //! Connect providers.
 
+use crate::access::{ANY_RESOURCE, Caller};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::model::{
     ManagedPolicy, ManagedPolicyVersion, OidcProvider, Role, SamlProvider, strip_scheme,
 };
-use crate::service::{Caller, Cognate, page_token};
+use crate::operation::Operation;
+use crate::service::{Cognate, page_token};
 use crate::store::{PolicyDeletion, StoreError};
 
 /// IAM's default quota of managed policies attached to one role.
@@ -132,6 +134,12 @@ impl Cognate {
     pub async fn create_role(&self, caller: &Caller, input: NewRole) -> Result<Role> {
         let path = input.path.unwrap_or_else(|| "/".to_string());
         check_path(&path)?;
+        self.authorize(
+            caller,
+            Operation::CreateRole,
+            &role_arn(&caller.account, &path, &input.name),
+        )
+        .await?;
         crate::trust::check_trust_policy_document(&input.assume_role_policy_document)?;
         let max = input.max_session_duration.unwrap_or(3600);
         check_max_session_duration(max)?;
@@ -158,11 +166,46 @@ impl Cognate {
         Ok(role)
     }
 
+    /// The role `operation` acts on, once `caller` may: authorized on its
+    /// ARN (path included; a role that does not exist as if at `/`).
+    async fn authorized_role(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        name: &str,
+    ) -> Result<Role> {
+        let role = self.store.get_role(&caller.account, name).await?;
+        let arn = match &role {
+            Some(role) => role.arn.clone(),
+            None => role_arn(&caller.account, "/", name),
+        };
+        self.authorize(caller, operation, &arn).await?;
+        role.ok_or_else(|| no_such_role(name))
+    }
+
+    /// GetRole.
     pub async fn role(&self, caller: &Caller, name: &str) -> Result<Role> {
-        self.store
-            .get_role(&caller.account, name)
-            .await?
-            .ok_or_else(|| no_such_role(name))
+        self.authorized_role(caller, Operation::GetRole, name).await
+    }
+
+    /// ListRolePolicies: the names of the role's inline policies.
+    pub async fn list_role_policies(&self, caller: &Caller, name: &str) -> Result<Vec<String>> {
+        let role = self
+            .authorized_role(caller, Operation::ListRolePolicies, name)
+            .await?;
+        Ok(role.inline_policies.into_keys().collect())
+    }
+
+    /// ListAttachedRolePolicies: the ARNs of the role's managed policies.
+    pub async fn list_attached_role_policies(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<Vec<String>> {
+        let role = self
+            .authorized_role(caller, Operation::ListAttachedRolePolicies, name)
+            .await?;
+        Ok(role.attached_policies)
     }
 
     /// The role an ARN names, if it exists in its account.
@@ -177,7 +220,9 @@ impl Cognate {
     }
 
     pub async fn delete_role(&self, caller: &Caller, name: &str) -> Result<()> {
-        let role = self.role(caller, name).await?;
+        let role = self
+            .authorized_role(caller, Operation::DeleteRole, name)
+            .await?;
         if !role.inline_policies.is_empty() || !role.attached_policies.is_empty() {
             return Err(Error::DeleteConflict(
                 "Cannot delete entity, must delete policies first.".into(),
@@ -196,6 +241,8 @@ impl Cognate {
         max_items: usize,
         marker: Option<&str>,
     ) -> Result<(Vec<Role>, Option<String>)> {
+        self.authorize(caller, Operation::ListRoles, ANY_RESOURCE)
+            .await?;
         let after = marker.map(page_token::decode).transpose()?;
         let mut roles = self
             .store
@@ -217,8 +264,10 @@ impl Cognate {
         policy_name: &str,
         document: &str,
     ) -> Result<()> {
+        let mut role = self
+            .authorized_role(caller, Operation::PutRolePolicy, role_name)
+            .await?;
         crate::trust::check_identity_policy_document(document)?;
-        let mut role = self.role(caller, role_name).await?;
         role.inline_policies
             .insert(policy_name.to_string(), document.to_string());
         self.store.update_role(&role).await?;
@@ -231,7 +280,9 @@ impl Cognate {
         role_name: &str,
         policy_name: &str,
     ) -> Result<String> {
-        let role = self.role(caller, role_name).await?;
+        let role = self
+            .authorized_role(caller, Operation::GetRolePolicy, role_name)
+            .await?;
         role.inline_policies
             .get(policy_name)
             .cloned()
@@ -248,7 +299,9 @@ impl Cognate {
         role_name: &str,
         policy_name: &str,
     ) -> Result<()> {
-        let mut role = self.role(caller, role_name).await?;
+        let mut role = self
+            .authorized_role(caller, Operation::DeleteRolePolicy, role_name)
+            .await?;
         if role.inline_policies.remove(policy_name).is_none() {
             return Err(Error::NoSuchEntity(format!(
                 "The role policy with name {policy_name} cannot be found."
@@ -267,10 +320,12 @@ impl Cognate {
         description: Option<String>,
         max_session_duration: Option<i64>,
     ) -> Result<()> {
+        let mut role = self
+            .authorized_role(caller, Operation::UpdateRole, name)
+            .await?;
         if let Some(max) = max_session_duration {
             check_max_session_duration(max)?;
         }
-        let mut role = self.role(caller, name).await?;
         if let Some(description) = description {
             role.description = Some(description);
         }
@@ -290,8 +345,10 @@ impl Cognate {
         name: &str,
         document: &str,
     ) -> Result<()> {
+        let mut role = self
+            .authorized_role(caller, Operation::UpdateAssumeRolePolicy, name)
+            .await?;
         crate::trust::check_trust_policy_document(document)?;
-        let mut role = self.role(caller, name).await?;
         role.assume_role_policy_document = document.to_string();
         self.store.update_role(&role).await.map_err(|e| match e {
             StoreError::NotFound(_) => no_such_role(name),
@@ -304,6 +361,12 @@ impl Cognate {
     pub async fn create_policy(&self, caller: &Caller, input: NewPolicy) -> Result<ManagedPolicy> {
         let path = input.path.unwrap_or_else(|| "/".to_string());
         check_path(&path)?;
+        self.authorize(
+            caller,
+            Operation::CreatePolicy,
+            &policy_arn(&caller.account, &path, &input.name),
+        )
+        .await?;
         crate::trust::parse_managed_policy(&input.document)?;
         let now = self.clock.now_secs();
         let policy = ManagedPolicy {
@@ -337,12 +400,25 @@ impl Cognate {
         Ok(policy)
     }
 
-    /// A managed policy of the caller's account.
-    pub async fn policy(&self, caller: &Caller, arn: &str) -> Result<ManagedPolicy> {
+    /// The managed policy of the caller's account `operation` acts on,
+    /// once `caller` may.
+    async fn authorized_policy(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        arn: &str,
+    ) -> Result<ManagedPolicy> {
+        self.authorize(caller, operation, arn).await?;
         match self.store.get_managed_policy(arn).await? {
             Some(p) if p.account == caller.account => Ok(p),
             _ => Err(no_such_policy(arn)),
         }
+    }
+
+    /// GetPolicy.
+    pub async fn policy(&self, caller: &Caller, arn: &str) -> Result<ManagedPolicy> {
+        self.authorized_policy(caller, Operation::GetPolicy, arn)
+            .await
     }
 
     pub async fn policy_version(
@@ -351,7 +427,9 @@ impl Cognate {
         arn: &str,
         version_id: &str,
     ) -> Result<(ManagedPolicy, ManagedPolicyVersion)> {
-        let policy = self.policy(caller, arn).await?;
+        let policy = self
+            .authorized_policy(caller, Operation::GetPolicyVersion, arn)
+            .await?;
         let version = policy.version(version_id).cloned().ok_or_else(|| {
             Error::NoSuchEntity(format!(
                 "Policy {arn} version {version_id} does not exist or is not attachable."
@@ -361,7 +439,8 @@ impl Cognate {
     }
 
     pub async fn delete_policy(&self, caller: &Caller, arn: &str) -> Result<()> {
-        self.policy(caller, arn).await?;
+        self.authorized_policy(caller, Operation::DeletePolicy, arn)
+            .await?;
         match self.store.delete_managed_policy(arn).await? {
             PolicyDeletion::Deleted => Ok(()),
             PolicyDeletion::NotFound => Err(no_such_policy(arn)),
@@ -379,6 +458,8 @@ impl Cognate {
         max_items: usize,
         marker: Option<&str>,
     ) -> Result<(Vec<ManagedPolicy>, Option<String>)> {
+        self.authorize(caller, Operation::ListPolicies, ANY_RESOURCE)
+            .await?;
         const BATCH: usize = 100;
         let mut after = marker.map(page_token::decode).transpose()?;
         let mut out = Vec::new();
@@ -416,7 +497,9 @@ impl Cognate {
         role_name: &str,
         arn: &str,
     ) -> Result<()> {
-        let role = self.role(caller, role_name).await?;
+        let role = self
+            .authorized_role(caller, Operation::AttachRolePolicy, role_name)
+            .await?;
         match self.store.get_managed_policy(arn).await? {
             Some(p) if p.account == caller.account => {}
             _ => return Err(not_attachable(arn)),
@@ -445,7 +528,9 @@ impl Cognate {
         role_name: &str,
         arn: &str,
     ) -> Result<()> {
-        let role = self.role(caller, role_name).await?;
+        let role = self
+            .authorized_role(caller, Operation::DetachRolePolicy, role_name)
+            .await?;
         if self
             .store
             .detach_role_policy(&caller.account, &role.name, arn)
@@ -479,6 +564,12 @@ impl Cognate {
         thumbprints: Vec<String>,
     ) -> Result<OidcProvider> {
         check_provider_url(url)?;
+        self.authorize(
+            caller,
+            Operation::CreateOpenIDConnectProvider,
+            &oidc_provider_arn(&caller.account, url),
+        )
+        .await?;
         for t in &thumbprints {
             if t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(Error::Validation(vec![format!(
@@ -507,7 +598,15 @@ impl Cognate {
         Ok(provider)
     }
 
-    pub async fn oidc_provider(&self, caller: &Caller, arn: &str) -> Result<OidcProvider> {
+    /// The OIDC provider of the caller's account `operation` acts on, once
+    /// `caller` may.
+    async fn authorized_oidc_provider(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        arn: &str,
+    ) -> Result<OidcProvider> {
+        self.authorize(caller, operation, arn).await?;
         match self.store.get_oidc_provider(arn).await? {
             Some(p) if p.account == caller.account => Ok(p),
             _ => Err(Error::NoSuchEntity(format!(
@@ -516,12 +615,21 @@ impl Cognate {
         }
     }
 
+    /// GetOpenIDConnectProvider.
+    pub async fn oidc_provider(&self, caller: &Caller, arn: &str) -> Result<OidcProvider> {
+        self.authorized_oidc_provider(caller, Operation::GetOpenIDConnectProvider, arn)
+            .await
+    }
+
     pub async fn list_oidc_providers(&self, caller: &Caller) -> Result<Vec<OidcProvider>> {
+        self.authorize(caller, Operation::ListOpenIDConnectProviders, ANY_RESOURCE)
+            .await?;
         Ok(self.store.list_oidc_providers(&caller.account).await?)
     }
 
     pub async fn delete_oidc_provider(&self, caller: &Caller, arn: &str) -> Result<()> {
-        self.oidc_provider(caller, arn).await?;
+        self.authorized_oidc_provider(caller, Operation::DeleteOpenIDConnectProvider, arn)
+            .await?;
         self.store.delete_oidc_provider(arn).await?;
         Ok(())
     }
@@ -532,7 +640,9 @@ impl Cognate {
         arn: &str,
         client_id: &str,
     ) -> Result<()> {
-        let mut provider = self.oidc_provider(caller, arn).await?;
+        let mut provider = self
+            .authorized_oidc_provider(caller, Operation::AddClientIDToOpenIDConnectProvider, arn)
+            .await?;
         if !provider.client_ids.iter().any(|c| c == client_id) {
             provider.client_ids.push(client_id.to_string());
             self.store.update_oidc_provider(&provider).await?;
@@ -546,7 +656,13 @@ impl Cognate {
         arn: &str,
         client_id: &str,
     ) -> Result<()> {
-        let mut provider = self.oidc_provider(caller, arn).await?;
+        let mut provider = self
+            .authorized_oidc_provider(
+                caller,
+                Operation::RemoveClientIDFromOpenIDConnectProvider,
+                arn,
+            )
+            .await?;
         provider.client_ids.retain(|c| c != client_id);
         self.store.update_oidc_provider(&provider).await?;
         Ok(())
@@ -561,6 +677,12 @@ impl Cognate {
         metadata: &str,
         tags: std::collections::BTreeMap<String, String>,
     ) -> Result<SamlProvider> {
+        self.authorize(
+            caller,
+            Operation::CreateSAMLProvider,
+            &saml_provider_arn(&caller.account, name),
+        )
+        .await?;
         let idp = parse_saml_metadata(metadata)?;
         let provider = SamlProvider {
             account: caller.account.clone(),
@@ -583,7 +705,15 @@ impl Cognate {
         Ok(provider)
     }
 
-    pub async fn saml_provider(&self, caller: &Caller, arn: &str) -> Result<SamlProvider> {
+    /// The SAML provider of the caller's account `operation` acts on, once
+    /// `caller` may.
+    async fn authorized_saml_provider(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        arn: &str,
+    ) -> Result<SamlProvider> {
+        self.authorize(caller, operation, arn).await?;
         match self.store.get_saml_provider(arn).await? {
             Some(p) if p.account == caller.account => Ok(p),
             _ => Err(Error::NoSuchEntity(format!(
@@ -592,7 +722,15 @@ impl Cognate {
         }
     }
 
+    /// GetSAMLProvider.
+    pub async fn saml_provider(&self, caller: &Caller, arn: &str) -> Result<SamlProvider> {
+        self.authorized_saml_provider(caller, Operation::GetSAMLProvider, arn)
+            .await
+    }
+
     pub async fn list_saml_providers(&self, caller: &Caller) -> Result<Vec<SamlProvider>> {
+        self.authorize(caller, Operation::ListSAMLProviders, ANY_RESOURCE)
+            .await?;
         Ok(self.store.list_saml_providers(&caller.account).await?)
     }
 
@@ -604,7 +742,9 @@ impl Cognate {
         arn: &str,
         metadata: &str,
     ) -> Result<SamlProvider> {
-        let mut provider = self.saml_provider(caller, arn).await?;
+        let mut provider = self
+            .authorized_saml_provider(caller, Operation::UpdateSAMLProvider, arn)
+            .await?;
         let idp = parse_saml_metadata(metadata)?;
         provider.metadata = metadata.to_string();
         provider.valid_until = idp.valid_until();
@@ -613,7 +753,8 @@ impl Cognate {
     }
 
     pub async fn delete_saml_provider(&self, caller: &Caller, arn: &str) -> Result<()> {
-        self.saml_provider(caller, arn).await?;
+        self.authorized_saml_provider(caller, Operation::DeleteSAMLProvider, arn)
+            .await?;
         self.store.delete_saml_provider(arn).await?;
         Ok(())
     }
@@ -635,34 +776,131 @@ pub fn parse_saml_metadata(document: &str) -> Result<cognate_saml::IdpMetadata> 
         .map_err(|e| Error::InvalidInput(format!("Could not parse metadata: {e}")))
 }
 
-/// `https://host[/path]`; plain `http` only for loopback hosts, so a test
-/// issuer or a sidecar can be used without TLS but nothing else can.
+/// IAM's rules for an OpenID Connect provider URL: `https://host[/path]`,
+/// no user information, query or fragment, a host of letters, digits,
+/// hyphens and dots (or an IP address). Plain `http` only for a loopback
+/// host (`localhost`, `127.0.0.0/8`, `[::1]`), so a test issuer or a
+/// sidecar can be used without TLS but nothing else can; and, unlike IAM,
+/// a port, for self-hosted issuers. IAM's errors: ValidationError for what
+/// is not a URL at all, InvalidInput for a URL it refuses.
 pub fn check_provider_url(url: &str) -> Result<()> {
-    let bad = |why: &str| {
-        Error::Validation(vec![format!(
-            "Value '{url}' at 'url' failed to satisfy constraint: {why}"
-        )])
-    };
-    let rest = if let Some(rest) = url.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split(['/', ':']).next().unwrap_or("");
-        if !(host == "localhost" || host.starts_with("127.") || rest.starts_with("[::1]")) {
-            return Err(bad(
-                "Member must use the https scheme (plain http is accepted only for loopback hosts)",
-            ));
-        }
-        rest
-    } else {
-        return Err(bad("Member must be an https URL"));
-    };
-    if rest.is_empty() || rest.starts_with('/') || url.contains('?') || url.contains('#') {
-        return Err(bad(
-            "Member must be a URL with a host and no query or fragment",
-        ));
+    const NOT_A_URL: &str = "Invalid Open ID Connect Provider URL";
+    let refused = || Error::InvalidInput(format!("{NOT_A_URL}."));
+    if url.chars().count() > 255 {
+        return Err(Error::Validation(vec![format!(
+            "Value '{url}' at 'url' failed to satisfy constraint: Member must have length less than or equal to 255"
+        )]));
     }
-    if url.len() > 255 {
-        return Err(bad("Member must have length less than or equal to 255"));
+    let (secure, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(Error::Constraint(NOT_A_URL.into()));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(Error::Constraint(NOT_A_URL.into()));
+    }
+    if authority.contains('@') || url.contains(['?', '#']) {
+        return Err(refused());
+    }
+    let (host, port) = split_host_port(authority).ok_or_else(refused)?;
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(refused());
+    }
+    let ip = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .parse::<std::net::IpAddr>()
+        .ok();
+    let is_name = host.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if ip.is_none() && !is_name {
+        return Err(refused());
+    }
+    let loopback = host.eq_ignore_ascii_case("localhost") || ip.is_some_and(|ip| ip.is_loopback());
+    if !secure && !loopback {
+        return Err(Error::InvalidInput(format!(
+            "{NOT_A_URL}. The URL must begin with https://."
+        )));
     }
     Ok(())
+}
+
+/// `host[:port]`, the host possibly a bracketed IPv6 address.
+fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
+    if authority.starts_with('[') {
+        let end = authority.find(']')?;
+        let (host, rest) = authority.split_at(end + 1);
+        return match rest.strip_prefix(':') {
+            Some(port) => Some((host, Some(port))),
+            None if rest.is_empty() => Some((host, None)),
+            None => None,
+        };
+    }
+    Some(match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    })
+}
+
+#[cfg(test)]
+mod provider_url_tests {
+    use super::*;
+
+    #[test]
+    fn provider_urls_follow_iams_rules_with_loopback_http() {
+        for ok in [
+            "https://issuer.example",
+            "https://issuer.example/tenant/v2.0",
+            "https://issuer.example:8443/realms/x",
+            "https://198.51.100.7",
+            "http://127.0.0.1:9999/a",
+            "http://127.8.9.10",
+            "http://localhost:8080",
+            "http://[::1]:9",
+        ] {
+            assert_eq!(check_provider_url(ok), Ok(()), "{ok}");
+        }
+        let invalid_input =
+            |url: &str| matches!(check_provider_url(url), Err(Error::InvalidInput(_)));
+        for refused in [
+            "http://127.0.0.1@evil.example",
+            "http://127.evil.example",
+            "http://evil.example",
+            "http://[::2]",
+            "https://user:pw@127.0.0.1",
+            "https://issuer.example?x=1",
+            "https://issuer.example/a#b",
+            "https://exa_mple.com",
+            "https://issuer.example:port",
+            "https://-issuer.example",
+            "https://issuer..example",
+        ] {
+            assert!(
+                invalid_input(refused),
+                "{refused}: {:?}",
+                check_provider_url(refused)
+            );
+        }
+        for not_a_url in [
+            "https://",
+            "issuer.example",
+            "ftp://issuer.example",
+            "https:///path",
+        ] {
+            assert!(
+                matches!(check_provider_url(not_a_url), Err(Error::Constraint(_))),
+                "{not_a_url}"
+            );
+        }
+    }
 }

@@ -8,13 +8,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::access::{ANY_RESOURCE, Action, Caller};
 use crate::config_cache::ConfigView;
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::logins::{LOGINS_DONT_MATCH, LoginUse, VerifiedLogins};
 use crate::model::{Identity, Login, MergeCause, MergeRecord, Pool};
+use crate::operation::Operation;
 use crate::pools::pool_not_found;
-use crate::service::{Caller, Cognate, page_token};
+use crate::service::{Cognate, page_token};
 use crate::store::{IdentityChanges, NewIdentity, StoreError};
 
 /// Reads and decisions are retried this often when they race.
@@ -455,12 +457,37 @@ impl Cognate {
         Err(contended())
     }
 
-    /// An identity of the caller's account (DescribeIdentity).
-    pub async fn describe_identity(&self, caller: &Caller, identity_id: &str) -> Result<Identity> {
-        let (_, identity, pool) = self.pool_of_identity(identity_id).await?;
-        if pool.account != caller.account {
-            return Err(identity_not_found(identity_id));
+    /// An identity and its pool, once `caller` may perform `action` on that
+    /// pool: the pool the store says the identity belongs to, whatever
+    /// pool the request names. An identity that does not exist (or is of
+    /// another account) is authorized as any resource, so only a caller
+    /// allowed everywhere learns that it is missing.
+    async fn authorized_identity(
+        &self,
+        caller: &Caller,
+        action: Action,
+        identity_id: &str,
+    ) -> Result<(Identity, Arc<Pool>)> {
+        match self.pool_of_identity(identity_id).await {
+            Ok((_, identity, pool)) if pool.account == caller.account => {
+                let arn = ids::pool_arn(&pool.region, &pool.account, &pool.id);
+                self.authorize(caller, action, &arn).await?;
+                Ok((identity, pool))
+            }
+            Ok(_) | Err(Error::ResourceNotFound(_)) => {
+                self.authorize(caller, action, ANY_RESOURCE).await?;
+                Err(identity_not_found(identity_id))
+            }
+            Err(e) => Err(e),
         }
+    }
+
+    /// DescribeIdentity.
+    pub async fn describe_identity(&self, caller: &Caller, identity_id: &str) -> Result<Identity> {
+        let action = Action::Call(Operation::DescribeIdentity);
+        let (identity, _) = self
+            .authorized_identity(caller, action, identity_id)
+            .await?;
         Ok(identity)
     }
 
@@ -477,7 +504,8 @@ impl Cognate {
         next_token: Option<&str>,
         hide_disabled: bool,
     ) -> Result<(Vec<Identity>, Option<String>)> {
-        self.pool(caller, pool_id).await?;
+        self.authorized_pool(caller, Operation::ListIdentities, pool_id)
+            .await?;
         let after = next_token.map(page_token::decode).transpose()?;
         let mut identities = self
             .store
@@ -492,27 +520,30 @@ impl Cognate {
         Ok((identities, next))
     }
 
-    /// DeleteIdentities: unknown ids succeed silently; ids of other
-    /// accounts and failures are reported back.
+    /// DeleteIdentities: each identity is authorized on the pool it belongs
+    /// to; one the caller may not delete is reported back as AccessDenied
+    /// (as is an unknown id, unless the caller may delete everywhere, for
+    /// whom it succeeds silently), a failure as InternalServerError.
     pub async fn delete_identities(
         &self,
         caller: &Caller,
         ids: &[String],
     ) -> Result<Vec<(String, &'static str)>> {
+        let action = Action::Call(Operation::DeleteIdentities);
         let mut unprocessed = Vec::new();
         for id in ids {
-            match self.pool_of_identity(id).await {
+            match self.authorized_identity(caller, action, id).await {
+                Ok(_) => {}
                 Err(Error::ResourceNotFound(_)) => continue,
+                Err(Error::AccessDenied(_)) => {
+                    unprocessed.push((id.clone(), "AccessDenied"));
+                    continue;
+                }
                 Err(e) => {
                     tracing::error!(identity = %id, error = %e, "deleting an identity failed");
                     unprocessed.push((id.clone(), "InternalServerError"));
                     continue;
                 }
-                Ok((_, _, pool)) if pool.account != caller.account => {
-                    unprocessed.push((id.clone(), "AccessDenied"));
-                    continue;
-                }
-                Ok(_) => {}
             }
             match self.store.delete_identity(id).await {
                 Ok(true) => crate::audit::identity_deleted(id),

@@ -31,6 +31,22 @@ pub fn identity_id(region: &str) -> String {
     format!("{region}:{id}")
 }
 
+/// Whether `region` can name a region: lowercase letters, digits and
+/// hyphens, from a letter to a letter or digit, short enough that
+/// `<region>:<uuid>` fits the 55 characters of a pool or identity id.
+/// (AWS's longest region names have 14.)
+pub fn is_valid_region(region: &str) -> bool {
+    let bytes = region.as_bytes();
+    (2..=18).contains(&bytes.len())
+        && bytes.first().is_some_and(u8::is_ascii_lowercase)
+        && bytes
+            .last()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
 /// The region prefix of a `<region>:<uuid>` id.
 pub fn region_of(id: &str) -> Option<&str> {
     id.split_once(':').map(|(r, _)| r)

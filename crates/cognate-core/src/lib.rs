@@ -2,6 +2,7 @@
 //! that link, merge and turn them into tokens and credentials. Nothing here
 //! knows about HTTP or a particular database.
 
+pub mod access;
 pub mod audit;
 pub mod authz;
 pub mod clock;
@@ -16,6 +17,7 @@ pub mod ids;
 pub mod keys;
 pub mod logins;
 pub mod model;
+pub mod operation;
 pub mod pools;
 mod saml;
 pub mod service;
@@ -25,5 +27,6 @@ pub mod sts;
 pub mod sts_saml;
 pub mod trust;
 
+pub use access::{Authority, Caller};
 pub use error::{Error, Result};
-pub use service::{Caller, Cognate, DomainConfig};
+pub use service::{Cognate, DomainConfig};

@@ -14,10 +14,6 @@ use crate::service::Cognate;
 /// The Logins key of tokens cognate itself signs.
 pub const COGNITO_PROVIDER: &str = "cognito-identity.amazonaws.com";
 
-/// The claim under which a SAML login carries the roles its assertion
-/// grants for its own provider (role ARNs).
-pub const SAML_ROLES_CLAIM: &str = "cognate:saml_roles";
-
 pub const LOGINS_DONT_MATCH: &str = "Logins don't match. Please include at least one valid login for this identity or identity pool.";
 
 /// Where a Logins map is used: the Cognito token and the developer
@@ -182,18 +178,18 @@ impl Cognate {
             claims.insert(name.clone(), value);
         }
         claims.insert("sub".into(), Value::String(assertion.name_id.clone()));
-        let roles: Vec<Value> = assertion
+        let roles = assertion
             .roles()
             .into_iter()
             .filter(|(_, provider)| provider == arn)
-            .map(|(role, _)| Value::String(role))
+            .map(|(role, _)| role)
             .collect();
-        claims.insert(SAML_ROLES_CLAIM.into(), Value::Array(roles));
         Ok(VerifiedLogin {
             provider: arn.to_string(),
             subject: assertion.name_id,
             audience: assertion.issuer,
             claims,
+            saml_roles: Some(roles),
         })
     }
 

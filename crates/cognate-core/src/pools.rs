@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::access::{ANY_RESOURCE, Action, Caller};
 use crate::error::{Error, Result};
 use crate::model::{CognitoProvider, Pool, PrincipalTagMap, RoleMapping, RoleMappingType};
-use crate::service::{Caller, Cognate, page_token};
+use crate::operation::Operation;
+use crate::service::{Cognate, page_token};
 use crate::{iam, ids};
 
 /// The social providers a pool may name in SupportedLoginProviders.
@@ -45,6 +47,8 @@ pub fn pool_not_found(id: &str) -> Error {
 
 impl Cognate {
     pub async fn create_pool(&self, caller: &Caller, settings: PoolSettings) -> Result<Pool> {
+        self.authorize(caller, Operation::CreateIdentityPool, ANY_RESOURCE)
+            .await?;
         self.check_pool_settings(caller, &settings, None).await?;
         let now = self.clock.now_secs();
         let tags = settings.tags.clone().unwrap_or_default();
@@ -83,12 +87,33 @@ impl Cognate {
         Ok(pool)
     }
 
-    /// A pool of the caller's account, or ResourceNotFound.
-    pub async fn pool(&self, caller: &Caller, id: &str) -> Result<Pool> {
+    /// The pool `operation` acts on, once `caller` may: authorized on the
+    /// ARN its id gives, then read from the caller's account (or
+    /// ResourceNotFound).
+    pub(crate) async fn authorized_pool(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        id: &str,
+    ) -> Result<Pool> {
+        self.authorize(caller, operation, &caller.pool_arn(id))
+            .await?;
         match self.store.get_pool(id).await? {
             Some(pool) if pool.account == caller.account => Ok(pool),
             _ => Err(pool_not_found(id)),
         }
+    }
+
+    /// DescribeIdentityPool.
+    pub async fn describe_pool(&self, caller: &Caller, id: &str) -> Result<Pool> {
+        self.authorized_pool(caller, Operation::DescribeIdentityPool, id)
+            .await
+    }
+
+    /// GetIdentityPoolRoles: the pool, for its roles and role mappings.
+    pub async fn pool_roles(&self, caller: &Caller, id: &str) -> Result<Pool> {
+        self.authorized_pool(caller, Operation::GetIdentityPoolRoles, id)
+            .await
     }
 
     pub async fn update_pool(
@@ -97,7 +122,9 @@ impl Cognate {
         id: &str,
         settings: PoolSettings,
     ) -> Result<Pool> {
-        let current = self.pool(caller, id).await?;
+        let current = self
+            .authorized_pool(caller, Operation::UpdateIdentityPool, id)
+            .await?;
         self.check_pool_settings(caller, &settings, Some(&current))
             .await?;
         let mut pool = current.clone();
@@ -124,7 +151,8 @@ impl Cognate {
     }
 
     pub async fn delete_pool(&self, caller: &Caller, id: &str) -> Result<()> {
-        self.pool(caller, id).await?;
+        self.authorized_pool(caller, Operation::DeleteIdentityPool, id)
+            .await?;
         if self.store.delete_pool(id).await? {
             crate::audit::pool_deleted(&caller.account, id);
             Ok(())
@@ -140,6 +168,8 @@ impl Cognate {
         max_results: usize,
         next_token: Option<&str>,
     ) -> Result<(Vec<Pool>, Option<String>)> {
+        self.authorize(caller, Operation::ListIdentityPools, ANY_RESOURCE)
+            .await?;
         let after = next_token.map(page_token::decode).transpose()?;
         let mut pools = self
             .store
@@ -159,6 +189,9 @@ impl Cognate {
         Ok((pools, next))
     }
 
+    /// SetIdentityPoolRoles. Attaching a role hands it to the service, so
+    /// the caller must also be allowed `iam:PassRole` on every role it
+    /// names, defaults and mapping rules alike, as in AWS.
     pub async fn set_pool_roles(
         &self,
         caller: &Caller,
@@ -166,7 +199,19 @@ impl Cognate {
         roles: BTreeMap<String, String>,
         role_mappings: BTreeMap<String, RoleMapping>,
     ) -> Result<()> {
-        let current = self.pool(caller, id).await?;
+        let current = self
+            .authorized_pool(caller, Operation::SetIdentityPoolRoles, id)
+            .await?;
+        let mapped = role_mappings
+            .values()
+            .flat_map(|m| m.rules.iter().flatten())
+            .map(|rule| &rule.role_arn);
+        let mut passed: Vec<&String> = roles.values().chain(mapped).collect();
+        passed.sort();
+        passed.dedup();
+        for role_arn in passed {
+            self.authorize(caller, Action::PassRole, role_arn).await?;
+        }
         for (key, arn) in &roles {
             if key != "authenticated" && key != "unauthenticated" {
                 return Err(Error::InvalidParameter(format!(
@@ -194,7 +239,9 @@ impl Cognate {
         arn: &str,
         tags: BTreeMap<String, String>,
     ) -> Result<()> {
-        let current = self.pool_by_arn(caller, arn).await?;
+        let current = self
+            .pool_by_arn(caller, Operation::TagResource, arn)
+            .await?;
         let mut pool = current.clone();
         pool.tags.extend(tags);
         check_tag_count(pool.tags.len())?;
@@ -202,7 +249,9 @@ impl Cognate {
     }
 
     pub async fn untag_pool(&self, caller: &Caller, arn: &str, keys: &[String]) -> Result<()> {
-        let current = self.pool_by_arn(caller, arn).await?;
+        let current = self
+            .pool_by_arn(caller, Operation::UntagResource, arn)
+            .await?;
         let mut pool = current.clone();
         for key in keys {
             pool.tags.remove(key);
@@ -211,7 +260,10 @@ impl Cognate {
     }
 
     pub async fn pool_tags(&self, caller: &Caller, arn: &str) -> Result<BTreeMap<String, String>> {
-        Ok(self.pool_by_arn(caller, arn).await?.tags)
+        Ok(self
+            .pool_by_arn(caller, Operation::ListTagsForResource, arn)
+            .await?
+            .tags)
     }
 
     pub async fn set_principal_tag_map(
@@ -222,7 +274,9 @@ impl Cognate {
         use_defaults: bool,
         tags: BTreeMap<String, String>,
     ) -> Result<PrincipalTagMap> {
-        let current = self.pool(caller, id).await?;
+        let current = self
+            .authorized_pool(caller, Operation::SetPrincipalTagAttributeMap, id)
+            .await?;
         if !provider_configured(&current, provider) {
             return Err(Error::InvalidParameter(format!(
                 "Provider {provider} is not configured for identity pool {id}."
@@ -256,7 +310,9 @@ impl Cognate {
         id: &str,
         provider: &str,
     ) -> Result<PrincipalTagMap> {
-        let pool = self.pool(caller, id).await?;
+        let pool = self
+            .authorized_pool(caller, Operation::GetPrincipalTagAttributeMap, id)
+            .await?;
         pool.principal_tag_maps
             .get(provider)
             .cloned()
@@ -267,19 +323,24 @@ impl Cognate {
             })
     }
 
-    async fn pool_by_arn(&self, caller: &Caller, arn: &str) -> Result<Pool> {
+    /// The pool a tagging operation's `ResourceArn` names, authorized on
+    /// that ARN: the ARN of the pool as the store holds it, or no pool.
+    async fn pool_by_arn(&self, caller: &Caller, operation: Operation, arn: &str) -> Result<Pool> {
         let (region, account, pool_id) = ids::parse_pool_arn(arn)
             .ok_or_else(|| Error::InvalidParameter(format!("Invalid identity pool ARN: {arn}")))?;
-        let pool = self
-            .pool(caller, pool_id)
-            .await
-            .map_err(|_| Error::ResourceNotFound(format!("Resource {arn} not found.")))?;
-        if pool.region != region || pool.account != account {
-            return Err(Error::ResourceNotFound(format!(
-                "Resource {arn} not found."
-            )));
+        self.authorize(caller, operation, &ids::pool_arn(region, account, pool_id))
+            .await?;
+        let not_found = || Error::ResourceNotFound(format!("Resource {arn} not found."));
+        match self.store.get_pool(pool_id).await? {
+            Some(pool)
+                if pool.account == caller.account
+                    && pool.account == account
+                    && pool.region == region =>
+            {
+                Ok(pool)
+            }
+            _ => Err(not_found()),
         }
-        Ok(pool)
     }
 
     async fn save_pool(&self, mut pool: Pool, read_version: i64) -> Result<Pool> {

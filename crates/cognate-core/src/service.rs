@@ -30,14 +30,6 @@ pub struct DomainConfig {
     pub signing_algorithm: SigningAlgorithm,
 }
 
-/// Who is calling, as established by the protocol layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub account: String,
-    /// Region from the SigV4 credential scope, else the default.
-    pub region: String,
-}
-
 pub struct Cognate {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,

@@ -85,6 +85,7 @@ pub(crate) async fn facebook(
         subject: user_id,
         audience: app_id,
         claims,
+        saml_roles: None,
     })
 }
 
@@ -206,6 +207,7 @@ pub(crate) async fn amazon(
         subject,
         audience,
         claims,
+        saml_roles: None,
     })
 }
 

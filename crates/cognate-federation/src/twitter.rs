@@ -98,6 +98,7 @@ pub(crate) async fn twitter(
         subject,
         audience: consumer_key.to_owned(),
         claims,
+        saml_roles: None,
     })
 }
 

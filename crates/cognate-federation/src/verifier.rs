@@ -216,6 +216,7 @@ impl FederatedVerifier {
             subject,
             audience,
             claims: jwt.claims.clone(),
+            saml_roles: None,
         })
     }
 

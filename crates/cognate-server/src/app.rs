@@ -16,54 +16,17 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use cognate_core::Cognate;
-use serde_json::Value;
 
-use crate::auth::{self, AdminKey, AdminSigningKeys, Principal};
-use crate::client_address::TrustedProxies;
-use crate::cognito::identities::{FlowInput, decode_flow_input};
-use crate::limits::Limiter;
-use crate::metrics::{Metrics, Outcome};
+use crate::call::{Call, Context, Input};
+use crate::metrics::Outcome;
 use crate::operation::{Operation, Service};
+use crate::state::AppState;
 use crate::wire_error::{ApiError, Protocol};
-use crate::{cognito, query};
+use crate::{auth, cognito, query};
 
 /// Header names as constants: a name given as text is parsed on every use.
 const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
 pub const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
-
-/// How long a client may take to send its request body.
-const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-pub struct AppState {
-    pub cognate: Arc<Cognate>,
-    pub admin: AdminKey,
-    pub admin_signing_keys: AdminSigningKeys,
-    pub metrics: Metrics,
-    /// Largest request body accepted.
-    pub max_body_bytes: usize,
-    pub limiter: Limiter,
-    /// Proxies whose `X-Forwarded-For` names the client the limits count.
-    pub trusted_proxies: TrustedProxies,
-}
-
-/// The parsed input of a call.
-pub enum Input {
-    Json(Value),
-    /// An identity operation's members (`cognito::takes_flow_input`),
-    /// when they decode straight from the body. Anything else (a member of
-    /// the wrong type, a repeated member, nesting past the limit) takes the
-    /// `Json` path, which answers it as before.
-    Flow(Box<FlowInput>),
-    Query(query::Params),
-}
-
-/// A request the dispatcher understood.
-pub struct Call {
-    pub operation: Operation,
-    pub protocol: Protocol,
-    pub input: Input,
-}
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -163,7 +126,11 @@ async fn api(
         return finish(too_large().render(hint, &request_id));
     }
     // A client that stops sending must not hold the connection forever.
-    let body = match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, state.max_body_bytes)).await
+    let body = match tokio::time::timeout(
+        state.body_read_timeout,
+        to_bytes(body, state.max_body_bytes),
+    )
+    .await
     {
         Ok(Ok(b)) => b,
         Ok(Err(_)) => {
@@ -182,28 +149,26 @@ async fn api(
             );
         }
     };
-    let call = match parse_call(&method, &uri, &headers, &body) {
+    let call = match parse_call(&method, &uri, &headers, body.clone()) {
         Ok(call) => call,
         Err((protocol, error)) => {
             state.metrics.record_unparsed();
             return finish(error.render(protocol, &request_id));
         }
     };
-    let protocol = call.protocol;
-    let operation = call.operation;
-    if let Err(error) = check_limits(&state, &call, &headers, peer) {
-        state
-            .metrics
-            .record(operation, Outcome::ClientError, started.elapsed());
-        let mut response = finish(error.render(protocol, &request_id));
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert(X_AMZN_REQUEST_ID, v);
-        }
-        return response;
-    }
-    let result = match auth::authenticate(&state, &call, &method, &uri, &headers, &body) {
-        Ok(principal) => match auth::authorize(&state, &call, &principal).await {
-            Ok(()) => dispatch(&state, call, principal, &request_id).await,
+    let (operation, protocol) = (call.operation, call.protocol);
+    let client = state.trusted_proxies.client_address(peer.ip(), &headers);
+    let result = match check_limits(&state, &call, client) {
+        Ok(()) => match auth::authenticate(&state, &call, &method, &uri, &headers, &body) {
+            Ok(caller) => {
+                let cx = Context {
+                    state: &state,
+                    caller,
+                    client,
+                    request_id: &request_id,
+                };
+                dispatch(&cx, call).await
+            }
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
@@ -232,34 +197,15 @@ async fn api(
     response
 }
 
-/// Abuse limits of unsigned calls, by source address and, for new guests,
-/// by pool.
-fn check_limits(
-    state: &AppState,
-    call: &Call,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-) -> Result<(), ApiError> {
-    if !call.operation.is_public() {
-        return Ok(());
-    }
-    let address = state.trusted_proxies.client_address(peer.ip(), headers);
-    let throttled = || {
-        ApiError::from_domain(
+/// The abuse limit of unsigned calls by source address. (New guests are
+/// limited too, by address and by pool, where GetId makes one:
+/// `cognito::identities`.)
+fn check_limits(state: &AppState, call: &Call, client: std::net::IpAddr) -> Result<(), ApiError> {
+    if call.operation.is_public() && !state.limiter.allow_public(client) {
+        return Err(ApiError::from_domain(
             &cognate_core::Error::TooManyRequests("Rate exceeded".into()),
             call.protocol,
-        )
-    };
-    if !state.limiter.allow_public(address) {
-        return Err(throttled());
-    }
-    if call.operation == Operation::GetId
-        && let Input::Flow(input) = &call.input
-        && !input.has_logins()
-        && let Some(pool) = input.pool_id()
-        && !state.limiter.allow_guest(address, pool)
-    {
-        return Err(throttled());
+        ));
     }
     Ok(())
 }
@@ -279,18 +225,20 @@ fn parse_call(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-    body: &[u8],
+    body: axum::body::Bytes,
 ) -> Result<Call, (Protocol, ApiError)> {
     if let Some(target) = headers.get(X_AMZ_TARGET) {
         return parse_json_call(target, headers, body).map_err(|e| (Protocol::Json, e));
     }
-    query::parse_call(method, uri, headers, body)
+    query::parse_call(method, uri, headers, &body)
 }
 
+/// A JSON 1.1 call: the operation its target names; the body stays as it
+/// is until the operation's handler decodes it (`cognito::call`).
 fn parse_json_call(
     target: &HeaderValue,
     headers: &HeaderMap,
-    body: &[u8],
+    body: axum::body::Bytes,
 ) -> Result<Call, ApiError> {
     let target = target.to_str().unwrap_or("");
     let operation = Operation::from_json_target(target).ok_or_else(|| {
@@ -319,119 +267,17 @@ fn parse_json_call(
             ),
         ));
     }
-    let empty = body.iter().all(u8::is_ascii_whitespace);
-    // An object: serde would also fill a struct from an array.
-    let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    let flow = if !cognito::takes_flow_input(operation) {
-        None
-    } else if empty {
-        decode_flow_input(b"{}")
-    } else if !object || nested_deeper_than(body, MAX_JSON_DEPTH) {
-        None
-    } else {
-        decode_flow_input(body)
-    };
-    let input = if let Some(flow) = flow {
-        Input::Flow(Box::new(flow))
-    } else if empty {
-        Input::Json(Value::Object(Default::default()))
-    } else {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(
-                "SerializationException",
-                StatusCode::BAD_REQUEST,
-                format!("The request body is not valid JSON: {e}"),
-            )
-        })?;
-        if !value.is_object() {
-            return Err(ApiError::new(
-                "SerializationException",
-                StatusCode::BAD_REQUEST,
-                "The request body must be a JSON object.",
-            ));
-        }
-        Input::Json(value)
-    };
     Ok(Call {
         operation,
         protocol: Protocol::Json,
-        input,
+        input: Input::Json(body),
     })
 }
 
-/// serde_json refuses a `Value` nested deeper than this, and the typed
-/// decoder skips unknown members without a limit: deeper bodies take the
-/// `Value` path, so they are refused as before.
-const MAX_JSON_DEPTH: usize = 127;
-
-/// Whether arrays and objects nest more than `limit` deep (outside strings).
-fn nested_deeper_than(body: &[u8], limit: usize) -> bool {
-    // Counted without early exit first, which the compiler vectorises: most
-    // bodies open far fewer brackets than the limit.
-    let opened = body.iter().filter(|b| matches!(b, b'[' | b'{')).count();
-    if opened <= limit {
-        return false;
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in body {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
-
-async fn dispatch(
-    state: &AppState,
-    call: Call,
-    principal: Principal,
-    request_id: &str,
-) -> Result<Response, ApiError> {
+async fn dispatch(cx: &Context<'_>, call: Call) -> Result<Response, ApiError> {
     match call.input {
-        Input::Json(input) => cognito::dispatch(state, call.operation, &principal, input).await,
-        Input::Flow(input) => {
-            cognito::identities::dispatch(state, call.operation, &principal, *input).await
-        }
-        Input::Query(params) => {
-            query::dispatch(state, call.operation, &principal, &params, request_id).await
-        }
-    }
-}
-
-#[cfg(test)]
-mod nesting_tests {
-    use super::nested_deeper_than;
-
-    #[test]
-    fn nesting_is_counted_outside_strings_only() {
-        let deep = |n: usize| format!("{}1{}", r#"{"a":"#.repeat(n), "}".repeat(n));
-        assert!(!nested_deeper_than(deep(127).as_bytes(), 127));
-        assert!(nested_deeper_than(deep(128).as_bytes(), 127));
-        let arrays = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert!(nested_deeper_than(arrays.as_bytes(), 127));
-        // Brackets inside strings, escaped quotes included, do not count.
-        let in_string = format!(r#"{{"IdentityId":"\"{}"}}"#, "[{".repeat(300));
-        assert!(!nested_deeper_than(in_string.as_bytes(), 127));
-        // Siblings are not depth.
-        let wide = format!("[{}1]", "[],".repeat(300));
-        assert!(!nested_deeper_than(wide.as_bytes(), 127));
+        Input::Json(body) => cognito::call(cx, call.operation, &body).await,
+        Input::Query(params) => query::dispatch(cx, call.operation, &params).await,
     }
 }
 

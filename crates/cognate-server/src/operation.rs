@@ -1,27 +1,18 @@
-//! Every operation cognate serves, which service it belongs to, and whether
-//! it may be called unsigned.
+//! How the services are framed on the wire; the operations themselves
+//! are the domain's (`cognate_core::operation`).
 
-use std::fmt;
+pub use cognate_core::operation::{Operation, Service};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Service {
-    CognitoIdentity,
-    Sts,
-    Iam,
+/// The Query protocol facts of a service.
+pub trait QueryFraming {
+    /// The Query protocol `Version` parameter.
+    fn query_version(self) -> Option<&'static str>;
+    /// The namespace of its XML answers.
+    fn xml_namespace(self) -> &'static str;
 }
 
-impl Service {
-    /// The SigV4 signing name.
-    pub fn signing_name(self) -> &'static str {
-        match self {
-            Service::CognitoIdentity => "cognito-identity",
-            Service::Sts => "sts",
-            Service::Iam => "iam",
-        }
-    }
-
-    /// The Query protocol `Version` parameter.
-    pub fn query_version(self) -> Option<&'static str> {
+impl QueryFraming for Service {
+    fn query_version(self) -> Option<&'static str> {
         match self {
             Service::CognitoIdentity => None,
             Service::Sts => Some("2011-06-15"),
@@ -29,142 +20,11 @@ impl Service {
         }
     }
 
-    pub fn xml_namespace(self) -> &'static str {
+    fn xml_namespace(self) -> &'static str {
         match self {
             Service::Sts => "https://sts.amazonaws.com/doc/2011-06-15/",
             Service::Iam => "https://iam.amazonaws.com/doc/2010-05-08/",
             Service::CognitoIdentity => "http://cognito-identity.amazonaws.com/doc/2014-06-30/",
         }
-    }
-}
-
-macro_rules! operations {
-    ($($service:ident { $($op:ident $(: $public:ident)?),* $(,)? })*) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Operation {
-            $($($op,)*)*
-        }
-
-        impl Operation {
-            pub const ALL: &'static [Operation] = &[$($(Operation::$op,)*)*];
-
-            pub fn name(self) -> &'static str {
-                match self {
-                    $($(Operation::$op => stringify!($op),)*)*
-                }
-            }
-
-            pub fn service(self) -> Service {
-                match self {
-                    $($(Operation::$op => Service::$service,)*)*
-                }
-            }
-
-            /// Operations the real service accepts without a signature.
-            pub fn is_public(self) -> bool {
-                match self {
-                    $($(Operation::$op => operations!(@public $($public)?),)*)*
-                }
-            }
-
-            /// Position in `ALL`, for per-operation metrics.
-            pub fn index(self) -> usize {
-                self as usize
-            }
-        }
-    };
-    (@public public) => { true };
-    (@public) => { false };
-}
-
-operations! {
-    CognitoIdentity {
-        CreateIdentityPool,
-        DescribeIdentityPool,
-        UpdateIdentityPool,
-        DeleteIdentityPool,
-        ListIdentityPools,
-        SetIdentityPoolRoles,
-        GetIdentityPoolRoles,
-        SetPrincipalTagAttributeMap,
-        GetPrincipalTagAttributeMap,
-        TagResource,
-        UntagResource,
-        ListTagsForResource,
-        GetId: public,
-        GetOpenIdToken: public,
-        GetCredentialsForIdentity: public,
-        UnlinkIdentity: public,
-        ListIdentities,
-        DescribeIdentity,
-        DeleteIdentities,
-        GetOpenIdTokenForDeveloperIdentity,
-        LookupDeveloperIdentity,
-        MergeDeveloperIdentities,
-        UnlinkDeveloperIdentity,
-    }
-    Sts {
-        GetCallerIdentity,
-        AssumeRoleWithWebIdentity: public,
-        AssumeRoleWithSAML: public,
-    }
-    Iam {
-        CreateRole,
-        GetRole,
-        ListRoles,
-        DeleteRole,
-        PutRolePolicy,
-        GetRolePolicy,
-        DeleteRolePolicy,
-        ListRolePolicies,
-        UpdateRole,
-        UpdateAssumeRolePolicy,
-        CreatePolicy,
-        GetPolicy,
-        GetPolicyVersion,
-        DeletePolicy,
-        ListPolicies,
-        AttachRolePolicy,
-        DetachRolePolicy,
-        ListAttachedRolePolicies,
-        SimulatePrincipalPolicy,
-        SimulateCustomPolicy,
-        CreateOpenIDConnectProvider,
-        GetOpenIDConnectProvider,
-        ListOpenIDConnectProviders,
-        DeleteOpenIDConnectProvider,
-        AddClientIDToOpenIDConnectProvider,
-        RemoveClientIDFromOpenIDConnectProvider,
-        CreateSAMLProvider,
-        GetSAMLProvider,
-        ListSAMLProviders,
-        UpdateSAMLProvider,
-        DeleteSAMLProvider,
-    }
-}
-
-impl Operation {
-    /// The operation an `X-Amz-Target` names
-    /// (`AWSCognitoIdentityService.<Name>`).
-    pub fn from_json_target(target: &str) -> Option<Operation> {
-        let name = target.strip_prefix("AWSCognitoIdentityService.")?;
-        Operation::ALL
-            .iter()
-            .copied()
-            .find(|op| op.service() == Service::CognitoIdentity && op.name() == name)
-    }
-
-    /// The operation a Query `Action` names (STS and IAM names are disjoint).
-    pub fn from_query_action(action: &str) -> Option<Operation> {
-        Operation::ALL
-            .iter()
-            .copied()
-            .find(|op| op.service() != Service::CognitoIdentity && op.name() == action)
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }

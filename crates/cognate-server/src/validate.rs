@@ -9,7 +9,10 @@ use cognate_core::Error;
 use regex::Regex;
 
 /// A model pattern: the regex as AWS prints it, and an anchored compiled
-/// form. `\w` means ASCII word characters, as in the Java models.
+/// form. The models' classes are Java's, which are ASCII: `\w`, `\d`, `\s`
+/// and `\S` mean ASCII word characters, digits, whitespace and all but
+/// ASCII whitespace (the `regex` crate's would be Unicode). Explicit
+/// Unicode classes (`\p{L}`) stay Unicode.
 pub struct Pattern {
     pub shown: &'static str,
     regex: Regex,
@@ -19,8 +22,13 @@ impl Pattern {
     // The patterns are the literals below, all covered by tests.
     #[allow(clippy::expect_used)]
     fn new(shown: &'static str) -> Pattern {
-        // Every `\w` of the models stands inside a character class.
-        let ascii = shown.replace(r"\w", "a-zA-Z0-9_").replace(r"\d", "[0-9]");
+        // Every `\w`, `\s` and `\S` of the models stands inside a
+        // character class, every `\d` outside one.
+        let ascii = shown
+            .replace(r"\w", "a-zA-Z0-9_")
+            .replace(r"\d", "[0-9]")
+            .replace(r"\s", "[:space:]")
+            .replace(r"\S", "[:^space:]");
         let regex = Regex::new(&format!("^(?:{ascii})$")).expect("model patterns compile");
         Pattern { shown, regex }
     }
@@ -52,6 +60,10 @@ patterns! {
     SAML_PROVIDER_NAME = r"[\w._-]+";
     POLICY_VERSION_ID = r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?";
     SESSION_POLICY = r"[\u0009\u000A\u000D\u0020-\u00FF]+";
+    // AWS's tag pattern (Cognito's model leaves tags unpatterned, its
+    // guide and IAM's model give this): letters, numbers, spaces and
+    // `_.:/=+-@`, never control characters.
+    TAG = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*";
 }
 
 /// Collects violations; `finish` turns them into one ValidationException.
@@ -307,6 +319,27 @@ mod tests {
         assert!(SESSION_POLICY.matches("{\"a\":\t\"é\"}\n"));
         assert!(!SESSION_POLICY.matches("\u{1}"));
         assert!(!SESSION_POLICY.matches("\u{100}"));
+    }
+
+    #[test]
+    fn java_classes_are_ascii_and_unicode_classes_unicode() {
+        assert!(POOL_NAME.matches("tab\tand space"));
+        for unicode_space in ["\u{2028}", "\u{a0}", "\u{3000}", "\u{85}", "\u{2003}"] {
+            assert!(
+                !POOL_NAME.matches(&format!("a{unicode_space}b")),
+                "{unicode_space:?}"
+            );
+        }
+        assert!(!POOL_NAME.matches("é"), "\\w is ASCII");
+        assert!(!ACCOUNT_ID.matches("١٢٣"), "\\d is ASCII");
+        // `\S` is everything but ASCII whitespace, as in Java.
+        assert!(NEXT_TOKEN.matches("é\u{a0}x"));
+        assert!(!NEXT_TOKEN.matches("a b"));
+        assert!(TAG.matches("équipe données 123_.:/=+-@"));
+        assert!(TAG.matches(""));
+        for control in ["\0", "\u{7}", "\n", "\u{1b}", "\u{7f}", "\u{85}"] {
+            assert!(!TAG.matches(&format!("a{control}")), "{control:?}");
+        }
     }
 
     #[test]

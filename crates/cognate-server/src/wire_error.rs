@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use cognate_core::Error;
 use cognate_sigv4::SigV4Error;
 
-use crate::operation::Service;
+use crate::operation::{QueryFraming, Service};
 use crate::xml::escape;
 
 /// The wire protocol a request came in on; errors answer in the same shape.

@@ -284,6 +284,14 @@ pub enum SigV4Error {
         now: String,
     },
 
+    /// A request with a body declares `x-amz-content-sha256: UNSIGNED-PAYLOAD`:
+    /// its signature would not cover the body.
+    #[error(
+        "The request signature we calculated does not match the signature you provided. \
+         UNSIGNED-PAYLOAD is not accepted for a request with a body: sign the SHA-256 of the body."
+    )]
+    UnsignedPayload,
+
     /// `x-amz-content-sha256` does not match the SHA-256 of the body received.
     #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
     ContentSha256Mismatch,
@@ -336,6 +344,7 @@ impl SigV4Error {
             | SigV4Error::SignatureExpired { .. }
             | SigV4Error::SignatureNotYetCurrent { .. }
             | SigV4Error::ContentSha256Mismatch
+            | SigV4Error::UnsignedPayload
             | SigV4Error::SignatureMismatch { .. } => ErrorKind::SignatureDoesNotMatch,
             SigV4Error::PresignedUrlExpired { .. } => ErrorKind::AccessDenied,
         }

@@ -193,10 +193,11 @@ pub fn verify(
 /// `X-Amz-Date + X-Amz-Expires` and not more than 15 minutes in the future),
 /// `x-amz-content-sha256` against the body, then the signature (constant-time).
 ///
-/// The payload hash is the `x-amz-content-sha256` header when present
-/// (`UNSIGNED-PAYLOAD` or a hex digest that must match the body), otherwise
-/// the SHA-256 of the body; presigned URLs without that header are also
-/// accepted when signed over `UNSIGNED-PAYLOAD` (as S3-style presigners do).
+/// The signature always covers the body that arrived: the payload hash is
+/// the SHA-256 of the body (an `x-amz-content-sha256` header, when present,
+/// must equal it). `UNSIGNED-PAYLOAD`, in that header or implied by a
+/// presigned URL (as S3-style presigners sign), is accepted only for a
+/// request without a body.
 ///
 /// Canonical URI forms accepted: normalised + double-encoded (the default of
 /// aws-sigv4 and the JS, Java and Python SDKs), un-normalised + double-encoded
@@ -300,20 +301,27 @@ fn payload_hashes(req: &Request<'_>, info: &SignedRequestInfo) -> Result<Vec<Str
             "Only one 'x-amz-content-sha256' header is allowed.",
         ));
     }
+    let body_hash = || canonical::sha256_hex(req.body);
     match declared {
-        Some(canonical::UNSIGNED_PAYLOAD) => Ok(vec![canonical::UNSIGNED_PAYLOAD.to_string()]),
+        // Only an empty body may go unsigned: otherwise what arrived could
+        // be another body than the one the client meant.
+        Some(canonical::UNSIGNED_PAYLOAD) if req.body.is_empty() => {
+            Ok(vec![canonical::UNSIGNED_PAYLOAD.to_string()])
+        }
+        Some(canonical::UNSIGNED_PAYLOAD) => Err(SigV4Error::UnsignedPayload),
         Some(value) if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            if value.eq_ignore_ascii_case(&canonical::sha256_hex(req.body)) {
+            if value.eq_ignore_ascii_case(&body_hash()) {
                 Ok(vec![value.to_string()])
             } else {
                 Err(SigV4Error::ContentSha256Mismatch)
             }
         }
         Some(_) => Err(SigV4Error::InvalidContentSha256),
-        None if info.is_presigned() => Ok(vec![
-            canonical::sha256_hex(req.body),
-            canonical::UNSIGNED_PAYLOAD.to_string(),
-        ]),
-        None => Ok(vec![canonical::sha256_hex(req.body)]),
+        // A presigned URL may be signed over UNSIGNED-PAYLOAD, as S3-style
+        // presigners do, when it carries no body.
+        None if info.is_presigned() && req.body.is_empty() => {
+            Ok(vec![body_hash(), canonical::UNSIGNED_PAYLOAD.to_string()])
+        }
+        None => Ok(vec![body_hash()]),
     }
 }

@@ -258,8 +258,9 @@ fn session_token_presigned() {
 }
 
 #[test]
-fn unsigned_payload() {
-    let mut spec = Spec::new("PUT", "/upload").body(b"original body");
+fn unsigned_payload_only_without_a_body() {
+    // Signed over UNSIGNED-PAYLOAD with no body: nothing is left unsigned.
+    let mut spec = Spec::new("GET", "/object");
     spec.unsigned_payload = true;
     spec.content_sha256_header = true;
     let mut signed = spec.sign();
@@ -268,10 +269,20 @@ fn unsigned_payload() {
         Some("UNSIGNED-PAYLOAD")
     );
     signed.verify().unwrap();
-    // The body is not covered by the signature.
-    signed.body = b"something else entirely".to_vec();
-    signed.verify().unwrap();
-    // But the marker itself is.
+    // With a body the signature would not cover it, whether or not it is
+    // the body the client sent: refused.
+    signed.body = b"original body".to_vec();
+    assert!(matches!(
+        signed.verify().unwrap_err(),
+        SigV4Error::UnsignedPayload
+    ));
+    let mut spec = Spec::new("PUT", "/upload").body(b"original body");
+    spec.unsigned_payload = true;
+    spec.content_sha256_header = true;
+    let err = spec.sign().verify().unwrap_err();
+    assert!(matches!(err, SigV4Error::UnsignedPayload));
+    assert_eq!(err.aws_code_query(), "SignatureDoesNotMatch");
+    // The marker itself is signed.
     let sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     signed.body = Vec::new();
     signed.set_header("x-amz-content-sha256", sha);
@@ -279,12 +290,22 @@ fn unsigned_payload() {
 }
 
 #[test]
-fn presigned_unsigned_payload() {
-    let mut spec = Spec::new("PUT", "/upload").presigned(Duration::from_secs(60));
+fn presigned_unsigned_payload_only_without_a_body() {
+    let mut spec = Spec::new("GET", "/object").presigned(Duration::from_secs(60));
     spec.unsigned_payload = true;
     let mut signed = spec.sign();
-    signed.body = b"any body".to_vec();
     signed.verify().unwrap();
+    // A body added to a URL signed over UNSIGNED-PAYLOAD is not covered.
+    signed.body = b"any body".to_vec();
+    assert_mismatch(signed.verify());
+    // A presigned request signed over its body verifies with that body only.
+    let spec = Spec::new("POST", "/submit")
+        .presigned(Duration::from_secs(60))
+        .body(b"the body");
+    let mut signed = spec.sign();
+    signed.verify().unwrap();
+    signed.body = b"another body".to_vec();
+    assert_mismatch(signed.verify());
 }
 
 #[test]

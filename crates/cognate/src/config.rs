@@ -8,6 +8,7 @@ use cognate_core::keys::SigningAlgorithm;
 use cognate_federation::{FederationConfig, ProviderOverride};
 use cognate_server::client_address::TrustedProxies;
 use cognate_server::limits::LimitsConfig;
+use cognate_server::listener::HttpConfig;
 use serde::Deserialize;
 
 /// AWS's default quota of identity pools per account and region.
@@ -54,6 +55,10 @@ pub struct FileConfig {
     /// Addresses and ranges of the proxies in front of cognate, whose
     /// `X-Forwarded-For` names the client the limits count.
     pub trusted_proxies: Option<Vec<String>>,
+    /// Client connections: time limits on headers and bodies, how many at
+    /// once.
+    #[serde(default)]
+    pub http: Option<HttpConfig>,
 }
 
 impl FileConfig {
@@ -85,6 +90,8 @@ pub struct Overrides {
     pub signing_algorithm: Option<String>,
     /// Comma-separated addresses and ranges.
     pub trusted_proxies: Option<String>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub max_client_connections: Option<usize>,
 }
 
 /// The resolved settings of a server.
@@ -112,6 +119,7 @@ pub struct Settings {
     pub guest_ttl: Option<std::time::Duration>,
     pub guest_sweep_interval: std::time::Duration,
     pub max_pools_per_region: usize,
+    pub http: HttpConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,11 +150,7 @@ impl Settings {
             .region
             .or(file.region)
             .unwrap_or_else(|| "us-east-1".to_string());
-        if region.is_empty()
-            || !region
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
+        if !cognate_core::ids::is_valid_region(&region) {
             return Err(ConfigError::Invalid(format!(
                 "COGNATE_REGION must look like us-east-1, got '{region}'"
             )));
@@ -200,6 +204,13 @@ impl Settings {
         .map_err(|e| ConfigError::Invalid(format!("COGNATE_TRUSTED_PROXIES: {e}")))?;
         let mut federation = file.federation.unwrap_or_default();
         federation.providers.extend(file.providers);
+        let mut http = file.http.unwrap_or_default();
+        if let Some(secs) = flags.header_read_timeout_secs {
+            http.header_read_timeout_secs = secs;
+        }
+        if let Some(max) = flags.max_client_connections {
+            http.max_connections = Some(max);
+        }
         Ok(Settings {
             listen,
             data_dir,
@@ -227,6 +238,7 @@ impl Settings {
             max_pools_per_region: file
                 .max_pools_per_region
                 .unwrap_or(DEFAULT_MAX_POOLS_PER_REGION),
+            http,
         })
     }
 
@@ -256,6 +268,7 @@ impl Settings {
             guest_ttl: None,
             guest_sweep_interval: std::time::Duration::from_secs(3600),
             max_pools_per_region: DEFAULT_MAX_POOLS_PER_REGION,
+            http: HttpConfig::default(),
         })
     }
 }

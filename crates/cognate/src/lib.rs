@@ -3,6 +3,7 @@
 //! start servers in-process with `start`.
 
 pub mod config;
+pub mod logging;
 pub mod secrets;
 pub mod transfer;
 
@@ -211,23 +212,18 @@ pub async fn start_with_clock(
         admin_signing_keys: Default::default(),
         metrics: Default::default(),
         max_body_bytes: 1024 * 1024,
+        body_read_timeout: settings.http.body_read_timeout(),
         limiter: cognate_server::limits::Limiter::new(&settings.limits),
         trusted_proxies: settings.trusted_proxies.clone(),
     });
     let app = cognate_server::router(state);
     let (tx, rx) = oneshot::channel::<()>();
+    let http = settings.http.clone();
     let task = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+        cognate_server::listener::serve(listener, app, &http, async {
             let _ = rx.await;
         })
         .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the server stopped");
-        }
     });
     Ok(Running {
         addr,

@@ -103,6 +103,14 @@ struct ServeArgs {
     /// X-Forwarded-For names instead of the proxy [default: none].
     #[arg(long, env = "COGNATE_TRUSTED_PROXIES")]
     trusted_proxies: Option<String>,
+    /// Seconds a client may take to send a request's headers; also how
+    /// long an idle keep-alive connection stays open [default: 10].
+    #[arg(long, env = "COGNATE_HEADER_READ_TIMEOUT")]
+    header_read_timeout: Option<u64>,
+    /// Client connections served at once; more wait until one closes
+    /// [default: 3/4 of the open-file limit, at most 16384].
+    #[arg(long, env = "COGNATE_MAX_CLIENT_CONNECTIONS")]
+    max_client_connections: Option<usize>,
     /// Write the audit trail (one JSON object per state change) to this
     /// file, or "-" for stdout [default: off].
     #[arg(long, env = "COGNATE_AUDIT_LOG")]
@@ -120,12 +128,11 @@ fn init_logging(audit_log: Option<&std::path::Path>, to_stderr: bool) -> Result<
     let filter = EnvFilter::try_from_env("COGNATE_LOG")
         // The audit trail has its own sink (--audit-log).
         .unwrap_or_else(|_| EnvFilter::new("info,cognate::audit=off"));
+    let text = tracing_subscriber::fmt::layer().fmt_fields(cognate::logging::text_fields());
     let log = if to_stderr {
-        tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .boxed()
+        text.with_writer(std::io::stderr).boxed()
     } else {
-        tracing_subscriber::fmt::layer().boxed()
+        text.boxed()
     }
     .with_filter(filter);
     let audit = match audit_log {
@@ -210,6 +217,8 @@ fn settings(args: ServeArgs) -> Option<Settings> {
         master_key: args.master_key,
         signing_algorithm: args.signing_algorithm,
         trusted_proxies: args.trusted_proxies,
+        header_read_timeout_secs: args.header_read_timeout,
+        max_client_connections: args.max_client_connections,
     };
     match Settings::resolve(overrides, file) {
         Ok(s) => Some(s),

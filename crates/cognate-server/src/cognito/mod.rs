@@ -1,8 +1,13 @@
-//! Cognito Identity over AWS JSON 1.1: decode, validate, call the domain,
-//! encode.
+//! Cognito Identity over AWS JSON 1.1. Each operation is one type: its
+//! input as the model shapes it, decoded once from the body (`decode`),
+//! and its handler, which checks the model's constraints, calls the
+//! domain with the caller (the domain authorizes what it acts on) and
+//! encodes the answer. No other code reads the body.
 
 mod answers;
-pub(crate) mod identities;
+mod decode;
+mod developer;
+mod identities;
 mod pools;
 
 use axum::http::{HeaderValue, StatusCode};
@@ -10,12 +15,72 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::app::AppState;
-use crate::auth::Principal;
+use crate::call::Context;
 use crate::operation::Operation;
 use crate::wire_error::{ApiError, Protocol};
 
-pub type JsonResult = Result<Value, ApiError>;
+pub use decode::decode;
+
+/// One Cognito Identity operation.
+pub(crate) trait JsonOperation: DeserializeOwned + Default {
+    /// Checks the input against the model and performs the operation for
+    /// `cx.caller`.
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError>;
+}
+
+/// Decodes `body` as `operation`'s input and performs it.
+pub async fn call(
+    cx: &Context<'_>,
+    operation: Operation,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    use Operation as O;
+    match operation {
+        O::CreateIdentityPool => run::<pools::CreateIdentityPoolInput>(cx, body).await,
+        O::DescribeIdentityPool => run::<pools::DescribeIdentityPoolInput>(cx, body).await,
+        O::UpdateIdentityPool => run::<pools::UpdateIdentityPoolInput>(cx, body).await,
+        O::DeleteIdentityPool => run::<pools::DeleteIdentityPoolInput>(cx, body).await,
+        O::ListIdentityPools => run::<pools::ListIdentityPoolsInput>(cx, body).await,
+        O::SetIdentityPoolRoles => run::<pools::SetIdentityPoolRolesInput>(cx, body).await,
+        O::GetIdentityPoolRoles => run::<pools::GetIdentityPoolRolesInput>(cx, body).await,
+        O::SetPrincipalTagAttributeMap => {
+            run::<pools::SetPrincipalTagAttributeMapInput>(cx, body).await
+        }
+        O::GetPrincipalTagAttributeMap => {
+            run::<pools::GetPrincipalTagAttributeMapInput>(cx, body).await
+        }
+        O::TagResource => run::<pools::TagResourceInput>(cx, body).await,
+        O::UntagResource => run::<pools::UntagResourceInput>(cx, body).await,
+        O::ListTagsForResource => run::<pools::ListTagsForResourceInput>(cx, body).await,
+        O::GetId => run::<identities::GetIdInput>(cx, body).await,
+        O::GetOpenIdToken => run::<identities::GetOpenIdTokenInput>(cx, body).await,
+        O::GetCredentialsForIdentity => {
+            run::<identities::GetCredentialsForIdentityInput>(cx, body).await
+        }
+        O::UnlinkIdentity => run::<identities::UnlinkIdentityInput>(cx, body).await,
+        O::ListIdentities => run::<identities::ListIdentitiesInput>(cx, body).await,
+        O::DescribeIdentity => run::<identities::DescribeIdentityInput>(cx, body).await,
+        O::DeleteIdentities => run::<identities::DeleteIdentitiesInput>(cx, body).await,
+        O::GetOpenIdTokenForDeveloperIdentity => {
+            run::<developer::GetOpenIdTokenForDeveloperIdentityInput>(cx, body).await
+        }
+        O::LookupDeveloperIdentity => {
+            run::<developer::LookupDeveloperIdentityInput>(cx, body).await
+        }
+        O::MergeDeveloperIdentities => {
+            run::<developer::MergeDeveloperIdentitiesInput>(cx, body).await
+        }
+        O::UnlinkDeveloperIdentity => {
+            run::<developer::UnlinkDeveloperIdentityInput>(cx, body).await
+        }
+        // STS and IAM arrive as Query input: never here.
+        _ => Err(ApiError::internal()),
+    }
+}
+
+async fn run<T: JsonOperation>(cx: &Context<'_>, body: &[u8]) -> Result<Response, ApiError> {
+    decode::<T>(body)?.call(cx).await
+}
 
 pub fn json_response(body: Value) -> Response {
     text_response(body.to_string())
@@ -28,22 +93,6 @@ fn text_response(body: String) -> Response {
         HeaderValue::from_static("application/x-amz-json-1.1"),
     );
     response
-}
-
-/// Decodes the members of a request; a wrong JSON type is a
-/// SerializationException naming the member.
-pub fn decode<T: DeserializeOwned>(input: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(input).map_err(|e| {
-        let member = e.path().to_string();
-        ApiError::new(
-            "SerializationException",
-            StatusCode::BAD_REQUEST,
-            format!(
-                "The request does not match the operation's input shape at '{member}': {}",
-                e.inner()
-            ),
-        )
-    })
 }
 
 /// A domain error as a JSON-protocol error.
@@ -62,58 +111,6 @@ pub fn epoch(secs: i64) -> Value {
 /// The number `epoch` sends, for answers serialised from types.
 pub fn epoch_number(secs: i64) -> f64 {
     secs as f64
-}
-
-pub async fn dispatch(
-    state: &AppState,
-    operation: Operation,
-    principal: &Principal,
-    input: Value,
-) -> Result<Response, ApiError> {
-    use Operation::*;
-    let document = match operation {
-        CreateIdentityPool => pools::create(state, principal, input).await,
-        DescribeIdentityPool => pools::describe(state, principal, input).await,
-        UpdateIdentityPool => pools::update(state, principal, input).await,
-        DeleteIdentityPool => pools::delete(state, principal, input).await,
-        ListIdentityPools => pools::list(state, principal, input).await,
-        SetIdentityPoolRoles => pools::set_roles(state, principal, input).await,
-        GetIdentityPoolRoles => pools::get_roles(state, principal, input).await,
-        SetPrincipalTagAttributeMap => pools::set_principal_tags(state, principal, input).await,
-        GetPrincipalTagAttributeMap => pools::get_principal_tags(state, principal, input).await,
-        TagResource => pools::tag(state, principal, input).await,
-        UntagResource => pools::untag(state, principal, input).await,
-        ListTagsForResource => pools::list_tags(state, principal, input).await,
-        // Identity operations whose body did not decode straight into
-        // `FlowInput` (`app::Input::Flow`): decoded here, so the answer
-        // names the member that is wrong.
-        operation if takes_flow_input(operation) => {
-            return identities::dispatch(state, operation, principal, decode(input)?).await;
-        }
-        // STS and IAM arrive as Query input: never here.
-        _ => Err(ApiError::internal()),
-    };
-    document.map(json_response)
-}
-
-/// The identity operations, whose input is one struct (`FlowInput`)
-/// decoded straight from the body.
-pub fn takes_flow_input(operation: Operation) -> bool {
-    use Operation::*;
-    matches!(
-        operation,
-        GetId
-            | GetOpenIdToken
-            | GetCredentialsForIdentity
-            | UnlinkIdentity
-            | ListIdentities
-            | DescribeIdentity
-            | DeleteIdentities
-            | GetOpenIdTokenForDeveloperIdentity
-            | LookupDeveloperIdentity
-            | MergeDeveloperIdentities
-            | UnlinkDeveloperIdentity
-    )
 }
 
 /// Answer for operations this server does not implement yet.

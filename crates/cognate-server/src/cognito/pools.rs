@@ -1,7 +1,9 @@
-//! Identity pool administration.
+//! Identity pool administration: one input type per operation, each
+//! acting on the pool it names (the domain authorizes that pool).
 
 use std::collections::BTreeMap;
 
+use axum::response::Response;
 use cognate_core::model::{
     AmbiguousRoleResolution, CognitoProvider, MappingRule, MatchType, Pool, RoleMapping,
     RoleMappingType,
@@ -10,14 +12,16 @@ use cognate_core::pools::PoolSettings;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{JsonResult, decode, domain};
-use crate::app::AppState;
-use crate::auth::{Principal, caller};
+use super::{JsonOperation, domain, json_response};
+use crate::call::Context;
 use crate::validate::{self as v, Checker};
+use crate::wire_error::ApiError;
 
+/// The members CreateIdentityPool and UpdateIdentityPool share (Create
+/// ignores `IdentityPoolId`, which its model does not have).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct PoolInput {
+pub struct PoolInput {
     identity_pool_id: Option<String>,
     identity_pool_name: Option<String>,
     allow_unauthenticated_identities: Option<bool>,
@@ -34,14 +38,21 @@ struct PoolInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct CognitoProviderInput {
+pub struct CognitoProviderInput {
     provider_name: Option<String>,
     client_id: Option<String>,
     server_side_token_check: Option<bool>,
 }
 
 fn check_tags(c: &mut Checker, member: &str, tags: &BTreeMap<String, String>) {
-    c.string_map(member, tags, 50, (1, 128, None), (0, 256, None), false);
+    c.string_map(
+        member,
+        tags,
+        50,
+        (1, 128, Some(&v::TAG)),
+        (0, 256, Some(&v::TAG)),
+        false,
+    );
 }
 
 impl PoolInput {
@@ -53,8 +64,13 @@ impl PoolInput {
         if let Some(name) = &name {
             c.string("identityPoolName", name, 1, 128, Some(&v::POOL_NAME));
         }
-        // Smithy SDKs omit a false boolean; the JSON protocol default is false.
-        let allow_unauthenticated = self.allow_unauthenticated_identities.unwrap_or(false);
+        let allow_unauthenticated = c
+            .required(
+                "allowUnauthenticatedIdentities",
+                &self.allow_unauthenticated_identities,
+            )
+            .copied()
+            .unwrap_or(false);
         let providers = self.supported_login_providers.unwrap_or_default();
         c.string_map(
             "supportedLoginProviders",
@@ -184,103 +200,128 @@ pub fn pool_json(pool: &Pool) -> Value {
     Value::Object(out)
 }
 
-pub async fn create(state: &AppState, principal: &Principal, input: Value) -> JsonResult {
-    let input: PoolInput = decode(input)?;
-    let mut c = Checker::new();
-    let settings = input.settings(&mut c);
-    c.finish().map_err(domain)?;
-    let pool = state
-        .cognate
-        .create_pool(&caller(state, principal), settings)
-        .await
-        .map_err(domain)?;
-    Ok(pool_json(&pool))
-}
-
-#[derive(Deserialize)]
+/// An input that names one pool.
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct PoolIdInput {
+pub struct PoolIdInput {
     identity_pool_id: Option<String>,
 }
 
-fn pool_id(input: Value) -> Result<String, crate::wire_error::ApiError> {
-    let input: PoolIdInput = decode(input)?;
-    let mut c = Checker::new();
-    let id = c.pool_id("identityPoolId", &input.identity_pool_id);
-    c.finish().map_err(domain)?;
-    Ok(id.unwrap_or_default())
+impl PoolIdInput {
+    fn pool_id(self) -> Result<String, ApiError> {
+        let mut c = Checker::new();
+        let id = c.pool_id("identityPoolId", &self.identity_pool_id);
+        c.finish().map_err(domain)?;
+        Ok(id.unwrap_or_default())
+    }
 }
 
-pub async fn describe(state: &AppState, principal: &Principal, input: Value) -> JsonResult {
-    let id = pool_id(input)?;
-    let pool = state
-        .cognate
-        .pool(&caller(state, principal), &id)
-        .await
-        .map_err(domain)?;
-    Ok(pool_json(&pool))
+#[derive(Deserialize, Default)]
+#[serde(transparent)]
+pub struct CreateIdentityPoolInput(PoolInput);
+
+impl JsonOperation for CreateIdentityPoolInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let mut c = Checker::new();
+        let settings = self.0.settings(&mut c);
+        c.finish().map_err(domain)?;
+        let pool = cx
+            .state
+            .cognate
+            .create_pool(&cx.caller, settings)
+            .await
+            .map_err(domain)?;
+        Ok(json_response(pool_json(&pool)))
+    }
 }
 
-pub async fn update(state: &AppState, principal: &Principal, input: Value) -> JsonResult {
-    let input: PoolInput = decode(input)?;
-    let mut c = Checker::new();
-    let id = c.pool_id("identityPoolId", &input.identity_pool_id);
-    let settings = input.settings(&mut c);
-    c.finish().map_err(domain)?;
-    let pool = state
-        .cognate
-        .update_pool(&caller(state, principal), &id.unwrap_or_default(), settings)
-        .await
-        .map_err(domain)?;
-    Ok(pool_json(&pool))
+#[derive(Deserialize, Default)]
+#[serde(transparent)]
+pub struct DescribeIdentityPoolInput(PoolIdInput);
+
+impl JsonOperation for DescribeIdentityPoolInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let id = self.0.pool_id()?;
+        let pool = cx
+            .state
+            .cognate
+            .describe_pool(&cx.caller, &id)
+            .await
+            .map_err(domain)?;
+        Ok(json_response(pool_json(&pool)))
+    }
 }
 
-pub async fn delete(state: &AppState, principal: &Principal, input: Value) -> JsonResult {
-    let id = pool_id(input)?;
-    state
-        .cognate
-        .delete_pool(&caller(state, principal), &id)
-        .await
-        .map_err(domain)?;
-    Ok(json!({}))
+#[derive(Deserialize, Default)]
+#[serde(transparent)]
+pub struct UpdateIdentityPoolInput(PoolInput);
+
+impl JsonOperation for UpdateIdentityPoolInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let mut c = Checker::new();
+        let id = c.pool_id("identityPoolId", &self.0.identity_pool_id);
+        let settings = self.0.settings(&mut c);
+        c.finish().map_err(domain)?;
+        let pool = cx
+            .state
+            .cognate
+            .update_pool(&cx.caller, &id.unwrap_or_default(), settings)
+            .await
+            .map_err(domain)?;
+        Ok(json_response(pool_json(&pool)))
+    }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(transparent)]
+pub struct DeleteIdentityPoolInput(PoolIdInput);
+
+impl JsonOperation for DeleteIdentityPoolInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let id = self.0.pool_id()?;
+        cx.state
+            .cognate
+            .delete_pool(&cx.caller, &id)
+            .await
+            .map_err(domain)?;
+        Ok(json_response(json!({})))
+    }
+}
+
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct ListInput {
+pub struct ListIdentityPoolsInput {
     max_results: Option<i64>,
     next_token: Option<String>,
 }
 
-pub async fn list(state: &AppState, principal: &Principal, input: Value) -> JsonResult {
-    let input: ListInput = decode(input)?;
-    let mut c = Checker::new();
-    let max = c.max_results("maxResults", &input.max_results);
-    c.next_token("nextToken", &input.next_token);
-    c.finish().map_err(domain)?;
-    let (pools, next) = state
-        .cognate
-        .list_pools(
-            &caller(state, principal),
-            max.unwrap_or(1),
-            input.next_token.as_deref(),
-        )
-        .await
-        .map_err(domain)?;
-    let items: Vec<Value> = pools
-        .iter()
-        .map(|p| json!({"IdentityPoolId": p.id, "IdentityPoolName": p.name}))
-        .collect();
-    let mut out = json!({ "IdentityPools": items });
-    if let Some(next) = next {
-        out["NextToken"] = json!(next);
+impl JsonOperation for ListIdentityPoolsInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let mut c = Checker::new();
+        let max = c.max_results("maxResults", &self.max_results);
+        c.next_token("nextToken", &self.next_token);
+        c.finish().map_err(domain)?;
+        let (pools, next) = cx
+            .state
+            .cognate
+            .list_pools(&cx.caller, max.unwrap_or(1), self.next_token.as_deref())
+            .await
+            .map_err(domain)?;
+        let items: Vec<Value> = pools
+            .iter()
+            .map(|p| json!({"IdentityPoolId": p.id, "IdentityPoolName": p.name}))
+            .collect();
+        let mut out = json!({ "IdentityPools": items });
+        if let Some(next) = next {
+            out["NextToken"] = json!(next);
+        }
+        Ok(json_response(out))
     }
-    Ok(out)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct SetRolesInput {
+pub struct SetIdentityPoolRolesInput {
     identity_pool_id: Option<String>,
     roles: Option<BTreeMap<String, String>>,
     role_mappings: Option<BTreeMap<String, RoleMappingInput>>,
@@ -288,7 +329,7 @@ struct SetRolesInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RoleMappingInput {
+pub struct RoleMappingInput {
     #[serde(rename = "Type")]
     mapping_type: Option<String>,
     ambiguous_role_resolution: Option<String>,
@@ -297,13 +338,13 @@ struct RoleMappingInput {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RulesInput {
+pub struct RulesInput {
     rules: Option<Vec<RuleInput>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RuleInput {
+pub struct RuleInput {
     claim: Option<String>,
     match_type: Option<String>,
     value: Option<String>,
@@ -387,46 +428,38 @@ fn role_mapping(c: &mut Checker, key: &str, m: RoleMappingInput) -> Option<RoleM
     })
 }
 
-pub async fn set_roles(state: &AppState, principal: &Principal, input: Value) -> JsonResult {
-    let input: SetRolesInput = decode(input)?;
-    let mut c = Checker::new();
-    let id = c.pool_id("identityPoolId", &input.identity_pool_id);
-    let roles = c
-        .required("roles", &input.roles)
-        .cloned()
-        .unwrap_or_default();
-    c.count("roles", &format!("{roles:?}"), roles.len(), 0, 2);
-    for (key, arn) in &roles {
-        let before = c_len(&c);
-        c.string("roles", key, 1, 128, Some(&v::ROLE_TYPE));
-        if c_len(&c) == before {
-            c.arn("roles", arn);
+impl JsonOperation for SetIdentityPoolRolesInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let mut c = Checker::new();
+        let id = c.pool_id("identityPoolId", &self.identity_pool_id);
+        let roles = c
+            .required("roles", &self.roles)
+            .cloned()
+            .unwrap_or_default();
+        c.count("roles", &format!("{roles:?}"), roles.len(), 0, 2);
+        for (key, arn) in &roles {
+            let before = c.error_count();
+            c.string("roles", key, 1, 128, Some(&v::ROLE_TYPE));
+            if c.error_count() == before {
+                c.arn("roles", arn);
+            }
         }
-    }
-    let mut mappings = BTreeMap::new();
-    let raw = input.role_mappings.unwrap_or_default();
-    c.count("roleMappings", "{...}", raw.len(), 0, 10);
-    for (key, m) in raw {
-        if let Some(mapping) = role_mapping(&mut c, &key, m) {
-            mappings.insert(key, mapping);
+        let mut mappings = BTreeMap::new();
+        let raw = self.role_mappings.unwrap_or_default();
+        c.count("roleMappings", "{...}", raw.len(), 0, 10);
+        for (key, m) in raw {
+            if let Some(mapping) = role_mapping(&mut c, &key, m) {
+                mappings.insert(key, mapping);
+            }
         }
+        c.finish().map_err(domain)?;
+        cx.state
+            .cognate
+            .set_pool_roles(&cx.caller, &id.unwrap_or_default(), roles, mappings)
+            .await
+            .map_err(domain)?;
+        Ok(json_response(json!({})))
     }
-    c.finish().map_err(domain)?;
-    state
-        .cognate
-        .set_pool_roles(
-            &caller(state, principal),
-            &id.unwrap_or_default(),
-            roles,
-            mappings,
-        )
-        .await
-        .map_err(domain)?;
-    Ok(json!({}))
-}
-
-fn c_len(c: &Checker) -> usize {
-    c.error_count()
 }
 
 fn role_mapping_json(m: &RoleMapping) -> Value {
@@ -469,170 +502,199 @@ fn role_mapping_json(m: &RoleMapping) -> Value {
     Value::Object(out)
 }
 
-pub async fn get_roles(state: &AppState, principal: &Principal, input: Value) -> JsonResult {
-    let id = pool_id(input)?;
-    let pool = state
-        .cognate
-        .pool(&caller(state, principal), &id)
-        .await
-        .map_err(domain)?;
-    let mut out = json!({ "IdentityPoolId": pool.id, "Roles": pool.roles });
-    if !pool.role_mappings.is_empty() {
-        let mappings: Map<String, Value> = pool
-            .role_mappings
-            .iter()
-            .map(|(k, m)| (k.clone(), role_mapping_json(m)))
-            .collect();
-        out["RoleMappings"] = Value::Object(mappings);
+#[derive(Deserialize, Default)]
+#[serde(transparent)]
+pub struct GetIdentityPoolRolesInput(PoolIdInput);
+
+impl JsonOperation for GetIdentityPoolRolesInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let id = self.0.pool_id()?;
+        let pool = cx
+            .state
+            .cognate
+            .pool_roles(&cx.caller, &id)
+            .await
+            .map_err(domain)?;
+        let mut out = json!({ "IdentityPoolId": pool.id, "Roles": pool.roles });
+        if !pool.role_mappings.is_empty() {
+            let mappings: Map<String, Value> = pool
+                .role_mappings
+                .iter()
+                .map(|(k, m)| (k.clone(), role_mapping_json(m)))
+                .collect();
+            out["RoleMappings"] = Value::Object(mappings);
+        }
+        Ok(json_response(out))
     }
-    Ok(out)
 }
 
-#[derive(Deserialize)]
+/// The pool and provider a principal-tag operation names, checked.
+fn pool_and_provider(
+    c: &mut Checker,
+    pool_id: &Option<String>,
+    provider: &Option<String>,
+) -> (String, String) {
+    let id = c.pool_id("identityPoolId", pool_id);
+    let provider = c.required("identityProviderName", provider).cloned();
+    if let Some(p) = &provider {
+        c.string("identityProviderName", p, 1, 128, None);
+    }
+    (id.unwrap_or_default(), provider.unwrap_or_default())
+}
+
+fn principal_tags_json(
+    pool_id: &str,
+    provider: &str,
+    map: &cognate_core::model::PrincipalTagMap,
+) -> Value {
+    json!({
+        "IdentityPoolId": pool_id,
+        "IdentityProviderName": provider,
+        "UseDefaults": map.use_defaults,
+        "PrincipalTags": map.tags,
+    })
+}
+
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct PrincipalTagInput {
+pub struct SetPrincipalTagAttributeMapInput {
     identity_pool_id: Option<String>,
     identity_provider_name: Option<String>,
     use_defaults: Option<bool>,
     principal_tags: Option<BTreeMap<String, String>>,
 }
 
-pub async fn set_principal_tags(
-    state: &AppState,
-    principal: &Principal,
-    input: Value,
-) -> JsonResult {
-    let input: PrincipalTagInput = decode(input)?;
-    let mut c = Checker::new();
-    let id = c.pool_id("identityPoolId", &input.identity_pool_id);
-    let provider = c
-        .required("identityProviderName", &input.identity_provider_name)
-        .cloned();
-    if let Some(p) = &provider {
-        c.string("identityProviderName", p, 1, 128, None);
+impl JsonOperation for SetPrincipalTagAttributeMapInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let mut c = Checker::new();
+        let (id, provider) =
+            pool_and_provider(&mut c, &self.identity_pool_id, &self.identity_provider_name);
+        let tags = self.principal_tags.unwrap_or_default();
+        c.string_map(
+            "principalTags",
+            &tags,
+            50,
+            (1, 128, Some(&v::TAG)),
+            (1, 256, None),
+            false,
+        );
+        c.finish().map_err(domain)?;
+        let map = cx
+            .state
+            .cognate
+            .set_principal_tag_map(
+                &cx.caller,
+                &id,
+                &provider,
+                self.use_defaults.unwrap_or(false),
+                tags,
+            )
+            .await
+            .map_err(domain)?;
+        Ok(json_response(principal_tags_json(&id, &provider, &map)))
     }
-    let tags = input.principal_tags.unwrap_or_default();
-    c.string_map(
-        "principalTags",
-        &tags,
-        50,
-        (1, 128, None),
-        (1, 256, None),
-        false,
-    );
-    c.finish().map_err(domain)?;
-    let id = id.unwrap_or_default();
-    let provider = provider.unwrap_or_default();
-    let map = state
-        .cognate
-        .set_principal_tag_map(
-            &caller(state, principal),
-            &id,
-            &provider,
-            input.use_defaults.unwrap_or(false),
-            tags,
-        )
-        .await
-        .map_err(domain)?;
-    Ok(json!({
-        "IdentityPoolId": id,
-        "IdentityProviderName": provider,
-        "UseDefaults": map.use_defaults,
-        "PrincipalTags": map.tags,
-    }))
 }
 
-pub async fn get_principal_tags(
-    state: &AppState,
-    principal: &Principal,
-    input: Value,
-) -> JsonResult {
-    let input: PrincipalTagInput = decode(input)?;
-    let mut c = Checker::new();
-    let id = c.pool_id("identityPoolId", &input.identity_pool_id);
-    let provider = c
-        .required("identityProviderName", &input.identity_provider_name)
-        .cloned();
-    if let Some(p) = &provider {
-        c.string("identityProviderName", p, 1, 128, None);
-    }
-    c.finish().map_err(domain)?;
-    let id = id.unwrap_or_default();
-    let provider = provider.unwrap_or_default();
-    let map = state
-        .cognate
-        .principal_tag_map(&caller(state, principal), &id, &provider)
-        .await
-        .map_err(domain)?;
-    Ok(json!({
-        "IdentityPoolId": id,
-        "IdentityProviderName": provider,
-        "UseDefaults": map.use_defaults,
-        "PrincipalTags": map.tags,
-    }))
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct TagInput {
-    resource_arn: Option<String>,
-    tags: Option<BTreeMap<String, String>>,
-    tag_keys: Option<Vec<String>>,
+pub struct GetPrincipalTagAttributeMapInput {
+    identity_pool_id: Option<String>,
+    identity_provider_name: Option<String>,
 }
 
-fn resource_arn(c: &mut Checker, input: &TagInput) -> String {
-    let arn = c.required("resourceArn", &input.resource_arn).cloned();
+impl JsonOperation for GetPrincipalTagAttributeMapInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let mut c = Checker::new();
+        let (id, provider) =
+            pool_and_provider(&mut c, &self.identity_pool_id, &self.identity_provider_name);
+        c.finish().map_err(domain)?;
+        let map = cx
+            .state
+            .cognate
+            .principal_tag_map(&cx.caller, &id, &provider)
+            .await
+            .map_err(domain)?;
+        Ok(json_response(principal_tags_json(&id, &provider, &map)))
+    }
+}
+
+fn resource_arn(c: &mut Checker, arn: &Option<String>) -> String {
+    let arn = c.required("resourceArn", arn).cloned();
     if let Some(arn) = &arn {
         c.arn("resourceArn", arn);
     }
     arn.unwrap_or_default()
 }
 
-pub async fn tag(state: &AppState, principal: &Principal, input: Value) -> JsonResult {
-    let input: TagInput = decode(input)?;
-    let mut c = Checker::new();
-    let arn = resource_arn(&mut c, &input);
-    let tags = c.required("tags", &input.tags).cloned().unwrap_or_default();
-    check_tags(&mut c, "tags", &tags);
-    c.finish().map_err(domain)?;
-    state
-        .cognate
-        .tag_pool(&caller(state, principal), &arn, tags)
-        .await
-        .map_err(domain)?;
-    Ok(json!({}))
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagResourceInput {
+    resource_arn: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
 }
 
-pub async fn untag(state: &AppState, principal: &Principal, input: Value) -> JsonResult {
-    let input: TagInput = decode(input)?;
-    let mut c = Checker::new();
-    let arn = resource_arn(&mut c, &input);
-    let keys = c
-        .required("tagKeys", &input.tag_keys)
-        .cloned()
-        .unwrap_or_default();
-    c.count("tagKeys", &format!("{keys:?}"), keys.len(), 0, 50);
-    for k in &keys {
-        c.string("tagKeys", k, 1, 128, None);
+impl JsonOperation for TagResourceInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let mut c = Checker::new();
+        let arn = resource_arn(&mut c, &self.resource_arn);
+        let tags = c.required("tags", &self.tags).cloned().unwrap_or_default();
+        check_tags(&mut c, "tags", &tags);
+        c.finish().map_err(domain)?;
+        cx.state
+            .cognate
+            .tag_pool(&cx.caller, &arn, tags)
+            .await
+            .map_err(domain)?;
+        Ok(json_response(json!({})))
     }
-    c.finish().map_err(domain)?;
-    state
-        .cognate
-        .untag_pool(&caller(state, principal), &arn, &keys)
-        .await
-        .map_err(domain)?;
-    Ok(json!({}))
 }
 
-pub async fn list_tags(state: &AppState, principal: &Principal, input: Value) -> JsonResult {
-    let input: TagInput = decode(input)?;
-    let mut c = Checker::new();
-    let arn = resource_arn(&mut c, &input);
-    c.finish().map_err(domain)?;
-    let tags = state
-        .cognate
-        .pool_tags(&caller(state, principal), &arn)
-        .await
-        .map_err(domain)?;
-    Ok(json!({ "Tags": tags }))
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct UntagResourceInput {
+    resource_arn: Option<String>,
+    tag_keys: Option<Vec<String>>,
+}
+
+impl JsonOperation for UntagResourceInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let mut c = Checker::new();
+        let arn = resource_arn(&mut c, &self.resource_arn);
+        let keys = c
+            .required("tagKeys", &self.tag_keys)
+            .cloned()
+            .unwrap_or_default();
+        c.count("tagKeys", &format!("{keys:?}"), keys.len(), 0, 50);
+        for k in &keys {
+            c.string("tagKeys", k, 1, 128, Some(&v::TAG));
+        }
+        c.finish().map_err(domain)?;
+        cx.state
+            .cognate
+            .untag_pool(&cx.caller, &arn, &keys)
+            .await
+            .map_err(domain)?;
+        Ok(json_response(json!({})))
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForResourceInput {
+    resource_arn: Option<String>,
+}
+
+impl JsonOperation for ListTagsForResourceInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let mut c = Checker::new();
+        let arn = resource_arn(&mut c, &self.resource_arn);
+        c.finish().map_err(domain)?;
+        let tags = cx
+            .state
+            .cognate
+            .pool_tags(&cx.caller, &arn)
+            .await
+            .map_err(domain)?;
+        Ok(json_response(json!({ "Tags": tags })))
+    }
 }

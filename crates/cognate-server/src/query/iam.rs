@@ -7,8 +7,7 @@ use cognate_core::model::{ManagedPolicy, OidcProvider, Role};
 use cognate_core::service::page_token;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::app::AppState;
-use crate::auth::{Principal, caller};
+use crate::call::Context;
 use crate::cognito::not_implemented;
 use crate::operation::{Operation, Service};
 use crate::query::{Params, domain};
@@ -248,13 +247,12 @@ fn write_simulation(
 }
 
 pub async fn dispatch(
-    state: &AppState,
+    cx: &Context<'_>,
     operation: Operation,
-    principal: &Principal,
     params: &Params,
 ) -> Result<XmlWriter, ApiError> {
-    let who = caller(state, principal);
-    let cognate = &state.cognate;
+    let who = &cx.caller;
+    let cognate = &cx.state.cognate;
     let mut c = Checker::new();
     let mut w = XmlWriter::new();
     match operation {
@@ -288,7 +286,7 @@ pub async fn dispatch(
             c.finish().map_err(err)?;
             let role = cognate
                 .create_role(
-                    &who,
+                    who,
                     NewRole {
                         name,
                         path,
@@ -307,7 +305,7 @@ pub async fn dispatch(
         Operation::GetRole => {
             let name = role_name(&mut c, params);
             c.finish().map_err(err)?;
-            let role = cognate.role(&who, &name).await.map_err(err)?;
+            let role = cognate.role(who, &name).await.map_err(err)?;
             w.open("Role");
             write_role(&mut w, &role);
             w.close("Role");
@@ -316,7 +314,7 @@ pub async fn dispatch(
             let max = max_items(&mut c, params);
             c.finish().map_err(err)?;
             let (roles, marker) = cognate
-                .list_roles(&who, max, params.get("Marker"))
+                .list_roles(who, max, params.get("Marker"))
                 .await
                 .map_err(err)?;
             w.open("Roles");
@@ -335,7 +333,7 @@ pub async fn dispatch(
         Operation::DeleteRole => {
             let name = role_name(&mut c, params);
             c.finish().map_err(err)?;
-            cognate.delete_role(&who, &name).await.map_err(err)?;
+            cognate.delete_role(who, &name).await.map_err(err)?;
         }
         Operation::PutRolePolicy => {
             let name = role_name(&mut c, params);
@@ -344,7 +342,7 @@ pub async fn dispatch(
             c.string("policyDocument", &doc, 1, 131072, None);
             c.finish().map_err(err)?;
             cognate
-                .put_role_policy(&who, &name, &policy, &doc)
+                .put_role_policy(who, &name, &policy, &doc)
                 .await
                 .map_err(err)?;
         }
@@ -353,7 +351,7 @@ pub async fn dispatch(
             let policy = policy_name(&mut c, params);
             c.finish().map_err(err)?;
             let doc = cognate
-                .role_policy(&who, &name, &policy)
+                .role_policy(who, &name, &policy)
                 .await
                 .map_err(err)?;
             w.leaf("RoleName", &name)
@@ -365,16 +363,16 @@ pub async fn dispatch(
             let policy = policy_name(&mut c, params);
             c.finish().map_err(err)?;
             cognate
-                .delete_role_policy(&who, &name, &policy)
+                .delete_role_policy(who, &name, &policy)
                 .await
                 .map_err(err)?;
         }
         Operation::ListRolePolicies => {
             let name = role_name(&mut c, params);
             c.finish().map_err(err)?;
-            let role = cognate.role(&who, &name).await.map_err(err)?;
+            let policies = cognate.list_role_policies(who, &name).await.map_err(err)?;
             w.open("PolicyNames");
-            for policy in role.inline_policies.keys() {
+            for policy in &policies {
                 w.leaf("member", policy);
             }
             w.close("PolicyNames");
@@ -387,7 +385,7 @@ pub async fn dispatch(
             let max = max_session_duration(&mut c, params);
             c.finish().map_err(err)?;
             cognate
-                .update_role(&who, &name, description, max)
+                .update_role(who, &name, description, max)
                 .await
                 .map_err(err)?;
         }
@@ -397,7 +395,7 @@ pub async fn dispatch(
             c.string("policyDocument", &doc, 1, 131072, None);
             c.finish().map_err(err)?;
             cognate
-                .update_assume_role_policy(&who, &name, &doc)
+                .update_assume_role_policy(who, &name, &doc)
                 .await
                 .map_err(err)?;
         }
@@ -413,7 +411,7 @@ pub async fn dispatch(
             c.finish().map_err(err)?;
             let policy = cognate
                 .create_policy(
-                    &who,
+                    who,
                     NewPolicy {
                         name,
                         path,
@@ -431,7 +429,7 @@ pub async fn dispatch(
         Operation::GetPolicy => {
             let arn = policy_arn_param(&mut c, params);
             c.finish().map_err(err)?;
-            let policy = cognate.policy(&who, &arn).await.map_err(err)?;
+            let policy = cognate.policy(who, &arn).await.map_err(err)?;
             w.open("Policy");
             write_policy(&mut w, &policy, true);
             w.close("Policy");
@@ -442,7 +440,7 @@ pub async fn dispatch(
             c.string("versionId", &version, 1, 128, Some(&v::POLICY_VERSION_ID));
             c.finish().map_err(err)?;
             let (policy, version) = cognate
-                .policy_version(&who, &arn, &version)
+                .policy_version(who, &arn, &version)
                 .await
                 .map_err(err)?;
             w.open("PolicyVersion")
@@ -462,7 +460,7 @@ pub async fn dispatch(
         Operation::DeletePolicy => {
             let arn = policy_arn_param(&mut c, params);
             c.finish().map_err(err)?;
-            cognate.delete_policy(&who, &arn).await.map_err(err)?;
+            cognate.delete_policy(who, &arn).await.map_err(err)?;
         }
         Operation::ListPolicies => {
             let scope = params.get("Scope").unwrap_or("All");
@@ -488,7 +486,7 @@ pub async fn dispatch(
             } else {
                 cognate
                     .list_policies(
-                        &who,
+                        who,
                         &PolicyFilter {
                             only_attached,
                             path_prefix,
@@ -517,9 +515,9 @@ pub async fn dispatch(
             let arn = policy_arn_param(&mut c, params);
             c.finish().map_err(err)?;
             if operation == Operation::AttachRolePolicy {
-                cognate.attach_role_policy(&who, &name, &arn).await
+                cognate.attach_role_policy(who, &name, &arn).await
             } else {
-                cognate.detach_role_policy(&who, &name, &arn).await
+                cognate.detach_role_policy(who, &name, &arn).await
             }
             .map_err(err)?;
         }
@@ -529,9 +527,11 @@ pub async fn dispatch(
             c.opt_string("pathPrefix", &path_prefix, 1, 512, None);
             let max = max_items(&mut c, params);
             c.finish().map_err(err)?;
-            let role = cognate.role(&who, &name).await.map_err(err)?;
-            let mut attached: Vec<(&str, &str, &str)> = role
-                .attached_policies
+            let attached_arns = cognate
+                .list_attached_role_policies(who, &name)
+                .await
+                .map_err(err)?;
+            let mut attached: Vec<(&str, &str, &str)> = attached_arns
                 .iter()
                 .filter_map(|arn| {
                     let (_, path, name) = cognate_core::iam::parse_policy_arn(arn)?;
@@ -579,7 +579,7 @@ pub async fn dispatch(
             let max = max_items(&mut c, params);
             c.finish().map_err(err)?;
             let results = cognate
-                .simulate_principal_policy(&who, &sim)
+                .simulate_principal_policy(who, &sim)
                 .await
                 .map_err(err)?;
             write_simulation(params, max, &results, &mut w)?;
@@ -592,7 +592,10 @@ pub async fn dispatch(
             let sim = simulation(&mut c, params);
             let max = max_items(&mut c, params);
             c.finish().map_err(err)?;
-            let results = cognate.simulate_custom_policy(&sim).map_err(err)?;
+            let results = cognate
+                .simulate_custom_policy(who, &sim)
+                .await
+                .map_err(err)?;
             write_simulation(params, max, &results, &mut w)?;
         }
         Operation::CreateOpenIDConnectProvider => {
@@ -605,7 +608,7 @@ pub async fn dispatch(
             let thumbprints = params.list("ThumbprintList");
             c.finish().map_err(err)?;
             let provider = cognate
-                .create_oidc_provider(&who, &url, client_ids, thumbprints)
+                .create_oidc_provider(who, &url, client_ids, thumbprints)
                 .await
                 .map_err(err)?;
             w.leaf("OpenIDConnectProviderArn", &provider.arn);
@@ -613,11 +616,11 @@ pub async fn dispatch(
         Operation::GetOpenIDConnectProvider => {
             let arn = provider_arn(&mut c, params);
             c.finish().map_err(err)?;
-            let provider = cognate.oidc_provider(&who, &arn).await.map_err(err)?;
+            let provider = cognate.oidc_provider(who, &arn).await.map_err(err)?;
             write_provider(&mut w, &provider);
         }
         Operation::ListOpenIDConnectProviders => {
-            let providers = cognate.list_oidc_providers(&who).await.map_err(err)?;
+            let providers = cognate.list_oidc_providers(who).await.map_err(err)?;
             w.open("OpenIDConnectProviderList");
             for p in &providers {
                 w.open("member").leaf("Arn", &p.arn).close("member");
@@ -627,10 +630,7 @@ pub async fn dispatch(
         Operation::DeleteOpenIDConnectProvider => {
             let arn = provider_arn(&mut c, params);
             c.finish().map_err(err)?;
-            cognate
-                .delete_oidc_provider(&who, &arn)
-                .await
-                .map_err(err)?;
+            cognate.delete_oidc_provider(who, &arn).await.map_err(err)?;
         }
         Operation::AddClientIDToOpenIDConnectProvider
         | Operation::RemoveClientIDFromOpenIDConnectProvider => {
@@ -639,9 +639,9 @@ pub async fn dispatch(
             c.string("clientID", &client_id, 1, 255, None);
             c.finish().map_err(err)?;
             if operation == Operation::AddClientIDToOpenIDConnectProvider {
-                cognate.add_oidc_client_id(&who, &arn, &client_id).await
+                cognate.add_oidc_client_id(who, &arn, &client_id).await
             } else {
-                cognate.remove_oidc_client_id(&who, &arn, &client_id).await
+                cognate.remove_oidc_client_id(who, &arn, &client_id).await
             }
             .map_err(err)?;
         }
@@ -652,7 +652,7 @@ pub async fn dispatch(
             let tags = params.tags("Tags");
             c.finish().map_err(err)?;
             let provider = cognate
-                .create_saml_provider(&who, &name, &metadata, tags)
+                .create_saml_provider(who, &name, &metadata, tags)
                 .await
                 .map_err(err)?;
             w.leaf("SAMLProviderArn", &provider.arn);
@@ -661,7 +661,7 @@ pub async fn dispatch(
         Operation::GetSAMLProvider => {
             let arn = saml_provider_arn(&mut c, params);
             c.finish().map_err(err)?;
-            let provider = cognate.saml_provider(&who, &arn).await.map_err(err)?;
+            let provider = cognate.saml_provider(who, &arn).await.map_err(err)?;
             w.leaf("SAMLMetadataDocument", &provider.metadata);
             w.leaf("CreateDate", &timestamp(provider.created_at));
             if let Some(valid_until) = provider.valid_until {
@@ -670,7 +670,7 @@ pub async fn dispatch(
             write_tags(&mut w, &provider.tags);
         }
         Operation::ListSAMLProviders => {
-            let providers = cognate.list_saml_providers(&who).await.map_err(err)?;
+            let providers = cognate.list_saml_providers(who).await.map_err(err)?;
             w.open("SAMLProviderList");
             for p in &providers {
                 w.open("member").leaf("Arn", &p.arn);
@@ -687,7 +687,7 @@ pub async fn dispatch(
             let metadata = saml_metadata(&mut c, params);
             c.finish().map_err(err)?;
             let provider = cognate
-                .update_saml_provider(&who, &arn, &metadata)
+                .update_saml_provider(who, &arn, &metadata)
                 .await
                 .map_err(err)?;
             w.leaf("SAMLProviderArn", &provider.arn);
@@ -695,10 +695,7 @@ pub async fn dispatch(
         Operation::DeleteSAMLProvider => {
             let arn = saml_provider_arn(&mut c, params);
             c.finish().map_err(err)?;
-            cognate
-                .delete_saml_provider(&who, &arn)
-                .await
-                .map_err(err)?;
+            cognate.delete_saml_provider(who, &arn).await.map_err(err)?;
         }
         _ => return Err(not_implemented(operation)),
     }

@@ -6,9 +6,8 @@ mod sts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::{AppState, Call, Input};
-use crate::auth::Principal;
-use crate::operation::{Operation, Service};
+use crate::call::{Call, Context, Input};
+use crate::operation::{Operation, QueryFraming, Service};
 use crate::wire_error::{ApiError, Protocol};
 use crate::xml::XmlWriter;
 
@@ -81,6 +80,10 @@ impl Params {
     }
 }
 
+/// The query parameters that make a request presigned (as
+/// `cognate_sigv4::parse` tells the forms apart).
+const PRESIGN_PARAMETERS: [&str; 3] = ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"];
+
 fn query_error(code: &'static str, message: String) -> ApiError {
     ApiError::new(code, StatusCode::BAD_REQUEST, message)
 }
@@ -95,6 +98,20 @@ pub fn parse_call(
     let mut pairs: Vec<(String, String)> = Vec::new();
     if let Some(q) = uri.query() {
         pairs.extend(form_pairs(q.as_bytes()).map_err(|e| (hint, e))?);
+    }
+    // A presigned URL's signature covers its query string, not a body sent
+    // with it: its parameters come from the query alone.
+    let presigned = pairs
+        .iter()
+        .any(|(k, _)| PRESIGN_PARAMETERS.contains(&k.as_str()));
+    if presigned && !body.iter().all(u8::is_ascii_whitespace) {
+        return Err((
+            hint,
+            query_error(
+                "InvalidParameterCombination",
+                "A presigned request takes its parameters from its signed query string only; send it without a body.".into(),
+            ),
+        ));
     }
     if *method == Method::POST && !body.is_empty() {
         let content_type = headers
@@ -189,16 +206,14 @@ pub fn domain(service: Service) -> impl Fn(cognate_core::Error) -> ApiError {
 }
 
 pub async fn dispatch(
-    state: &AppState,
+    cx: &Context<'_>,
     operation: Operation,
-    principal: &Principal,
     params: &Params,
-    request_id: &str,
 ) -> Result<Response, ApiError> {
     let writer = match operation.service() {
-        Service::Sts => sts::dispatch(state, operation, principal, params).await?,
-        Service::Iam => iam::dispatch(state, operation, principal, params).await?,
+        Service::Sts => sts::dispatch(cx, operation, params).await?,
+        Service::Iam => iam::dispatch(cx, operation, params).await?,
         Service::CognitoIdentity => return Err(ApiError::internal()),
     };
-    Ok(xml_response(operation, writer, request_id))
+    Ok(xml_response(operation, writer, cx.request_id))
 }

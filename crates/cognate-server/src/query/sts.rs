@@ -2,9 +2,9 @@
 
 use cognate_core::sts::{AssumeRoleWithWebIdentity, AssumedRole};
 use cognate_core::sts_saml::{AssumeRoleWithSaml, AssumedSamlRole};
+use cognate_core::{Authority, Caller};
 
-use crate::app::AppState;
-use crate::auth::Principal;
+use crate::call::Context;
 use crate::cognito::not_implemented;
 use crate::operation::{Operation, Service};
 use crate::query::{Params, domain};
@@ -17,32 +17,29 @@ fn err(e: cognate_core::Error) -> ApiError {
 }
 
 pub async fn dispatch(
-    state: &AppState,
+    cx: &Context<'_>,
     operation: Operation,
-    principal: &Principal,
     params: &Params,
 ) -> Result<XmlWriter, ApiError> {
     match operation {
-        Operation::GetCallerIdentity => Ok(caller_identity(state, principal)),
-        Operation::AssumeRoleWithWebIdentity => assume_role_with_web_identity(state, params).await,
-        Operation::AssumeRoleWithSAML => assume_role_with_saml(state, params).await,
+        // Needs no permission, as in AWS.
+        Operation::GetCallerIdentity => Ok(caller_identity(&cx.caller)),
+        Operation::AssumeRoleWithWebIdentity => assume_role_with_web_identity(cx, params).await,
+        Operation::AssumeRoleWithSAML => assume_role_with_saml(cx, params).await,
         _ => Err(not_implemented(operation)),
     }
 }
 
-fn caller_identity(state: &AppState, principal: &Principal) -> XmlWriter {
-    let account = &state.cognate.config().account;
-    let (arn, user_id, account) = match principal {
-        Principal::Admin { .. } | Principal::Anonymous { .. } => (
-            format!("arn:aws:iam::{account}:root"),
-            account.clone(),
-            account.clone(),
-        ),
-        Principal::Session { session, .. } => (
+fn caller_identity(caller: &Caller) -> XmlWriter {
+    let (arn, user_id, account) = match &caller.authority {
+        Authority::Session(session) => (
             session.assumed_role_arn(),
             session.user_id(),
             session.account.clone(),
         ),
+        Authority::Root | Authority::Anonymous => {
+            (caller.arn(), caller.account.clone(), caller.account.clone())
+        }
     };
     let mut w = XmlWriter::new();
     w.leaf("UserId", &user_id)
@@ -157,9 +154,10 @@ fn parse_saml_input(params: &Params) -> Result<AssumeRoleWithSaml, cognate_core:
     })
 }
 
-async fn assume_role_with_saml(state: &AppState, params: &Params) -> Result<XmlWriter, ApiError> {
+async fn assume_role_with_saml(cx: &Context<'_>, params: &Params) -> Result<XmlWriter, ApiError> {
     let input = parse_saml_input(params).map_err(err)?;
-    let assumed = state
+    let assumed = cx
+        .state
         .cognate
         .assume_role_with_saml(&input)
         .await
@@ -196,11 +194,12 @@ fn write_assumed_saml_role(a: &AssumedSamlRole) -> XmlWriter {
 }
 
 async fn assume_role_with_web_identity(
-    state: &AppState,
+    cx: &Context<'_>,
     params: &Params,
 ) -> Result<XmlWriter, ApiError> {
     let input = parse_input(params).map_err(err)?;
-    let assumed = state
+    let assumed = cx
+        .state
         .cognate
         .assume_role_with_web_identity(&input)
         .await

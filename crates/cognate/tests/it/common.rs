@@ -186,6 +186,35 @@ where
         .unwrap_or_default()
 }
 
+/// How `Raw::sign` signs a request.
+pub struct Signing<'a> {
+    pub key: (&'a str, &'a str),
+    pub session_token: Option<&'a str>,
+    pub service: &'a str,
+    pub region: &'a str,
+    pub time: std::time::SystemTime,
+    /// The signature in the query string (a presigned URL).
+    pub presigned: bool,
+    /// Signed over `UNSIGNED-PAYLOAD`, as S3 clients may sign (in a header
+    /// signature, `x-amz-content-sha256` says so).
+    pub unsigned_payload: bool,
+}
+
+impl<'a> Signing<'a> {
+    /// A header signature in us-east-1, no session token.
+    pub fn new(key: (&'a str, &'a str), service: &'a str, time: std::time::SystemTime) -> Self {
+        Signing {
+            key,
+            session_token: None,
+            service,
+            region: "us-east-1",
+            time,
+            presigned: false,
+            unsigned_payload: false,
+        }
+    }
+}
+
 /// A raw HTTP request to the server, optionally signed by the `aws-sigv4`
 /// crate at a chosen time with chosen credentials.
 pub struct Raw {
@@ -244,33 +273,63 @@ impl Raw {
 
     /// Signs for `service` at `time` with the given key pair.
     pub fn signed(
-        mut self,
+        self,
         server: &TestServer,
-        (akid, secret): (&str, &str),
+        key: (&str, &str),
         service: &str,
         time: std::time::SystemTime,
     ) -> Raw {
-        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        self.sign(server, &Signing::new(key, service, time))
+    }
+
+    /// Signs as `how` says: header or presigned form, any region, a
+    /// session token, or over `UNSIGNED-PAYLOAD`.
+    pub fn sign(mut self, server: &TestServer, how: &Signing<'_>) -> Raw {
+        use aws_sigv4::http_request::{
+            PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+            sign,
+        };
         use aws_sigv4::sign::v4;
-        let identity = Credentials::new(akid, secret, None, None, "raw").into();
+        let identity = Credentials::new(
+            how.key.0,
+            how.key.1,
+            how.session_token.map(str::to_string),
+            None,
+            "raw",
+        )
+        .into();
+        let mut settings = SigningSettings::default();
+        if how.presigned {
+            settings.signature_location = SignatureLocation::QueryParams;
+            settings.expires_in = Some(std::time::Duration::from_secs(300));
+        }
+        // A presigned URL carries no headers: its payload hash is implied.
+        if how.unsigned_payload && !how.presigned {
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        }
         let params = v4::SigningParams::builder()
             .identity(&identity)
-            .region("us-east-1")
-            .name(service)
-            .time(time)
-            .settings(SigningSettings::default())
+            .region(how.region)
+            .name(how.service)
+            .time(how.time)
+            .settings(settings)
             .build()
             .unwrap()
             .into();
         let host = server.server.addr.to_string();
         let uri = format!("http://{host}{}", self.path_and_query);
-        let mut headers: Vec<(String, String)> = vec![("host".into(), host)];
+        let mut headers: Vec<(String, String)> = vec![("host".into(), host.clone())];
         headers.extend(self.headers.iter().cloned());
+        let body = if how.unsigned_payload {
+            SignableBody::UnsignedPayload
+        } else {
+            SignableBody::Bytes(&self.body)
+        };
         let signable = SignableRequest::new(
             self.method,
             uri.as_str(),
             headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(&self.body),
+            body,
         )
         .unwrap();
         let (instructions, _) = sign(signable, &params).unwrap().into_parts();
@@ -284,6 +343,11 @@ impl Raw {
             self.headers
                 .push((name.to_string(), value.to_str().unwrap().to_string()));
         }
+        self.path_and_query = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
         self
     }
 

@@ -137,7 +137,7 @@ async fn openid_connect_providers() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(&err), "ValidationError");
+    assert_eq!(code(&err), "InvalidInput");
     iam.create_open_id_connect_provider()
         .url("http://127.0.0.1:9999")
         .client_id_list("x")

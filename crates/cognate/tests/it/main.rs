@@ -6,6 +6,7 @@
 
 mod adversarial;
 mod audit;
+mod boundaries;
 mod common;
 mod config_cache;
 mod crash;

@@ -1,0 +1,24 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use cognate_core::Cognate;
+
+use crate::auth::{AdminKey, AdminSigningKeys};
+use crate::client_address::TrustedProxies;
+use crate::limits::Limiter;
+use crate::metrics::Metrics;
+
+pub struct AppState {
+    pub cognate: Arc<Cognate>,
+    pub admin: AdminKey,
+    pub admin_signing_keys: AdminSigningKeys,
+    pub metrics: Metrics,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// How long a client may take to send its request body.
+    pub body_read_timeout: std::time::Duration,
+    pub limiter: Limiter,
+    /// Proxies whose `X-Forwarded-For` names the client the limits count.
+    pub trusted_proxies: TrustedProxies,
+}

@@ -1,0 +1,774 @@
+//! Trust boundaries attacked from outside, over HTTP: a scoped session
+//! must act only on what its policies allow, whatever members a body
+//! carries; limits hold on every path; a third party's token never speaks
+//! for cognate; signatures cover what the request does.
+
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use cognate_server::limits::LimitsConfig;
+use cognate_testkit::OidcProvider;
+use serde_json::{Value, json};
+
+use crate::common::{
+    Raw, RawResponse, Signing, TestServer, code, create_pool, create_role, identity_count, message,
+    set_pool_role, trust, vended,
+};
+
+const ACCOUNT: &str = "000000000000";
+
+fn pool_arn(pool_id: &str) -> String {
+    format!("arn:aws:cognito-identity:us-east-1:{ACCOUNT}:identitypool/{pool_id}")
+}
+
+fn allow(actions: &[&str], resources: &[&str]) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]
+    })
+    .to_string()
+}
+
+async fn new_guest(s: &TestServer, pool_id: &str) -> String {
+    s.anonymous_cognito()
+        .get_id()
+        .identity_pool_id(pool_id)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap()
+}
+
+/// Guest credentials of `pool_id` whose role allows `policy`.
+async fn guest_session(s: &TestServer, pool_id: &str, role: &str, policy: &str) -> Credentials {
+    let role_arn = create_role(s, role, &trust(pool_id, "unauthenticated")).await;
+    s.iam()
+        .put_role_policy()
+        .role_name(role)
+        .policy_name("scope")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    set_pool_role(s, pool_id, "unauthenticated", &role_arn).await;
+    let id = new_guest(s, pool_id).await;
+    let out = s
+        .anonymous_cognito()
+        .get_credentials_for_identity()
+        .identity_id(id)
+        .send()
+        .await
+        .unwrap();
+    vended(out.credentials().unwrap())
+}
+
+/// Credentials of the basic flow (a guest's OpenID token given to STS
+/// AssumeRoleWithWebIdentity): the role's policies without the guest
+/// scope-down policy of the enhanced flow.
+async fn basic_session(s: &TestServer, pool_id: &str, role: &str, policy: &str) -> Credentials {
+    let role_arn = create_role(s, role, &trust(pool_id, "unauthenticated")).await;
+    s.iam()
+        .put_role_policy()
+        .role_name(role)
+        .policy_name("scope")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    let id = new_guest(s, pool_id).await;
+    let token = s
+        .anonymous_cognito()
+        .get_open_id_token()
+        .identity_id(id)
+        .send()
+        .await
+        .unwrap()
+        .token
+        .unwrap();
+    let out = s
+        .anonymous_sts()
+        .assume_role_with_web_identity()
+        .role_arn(role_arn)
+        .role_session_name("pool-admin")
+        .web_identity_token(token)
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        None,
+        "basic",
+    )
+}
+
+/// A JSON 1.1 call signed with `creds` (a session's, token included).
+async fn call_as(
+    s: &TestServer,
+    creds: &Credentials,
+    operation: &str,
+    body: &Value,
+) -> RawResponse {
+    let mut raw = Raw::json(operation, &body.to_string());
+    let token = creds.session_token().unwrap();
+    raw.headers
+        .push(("x-amz-security-token".into(), token.to_string()));
+    raw.signed(
+        s,
+        (creds.access_key_id(), creds.secret_access_key()),
+        "cognito-identity",
+        SystemTime::now(),
+    )
+    .send(s)
+    .await
+}
+
+async fn identity_exists(s: &TestServer, id: &str) -> bool {
+    match s.cognito().describe_identity().identity_id(id).send().await {
+        Ok(_) => true,
+        Err(e) if code(&e) == "ResourceNotFoundException" => false,
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_session_scoped_to_one_pool_cannot_reach_another_pools_identities() {
+    let s = TestServer::start().await;
+    let a = create_pool(&s, "pool a", true).await;
+    let b = create_pool(&s, "pool b", true).await;
+    let creds = guest_session(
+        &s,
+        &a,
+        "OnlyPoolA",
+        &allow(&["cognito-identity:*"], &[&pool_arn(&a)]),
+    )
+    .await;
+    let a_guest = new_guest(&s, &a).await;
+    let b_guest = new_guest(&s, &b).await;
+
+    // Naming pool A, or one of its identities, beside B's identity opens
+    // nothing: each identity is authorized on the pool it belongs to.
+    for extra in [json!({"IdentityPoolId": a}), json!({"IdentityId": a_guest})] {
+        let mut body = json!({"IdentityIdsToDelete": [b_guest]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let r = call_as(&s, &creds, "DeleteIdentities", &body).await;
+        assert!(identity_exists(&s, &b_guest).await, "{body}: {}", r.body);
+        assert_eq!(r.status, 200, "{body}: {}", r.body);
+        assert_eq!(
+            r.json()["UnprocessedIdentityIds"],
+            json!([{"IdentityId": b_guest, "ErrorCode": "AccessDenied"}]),
+            "{body}"
+        );
+    }
+    let r = call_as(
+        &s,
+        &creds,
+        "DescribeIdentity",
+        &json!({"IdentityId": b_guest, "IdentityPoolId": a}),
+    )
+    .await;
+    assert_eq!(r.json_error(), "AccessDeniedException", "{}", r.body);
+    assert!(!r.body.contains("CreationDate"), "{}", r.body);
+    // The same calls on the session's own pool are allowed.
+    let r = call_as(
+        &s,
+        &creds,
+        "DescribeIdentity",
+        &json!({"IdentityId": a_guest, "IdentityPoolId": b}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["IdentityId"], json!(a_guest));
+    let r = call_as(
+        &s,
+        &creds,
+        "DeleteIdentities",
+        &json!({"IdentityIdsToDelete": [a_guest, b_guest], "IdentityPoolId": b}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["UnprocessedIdentityIds"],
+        json!([{"IdentityId": b_guest, "ErrorCode": "AccessDenied"}])
+    );
+    assert!(!identity_exists(&s, &a_guest).await);
+    assert!(identity_exists(&s, &b_guest).await);
+
+    // Pool operations act on the pool they name, whatever else the body
+    // says.
+    for (operation, body) in [
+        (
+            "ListIdentities",
+            json!({"IdentityPoolId": b, "MaxResults": 5, "IdentityId": a_guest}),
+        ),
+        (
+            "DescribeIdentityPool",
+            json!({"IdentityPoolId": b, "ResourceArn": pool_arn(&a)}),
+        ),
+        (
+            "TagResource",
+            json!({"ResourceArn": pool_arn(&b), "Tags": {"k": "v"}, "IdentityPoolId": a}),
+        ),
+    ] {
+        let r = call_as(&s, &creds, operation, &body).await;
+        assert_eq!(
+            r.json_error(),
+            "AccessDeniedException",
+            "{operation}: {}",
+            r.body
+        );
+    }
+    let tags = s
+        .cognito()
+        .list_tags_for_resource()
+        .resource_arn(pool_arn(&b))
+        .send()
+        .await
+        .unwrap();
+    assert!(tags.tags().is_none_or(|t| t.is_empty()));
+}
+
+fn few_guests(settings: &mut cognate::Settings) {
+    settings.limits = LimitsConfig {
+        guests_per_address_per_minute: 0.001,
+        guests_per_address_burst: 3.0,
+        ..LimitsConfig::default()
+    };
+}
+
+#[tokio::test]
+async fn a_repeated_member_does_not_skip_the_guest_limits() {
+    let s = TestServer::start_with(few_guests).await;
+    let pool = create_pool(&s, "limited", true).await;
+    for _ in 0..3 {
+        new_guest(&s, &pool).await;
+    }
+    let err = s
+        .anonymous_cognito()
+        .get_id()
+        .identity_pool_id(&pool)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "TooManyRequestsException");
+    for body in [
+        format!(r#"{{"IdentityPoolId":"{pool}","IdentityPoolId":"{pool}"}}"#),
+        format!(r#"{{"IdentityPoolId":"{pool}","Logins":{{}},"Logins":{{}}}}"#),
+        format!(r#"{{"IdentityPoolId":"us-east-1:0","IdentityPoolId":"{pool}"}}"#),
+    ] {
+        let r = Raw::json("GetId", &body).send(&s).await;
+        assert_ne!(r.status, 200, "{body}: {}", r.body);
+    }
+    assert_eq!(identity_count(&s, &pool).await, 3);
+}
+
+#[tokio::test]
+async fn a_third_party_token_cannot_choose_its_role() {
+    let s = TestServer::start().await;
+    let idp = OidcProvider::start().await;
+    let provider = s
+        .iam()
+        .create_open_id_connect_provider()
+        .url(idp.issuer())
+        .client_id_list("client")
+        .send()
+        .await
+        .unwrap()
+        .open_id_connect_provider_arn
+        .unwrap();
+    let pool = s
+        .cognito()
+        .create_identity_pool()
+        .identity_pool_name("claims")
+        .allow_unauthenticated_identities(false)
+        .open_id_connect_provider_arns(provider)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id;
+    let plain = create_role(&s, "Plain", &trust(&pool, "authenticated")).await;
+    let privileged = create_role(&s, "Privileged", &trust(&pool, "authenticated")).await;
+    set_pool_role(&s, &pool, "authenticated", &plain).await;
+    // The claim name cognate once used inside for a SAML assertion's roles.
+    let token = idp.id_token(json!({
+        "sub": "mallory",
+        "aud": "client",
+        "cognate:saml_roles": [privileged],
+    }));
+    let anon = s.anonymous_cognito();
+    let id = anon
+        .get_id()
+        .identity_pool_id(&pool)
+        .logins(idp.logins_key(), &token)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap();
+    for custom in [None, Some(privileged.as_str())] {
+        let vended_creds = anon
+            .get_credentials_for_identity()
+            .identity_id(&id)
+            .logins(idp.logins_key(), &token)
+            .set_custom_role_arn(custom.map(str::to_string))
+            .send()
+            .await;
+        // Refusing CustomRoleArn is fine; getting the privileged role is not.
+        let Ok(out) = vended_creds else { continue };
+        let me = s
+            .sts_with(vended(out.credentials().unwrap()))
+            .get_caller_identity()
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            me.arn().unwrap().contains("assumed-role/Plain/"),
+            "{custom:?}: {}",
+            me.arn().unwrap()
+        );
+    }
+}
+
+#[tokio::test]
+async fn setting_a_pools_roles_needs_pass_role_on_each_role() {
+    let s = TestServer::start().await;
+    let pool = create_pool(&s, "roles", true).await;
+    let creds = basic_session(
+        &s,
+        &pool,
+        "PoolAdmin",
+        &allow(&["cognito-identity:*"], &[&pool_arn(&pool)]),
+    )
+    .await;
+    let own = format!("arn:aws:iam::{ACCOUNT}:role/PoolAdmin");
+    let god = create_role(&s, "Everything", &trust(&pool, "unauthenticated")).await;
+    s.iam()
+        .put_role_policy()
+        .role_name("Everything")
+        .policy_name("all")
+        .policy_document(allow(&["*"], &["*"]))
+        .send()
+        .await
+        .unwrap();
+    let set_roles = |body: Value| {
+        let (s, creds) = (&s, &creds);
+        async move { call_as(s, creds, "SetIdentityPoolRoles", &body).await }
+    };
+    let roles = || async {
+        s.cognito()
+            .get_identity_pool_roles()
+            .identity_pool_id(&pool)
+            .send()
+            .await
+            .unwrap()
+            .roles
+            .unwrap_or_default()
+    };
+    let r = set_roles(json!({"IdentityPoolId": pool, "Roles": {"unauthenticated": god}})).await;
+    assert_eq!(r.json_error(), "AccessDeniedException", "{}", r.body);
+    assert!(r.body.contains("iam:PassRole"), "{}", r.body);
+    assert!(r.body.contains(&god), "{}", r.body);
+    assert!(roles().await.is_empty());
+
+    // Allowed to pass one role only: that one, and not another through a
+    // role mapping rule.
+    s.iam()
+        .put_role_policy()
+        .role_name("PoolAdmin")
+        .policy_name("scope")
+        .policy_document(
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "cognito-identity:*", "Resource": pool_arn(&pool)},
+                    {"Effect": "Allow", "Action": "iam:PassRole", "Resource": own},
+                ]
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = set_roles(
+        json!({"IdentityPoolId": pool, "Roles": {"unauthenticated": own, "authenticated": own}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(roles().await["authenticated"], own);
+    let r = set_roles(json!({"IdentityPoolId": pool, "Roles": {"unauthenticated": god}})).await;
+    assert_eq!(r.json_error(), "AccessDeniedException", "{}", r.body);
+    // A mapping rule must name a configured provider; the pass-role check
+    // comes first, so any provider name shows it.
+    let r = set_roles(json!({
+        "IdentityPoolId": pool,
+        "Roles": {"unauthenticated": own},
+        "RoleMappings": {"accounts.google.com": {"Type": "Rules", "RulesConfiguration": {"Rules": [
+            {"Claim": "sub", "MatchType": "Equals", "Value": "x", "RoleARN": god}
+        ]}}}
+    }))
+    .await;
+    assert_eq!(r.json_error(), "AccessDeniedException", "{}", r.body);
+    assert!(r.body.contains("iam:PassRole"), "{}", r.body);
+    assert_eq!(roles().await["unauthenticated"], own);
+}
+
+/// A Query request's form body.
+fn form(params: &[(&str, &str)]) -> Raw {
+    Raw::query_params(params)
+}
+
+fn admin_key(s: &TestServer) -> (String, String) {
+    (
+        s.server.admin_access_key_id.clone(),
+        s.server.admin_secret_access_key.clone(),
+    )
+}
+
+async fn role_exists(s: &TestServer, name: &str) -> bool {
+    s.iam().get_role().role_name(name).send().await.is_ok()
+}
+
+#[tokio::test]
+async fn a_presigned_request_takes_its_parameters_from_its_signed_query_only() {
+    let s = TestServer::start().await;
+    let key = admin_key(&s);
+    let trust_doc = trust("us-east-1:00000000-0000-0000-0000-000000000000", "*");
+    let mut raw = Raw {
+        method: "POST",
+        path_and_query: format!(
+            "/?Action=CreateRole&Version=2010-05-08&RoleName=Presigned&AssumeRolePolicyDocument={}",
+            percent(&trust_doc)
+        ),
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    raw = raw.sign(
+        &s,
+        &Signing {
+            presigned: true,
+            unsigned_payload: true,
+            ..Signing::new((&key.0, &key.1), "iam", SystemTime::now())
+        },
+    );
+    // The presigner signed no Path and no MaxSessionDuration.
+    raw.headers.push((
+        "content-type".into(),
+        "application/x-www-form-urlencoded".into(),
+    ));
+    raw.body = b"Path=%2Fsmuggled%2F&MaxSessionDuration=43200".to_vec();
+    let r = raw.send(&s).await;
+    if r.status == 200 {
+        let role = s
+            .iam()
+            .get_role()
+            .role_name("Presigned")
+            .send()
+            .await
+            .unwrap();
+        let role = role.role().unwrap();
+        assert_eq!(role.path(), "/", "{}", r.body);
+        assert_eq!(role.max_session_duration(), Some(3600));
+    } else {
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(!role_exists(&s, "Presigned").await);
+    }
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_header_signature_covers_the_body_that_arrived() {
+    let s = TestServer::start().await;
+    let key = admin_key(&s);
+    let trust_doc = trust("us-east-1:00000000-0000-0000-0000-000000000000", "*");
+    let signed_body = |name: &str| {
+        form(&[
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", name),
+            ("AssumeRolePolicyDocument", &trust_doc),
+        ])
+        .sign(
+            &s,
+            &Signing {
+                unsigned_payload: true,
+                ..Signing::new((&key.0, &key.1), "iam", SystemTime::now())
+            },
+        )
+    };
+    // Signed over UNSIGNED-PAYLOAD, then the body swapped.
+    let mut raw = signed_body("Signed");
+    raw.body = form(&[
+        ("Action", "CreateRole"),
+        ("Version", "2010-05-08"),
+        ("RoleName", "Swapped"),
+        ("AssumeRolePolicyDocument", &trust_doc),
+    ])
+    .body;
+    let r = raw.send(&s).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.xml_error(), "SignatureDoesNotMatch", "{}", r.body);
+    assert!(!role_exists(&s, "Swapped").await);
+    // Not swapped: still refused, the signature covers no body.
+    let r = signed_body("Signed").send(&s).await;
+    assert_eq!(r.xml_error(), "SignatureDoesNotMatch", "{}", r.body);
+    assert!(!role_exists(&s, "Signed").await);
+}
+
+#[tokio::test]
+async fn a_credential_scope_must_name_a_valid_region() {
+    let s = TestServer::start().await;
+    let key = admin_key(&s);
+    let long = "x".repeat(120);
+    for region in ["a:b", long.as_str(), "us-east-1 ", "US-EAST-1", "-1", "x"] {
+        let r = Raw::json(
+            "CreateIdentityPool",
+            r#"{"IdentityPoolName":"scoped","AllowUnauthenticatedIdentities":true}"#,
+        )
+        .sign(
+            &s,
+            &Signing {
+                region,
+                ..Signing::new((&key.0, &key.1), "cognito-identity", SystemTime::now())
+            },
+        )
+        .send(&s)
+        .await;
+        assert_eq!(r.status, 400, "{region:?}: {}", r.body);
+        assert_eq!(r.json_error(), "InvalidSignatureException", "{region:?}");
+        assert!(
+            r.body
+                .contains("Credential should be scoped to a valid region"),
+            "{}",
+            r.body
+        );
+    }
+    // A well-formed region other than the default is served.
+    let r = Raw::json(
+        "CreateIdentityPool",
+        r#"{"IdentityPoolName":"scoped","AllowUnauthenticatedIdentities":true}"#,
+    )
+    .sign(
+        &s,
+        &Signing {
+            region: "eu-west-1",
+            ..Signing::new((&key.0, &key.1), "cognito-identity", SystemTime::now())
+        },
+    )
+    .send(&s)
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.json()["IdentityPoolId"]
+            .as_str()
+            .unwrap()
+            .starts_with("eu-west-1:")
+    );
+    let pools = s
+        .cognito_with(s.admin_credentials(), "eu-west-1")
+        .list_identity_pools()
+        .max_results(60)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pools.identity_pools().len(), 1);
+}
+
+#[tokio::test]
+async fn openid_provider_urls_are_checked_when_registered() {
+    let s = TestServer::start().await;
+    for (url, expected) in [
+        ("http://127.0.0.1@evil.example", "InvalidInput"),
+        ("http://127.evil.example", "InvalidInput"),
+        ("https://user:pw@127.0.0.1", "InvalidInput"),
+        ("https://issuer.example/path?x=1", "InvalidInput"),
+        ("https://", "ValidationError"),
+        ("issuer.example", "ValidationError"),
+    ] {
+        let err = s
+            .iam()
+            .create_open_id_connect_provider()
+            .url(url)
+            .client_id_list("c")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), expected, "{url}: {err:?}");
+        assert!(
+            message(&err).starts_with("Invalid Open ID Connect Provider URL"),
+            "{url}: {}",
+            message(&err)
+        );
+    }
+    let listed = s
+        .iam()
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.open_id_connect_provider_list().is_empty());
+    // Loopback issuers over plain http stay allowed (tests, sidecars).
+    for url in [
+        "http://127.0.0.1:9/a",
+        "http://localhost:9",
+        "http://[::1]:9",
+    ] {
+        s.iam()
+            .create_open_id_connect_provider()
+            .url(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e:?}"));
+    }
+}
+
+#[tokio::test]
+async fn model_patterns_are_ascii_and_tags_refuse_control_characters() {
+    let s = TestServer::start().await;
+    for name in [
+        "line\u{2028}sep",
+        "no\u{a0}break",
+        "ideo\u{3000}space",
+        "next\u{85}line",
+    ] {
+        let err = s
+            .cognito()
+            .create_identity_pool()
+            .identity_pool_name(name)
+            .allow_unauthenticated_identities(false)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "ValidationException", "{name:?}");
+    }
+    for (key, value) in [
+        ("nul\0key", "v"),
+        ("k", "nul\0value"),
+        ("bell\u{7}", "v"),
+        ("k", "esc\u{1b}[31m"),
+    ] {
+        let err = s
+            .cognito()
+            .create_identity_pool()
+            .identity_pool_name("tagged")
+            .allow_unauthenticated_identities(false)
+            .identity_pool_tags(key, value)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "ValidationException", "{key:?}={value:?}");
+    }
+    let pools = s
+        .cognito()
+        .list_identity_pools()
+        .max_results(60)
+        .send()
+        .await
+        .unwrap();
+    assert!(pools.identity_pools().is_empty());
+    // Unicode letters in tags are fine, as in AWS.
+    s.cognito()
+        .create_identity_pool()
+        .identity_pool_name("tagged")
+        .allow_unauthenticated_identities(false)
+        .identity_pool_tags("équipe", "données")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn required_members_are_required() {
+    let s = TestServer::start().await;
+    let r = Raw::json("CreateIdentityPool", r#"{"IdentityPoolName":"no flag"}"#)
+        .admin_signed(&s, "cognito-identity")
+        .send(&s)
+        .await;
+    assert_eq!(r.json_error(), "ValidationException", "{}", r.body);
+    assert_eq!(
+        r.json()["message"],
+        "1 validation error detected: Value null at 'allowUnauthenticatedIdentities' failed to satisfy constraint: Member must not be null"
+    );
+    let pool = create_pool(&s, "exists", false).await;
+    let r = Raw::json(
+        "UpdateIdentityPool",
+        &json!({"IdentityPoolId": pool, "IdentityPoolName": "renamed"}).to_string(),
+    )
+    .admin_signed(&s, "cognito-identity")
+    .send(&s)
+    .await;
+    assert_eq!(r.json_error(), "ValidationException", "{}", r.body);
+    assert!(
+        r.body.contains("'allowUnauthenticatedIdentities'"),
+        "{}",
+        r.body
+    );
+    let described = s
+        .cognito()
+        .describe_identity_pool()
+        .identity_pool_id(&pool)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.identity_pool_name(), "exists");
+}
+
+#[tokio::test]
+async fn a_newline_in_a_name_cannot_forge_a_log_line() {
+    use aws_config::BehaviorVersion;
+    use aws_sdk_cognitoidentity::config::Region;
+    const KEY_ID: &str = "AKIALOGTESTADMIN0000";
+    const SECRET: &str = "log/test/secret/key/00000000000000000000";
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cognate"));
+    cmd.arg("serve")
+        .env("COGNATE_DATA_DIR", dir.path().join("data"))
+        .env("COGNATE_LISTEN", "127.0.0.1:0")
+        .env("COGNATE_ADMIN_ACCESS_KEY_ID", KEY_ID)
+        .env("COGNATE_ADMIN_SECRET_ACCESS_KEY", SECRET)
+        // The audit events in the text log, where a name is printed.
+        .env("COGNATE_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env_remove("COGNATE_DATABASE_URL");
+    let node = crate::common::spawn_cognate(cmd, dir).unwrap();
+    let cognito = aws_sdk_cognitoidentity::Client::from_conf(
+        aws_sdk_cognitoidentity::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&node.endpoint)
+            .credentials_provider(Credentials::new(KEY_ID, SECRET, None, None, "admin"))
+            .build(),
+    );
+    cognito
+        .create_identity_pool()
+        .identity_pool_name("innocent\nFORGED ERROR admin key leaked\r")
+        .allow_unauthenticated_identities(false)
+        .send()
+        .await
+        .unwrap();
+    // The event is written after the answer; give the writer a moment.
+    for _ in 0..50 {
+        if node.log.lock().unwrap().contains("innocent") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let log = node.log.lock().unwrap().clone();
+    assert!(log.contains("innocent"), "{log}");
+    assert!(!log.lines().any(|line| line.starts_with("FORGED")), "{log}");
+    assert!(!log.contains('\r'), "{log}");
+}
