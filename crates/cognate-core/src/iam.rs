@@ -235,19 +235,36 @@ impl Cognate {
         }
     }
 
+    /// ListRoles: ordered by name, `max_items` a page, only the roles whose
+    /// path starts with `path_prefix`.
     pub async fn list_roles(
         &self,
         caller: &Caller,
+        path_prefix: Option<&str>,
         max_items: usize,
         marker: Option<&str>,
     ) -> Result<(Vec<Role>, Option<String>)> {
         self.authorize(caller, Operation::ListRoles, ANY_RESOURCE)
             .await?;
-        let after = marker.map(page_token::decode).transpose()?;
-        let mut roles = self
-            .store
-            .list_roles(&caller.account, after.as_deref(), max_items + 1)
-            .await?;
+        const BATCH: usize = 100;
+        let mut after = marker.map(page_token::decode).transpose()?;
+        let mut roles = Vec::new();
+        loop {
+            let batch = self
+                .store
+                .list_roles(&caller.account, after.as_deref(), BATCH)
+                .await?;
+            let exhausted = batch.len() < BATCH;
+            after = batch.last().map(|r| r.name.clone());
+            roles.extend(
+                batch
+                    .into_iter()
+                    .filter(|r| path_prefix.is_none_or(|prefix| r.path.starts_with(prefix))),
+            );
+            if roles.len() > max_items || exhausted {
+                break;
+            }
+        }
         let next = if roles.len() > max_items {
             roles.truncate(max_items);
             roles.last().map(|r| page_token::encode(&r.name))

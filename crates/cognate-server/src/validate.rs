@@ -28,7 +28,9 @@ impl Pattern {
             .replace(r"\w", "a-zA-Z0-9_")
             .replace(r"\d", "[0-9]")
             .replace(r"\s", "[:space:]")
-            .replace(r"\S", "[:^space:]");
+            .replace(r"\S", "[:^space:]")
+            // Java writes a code point past the 16-bit range this way.
+            .replace(r"\u10000-\u10FFFF", r"\x{10000}-\x{10FFFF}");
         let regex = Regex::new(&format!("^(?:{ascii})$")).expect("model patterns compile");
         Pattern { shown, regex }
     }
@@ -59,7 +61,16 @@ patterns! {
     IAM_NAME = r"[\w+=,.@-]+";
     SAML_PROVIDER_NAME = r"[\w._-]+";
     POLICY_VERSION_ID = r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?";
-    SESSION_POLICY = r"[\u0009\u000A\u000D\u0020-\u00FF]+";
+    POLICY_DOCUMENT = r"[\u0009\u000A\u000D\u0020-\u00FF]+";
+    ROLE_PATH = r"(\u002F)|(\u002F[\u0021-\u007E]+\u002F)";
+    ROLE_PATH_PREFIX = r"\u002F[\u0021-\u007F]*";
+    POLICY_PATH = r"((/[A-Za-z0-9\.,\+@=_-]+)*)/";
+    ROLE_DESCRIPTION = r"[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*";
+    MARKER = r"[\u0020-\u00FF]+";
+    // STS's ARN members: any text but control characters, surrogates and
+    // the two non-characters.
+    STS_ARN = r"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+";
+    IAM_TAG_KEY = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+";
     // AWS's tag pattern (Cognito's model leaves tags unpatterned, its
     // guide and IAM's model give this): letters, numbers, spaces and
     // `_.:/=+-@`, never control characters.
@@ -316,9 +327,31 @@ mod tests {
         assert!(!ROLE_TYPE.matches("admin"));
         assert!(CLAIM_NAME.matches("custom:dept"));
         assert!(!SESSION_NAME.matches("a:b"));
-        assert!(SESSION_POLICY.matches("{\"a\":\t\"é\"}\n"));
-        assert!(!SESSION_POLICY.matches("\u{1}"));
-        assert!(!SESSION_POLICY.matches("\u{100}"));
+        assert!(POLICY_DOCUMENT.matches("{\"a\":\t\"é\"}\n"));
+        assert!(!POLICY_DOCUMENT.matches("\u{1}"));
+        assert!(!POLICY_DOCUMENT.matches("\u{100}"));
+    }
+
+    #[test]
+    fn iam_and_sts_patterns() {
+        assert!(ROLE_PATH.matches("/"));
+        assert!(ROLE_PATH.matches("/app/prod/"));
+        assert!(!ROLE_PATH.matches("/a b/"));
+        assert!(!ROLE_PATH.matches("app/"));
+        assert!(POLICY_PATH.matches("/"));
+        assert!(POLICY_PATH.matches("/cognate/"));
+        assert!(!POLICY_PATH.matches("/a~b/"));
+        assert!(ROLE_DESCRIPTION.matches("Guests of the app: read é"));
+        assert!(!ROLE_DESCRIPTION.matches("bell\u{7}"));
+        assert!(!ROLE_DESCRIPTION.matches("\u{80}"));
+        assert!(MARKER.matches("abc=="));
+        assert!(!MARKER.matches("a\nb"));
+        assert!(STS_ARN.matches("arn:aws:iam::000000000000:role/é-😀"));
+        assert!(!STS_ARN.matches("arn:\u{0}"));
+        assert!(!STS_ARN.matches("arn:\u{ffff}"));
+        assert!(IAM_TAG_KEY.matches("team"));
+        assert!(!IAM_TAG_KEY.matches(""));
+        assert!(!IAM_TAG_KEY.matches("a\u{1}"));
     }
 
     #[test]

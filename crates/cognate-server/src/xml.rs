@@ -11,6 +11,15 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // Kept as it is, not normalised to a line feed by the parser.
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            // XML 1.0 has no way to write these (not even as a character
+            // reference): an error that quotes the input shows them as
+            // escapes, and the answer stays XML.
+            c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
@@ -73,4 +82,22 @@ pub fn timestamp(epoch_secs: i64) -> String {
     chrono::DateTime::from_timestamp(epoch_secs, 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn text_is_always_xml() {
+        assert_eq!(
+            escape("a<b>&\"'\tc\nd\re"),
+            "a&lt;b&gt;&amp;&quot;&apos;\tc\nd&#13;e"
+        );
+        // Characters XML cannot carry become visible escapes.
+        assert_eq!(
+            escape("bell\u{7} nul\u{0} esc\u{1b} \u{ffff} é"),
+            "bell\\u{7} nul\\u{0} esc\\u{1b} \\u{ffff} é"
+        );
+    }
 }

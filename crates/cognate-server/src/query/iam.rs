@@ -4,6 +4,8 @@
 use cognate_core::authz::{Simulation, SimulationResult};
 use cognate_core::iam::{NewPolicy, NewRole, PolicyFilter};
 use cognate_core::model::{ManagedPolicy, OidcProvider, Role};
+use std::collections::BTreeMap;
+
 use cognate_core::service::page_token;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -39,6 +41,78 @@ fn policy_name(c: &mut Checker, params: &Params) -> String {
     let name = required(c, params, "PolicyName", "policyName");
     c.string("policyName", &name, 1, 128, Some(&v::IAM_NAME));
     name
+}
+
+/// A policy document member: required, 1 to 131072 characters of the
+/// model's pattern.
+fn policy_document(c: &mut Checker, params: &Params, name: &str, member: &str) -> String {
+    let doc = required(c, params, name, member);
+    c.string(member, &doc, 1, 131072, Some(&v::POLICY_DOCUMENT));
+    doc
+}
+
+fn role_description(c: &mut Checker, params: &Params) -> Option<String> {
+    let description = params.get("Description").map(str::to_string);
+    c.opt_string(
+        "description",
+        &description,
+        0,
+        1000,
+        Some(&v::ROLE_DESCRIPTION),
+    );
+    description
+}
+
+/// `Marker`, as the list calls and the simulators take it.
+fn marker<'a>(c: &mut Checker, params: &'a Params) -> Option<&'a str> {
+    let marker = params.get("Marker");
+    if let Some(m) = marker {
+        c.string("marker", m, 1, 320, Some(&v::MARKER));
+    }
+    marker
+}
+
+/// A managed policy path (`Path`, `PathPrefix`).
+fn policy_path(c: &mut Checker, params: &Params, name: &str, member: &str) -> Option<String> {
+    let path = params.get(name).map(str::to_string);
+    c.opt_string(member, &path, 1, 512, Some(&v::POLICY_PATH));
+    path
+}
+
+/// `Tags.member.N.Key` and `.Value`: at most 50, each key and value as
+/// IAM's model says, and no key twice (IAM compares keys without case).
+fn tags(c: &mut Checker, params: &Params) -> Result<BTreeMap<String, String>, ApiError> {
+    let entries = params.structs("Tags");
+    c.count(
+        "tags",
+        &format!("[{} tags]", entries.len()),
+        entries.len(),
+        0,
+        50,
+    );
+    let mut tags = BTreeMap::new();
+    let mut keys = std::collections::HashSet::new();
+    let mut duplicate = false;
+    for entry in &entries {
+        let key = entry.get("Key").map(str::to_string);
+        let value = entry.get("Value").map(str::to_string);
+        if let Some(k) = c.required("tags.member.key", &key) {
+            c.string("tags.member.key", k, 1, 128, Some(&v::IAM_TAG_KEY));
+        }
+        if let Some(val) = c.required("tags.member.value", &value) {
+            c.string("tags.member.value", val, 0, 256, Some(&v::TAG));
+        }
+        if let (Some(k), Some(val)) = (key, value) {
+            duplicate |= !keys.insert(k.to_lowercase());
+            tags.insert(k, val);
+        }
+    }
+    if duplicate {
+        return Err(err(cognate_core::Error::InvalidInput(
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
+        )));
+    }
+    Ok(tags)
 }
 
 fn max_items(c: &mut Checker, params: &Params) -> usize {
@@ -141,12 +215,19 @@ fn simulation(c: &mut Checker, params: &Params) -> Simulation {
     }
     let policy_input_list = params.list("PolicyInputList");
     for p in &policy_input_list {
-        c.string("policyInputList", p, 1, 131072, None);
+        c.string("policyInputList", p, 1, 131072, Some(&v::POLICY_DOCUMENT));
     }
     let boundary = params.list("PermissionsBoundaryPolicyInputList");
     for p in &boundary {
-        c.string("permissionsBoundaryPolicyInputList", p, 1, 131072, None);
+        c.string(
+            "permissionsBoundaryPolicyInputList",
+            p,
+            1,
+            131072,
+            Some(&v::POLICY_DOCUMENT),
+        );
     }
+    marker(c, params);
     let caller_arn = params.get("CallerArn").map(str::to_string);
     c.opt_string("callerArn", &caller_arn, 1, 2048, None);
     let mut context = Vec::new();
@@ -258,17 +339,15 @@ pub async fn dispatch(
     match operation {
         Operation::CreateRole => {
             let name = role_name(&mut c, params);
-            let doc = required(
+            let doc = policy_document(
                 &mut c,
                 params,
                 "AssumeRolePolicyDocument",
                 "assumeRolePolicyDocument",
             );
-            c.string("assumeRolePolicyDocument", &doc, 1, 131072, None);
             let path = params.get("Path").map(str::to_string);
-            c.opt_string("path", &path, 1, 512, None);
-            let description = params.get("Description").map(str::to_string);
-            c.opt_string("description", &description, 0, 1000, None);
+            c.opt_string("path", &path, 1, 512, Some(&v::ROLE_PATH));
+            let description = role_description(&mut c, params);
             let max = match params.get("MaxSessionDuration") {
                 Some(s) => match s.parse::<i64>() {
                     Ok(n) => {
@@ -282,7 +361,7 @@ pub async fn dispatch(
                 },
                 None => None,
             };
-            let tags = params.tags("Tags");
+            let tags = tags(&mut c, params)?;
             c.finish().map_err(err)?;
             let role = cognate
                 .create_role(
@@ -311,10 +390,15 @@ pub async fn dispatch(
             w.close("Role");
         }
         Operation::ListRoles => {
+            let path_prefix = params.get("PathPrefix");
+            if let Some(prefix) = path_prefix {
+                c.string("pathPrefix", prefix, 1, 512, Some(&v::ROLE_PATH_PREFIX));
+            }
             let max = max_items(&mut c, params);
+            let marker = marker(&mut c, params);
             c.finish().map_err(err)?;
             let (roles, marker) = cognate
-                .list_roles(who, max, params.get("Marker"))
+                .list_roles(who, path_prefix, max, marker)
                 .await
                 .map_err(err)?;
             w.open("Roles");
@@ -338,8 +422,7 @@ pub async fn dispatch(
         Operation::PutRolePolicy => {
             let name = role_name(&mut c, params);
             let policy = policy_name(&mut c, params);
-            let doc = required(&mut c, params, "PolicyDocument", "policyDocument");
-            c.string("policyDocument", &doc, 1, 131072, None);
+            let doc = policy_document(&mut c, params, "PolicyDocument", "policyDocument");
             c.finish().map_err(err)?;
             cognate
                 .put_role_policy(who, &name, &policy, &doc)
@@ -380,8 +463,7 @@ pub async fn dispatch(
         }
         Operation::UpdateRole => {
             let name = role_name(&mut c, params);
-            let description = params.get("Description").map(str::to_string);
-            c.opt_string("description", &description, 0, 1000, None);
+            let description = role_description(&mut c, params);
             let max = max_session_duration(&mut c, params);
             c.finish().map_err(err)?;
             cognate
@@ -391,8 +473,7 @@ pub async fn dispatch(
         }
         Operation::UpdateAssumeRolePolicy => {
             let name = role_name(&mut c, params);
-            let doc = required(&mut c, params, "PolicyDocument", "policyDocument");
-            c.string("policyDocument", &doc, 1, 131072, None);
+            let doc = policy_document(&mut c, params, "PolicyDocument", "policyDocument");
             c.finish().map_err(err)?;
             cognate
                 .update_assume_role_policy(who, &name, &doc)
@@ -401,13 +482,11 @@ pub async fn dispatch(
         }
         Operation::CreatePolicy => {
             let name = policy_name(&mut c, params);
-            let doc = required(&mut c, params, "PolicyDocument", "policyDocument");
-            c.string("policyDocument", &doc, 1, 131072, None);
-            let path = params.get("Path").map(str::to_string);
-            c.opt_string("path", &path, 1, 512, None);
+            let doc = policy_document(&mut c, params, "PolicyDocument", "policyDocument");
+            let path = policy_path(&mut c, params, "Path", "path");
             let description = params.get("Description").map(str::to_string);
             c.opt_string("description", &description, 0, 1000, None);
-            let tags = params.tags("Tags");
+            let tags = tags(&mut c, params)?;
             c.finish().map_err(err)?;
             let policy = cognate
                 .create_policy(
@@ -466,8 +545,8 @@ pub async fn dispatch(
             let scope = params.get("Scope").unwrap_or("All");
             c.one_of("scope", scope, &["All", "AWS", "Local"]);
             let only_attached = optional_bool(&mut c, params, "OnlyAttached", "onlyAttached");
-            let path_prefix = params.get("PathPrefix").map(str::to_string);
-            c.opt_string("pathPrefix", &path_prefix, 1, 512, None);
+            let path_prefix = policy_path(&mut c, params, "PathPrefix", "pathPrefix");
+            let marker = marker(&mut c, params);
             if let Some(usage) = params.get("PolicyUsageFilter") {
                 c.one_of(
                     "policyUsageFilter",
@@ -492,7 +571,7 @@ pub async fn dispatch(
                             path_prefix,
                         },
                         max,
-                        params.get("Marker"),
+                        marker,
                     )
                     .await
                     .map_err(err)?
@@ -523,9 +602,9 @@ pub async fn dispatch(
         }
         Operation::ListAttachedRolePolicies => {
             let name = role_name(&mut c, params);
-            let path_prefix = params.get("PathPrefix").map(str::to_string);
-            c.opt_string("pathPrefix", &path_prefix, 1, 512, None);
+            let path_prefix = policy_path(&mut c, params, "PathPrefix", "pathPrefix");
             let max = max_items(&mut c, params);
+            let marker = marker(&mut c, params);
             c.finish().map_err(err)?;
             let attached_arns = cognate
                 .list_attached_role_policies(who, &name)
@@ -545,7 +624,7 @@ pub async fn dispatch(
                 })
                 .collect();
             attached.sort_by_key(|(name, _, _)| name.to_lowercase());
-            let start = match params.get("Marker") {
+            let start = match marker {
                 Some(m) => {
                     let after = page_token::decode(m).map_err(err)?;
                     attached
@@ -649,7 +728,7 @@ pub async fn dispatch(
             let name = required(&mut c, params, "Name", "name");
             c.string("name", &name, 1, 128, Some(&v::SAML_PROVIDER_NAME));
             let metadata = saml_metadata(&mut c, params);
-            let tags = params.tags("Tags");
+            let tags = tags(&mut c, params)?;
             c.finish().map_err(err)?;
             let provider = cognate
                 .create_saml_provider(who, &name, &metadata, tags)

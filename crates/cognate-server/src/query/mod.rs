@@ -62,22 +62,6 @@ impl Params {
         }
         items.into_values().map(Params).collect()
     }
-
-    /// `Name.member.N.Key` / `Name.member.N.Value` pairs.
-    pub fn tags(&self, name: &str) -> std::collections::BTreeMap<String, String> {
-        let mut out = std::collections::BTreeMap::new();
-        for i in 1..=50 {
-            let key = self.get(&format!("{name}.member.{i}.Key"));
-            let value = self.get(&format!("{name}.member.{i}.Value"));
-            match (key, value) {
-                (Some(k), v) => {
-                    out.insert(k.to_string(), v.unwrap_or("").to_string());
-                }
-                (None, _) => break,
-            }
-        }
-        out
-    }
 }
 
 /// The query parameters that make a request presigned (as

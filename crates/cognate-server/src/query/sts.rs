@@ -55,7 +55,7 @@ fn parse_input(params: &Params) -> Result<AssumeRoleWithWebIdentity, cognate_cor
     let get = |name: &str| params.get(name).map(str::to_string);
     let role_arn = get("RoleArn");
     if let Some(arn) = c.required("roleArn", &role_arn) {
-        c.arn("roleArn", arn);
+        c.string("roleArn", arn, 20, 2048, Some(&v::STS_ARN));
     }
     let session_name = get("RoleSessionName");
     if let Some(name) = c.required("roleSessionName", &session_name) {
@@ -105,7 +105,7 @@ fn session_request(c: &mut Checker, params: &Params) -> SessionParams {
         c.arn(&format!("policyArns.{}.member.arn", i + 1), arn);
     }
     let policy = get("Policy");
-    c.opt_string("policy", &policy, 1, 2048, Some(&v::SESSION_POLICY));
+    c.opt_string("policy", &policy, 1, 2048, Some(&v::POLICY_DOCUMENT));
     let duration_seconds = match params.get("DurationSeconds") {
         None => None,
         Some(s) => match s.trim().parse::<i64>() {
@@ -132,11 +132,11 @@ fn parse_saml_input(params: &Params) -> Result<AssumeRoleWithSaml, cognate_core:
     let get = |name: &str| params.get(name).map(str::to_string);
     let role_arn = get("RoleArn");
     if let Some(arn) = c.required("roleArn", &role_arn) {
-        c.arn("roleArn", arn);
+        c.string("roleArn", arn, 20, 2048, Some(&v::STS_ARN));
     }
     let principal_arn = get("PrincipalArn");
     if let Some(arn) = c.required("principalArn", &principal_arn) {
-        c.arn("principalArn", arn);
+        c.string("principalArn", arn, 20, 2048, Some(&v::STS_ARN));
     }
     let assertion = get("SAMLAssertion");
     if let Some(assertion) = c.required("sAMLAssertion", &assertion) {

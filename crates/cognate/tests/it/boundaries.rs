@@ -11,128 +11,10 @@ use cognate_testkit::OidcProvider;
 use serde_json::{Value, json};
 
 use crate::common::{
-    Raw, RawResponse, Signing, TestServer, code, create_pool, create_role, identity_count, message,
+    ACCOUNT, Raw, Signing, TestServer, allow, basic_session, call_as, code, create_pool,
+    create_role, guest_session, identity_count, identity_exists, message, new_guest, pool_arn,
     set_pool_role, trust, vended,
 };
-
-const ACCOUNT: &str = "000000000000";
-
-fn pool_arn(pool_id: &str) -> String {
-    format!("arn:aws:cognito-identity:us-east-1:{ACCOUNT}:identitypool/{pool_id}")
-}
-
-fn allow(actions: &[&str], resources: &[&str]) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]
-    })
-    .to_string()
-}
-
-async fn new_guest(s: &TestServer, pool_id: &str) -> String {
-    s.anonymous_cognito()
-        .get_id()
-        .identity_pool_id(pool_id)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap()
-}
-
-/// Guest credentials of `pool_id` whose role allows `policy`.
-async fn guest_session(s: &TestServer, pool_id: &str, role: &str, policy: &str) -> Credentials {
-    let role_arn = create_role(s, role, &trust(pool_id, "unauthenticated")).await;
-    s.iam()
-        .put_role_policy()
-        .role_name(role)
-        .policy_name("scope")
-        .policy_document(policy)
-        .send()
-        .await
-        .unwrap();
-    set_pool_role(s, pool_id, "unauthenticated", &role_arn).await;
-    let id = new_guest(s, pool_id).await;
-    let out = s
-        .anonymous_cognito()
-        .get_credentials_for_identity()
-        .identity_id(id)
-        .send()
-        .await
-        .unwrap();
-    vended(out.credentials().unwrap())
-}
-
-/// Credentials of the basic flow (a guest's OpenID token given to STS
-/// AssumeRoleWithWebIdentity): the role's policies without the guest
-/// scope-down policy of the enhanced flow.
-async fn basic_session(s: &TestServer, pool_id: &str, role: &str, policy: &str) -> Credentials {
-    let role_arn = create_role(s, role, &trust(pool_id, "unauthenticated")).await;
-    s.iam()
-        .put_role_policy()
-        .role_name(role)
-        .policy_name("scope")
-        .policy_document(policy)
-        .send()
-        .await
-        .unwrap();
-    let id = new_guest(s, pool_id).await;
-    let token = s
-        .anonymous_cognito()
-        .get_open_id_token()
-        .identity_id(id)
-        .send()
-        .await
-        .unwrap()
-        .token
-        .unwrap();
-    let out = s
-        .anonymous_sts()
-        .assume_role_with_web_identity()
-        .role_arn(role_arn)
-        .role_session_name("pool-admin")
-        .web_identity_token(token)
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
-    Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_string()),
-        None,
-        "basic",
-    )
-}
-
-/// A JSON 1.1 call signed with `creds` (a session's, token included).
-async fn call_as(
-    s: &TestServer,
-    creds: &Credentials,
-    operation: &str,
-    body: &Value,
-) -> RawResponse {
-    let mut raw = Raw::json(operation, &body.to_string());
-    let token = creds.session_token().unwrap();
-    raw.headers
-        .push(("x-amz-security-token".into(), token.to_string()));
-    raw.signed(
-        s,
-        (creds.access_key_id(), creds.secret_access_key()),
-        "cognito-identity",
-        SystemTime::now(),
-    )
-    .send(s)
-    .await
-}
-
-async fn identity_exists(s: &TestServer, id: &str) -> bool {
-    match s.cognito().describe_identity().identity_id(id).send().await {
-        Ok(_) => true,
-        Err(e) if code(&e) == "ResourceNotFoundException" => false,
-        Err(e) => panic!("{e:?}"),
-    }
-}
 
 #[tokio::test]
 async fn a_session_scoped_to_one_pool_cannot_reach_another_pools_identities() {
@@ -771,4 +653,156 @@ async fn a_newline_in_a_name_cannot_forge_a_log_line() {
     assert!(log.contains("innocent"), "{log}");
     assert!(!log.lines().any(|line| line.starts_with("FORGED")), "{log}");
     assert!(!log.contains('\r'), "{log}");
+}
+
+/// A cognate process under a small open-file limit, as a crowded host
+/// would run it, with a short header time limit.
+fn spawn_with_few_files(dir: tempfile::TempDir) -> crate::common::Node {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#"ulimit -n 256 && exec "$0" serve"#)
+        .arg(env!("CARGO_BIN_EXE_cognate"))
+        .env("COGNATE_DATA_DIR", dir.path().join("data"))
+        .env("COGNATE_LISTEN", "127.0.0.1:0")
+        .env("COGNATE_HEADER_READ_TIMEOUT", "2")
+        .env("NO_COLOR", "1")
+        .env_remove("COGNATE_DATABASE_URL");
+    crate::common::spawn_cognate(cmd, dir).unwrap()
+}
+
+#[tokio::test]
+async fn clients_that_never_finish_their_headers_cannot_hold_the_server() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = spawn_with_few_files(tempfile::tempdir().unwrap());
+    let addr = node.endpoint.trim_start_matches("http://").to_string();
+    // More half-sent requests than the process has file descriptors.
+    let mut slow = Vec::new();
+    for _ in 0..280 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(b"POST / HTTP/1.1\r\nHost: cognate\r\nX-Amz-Target: AWSCognito")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    // The server still answers, within a few header time limits.
+    let started = std::time::Instant::now();
+    let health = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        reqwest::get(format!("{}/healthz", node.endpoint)),
+    )
+    .await;
+    let health = health.expect("/healthz answers while slow clients hold connections");
+    assert_eq!(health.unwrap().status(), 200);
+    eprintln!("healthz answered after {:?}", started.elapsed());
+    // And it has hung up on the slow clients.
+    let mut buf = [0u8; 512];
+    for stream in slow.iter_mut().take(20) {
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("the server closes a connection whose headers never arrive");
+        // Closed (0 bytes), reset, or a 408 before closing.
+        if let Ok(n) = read
+            && n > 0
+        {
+            assert!(
+                buf.starts_with(b"HTTP/1.1 408"),
+                "{:?}",
+                String::from_utf8_lossy(&buf[..n])
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn iam_and_sts_members_follow_their_models() {
+    use aws_sdk_iam::types::Tag;
+    let s = TestServer::start().await;
+    let iam = s.iam();
+    let doc = trust("us-east-1:00000000-0000-0000-0000-000000000000", "*");
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
+    let create = |name: &'static str| {
+        iam.create_role()
+            .role_name(name)
+            .assume_role_policy_document(&doc)
+    };
+    for (what, request, expected) in [
+        ("path", create("R1").path("/a b/"), "ValidationError"),
+        (
+            "description",
+            create("R2").description("bell\u{7}"),
+            "ValidationError",
+        ),
+        (
+            "document",
+            iam.create_role()
+                .role_name("R3")
+                .assume_role_policy_document(doc.replace("Allow", "Allow\u{1}")),
+            "ValidationError",
+        ),
+        (
+            "tag key",
+            create("R4").tags(tag("nul\0", "v")),
+            "ValidationError",
+        ),
+        (
+            "tag value",
+            create("R5").tags(tag("k", "esc\u{1b}")),
+            "ValidationError",
+        ),
+        (
+            "duplicate tag keys",
+            create("R6").tags(tag("Team", "a")).tags(tag("team", "b")),
+            "InvalidInput",
+        ),
+        (
+            "51 tags",
+            (0..51).fold(create("R7"), |r, n| r.tags(tag(&format!("k{n}"), "v"))),
+            "ValidationError",
+        ),
+    ] {
+        let err = request.send().await.unwrap_err();
+        assert_eq!(
+            err.as_service_error().and_then(|e| e.meta().code()),
+            Some(expected),
+            "{what}: {err:?}"
+        );
+    }
+    assert!(
+        iam.list_roles().send().await.unwrap().roles().is_empty(),
+        "nothing half made"
+    );
+    // Within the model: created, and found by its path.
+    create("Tagged")
+        .path("/app/")
+        .tags(tag("équipe", "données"))
+        .send()
+        .await
+        .unwrap();
+    create("Plain").send().await.unwrap();
+    let under_app = iam.list_roles().path_prefix("/app/").send().await.unwrap();
+    let names: Vec<&str> = under_app.roles().iter().map(|r| r.role_name()).collect();
+    assert_eq!(names, ["Tagged"]);
+    let err = iam
+        .list_roles()
+        .marker("line\nbreak")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_service_error().and_then(|e| e.meta().code()),
+        Some("ValidationError")
+    );
+    // STS: an ARN member with a control character.
+    let r = Raw::query_params(&[
+        ("Action", "AssumeRoleWithWebIdentity"),
+        ("Version", "2011-06-15"),
+        ("RoleArn", "arn:aws:iam::000000000000:role/\u{0}x"),
+        ("RoleSessionName", "session"),
+        ("WebIdentityToken", "token"),
+    ])
+    .send(&s)
+    .await;
+    assert_eq!(r.xml_error(), "ValidationError", "{}", r.body);
+    assert!(r.xml_message().starts_with("1 validation error detected: Value 'arn:aws:iam::000000000000:role/\\u{0}x' at 'roleArn'"), "{}", r.body);
 }

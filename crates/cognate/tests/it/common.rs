@@ -9,7 +9,7 @@ use aws_sdk_cognitoidentity::config::Region;
 use cognate::{Running, Settings};
 use cognate_core::clock::OffsetClock;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 pub struct TestServer {
@@ -624,4 +624,127 @@ pub async fn set_pool_role(s: &TestServer, pool_id: &str, kind: &str, role_arn: 
         .send()
         .await
         .unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Sessions and signed calls as a client of a scoped role would make them
+// ---------------------------------------------------------------------------
+
+pub const ACCOUNT: &str = "000000000000";
+
+pub fn pool_arn(pool_id: &str) -> String {
+    format!("arn:aws:cognito-identity:us-east-1:{ACCOUNT}:identitypool/{pool_id}")
+}
+
+pub fn allow(actions: &[&str], resources: &[&str]) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]
+    })
+    .to_string()
+}
+
+pub async fn new_guest(s: &TestServer, pool_id: &str) -> String {
+    s.anonymous_cognito()
+        .get_id()
+        .identity_pool_id(pool_id)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap()
+}
+
+/// Guest credentials of `pool_id` whose role allows `policy`.
+pub async fn guest_session(s: &TestServer, pool_id: &str, role: &str, policy: &str) -> Credentials {
+    let role_arn = create_role(s, role, &trust(pool_id, "unauthenticated")).await;
+    s.iam()
+        .put_role_policy()
+        .role_name(role)
+        .policy_name("scope")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    set_pool_role(s, pool_id, "unauthenticated", &role_arn).await;
+    let id = new_guest(s, pool_id).await;
+    let out = s
+        .anonymous_cognito()
+        .get_credentials_for_identity()
+        .identity_id(id)
+        .send()
+        .await
+        .unwrap();
+    vended(out.credentials().unwrap())
+}
+
+/// Credentials of the basic flow (a guest's OpenID token given to STS
+/// AssumeRoleWithWebIdentity): the role's policies without the guest
+/// scope-down policy of the enhanced flow.
+pub async fn basic_session(s: &TestServer, pool_id: &str, role: &str, policy: &str) -> Credentials {
+    let role_arn = create_role(s, role, &trust(pool_id, "unauthenticated")).await;
+    s.iam()
+        .put_role_policy()
+        .role_name(role)
+        .policy_name("scope")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap();
+    let id = new_guest(s, pool_id).await;
+    let token = s
+        .anonymous_cognito()
+        .get_open_id_token()
+        .identity_id(id)
+        .send()
+        .await
+        .unwrap()
+        .token
+        .unwrap();
+    let out = s
+        .anonymous_sts()
+        .assume_role_with_web_identity()
+        .role_arn(role_arn)
+        .role_session_name("pool-admin")
+        .web_identity_token(token)
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        None,
+        "basic",
+    )
+}
+
+/// A JSON 1.1 call signed with `creds` (a session's, token included).
+pub async fn call_as(
+    s: &TestServer,
+    creds: &Credentials,
+    operation: &str,
+    body: &Value,
+) -> RawResponse {
+    let mut raw = Raw::json(operation, &body.to_string());
+    let token = creds.session_token().unwrap();
+    raw.headers
+        .push(("x-amz-security-token".into(), token.to_string()));
+    raw.signed(
+        s,
+        (creds.access_key_id(), creds.secret_access_key()),
+        "cognito-identity",
+        std::time::SystemTime::now(),
+    )
+    .send(s)
+    .await
+}
+
+pub async fn identity_exists(s: &TestServer, id: &str) -> bool {
+    match s.cognito().describe_identity().identity_id(id).send().await {
+        Ok(_) => true,
+        Err(e) if code(&e) == "ResourceNotFoundException" => false,
+        Err(e) => panic!("{e:?}"),
+    }
 }

@@ -16,6 +16,7 @@ mod iam;
 mod limits;
 mod multinode;
 mod pools;
+mod properties;
 mod protocol;
 mod saml;
 mod signing;

@@ -81,7 +81,11 @@ async fn identity_operation_bodies_are_judged_like_every_other() {
     let twice = format!(r#"{{"IdentityPoolId":"us-east-1:nope","IdentityPoolId":"{pool}"}}"#);
     let r = get_id(twice.into_bytes()).send(&s).await;
     assert_eq!(r.json_error(), "SerializationException", "{}", r.body);
-    assert!(r.body.contains("duplicate field `IdentityPoolId`"), "{}", r.body);
+    assert!(
+        r.body.contains("duplicate field `IdentityPoolId`"),
+        "{}",
+        r.body
+    );
     assert_eq!(crate::common::identity_count(&s, &pool).await, 0);
     // Unknown members are ignored, known ones of the wrong type are named.
     let r = get_id(format!(r#"{{"IdentityPoolId":"{pool}","Extra":[{{"a":1}}]}}"#).into_bytes())
