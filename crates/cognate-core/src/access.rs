@@ -33,6 +33,19 @@ pub struct Caller {
     /// Region from the SigV4 credential scope, else the default.
     pub region: String,
     pub authority: Authority,
+    /// Where the request came from, when it came over the network.
+    pub origin: Option<Origin>,
+}
+
+/// Where a request came from, for the `aws:SourceIp` and
+/// `aws:SecureTransport` condition keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The client, as the trusted proxies name it.
+    pub source_ip: std::net::IpAddr,
+    /// Whether the client's connection was TLS (to cognate, or to a
+    /// trusted proxy that says so).
+    pub secure_transport: bool,
 }
 
 impl Caller {
@@ -42,6 +55,7 @@ impl Caller {
             account: account.into(),
             region: region.into(),
             authority: Authority::Root,
+            origin: None,
         }
     }
 
@@ -97,6 +111,74 @@ impl From<Operation> for Action {
 /// missing).
 pub const ANY_RESOURCE: &str = "*";
 
+/// One thing a call asks to do: the action, the resource, and the
+/// condition keys the request gives it (tags, the policy attached...).
+#[derive(Debug, Clone)]
+pub(crate) struct Access {
+    action: Action,
+    resource: String,
+    /// How a denial names the resource, when not by its ARN (which could
+    /// tell the caller more than it may know).
+    shown: Option<String>,
+    keys: Vec<(String, Vec<String>)>,
+}
+
+impl Access {
+    pub fn new(action: impl Into<Action>, resource: impl Into<String>) -> Access {
+        Access {
+            action: action.into(),
+            resource: resource.into(),
+            shown: None,
+            keys: Vec::new(),
+        }
+    }
+
+    /// A condition key of the request.
+    pub fn key(mut self, name: impl Into<String>, value: impl Into<String>) -> Access {
+        self.keys.push((name.into(), vec![value.into()]));
+        self
+    }
+
+    /// The tags of the resource acted on (`aws:ResourceTag/<key>`; IAM's
+    /// resources also as `iam:ResourceTag/<key>`).
+    pub fn resource_tags(mut self, tags: &std::collections::BTreeMap<String, String>) -> Access {
+        let iam = matches!(self.action, Action::Call(op) if op.service() == crate::operation::Service::Iam);
+        for (k, v) in tags {
+            self.keys
+                .push((format!("aws:ResourceTag/{k}"), vec![v.clone()]));
+            if iam {
+                self.keys
+                    .push((format!("iam:ResourceTag/{k}"), vec![v.clone()]));
+            }
+        }
+        self
+    }
+
+    /// Tags the request sets (`aws:RequestTag/<key>`) or names
+    /// (`aws:TagKeys`).
+    pub fn request_tags<'a>(
+        mut self,
+        tags: impl IntoIterator<Item = (&'a String, Option<&'a String>)>,
+    ) -> Access {
+        let mut keys = Vec::new();
+        for (k, v) in tags {
+            if let Some(v) = v {
+                self.keys
+                    .push((format!("aws:RequestTag/{k}"), vec![v.clone()]));
+            }
+            keys.push(k.clone());
+        }
+        self.keys.push(("aws:TagKeys".into(), keys));
+        self
+    }
+
+    /// Names the resource in a denial by `shown` instead of its ARN.
+    pub fn shown_as(mut self, shown: impl Into<String>) -> Access {
+        self.shown = Some(shown.into());
+        self
+    }
+}
+
 impl Cognate {
     /// Refuses with AccessDenied unless `caller` may perform `action` on
     /// `resource`.
@@ -106,36 +188,46 @@ impl Cognate {
         action: impl Into<Action>,
         resource: &str,
     ) -> Result<()> {
-        let action = action.into();
-        if self.allows(caller, action, resource).await? {
-            return Ok(());
-        }
-        Err(denied(caller, action, resource))
+        self.authorize_access(caller, Access::new(action, resource))
+            .await
     }
 
-    /// Whether `caller` may perform `action` on `resource` (for operations
-    /// that answer per resource, as DeleteIdentities does).
-    pub(crate) async fn allows(
-        &self,
-        caller: &Caller,
-        action: Action,
-        resource: &str,
-    ) -> Result<bool> {
-        match &caller.authority {
-            Authority::Root => Ok(true),
-            Authority::Anonymous => Ok(false),
-            Authority::Session(session) => {
-                self.session_allows(session, &action.to_string(), resource)
-                    .await
-            }
+    /// Refuses with AccessDenied unless `caller` may do what `access` asks.
+    pub(crate) async fn authorize_access(&self, caller: &Caller, access: Access) -> Result<()> {
+        if self.allows(caller, &access).await? {
+            return Ok(());
         }
+        Err(denied(caller, &access))
+    }
+
+    /// Whether `caller` may do what `access` asks (for operations that
+    /// answer per resource, as DeleteIdentities does).
+    pub(crate) async fn allows(&self, caller: &Caller, access: &Access) -> Result<bool> {
+        let session = match &caller.authority {
+            Authority::Root => return Ok(true),
+            Authority::Anonymous => return Ok(false),
+            Authority::Session(session) => session,
+        };
+        let mut keys = access.keys.clone();
+        keys.push(("aws:RequestedRegion".into(), vec![caller.region.clone()]));
+        if let Some(origin) = &caller.origin {
+            keys.push(("aws:SourceIp".into(), vec![origin.source_ip.to_string()]));
+            keys.push((
+                "aws:SecureTransport".into(),
+                vec![origin.secure_transport.to_string()],
+            ));
+        }
+        self.session_allows(session, &access.action.to_string(), &access.resource, &keys)
+            .await
     }
 }
 
 /// AWS's wording of a denial.
-fn denied(caller: &Caller, action: Action, resource: &str) -> Error {
+fn denied(caller: &Caller, access: &Access) -> Error {
     let who = caller.arn();
-    Error::AccessDenied(if resource == ANY_RESOURCE {
+    let action = access.action;
+    let resource = access.shown.as_deref().unwrap_or(&access.resource);
+    Error::AccessDenied(if resource == ANY_RESOURCE || resource.is_empty() {
         format!("User: {who} is not authorized to perform: {action}")
     } else {
         format!("User: {who} is not authorized to perform: {action} on resource: {resource}")

@@ -82,15 +82,16 @@ pub fn evaluate_scoped(identity: &[&Policy], scope: &[&Policy], ctx: &RequestCon
 
 impl Cognate {
     /// Whether `session` may perform `action` (`service:Operation`) on
-    /// `resource`.
+    /// `resource`, given the request's condition keys.
     pub async fn session_allows(
         &self,
         session: &Session,
         action: &str,
         resource: &str,
+        keys: &[(String, Vec<String>)],
     ) -> Result<bool> {
         Ok(self
-            .session_decision(session, action, resource)
+            .session_decision(session, action, resource, keys)
             .await?
             .is_some_and(|d| d.is_allowed()))
     }
@@ -102,6 +103,7 @@ impl Cognate {
         session: &Session,
         action: &str,
         resource: &str,
+        keys: &[(String, Vec<String>)],
     ) -> Result<Option<Decision>> {
         let Some(role) = self.role_by_arn(&session.role_arn).await? else {
             return Ok(None);
@@ -156,6 +158,9 @@ impl Cognate {
             .with_values(format!("{p}:amr"), session.amr.iter().cloned());
         for (key, value) in &session.principal_tags {
             ctx = ctx.with_key(format!("aws:PrincipalTag/{key}"), value.clone());
+        }
+        for (key, values) in keys {
+            ctx = ctx.with_values(key, values.iter().cloned());
         }
         if unreadable_scope && scope.is_empty() {
             return Ok(Some(Decision {

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cognate_policy::Policy;
 
-use crate::access::Caller;
+use crate::access::{Access, Caller};
 use crate::error::Result;
 use crate::iam::parse_role_arn;
 use crate::model::{Pool, Role};
@@ -221,12 +221,16 @@ impl Cognate {
         operation: Operation,
         id: &str,
     ) -> Result<Arc<Pool>> {
-        self.authorize(caller, operation, &caller.pool_arn(id))
-            .await?;
-        match self.cached_pool(view, id).await? {
-            Some(pool) if pool.account == caller.account => Ok(pool),
-            _ => Err(crate::pools::pool_not_found(id)),
+        let pool = self
+            .cached_pool(view, id)
+            .await?
+            .filter(|pool| pool.account == caller.account);
+        let mut access = Access::new(operation, caller.pool_arn(id));
+        if let Some(pool) = &pool {
+            access = access.resource_tags(&pool.tags);
         }
+        self.authorize_access(caller, access).await?;
+        pool.ok_or_else(|| crate::pools::pool_not_found(id))
     }
 
     /// The role an ARN names, through the cache (as `role_by_arn`).

@@ -338,6 +338,19 @@ impl Cognate {
                 RoleMappingType::Token if login.saml_roles.is_some() => {
                     saml_role(login, custom_role_arn)?
                 }
+                // `cognito:roles` and `cognito:preferred_role` are read from
+                // a Cognito user pool's token only, as AWS documents Token
+                // mappings: a user pool's groups name the roles, and making
+                // a group with a role needs `iam:PassRole` there. Any other
+                // issuer could name whichever role trusts the pool.
+                RoleMappingType::Token
+                    if !pool
+                        .cognito_identity_providers
+                        .iter()
+                        .any(|p| p.provider_name == login.provider) =>
+                {
+                    None
+                }
                 RoleMappingType::Token => {
                     let roles = claim_list(&login.claims, "cognito:roles");
                     match custom_role_arn {

@@ -2,7 +2,7 @@
 //! attached managed policies, customer managed policies, and OpenID
 //! Connect providers.
 
-use crate::access::{ANY_RESOURCE, Caller};
+use crate::access::{ANY_RESOURCE, Access, Caller};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::model::{
@@ -117,6 +117,9 @@ pub struct NewPolicy {
 pub struct PolicyFilter {
     pub only_attached: bool,
     pub path_prefix: Option<String>,
+    /// Scope=AWS or PolicyUsageFilter=PermissionsBoundary: cognate has no
+    /// AWS managed policies and uses none as a boundary, so nothing.
+    pub aws_managed_or_boundaries: bool,
 }
 
 /// Input of CreateRole.
@@ -134,12 +137,12 @@ impl Cognate {
     pub async fn create_role(&self, caller: &Caller, input: NewRole) -> Result<Role> {
         let path = input.path.unwrap_or_else(|| "/".to_string());
         check_path(&path)?;
-        self.authorize(
-            caller,
+        let access = Access::new(
             Operation::CreateRole,
-            &role_arn(&caller.account, &path, &input.name),
+            role_arn(&caller.account, &path, &input.name),
         )
-        .await?;
+        .request_tags(input.tags.iter().map(|(k, v)| (k, Some(v))));
+        self.authorize_access(caller, access).await?;
         crate::trust::check_trust_policy_document(&input.assume_role_policy_document)?;
         let max = input.max_session_duration.unwrap_or(3600);
         check_max_session_duration(max)?;
@@ -167,19 +170,33 @@ impl Cognate {
     }
 
     /// The role `operation` acts on, once `caller` may: authorized on its
-    /// ARN (path included; a role that does not exist as if at `/`).
+    /// ARN (path included; a role that does not exist as if at `/`) with
+    /// its tags. A denial names the role as IAM's do (`role <name>`), not
+    /// by its ARN, which would tell its path.
     async fn authorized_role(
         &self,
         caller: &Caller,
         operation: Operation,
         name: &str,
     ) -> Result<Role> {
+        self.authorized_role_for(caller, |arn| Access::new(operation, arn), name)
+            .await
+    }
+
+    /// As `authorized_role`, for an access that carries request keys.
+    async fn authorized_role_for(
+        &self,
+        caller: &Caller,
+        access: impl FnOnce(String) -> Access,
+        name: &str,
+    ) -> Result<Role> {
         let role = self.store.get_role(&caller.account, name).await?;
-        let arn = match &role {
-            Some(role) => role.arn.clone(),
-            None => role_arn(&caller.account, "/", name),
+        let access = match &role {
+            Some(role) => access(role.arn.clone()).resource_tags(&role.tags),
+            None => access(role_arn(&caller.account, "/", name)),
         };
-        self.authorize(caller, operation, &arn).await?;
+        self.authorize_access(caller, access.shown_as(format!("role {name}")))
+            .await?;
         role.ok_or_else(|| no_such_role(name))
     }
 
@@ -378,12 +395,12 @@ impl Cognate {
     pub async fn create_policy(&self, caller: &Caller, input: NewPolicy) -> Result<ManagedPolicy> {
         let path = input.path.unwrap_or_else(|| "/".to_string());
         check_path(&path)?;
-        self.authorize(
-            caller,
+        let access = Access::new(
             Operation::CreatePolicy,
-            &policy_arn(&caller.account, &path, &input.name),
+            policy_arn(&caller.account, &path, &input.name),
         )
-        .await?;
+        .request_tags(input.tags.iter().map(|(k, v)| (k, Some(v))));
+        self.authorize_access(caller, access).await?;
         crate::trust::parse_managed_policy(&input.document)?;
         let now = self.clock.now_secs();
         let policy = ManagedPolicy {
@@ -425,11 +442,17 @@ impl Cognate {
         operation: Operation,
         arn: &str,
     ) -> Result<ManagedPolicy> {
-        self.authorize(caller, operation, arn).await?;
-        match self.store.get_managed_policy(arn).await? {
-            Some(p) if p.account == caller.account => Ok(p),
-            _ => Err(no_such_policy(arn)),
-        }
+        let policy = self
+            .store
+            .get_managed_policy(arn)
+            .await?
+            .filter(|p| p.account == caller.account);
+        let access = match &policy {
+            Some(p) => Access::new(operation, arn).resource_tags(&p.tags),
+            None => Access::new(operation, arn),
+        };
+        self.authorize_access(caller, access).await?;
+        policy.ok_or_else(|| no_such_policy(arn))
     }
 
     /// GetPolicy.
@@ -477,6 +500,9 @@ impl Cognate {
     ) -> Result<(Vec<ManagedPolicy>, Option<String>)> {
         self.authorize(caller, Operation::ListPolicies, ANY_RESOURCE)
             .await?;
+        if filter.aws_managed_or_boundaries {
+            return Ok((Vec::new(), None));
+        }
         const BATCH: usize = 100;
         let mut after = marker.map(page_token::decode).transpose()?;
         let mut out = Vec::new();
@@ -514,9 +540,9 @@ impl Cognate {
         role_name: &str,
         arn: &str,
     ) -> Result<()> {
-        let role = self
-            .authorized_role(caller, Operation::AttachRolePolicy, role_name)
-            .await?;
+        let access =
+            |role: String| Access::new(Operation::AttachRolePolicy, role).key("iam:PolicyARN", arn);
+        let role = self.authorized_role_for(caller, access, role_name).await?;
         match self.store.get_managed_policy(arn).await? {
             Some(p) if p.account == caller.account => {}
             _ => return Err(not_attachable(arn)),
@@ -545,9 +571,9 @@ impl Cognate {
         role_name: &str,
         arn: &str,
     ) -> Result<()> {
-        let role = self
-            .authorized_role(caller, Operation::DetachRolePolicy, role_name)
-            .await?;
+        let access =
+            |role: String| Access::new(Operation::DetachRolePolicy, role).key("iam:PolicyARN", arn);
+        let role = self.authorized_role_for(caller, access, role_name).await?;
         if self
             .store
             .detach_role_policy(&caller.account, &role.name, arn)
@@ -623,13 +649,19 @@ impl Cognate {
         operation: Operation,
         arn: &str,
     ) -> Result<OidcProvider> {
-        self.authorize(caller, operation, arn).await?;
-        match self.store.get_oidc_provider(arn).await? {
-            Some(p) if p.account == caller.account => Ok(p),
-            _ => Err(Error::NoSuchEntity(format!(
-                "OpenIDConnect Provider not found for arn {arn}"
-            ))),
-        }
+        let provider = self
+            .store
+            .get_oidc_provider(arn)
+            .await?
+            .filter(|p| p.account == caller.account);
+        let access = match &provider {
+            Some(p) => Access::new(operation, arn).resource_tags(&p.tags),
+            None => Access::new(operation, arn),
+        };
+        self.authorize_access(caller, access).await?;
+        provider.ok_or_else(|| {
+            Error::NoSuchEntity(format!("OpenIDConnect Provider not found for arn {arn}"))
+        })
     }
 
     /// GetOpenIDConnectProvider.
@@ -694,12 +726,12 @@ impl Cognate {
         metadata: &str,
         tags: std::collections::BTreeMap<String, String>,
     ) -> Result<SamlProvider> {
-        self.authorize(
-            caller,
+        let access = Access::new(
             Operation::CreateSAMLProvider,
-            &saml_provider_arn(&caller.account, name),
+            saml_provider_arn(&caller.account, name),
         )
-        .await?;
+        .request_tags(tags.iter().map(|(k, v)| (k, Some(v))));
+        self.authorize_access(caller, access).await?;
         let idp = parse_saml_metadata(metadata)?;
         let provider = SamlProvider {
             account: caller.account.clone(),
@@ -730,13 +762,17 @@ impl Cognate {
         operation: Operation,
         arn: &str,
     ) -> Result<SamlProvider> {
-        self.authorize(caller, operation, arn).await?;
-        match self.store.get_saml_provider(arn).await? {
-            Some(p) if p.account == caller.account => Ok(p),
-            _ => Err(Error::NoSuchEntity(format!(
-                "SAMLProvider not found for arn {arn}"
-            ))),
-        }
+        let provider = self
+            .store
+            .get_saml_provider(arn)
+            .await?
+            .filter(|p| p.account == caller.account);
+        let access = match &provider {
+            Some(p) => Access::new(operation, arn).resource_tags(&p.tags),
+            None => Access::new(operation, arn),
+        };
+        self.authorize_access(caller, access).await?;
+        provider.ok_or_else(|| Error::NoSuchEntity(format!("SAMLProvider not found for arn {arn}")))
     }
 
     /// GetSAMLProvider.

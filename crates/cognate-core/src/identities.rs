@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::access::{ANY_RESOURCE, Action, Caller};
+use crate::access::{ANY_RESOURCE, Access, Action, Caller};
 use crate::config_cache::ConfigView;
 use crate::error::{Error, Result};
 use crate::ids;
@@ -461,7 +461,8 @@ impl Cognate {
     /// pool: the pool the store says the identity belongs to, whatever
     /// pool the request names. An identity that does not exist (or is of
     /// another account) is authorized as any resource, so only a caller
-    /// allowed everywhere learns that it is missing.
+    /// allowed everywhere learns that it is missing; and a denial names no
+    /// pool either way.
     async fn authorized_identity(
         &self,
         caller: &Caller,
@@ -471,7 +472,10 @@ impl Cognate {
         match self.pool_of_identity(identity_id).await {
             Ok((_, identity, pool)) if pool.account == caller.account => {
                 let arn = ids::pool_arn(&pool.region, &pool.account, &pool.id);
-                self.authorize(caller, action, &arn).await?;
+                let access = Access::new(action, arn)
+                    .resource_tags(&pool.tags)
+                    .shown_as("");
+                self.authorize_access(caller, access).await?;
                 Ok((identity, pool))
             }
             Ok(_) | Err(Error::ResourceNotFound(_)) => {

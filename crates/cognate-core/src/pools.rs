@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::access::{ANY_RESOURCE, Action, Caller};
+use crate::access::{ANY_RESOURCE, Access, Action, Caller};
 use crate::error::{Error, Result};
 use crate::model::{CognitoProvider, Pool, PrincipalTagMap, RoleMapping, RoleMappingType};
 use crate::operation::Operation;
@@ -47,8 +47,12 @@ pub fn pool_not_found(id: &str) -> Error {
 
 impl Cognate {
     pub async fn create_pool(&self, caller: &Caller, settings: PoolSettings) -> Result<Pool> {
-        self.authorize(caller, Operation::CreateIdentityPool, ANY_RESOURCE)
-            .await?;
+        let tags = settings.tags.iter().flatten().map(|(k, v)| (k, Some(v)));
+        self.authorize_access(
+            caller,
+            Access::new(Operation::CreateIdentityPool, ANY_RESOURCE).request_tags(tags),
+        )
+        .await?;
         self.check_pool_settings(caller, &settings, None).await?;
         let now = self.clock.now_secs();
         let tags = settings.tags.clone().unwrap_or_default();
@@ -88,20 +92,31 @@ impl Cognate {
     }
 
     /// The pool `operation` acts on, once `caller` may: authorized on the
-    /// ARN its id gives, then read from the caller's account (or
-    /// ResourceNotFound).
+    /// ARN its id gives (with the pool's tags, if it exists), then
+    /// answered from the caller's account (or ResourceNotFound).
     pub(crate) async fn authorized_pool(
         &self,
         caller: &Caller,
         operation: Operation,
         id: &str,
     ) -> Result<Pool> {
-        self.authorize(caller, operation, &caller.pool_arn(id))
-            .await?;
-        match self.store.get_pool(id).await? {
-            Some(pool) if pool.account == caller.account => Ok(pool),
-            _ => Err(pool_not_found(id)),
-        }
+        self.authorized_pool_for(caller, Access::new(operation, caller.pool_arn(id)), id)
+            .await
+    }
+
+    /// As `authorized_pool`, for an access that carries request keys.
+    async fn authorized_pool_for(&self, caller: &Caller, access: Access, id: &str) -> Result<Pool> {
+        let pool = self
+            .store
+            .get_pool(id)
+            .await?
+            .filter(|pool| pool.account == caller.account);
+        let access = match &pool {
+            Some(pool) => access.resource_tags(&pool.tags),
+            None => access,
+        };
+        self.authorize_access(caller, access).await?;
+        pool.ok_or_else(|| pool_not_found(id))
     }
 
     /// DescribeIdentityPool.
@@ -122,9 +137,11 @@ impl Cognate {
         id: &str,
         settings: PoolSettings,
     ) -> Result<Pool> {
-        let current = self
-            .authorized_pool(caller, Operation::UpdateIdentityPool, id)
-            .await?;
+        let mut access = Access::new(Operation::UpdateIdentityPool, caller.pool_arn(id));
+        if let Some(tags) = &settings.tags {
+            access = access.request_tags(tags.iter().map(|(k, v)| (k, Some(v))));
+        }
+        let current = self.authorized_pool_for(caller, access, id).await?;
         self.check_pool_settings(caller, &settings, Some(&current))
             .await?;
         let mut pool = current.clone();
@@ -210,7 +227,9 @@ impl Cognate {
         passed.sort();
         passed.dedup();
         for role_arn in passed {
-            self.authorize(caller, Action::PassRole, role_arn).await?;
+            let access = Access::new(Action::PassRole, role_arn.as_str())
+                .key("iam:PassedToService", "cognito-identity.amazonaws.com");
+            self.authorize_access(caller, access).await?;
         }
         for (key, arn) in &roles {
             if key != "authenticated" && key != "unauthenticated" {
@@ -239,9 +258,9 @@ impl Cognate {
         arn: &str,
         tags: BTreeMap<String, String>,
     ) -> Result<()> {
-        let current = self
-            .pool_by_arn(caller, Operation::TagResource, arn)
-            .await?;
+        let access = Access::new(Operation::TagResource, arn)
+            .request_tags(tags.iter().map(|(k, v)| (k, Some(v))));
+        let current = self.pool_by_arn(caller, access, arn).await?;
         let mut pool = current.clone();
         pool.tags.extend(tags);
         check_tag_count(pool.tags.len())?;
@@ -249,9 +268,9 @@ impl Cognate {
     }
 
     pub async fn untag_pool(&self, caller: &Caller, arn: &str, keys: &[String]) -> Result<()> {
-        let current = self
-            .pool_by_arn(caller, Operation::UntagResource, arn)
-            .await?;
+        let access =
+            Access::new(Operation::UntagResource, arn).request_tags(keys.iter().map(|k| (k, None)));
+        let current = self.pool_by_arn(caller, access, arn).await?;
         let mut pool = current.clone();
         for key in keys {
             pool.tags.remove(key);
@@ -260,10 +279,8 @@ impl Cognate {
     }
 
     pub async fn pool_tags(&self, caller: &Caller, arn: &str) -> Result<BTreeMap<String, String>> {
-        Ok(self
-            .pool_by_arn(caller, Operation::ListTagsForResource, arn)
-            .await?
-            .tags)
+        let access = Access::new(Operation::ListTagsForResource, arn);
+        Ok(self.pool_by_arn(caller, access, arn).await?.tags)
     }
 
     pub async fn set_principal_tag_map(
@@ -324,23 +341,20 @@ impl Cognate {
     }
 
     /// The pool a tagging operation's `ResourceArn` names, authorized on
-    /// that ARN: the ARN of the pool as the store holds it, or no pool.
-    async fn pool_by_arn(&self, caller: &Caller, operation: Operation, arn: &str) -> Result<Pool> {
+    /// that ARN (`access`, with the pool's tags): the ARN of the pool as
+    /// the store holds it, or no pool.
+    async fn pool_by_arn(&self, caller: &Caller, access: Access, arn: &str) -> Result<Pool> {
         let (region, account, pool_id) = ids::parse_pool_arn(arn)
             .ok_or_else(|| Error::InvalidParameter(format!("Invalid identity pool ARN: {arn}")))?;
-        self.authorize(caller, operation, &ids::pool_arn(region, account, pool_id))
-            .await?;
-        let not_found = || Error::ResourceNotFound(format!("Resource {arn} not found."));
-        match self.store.get_pool(pool_id).await? {
-            Some(pool)
-                if pool.account == caller.account
-                    && pool.account == account
-                    && pool.region == region =>
-            {
-                Ok(pool)
-            }
-            _ => Err(not_found()),
-        }
+        let pool = self.store.get_pool(pool_id).await?.filter(|pool| {
+            pool.account == caller.account && pool.account == account && pool.region == region
+        });
+        let access = match &pool {
+            Some(pool) => access.resource_tags(&pool.tags),
+            None => access,
+        };
+        self.authorize_access(caller, access).await?;
+        pool.ok_or_else(|| Error::ResourceNotFound(format!("Resource {arn} not found.")))
     }
 
     async fn save_pool(&self, mut pool: Pool, read_version: i64) -> Result<Pool> {
@@ -397,7 +411,7 @@ impl Cognate {
                 && current.is_none_or(|c| c.id != owner)
             {
                 return Err(Error::ResourceConflict(format!(
-                    "DeveloperProviderName {dev} is already used by identity pool {owner}."
+                    "DeveloperProviderName {dev} is already used by another identity pool."
                 )));
             }
         }

@@ -17,6 +17,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use cognate_core::access::Origin;
+
 use crate::call::{Call, Context, Input};
 use crate::metrics::Outcome;
 use crate::operation::{Operation, Service};
@@ -158,8 +160,18 @@ async fn api(
     };
     let (operation, protocol) = (call.operation, call.protocol);
     let client = state.trusted_proxies.client_address(peer.ip(), &headers);
+    let origin = Origin {
+        source_ip: client,
+        secure_transport: state.trusted_proxies.secure_transport(peer.ip(), &headers),
+    };
+    let parts = auth::RequestParts {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
     let result = match check_limits(&state, &call, client) {
-        Ok(()) => match auth::authenticate(&state, &call, &method, &uri, &headers, &body) {
+        Ok(()) => match auth::authenticate(&state, &call, &parts, origin) {
             Ok(caller) => {
                 let cx = Context {
                     state: &state,

@@ -5,12 +5,13 @@
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri};
+use cognate_core::access::Origin;
 use cognate_core::{Authority, Caller};
 use cognate_sigv4::{ScopeProblem, SigV4Error};
 
 use crate::call::Call;
 use crate::state::AppState;
-use crate::wire_error::ApiError;
+use crate::wire_error::{ApiError, Protocol};
 
 /// The long-term admin credentials.
 #[derive(Clone)]
@@ -64,6 +65,14 @@ impl AdminSigningKeys {
     }
 }
 
+/// What authentication reads of a request.
+pub struct RequestParts<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub body: &'a Bytes,
+}
+
 /// Authenticates a call. Public operations ignore any signature they carry
 /// (SDKs with unrelated credentials configured may sign them) and are
 /// anonymous; every other operation needs a valid one: the admin key is
@@ -72,16 +81,21 @@ impl AdminSigningKeys {
 pub fn authenticate(
     state: &AppState,
     call: &Call,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
+    request: &RequestParts<'_>,
+    origin: Origin,
 ) -> Result<Caller, ApiError> {
+    let RequestParts {
+        method,
+        uri,
+        headers,
+        body,
+    } = request;
     let config = state.cognate.config();
     let caller = |region: String, authority: Authority| Caller {
         account: config.account.clone(),
         region,
         authority,
+        origin: Some(origin),
     };
     if call.operation.is_public() {
         return Ok(caller(config.default_region.clone(), Authority::Anonymous));
@@ -100,10 +114,19 @@ pub fn authenticate(
     let info = cognate_sigv4::parse(&request)
         .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?
         .ok_or_else(|| ApiError::missing_authentication(call.protocol))?;
+    // A JSON call's operation is its X-Amz-Target: signed, or a captured
+    // request could be replayed as another operation on the same body.
+    if call.protocol == Protocol::Json {
+        info.require_signed_header("X-Amz-Target")
+            .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
+    }
     let service = call.operation.service().signing_name();
     let mut scope_problems = Vec::new();
-    // The region becomes part of the ids and ARNs the call makes.
-    if !cognate_core::ids::is_valid_region(&info.region) {
+    // The region becomes part of the ids and ARNs the call makes: the
+    // configured one or one of AWS's.
+    if info.region != config.default_region
+        && !cognate_core::ids::AWS_REGIONS.contains(&info.region.as_str())
+    {
         scope_problems.push(ScopeProblem::Region {
             got: info.region.clone(),
         });

@@ -69,7 +69,10 @@ impl TrustedProxies {
             .map(TrustedProxies)
     }
 
-    fn trusts(&self, address: IpAddr) -> bool {
+    /// Whether `address` is a trusted proxy (an IPv4-mapped IPv6 address
+    /// counts as its IPv4 address).
+    pub fn trusts(&self, address: IpAddr) -> bool {
+        let address = canonical(address);
         self.0.iter().any(|range| range.contains(address))
     }
 
@@ -98,6 +101,22 @@ impl TrustedProxies {
             }
         }
         client
+    }
+}
+
+impl TrustedProxies {
+    /// Whether the client reached us over TLS: only a trusted proxy can say
+    /// so, in the `X-Forwarded-Proto` it wrote (the last one); cognate
+    /// itself serves plain HTTP.
+    pub fn secure_transport(&self, peer: IpAddr, headers: &HeaderMap) -> bool {
+        self.trusts(peer)
+            && headers
+                .get_all("x-forwarded-proto")
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .next_back()
+                .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
     }
 }
 

@@ -97,6 +97,12 @@ impl<K: std::hash::Hash + Eq + Clone> Buckets<K> {
             map.retain(|_, b| {
                 b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst
             });
+            // Still nearly full (many keys busy at once, as many IPv6
+            // prefixes can be): start over, so that the scan above runs
+            // once per many new keys rather than for every one.
+            if map.len() > MAX_TRACKED / 4 * 3 {
+                map.clear();
+            }
         }
         let bucket = map.entry(key.clone()).or_insert(Bucket {
             tokens: self.burst,
@@ -170,6 +176,21 @@ mod tests {
         // 100 ms at 10/s refills one token.
         assert!(b.take(&1, t0 + Duration::from_millis(100)));
         assert!(!b.take(&1, t0 + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn many_busy_keys_are_forgotten_at_once_not_scanned_for_each() {
+        let b: Buckets<u32> = Buckets::new(0.001, 5.0);
+        let t0 = Instant::now();
+        for key in 0..MAX_TRACKED as u32 {
+            assert!(b.take(&key, t0));
+        }
+        let len = || b.map.lock().unwrap_or_else(|p| p.into_inner()).len();
+        assert_eq!(len(), MAX_TRACKED);
+        // Every bucket is in use, so none can be dropped as refilled: the
+        // map starts over instead of being scanned again for each new key.
+        assert!(b.take(&u32::MAX, t0));
+        assert_eq!(len(), 1);
     }
 
     #[test]

@@ -242,6 +242,14 @@ pub enum SigV4Error {
     #[error("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")]
     HostNotSigned,
 
+    /// A header the server needs signed is not among the signed headers
+    /// (e.g. `X-Amz-Target`, which names a JSON call's operation).
+    #[error("'{name}' must be a 'SignedHeader' in the AWS Authorization.")]
+    HeaderNotSigned {
+        /// The header, as the message names it.
+        name: String,
+    },
+
     /// A header listed in `SignedHeaders` is absent from the request.
     #[error(
         "The request signature we calculated does not match the signature you provided. Signed \
@@ -339,6 +347,7 @@ impl SigV4Error {
             | SigV4Error::Malformed { .. }
             | SigV4Error::InvalidContentSha256 => ErrorKind::IncompleteSignature,
             SigV4Error::HostNotSigned
+            | SigV4Error::HeaderNotSigned { .. }
             | SigV4Error::SignedHeaderNotPresent { .. }
             | SigV4Error::InvalidCredentialScope { .. }
             | SigV4Error::SignatureExpired { .. }

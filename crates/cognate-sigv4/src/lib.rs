@@ -116,6 +116,25 @@ impl SignedRequestInfo {
     }
 }
 
+impl SignedRequestInfo {
+    /// Checks that `name` (any case) is among the signed headers, for a
+    /// header that decides what the request does: unsigned, it could be
+    /// changed on a captured request.
+    pub fn require_signed_header(&self, name: &str) -> Result<(), SigV4Error> {
+        if self
+            .signed_headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
+        {
+            Ok(())
+        } else {
+            Err(SigV4Error::HeaderNotSigned {
+                name: name.to_string(),
+            })
+        }
+    }
+}
+
 impl fmt::Debug for SignedRequestInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignedRequestInfo")

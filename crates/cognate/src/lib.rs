@@ -219,8 +219,9 @@ pub async fn start_with_clock(
     let app = cognate_server::router(state);
     let (tx, rx) = oneshot::channel::<()>();
     let http = settings.http.clone();
+    let trusted_proxies = settings.trusted_proxies.clone();
     let task = tokio::spawn(async move {
-        cognate_server::listener::serve(listener, app, &http, async {
+        cognate_server::listener::serve(listener, app, &http, &trusted_proxies, async {
             let _ = rx.await;
         })
         .await;

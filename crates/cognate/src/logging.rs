@@ -1,7 +1,9 @@
-//! How the text log writes an event's fields: control characters escaped,
-//! so a value a client chose (a pool name, an error quoting its input)
-//! can neither start a line of its own nor move a terminal's cursor. The
-//! audit trail is JSON, which escapes them already.
+//! How the text log writes an event's fields, so that a value a client
+//! chose (a pool name, an error quoting its input) can neither start a
+//! line of its own, nor pass for another field, nor move a terminal's
+//! cursor or reorder text: control and formatting characters are escaped,
+//! and a field value with a space, `=` or `"` is quoted. The audit trail
+//! is JSON, which does all this already.
 
 use std::fmt::Write;
 
@@ -13,20 +15,40 @@ use tracing_subscriber::fmt::format::{FormatFields, debug_fn};
 pub fn text_fields() -> impl for<'writer> FormatFields<'writer> + 'static {
     debug_fn(|writer, field, value| {
         let raw = format!("{value:?}");
-        let text = escape_controls(&raw);
         if field.name() == "message" {
-            writer.write_str(&text)
+            return writer.write_str(&escape_controls(&raw));
+        }
+        // A string recorded as such is quoted and escaped already; a
+        // displayed value (`%name`) is not.
+        let quoted = raw.len() >= 2 && raw.starts_with('"') && raw.ends_with('"');
+        if !quoted && raw.contains([' ', '=', '"']) {
+            write!(writer, "{field}={raw:?}")
         } else {
-            write!(writer, "{field}={text}")
+            write!(writer, "{field}={}", escape_controls(&raw))
         }
     })
     .delimited(" ")
 }
 
-/// `text` with every control character, and the Unicode line and paragraph
-/// separators, written as an escape.
+/// `text` with every control character, the Unicode line and paragraph
+/// separators and the invisible formatting characters (bidirectional
+/// overrides, zero-width characters) written as escapes.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    let escaped = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    let escaped = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{2028}'
+                    | '\u{2029}'
+                    | '\u{200b}'..='\u{200f}'
+                    | '\u{202a}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2064}'
+                    | '\u{2066}'..='\u{206f}'
+                    | '\u{feff}'
+                    | '\u{061c}'
+                    | '\u{180e}'
+            )
+    };
     if !text.chars().any(escaped) {
         return text.into();
     }
@@ -55,6 +77,10 @@ mod tests {
         assert_eq!(
             escape_controls("a\nFORGED\r\t\u{1b}[31m\u{0}\u{7f}\u{85}\u{2028}"),
             "a\\nFORGED\\r\\t\\u{1b}[31m\\u{0}\\u{7f}\\u{85}\\u{2028}"
+        );
+        assert_eq!(
+            escape_controls("abc\u{202e}fed\u{200b}"),
+            "abc\\u{202e}fed\\u{200b}"
         );
     }
 }

@@ -556,26 +556,16 @@ pub async fn dispatch(
             }
             let max = max_items(&mut c, params);
             c.finish().map_err(err)?;
-            // cognate has no AWS managed policies, and none of its policies
-            // is used as a permissions boundary.
-            let (policies, marker) = if scope == "AWS"
-                || params.get("PolicyUsageFilter") == Some("PermissionsBoundary")
-            {
-                (Vec::new(), None)
-            } else {
-                cognate
-                    .list_policies(
-                        who,
-                        &PolicyFilter {
-                            only_attached,
-                            path_prefix,
-                        },
-                        max,
-                        marker,
-                    )
-                    .await
-                    .map_err(err)?
+            let filter = PolicyFilter {
+                only_attached,
+                path_prefix,
+                aws_managed_or_boundaries: scope == "AWS"
+                    || params.get("PolicyUsageFilter") == Some("PermissionsBoundary"),
             };
+            let (policies, marker) = cognate
+                .list_policies(who, &filter, max, marker)
+                .await
+                .map_err(err)?;
             w.open("Policies");
             for policy in &policies {
                 w.open("member");

@@ -637,7 +637,7 @@ async fn a_newline_in_a_name_cannot_forge_a_log_line() {
     );
     cognito
         .create_identity_pool()
-        .identity_pool_name("innocent\nFORGED ERROR admin key leaked\r")
+        .identity_pool_name("innocent account=999\nFORGED ERROR admin key leaked\r")
         .allow_unauthenticated_identities(false)
         .send()
         .await
@@ -656,12 +656,17 @@ async fn a_newline_in_a_name_cannot_forge_a_log_line() {
 }
 
 /// A cognate process under a small open-file limit, as a crowded host
-/// would run it, with a short header time limit.
-fn spawn_with_few_files(dir: tempfile::TempDir) -> crate::common::Node {
+/// would run it, with short time limits (192 connections at once, 24 per
+/// client address).
+fn spawn_with_few_files() -> crate::common::Node {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cognate.toml");
+    std::fs::write(&config, "[http]\nwrite_timeout_secs = 2\n").unwrap();
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-c")
-        .arg(r#"ulimit -n 256 && exec "$0" serve"#)
+        .arg(r#"ulimit -n 256 && exec "$0" serve --config "$1""#)
         .arg(env!("CARGO_BIN_EXE_cognate"))
+        .arg(&config)
         .env("COGNATE_DATA_DIR", dir.path().join("data"))
         .env("COGNATE_LISTEN", "127.0.0.1:0")
         .env("COGNATE_HEADER_READ_TIMEOUT", "2")
@@ -670,22 +675,46 @@ fn spawn_with_few_files(dir: tempfile::TempDir) -> crate::common::Node {
     crate::common::spawn_cognate(cmd, dir).unwrap()
 }
 
+/// A connection to `server` from the loopback address `from`.
+async fn connect_from(from: &str, server: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(server.parse().unwrap()).await.unwrap()
+}
+
+/// Reads until the server closes the connection, for at most `secs`:
+/// the bytes read if it did.
+async fn closed_within(stream: &mut tokio::net::TcpStream, secs: u64) -> Option<usize> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(total),
+            Ok(Ok(n)) => total += n,
+        }
+    }
+}
+
 #[tokio::test]
-async fn clients_that_never_finish_their_headers_cannot_hold_the_server() {
+async fn slow_and_greedy_clients_cannot_hold_the_server() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let node = spawn_with_few_files(tempfile::tempdir().unwrap());
+    let node = spawn_with_few_files();
     let addr = node.endpoint.trim_start_matches("http://").to_string();
-    // More half-sent requests than the process has file descriptors.
+    // More half-sent requests than the process has file descriptors, from
+    // 20 addresses.
     let mut slow = Vec::new();
-    for _ in 0..280 {
-        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    for n in 0..280 {
+        let mut stream = connect_from(&format!("127.0.1.{}", n % 20 + 1), &addr).await;
         stream
             .write_all(b"POST / HTTP/1.1\r\nHost: cognate\r\nX-Amz-Target: AWSCognito")
             .await
             .unwrap();
         slow.push(stream);
     }
-    // The server still answers, within a few header time limits.
+    // Another client is still answered, within a few header time limits.
     let started = std::time::Instant::now();
     let health = tokio::time::timeout(
         std::time::Duration::from_secs(20),
@@ -695,23 +724,66 @@ async fn clients_that_never_finish_their_headers_cannot_hold_the_server() {
     let health = health.expect("/healthz answers while slow clients hold connections");
     assert_eq!(health.unwrap().status(), 200);
     eprintln!("healthz answered after {:?}", started.elapsed());
-    // And it has hung up on the slow clients.
-    let mut buf = [0u8; 512];
+    // And the server has hung up on the slow clients.
     for stream in slow.iter_mut().take(20) {
-        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
-            .await
-            .expect("the server closes a connection whose headers never arrive");
-        // Closed (0 bytes), reset, or a 408 before closing.
-        if let Ok(n) = read
-            && n > 0
+        assert!(
+            closed_within(stream, 10).await.is_some(),
+            "the server closes a connection whose headers never arrive"
+        );
+    }
+    drop(slow);
+
+    // One address gets its share of the connections (24 here), no more:
+    // the rest are told 503 at once.
+    let mut greedy = Vec::new();
+    for _ in 0..30 {
+        greedy.push(connect_from("127.0.2.1", &addr).await);
+    }
+    let mut refused = 0;
+    for stream in &mut greedy {
+        let mut buf = [0u8; 64];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(std::time::Duration::from_millis(300), stream.read(&mut buf)).await
+            && buf[..n].starts_with(b"HTTP/1.1 503")
         {
-            assert!(
-                buf.starts_with(b"HTTP/1.1 408"),
-                "{:?}",
-                String::from_utf8_lossy(&buf[..n])
-            );
+            refused += 1;
         }
     }
+    assert_eq!(refused, 6, "24 of 30 connections from one address served");
+    drop(greedy);
+
+    // A client that pipelines requests and never reads the answers is cut
+    // off once a response has waited the write time limit (2 s here).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.3.1:0".parse().unwrap()).unwrap();
+    let mut pipelining = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let request = b"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: cognate\r\n\r\n";
+    let answer_len = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        node.endpoint
+    ))
+    .await
+    .unwrap()
+    .bytes()
+    .await
+    .unwrap()
+    .len();
+    let count = 20_000;
+    let many: Vec<u8> = request.repeat(count);
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        pipelining.write_all(&many),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    // Had it waited, reading now would take every answer, then idle out.
+    let read = closed_within(&mut pipelining, 20).await;
+    assert!(
+        read.is_some_and(|bytes| bytes < count * answer_len / 2),
+        "{read:?} bytes of {} before the server closed: the server closes a connection whose answers are never read",
+        count * answer_len
+    );
 }
 
 #[tokio::test]
@@ -805,4 +877,286 @@ async fn iam_and_sts_members_follow_their_models() {
     .await;
     assert_eq!(r.xml_error(), "ValidationError", "{}", r.body);
     assert!(r.xml_message().starts_with("1 validation error detected: Value 'arn:aws:iam::000000000000:role/\\u{0}x' at 'roleArn'"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_pool_admin_cannot_pick_a_role_through_a_token_mapping_of_its_own_issuer() {
+    let s = TestServer::start().await;
+    let idp = OidcProvider::start().await;
+    let pool = create_pool(&s, "mapped", false).await;
+    let provider = s
+        .iam()
+        .create_open_id_connect_provider()
+        .url(idp.issuer())
+        .client_id_list("client")
+        .send()
+        .await
+        .unwrap()
+        .open_id_connect_provider_arn
+        .unwrap();
+    let privileged = create_role(&s, "Everything", &trust(&pool, "authenticated")).await;
+    // A session that administers the pool, and may pass no role.
+    let guests = create_pool(&s, "admins", true).await;
+    let creds = guest_session(
+        &s,
+        &guests,
+        "PoolAdmin",
+        &allow(&["cognito-identity:*"], &[&pool_arn(&pool)]),
+    )
+    .await;
+    let link = json!({
+        "IdentityPoolId": pool,
+        "IdentityPoolName": "mapped",
+        "AllowUnauthenticatedIdentities": false,
+        "OpenIdConnectProviderARNs": [provider],
+    });
+    let r = call_as(&s, &creds, "UpdateIdentityPool", &link).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mapping = json!({
+        "IdentityPoolId": pool,
+        "Roles": {},
+        "RoleMappings": {idp.logins_key(): {"Type": "Token", "AmbiguousRoleResolution": "Deny"}},
+    });
+    let r = call_as(&s, &creds, "SetIdentityPoolRoles", &mapping).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The issuer names the role: not honoured (only a user pool's groups
+    // name roles in a token), so the mapping is ambiguous and denies.
+    let token = idp.id_token(json!({
+        "sub": "mallory",
+        "aud": "client",
+        "cognito:preferred_role": privileged,
+        "cognito:roles": [privileged],
+    }));
+    let anon = s.anonymous_cognito();
+    let id = anon
+        .get_id()
+        .identity_pool_id(&pool)
+        .logins(idp.logins_key(), &token)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap();
+    let err = anon
+        .get_credentials_for_identity()
+        .identity_id(&id)
+        .logins(idp.logins_key(), &token)
+        .custom_role_arn(&privileged)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotAuthorizedException", "{err:?}");
+}
+
+#[tokio::test]
+async fn request_condition_keys_reach_the_policies() {
+    let s = TestServer::start().await;
+    let pool = create_pool(&s, "keys", true).await;
+    let own = format!("arn:aws:iam::{ACCOUNT}:role/SelfService");
+    let admin_policy = s
+        .iam()
+        .create_policy()
+        .policy_name("Admin")
+        .policy_document(allow(&["*"], &["*"]))
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    let readonly_policy = s
+        .iam()
+        .create_policy()
+        .policy_name("ReadOnly")
+        .policy_document(allow(&["cognito-identity:Describe*"], &["*"]))
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    // May attach any policy to itself, except Admin; may act only from
+    // loopback.
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], "Resource": own},
+            {"Effect": "Deny", "Action": "iam:AttachRolePolicy", "Resource": "*",
+             "Condition": {"ArnEquals": {"iam:PolicyARN": admin_policy}}},
+            {"Effect": "Allow", "Action": "cognito-identity:ListIdentityPools", "Resource": "*",
+             "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}, "StringEquals": {"aws:RequestedRegion": "us-east-1"}}},
+            {"Effect": "Allow", "Action": "cognito-identity:ListIdentities", "Resource": "*",
+             "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}},
+            {"Effect": "Allow", "Action": "cognito-identity:TagResource", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"}}},
+            {"Effect": "Deny", "Action": "cognito-identity:*", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceTag/locked": "yes"}}},
+            {"Effect": "Allow", "Action": "cognito-identity:DescribeIdentityPool", "Resource": "*"},
+        ]
+    })
+    .to_string();
+    let creds = basic_session(&s, &pool, "SelfService", &policy).await;
+    let iam_as = |action: &str, policy_arn: &str| {
+        Raw::query_params(&[
+            ("Action", action),
+            ("Version", "2010-05-08"),
+            ("RoleName", "SelfService"),
+            ("PolicyArn", policy_arn),
+        ])
+    };
+    let send = |raw: Raw, service: &'static str| {
+        let (s, creds) = (&s, &creds);
+        async move {
+            let mut raw = raw;
+            raw.headers.push((
+                "x-amz-security-token".into(),
+                creds.session_token().unwrap().to_string(),
+            ));
+            raw.signed(
+                s,
+                (creds.access_key_id(), creds.secret_access_key()),
+                service,
+                SystemTime::now(),
+            )
+            .send(s)
+            .await
+        }
+    };
+    let r = send(iam_as("AttachRolePolicy", &admin_policy), "iam").await;
+    assert_eq!(r.xml_error(), "AccessDenied", "{}", r.body);
+    let r = send(iam_as("AttachRolePolicy", &readonly_policy), "iam").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // aws:SourceIp and aws:RequestedRegion: the session calls from loopback.
+    let r = call_as(&s, &creds, "ListIdentityPools", &json!({"MaxResults": 5})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call_as(
+        &s,
+        &creds,
+        "ListIdentities",
+        &json!({"IdentityPoolId": pool, "MaxResults": 5}),
+    )
+    .await;
+    assert_eq!(r.json_error(), "AccessDeniedException", "{}", r.body);
+    // aws:RequestTag and aws:ResourceTag.
+    let tag = |value: &str| json!({"ResourceArn": pool_arn(&pool), "Tags": {"team": value}});
+    let r = call_as(&s, &creds, "TagResource", &tag("red")).await;
+    assert_eq!(r.json_error(), "AccessDeniedException", "{}", r.body);
+    let r = call_as(&s, &creds, "TagResource", &tag("blue")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let describe = json!({"IdentityPoolId": pool});
+    let r = call_as(&s, &creds, "DescribeIdentityPool", &describe).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.cognito()
+        .tag_resource()
+        .resource_arn(pool_arn(&pool))
+        .tags("locked", "yes")
+        .send()
+        .await
+        .unwrap();
+    let r = call_as(&s, &creds, "DescribeIdentityPool", &describe).await;
+    assert_eq!(r.json_error(), "AccessDeniedException", "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_json_calls_operation_must_be_signed() {
+    let s = TestServer::start().await;
+    let pool = create_pool(&s, "target", false).await;
+    let key = admin_key(&s);
+    // Signed without X-Amz-Target among the signed headers.
+    let mut raw = Raw::json(
+        "DescribeIdentityPool",
+        &json!({"IdentityPoolId": pool}).to_string(),
+    );
+    let target = raw.headers.remove(1);
+    raw = raw.signed(&s, (&key.0, &key.1), "cognito-identity", SystemTime::now());
+    raw.headers.push((
+        target.0,
+        "AWSCognitoIdentityService.DeleteIdentityPool".into(),
+    ));
+    let r = raw.send(&s).await;
+    assert_eq!(r.json_error(), "InvalidSignatureException", "{}", r.body);
+    assert!(r.body.contains("X-Amz-Target"), "{}", r.body);
+    s.cognito()
+        .describe_identity_pool()
+        .identity_pool_id(&pool)
+        .send()
+        .await
+        .expect("the pool is still there");
+}
+
+#[tokio::test]
+async fn denials_tell_nothing_of_what_the_caller_may_not_see() {
+    let s = TestServer::start().await;
+    let a = create_pool(&s, "a", true).await;
+    let b = create_pool(&s, "b", true).await;
+    let creds = guest_session(
+        &s,
+        &a,
+        "OnlyA",
+        &allow(&["cognito-identity:*"], &[&pool_arn(&a)]),
+    )
+    .await;
+    let b_guest = new_guest(&s, &b).await;
+    // Another pool's identity and one that does not exist are denied alike.
+    let denied = |id: String| {
+        let (s, creds) = (&s, &creds);
+        async move {
+            let r = call_as(s, creds, "DescribeIdentity", &json!({"IdentityId": id})).await;
+            assert_eq!(r.json_error(), "AccessDeniedException", "{}", r.body);
+            r.json()["message"].as_str().unwrap().to_string()
+        }
+    };
+    let other = denied(b_guest.clone()).await;
+    let missing = denied("us-east-1:01a24cff-0000-7000-8000-000000000000".into()).await;
+    assert_eq!(other, missing);
+    assert!(!other.contains(&b), "{other}");
+    // A developer provider name taken by another pool: not which pool.
+    s.cognito()
+        .update_identity_pool()
+        .identity_pool_id(&b)
+        .identity_pool_name("b")
+        .allow_unauthenticated_identities(true)
+        .developer_provider_name("login.b")
+        .send()
+        .await
+        .unwrap();
+    let r = call_as(
+        &s,
+        &creds,
+        "UpdateIdentityPool",
+        &json!({"IdentityPoolId": a, "IdentityPoolName": "a",
+            "AllowUnauthenticatedIdentities": true, "DeveloperProviderName": "login.b"}),
+    )
+    .await;
+    assert_eq!(r.json_error(), "ResourceConflictException", "{}", r.body);
+    assert!(!r.body.contains(&b), "{}", r.body);
+    // A role is named as IAM names it, not by its ARN (which has its path).
+    create_role(&s, "Hidden", &trust(&a, "*")).await;
+    let r = Raw::query_params(&[
+        ("Action", "GetRole"),
+        ("Version", "2010-05-08"),
+        ("RoleName", "Hidden"),
+    ]);
+    let mut raw = r;
+    raw.headers.push((
+        "x-amz-security-token".into(),
+        creds.session_token().unwrap().to_string(),
+    ));
+    let r = raw
+        .signed(
+            &s,
+            (creds.access_key_id(), creds.secret_access_key()),
+            "iam",
+            SystemTime::now(),
+        )
+        .send(&s)
+        .await;
+    assert_eq!(r.xml_error(), "AccessDenied", "{}", r.body);
+    assert!(
+        r.xml_message().ends_with("on resource: role Hidden"),
+        "{}",
+        r.body
+    );
 }

@@ -448,7 +448,6 @@ fn a_scoped_session_acts_only_on_what_it_may_whatever_the_body_says() {
                 r.status,
                 r.body
             );
-            eprintln!("{operation} {body} -> {} {}", r.status, r.body);
             if r.status == 200 {
                 allowed.set(allowed.get() + 1);
                 let leak = world.leaks(&r.json());
