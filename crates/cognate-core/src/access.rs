@@ -68,6 +68,13 @@ impl Caller {
         ids::pool_arn(region, &self.account, pool_id)
     }
 
+    /// Whether `pool` is one the caller's requests can name: of its account
+    /// and of the region its request is scoped to, as a regional endpoint
+    /// of AWS sees only its region's pools.
+    pub fn sees(&self, pool: &crate::model::Pool) -> bool {
+        pool.account == self.account && pool.region == self.region
+    }
+
     /// Who the caller is, as an ARN (in denials and GetCallerIdentity).
     pub fn arn(&self) -> String {
         match &self.authority {
@@ -143,13 +150,12 @@ impl Access {
     /// resources also as `iam:ResourceTag/<key>`).
     pub fn resource_tags(mut self, tags: &std::collections::BTreeMap<String, String>) -> Access {
         let iam = matches!(self.action, Action::Call(op) if op.service() == crate::operation::Service::Iam);
-        for (k, v) in tags {
-            self.keys
-                .push((format!("aws:ResourceTag/{k}"), vec![v.clone()]));
+        for (k, values) in by_key_name(tags.iter().map(|(k, v)| (k, Some(v)))) {
             if iam {
                 self.keys
-                    .push((format!("iam:ResourceTag/{k}"), vec![v.clone()]));
+                    .push((format!("iam:ResourceTag/{k}"), values.clone()));
             }
+            self.keys.push((format!("aws:ResourceTag/{k}"), values));
         }
         self
     }
@@ -158,16 +164,14 @@ impl Access {
     /// (`aws:TagKeys`).
     pub fn request_tags<'a>(
         mut self,
-        tags: impl IntoIterator<Item = (&'a String, Option<&'a String>)>,
+        tags: impl IntoIterator<Item = (&'a String, Option<&'a String>)> + Clone,
     ) -> Access {
-        let mut keys = Vec::new();
-        for (k, v) in tags {
-            if let Some(v) = v {
-                self.keys
-                    .push((format!("aws:RequestTag/{k}"), vec![v.clone()]));
+        for (k, values) in by_key_name(tags.clone()) {
+            if !values.is_empty() {
+                self.keys.push((format!("aws:RequestTag/{k}"), values));
             }
-            keys.push(k.clone());
         }
+        let keys = tags.into_iter().map(|(k, _)| k.clone()).collect();
         self.keys.push(("aws:TagKeys".into(), keys));
         self
     }
@@ -220,6 +224,22 @@ impl Cognate {
         self.session_allows(session, &access.action.to_string(), &access.resource, &keys)
             .await
     }
+}
+
+/// Tag values by key name. Policies name condition keys without regard to
+/// case, so tags whose keys differ only in case (a Cognito pool may have
+/// both `Env` and `env`) make one key with all their values: a condition
+/// on it sees every one, and a Deny cannot be sidestepped by a second
+/// spelling.
+fn by_key_name<'a>(
+    tags: impl IntoIterator<Item = (&'a String, Option<&'a String>)>,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut by_name: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (k, v) in tags {
+        let values = by_name.entry(k.to_lowercase()).or_default();
+        values.extend(v.cloned());
+    }
+    by_name
 }
 
 /// AWS's wording of a denial.

@@ -224,7 +224,7 @@ impl Cognate {
         let pool = self
             .cached_pool(view, id)
             .await?
-            .filter(|pool| pool.account == caller.account);
+            .filter(|pool| caller.sees(pool));
         let mut access = Access::new(operation, caller.pool_arn(id));
         if let Some(pool) = &pool {
             access = access.resource_tags(&pool.tags);

@@ -460,7 +460,7 @@ impl Cognate {
     /// An identity and its pool, once `caller` may perform `action` on that
     /// pool: the pool the store says the identity belongs to, whatever
     /// pool the request names. An identity that does not exist (or is of
-    /// another account) is authorized as any resource, so only a caller
+    /// another account or region) is authorized as any resource, so only a caller
     /// allowed everywhere learns that it is missing; and a denial names no
     /// pool either way.
     async fn authorized_identity(
@@ -470,7 +470,7 @@ impl Cognate {
         identity_id: &str,
     ) -> Result<(Identity, Arc<Pool>)> {
         match self.pool_of_identity(identity_id).await {
-            Ok((_, identity, pool)) if pool.account == caller.account => {
+            Ok((_, identity, pool)) if caller.sees(&pool) => {
                 let arn = ids::pool_arn(&pool.region, &pool.account, &pool.id);
                 let access = Access::new(action, arn)
                     .resource_tags(&pool.tags)

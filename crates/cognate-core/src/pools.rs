@@ -47,6 +47,7 @@ pub fn pool_not_found(id: &str) -> Error {
 
 impl Cognate {
     pub async fn create_pool(&self, caller: &Caller, settings: PoolSettings) -> Result<Pool> {
+        check_tag_keys(settings.tags.iter().flatten().map(|(k, _)| k))?;
         let tags = settings.tags.iter().flatten().map(|(k, v)| (k, Some(v)));
         self.authorize_access(
             caller,
@@ -110,7 +111,7 @@ impl Cognate {
             .store
             .get_pool(id)
             .await?
-            .filter(|pool| pool.account == caller.account);
+            .filter(|pool| caller.sees(pool));
         let access = match &pool {
             Some(pool) => access.resource_tags(&pool.tags),
             None => access,
@@ -137,6 +138,7 @@ impl Cognate {
         id: &str,
         settings: PoolSettings,
     ) -> Result<Pool> {
+        check_tag_keys(settings.tags.iter().flatten().map(|(k, _)| k))?;
         let mut access = Access::new(Operation::UpdateIdentityPool, caller.pool_arn(id));
         if let Some(tags) = &settings.tags {
             access = access.request_tags(tags.iter().map(|(k, v)| (k, Some(v))));
@@ -258,10 +260,14 @@ impl Cognate {
         arn: &str,
         tags: BTreeMap<String, String>,
     ) -> Result<()> {
+        check_tag_keys(tags.keys())?;
         let access = Access::new(Operation::TagResource, arn)
             .request_tags(tags.iter().map(|(k, v)| (k, Some(v))));
         let current = self.pool_by_arn(caller, access, arn).await?;
         let mut pool = current.clone();
+        // A key given in another spelling replaces the tag.
+        pool.tags
+            .retain(|k, _| !tags.keys().any(|new| same_tag_key(k, new)));
         pool.tags.extend(tags);
         check_tag_count(pool.tags.len())?;
         self.save_pool(pool, current.version).await.map(|_| ())
@@ -272,9 +278,8 @@ impl Cognate {
             Access::new(Operation::UntagResource, arn).request_tags(keys.iter().map(|k| (k, None)));
         let current = self.pool_by_arn(caller, access, arn).await?;
         let mut pool = current.clone();
-        for key in keys {
-            pool.tags.remove(key);
-        }
+        pool.tags
+            .retain(|k, _| !keys.iter().any(|gone| same_tag_key(k, gone)));
         self.save_pool(pool, current.version).await.map(|_| ())
     }
 
@@ -346,9 +351,10 @@ impl Cognate {
     async fn pool_by_arn(&self, caller: &Caller, access: Access, arn: &str) -> Result<Pool> {
         let (region, account, pool_id) = ids::parse_pool_arn(arn)
             .ok_or_else(|| Error::InvalidParameter(format!("Invalid identity pool ARN: {arn}")))?;
-        let pool = self.store.get_pool(pool_id).await?.filter(|pool| {
-            pool.account == caller.account && pool.account == account && pool.region == region
-        });
+        let pool =
+            self.store.get_pool(pool_id).await?.filter(|pool| {
+                caller.sees(pool) && pool.account == account && pool.region == region
+            });
         let access = match &pool {
             Some(pool) => access.resource_tags(&pool.tags),
             None => access,
@@ -538,6 +544,26 @@ fn check_tag_count(n: usize) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Tag keys are compared without case, as IAM compares them (and as
+/// policies name `aws:RequestTag/<key>`), so one request cannot give two
+/// spellings of one key.
+fn check_tag_keys<'a>(keys: impl IntoIterator<Item = &'a String>) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for key in keys {
+        if !seen.insert(key.to_lowercase()) {
+            return Err(Error::InvalidParameter(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two tag keys are one key.
+fn same_tag_key(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
 }
 
 /// The attributes AWS maps when UseDefaults is set.

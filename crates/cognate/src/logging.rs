@@ -19,15 +19,35 @@ pub fn text_fields() -> impl for<'writer> FormatFields<'writer> + 'static {
             return writer.write_str(&escape_controls(&raw));
         }
         // A string recorded as such is quoted and escaped already; a
-        // displayed value (`%name`) is not.
-        let quoted = raw.len() >= 2 && raw.starts_with('"') && raw.ends_with('"');
-        if !quoted && raw.contains([' ', '=', '"']) {
+        // displayed value (`%name`) is not, even when it looks quoted.
+        if !is_quoted(&raw) && raw.contains([' ', '=', '"']) {
             write!(writer, "{field}={raw:?}")
         } else {
             write!(writer, "{field}={}", escape_controls(&raw))
         }
     })
     .delimited(" ")
+}
+
+/// Whether `raw` is one quoted string as `Debug` writes it: quotes at both
+/// ends and none unescaped between them.
+fn is_quoted(raw: &str) -> bool {
+    let Some(inner) = raw
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    else {
+        return false;
+    };
+    let mut escaped = false;
+    for c in inner.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return false,
+            _ => {}
+        }
+    }
+    !escaped
 }
 
 /// `text` with every control character, the Unicode line and paragraph
@@ -70,6 +90,15 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::escape_controls;
+
+    #[test]
+    fn only_what_debug_quoted_counts_as_quoted() {
+        assert!(super::is_quoted(&format!("{:?}", "a \"b\" = c")));
+        assert!(super::is_quoted(r#""""#));
+        assert!(!super::is_quoted(r#""a" user="root""#));
+        assert!(!super::is_quoted(r#""a\""#));
+        assert!(!super::is_quoted("plain"));
+    }
 
     #[test]
     fn controls_are_escaped_and_the_rest_kept() {

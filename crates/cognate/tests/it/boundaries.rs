@@ -1160,3 +1160,89 @@ async fn denials_tell_nothing_of_what_the_caller_may_not_see() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn a_pool_is_seen_only_in_its_own_region() {
+    let s = TestServer::start().await;
+    let europe = s.cognito_with(s.admin_credentials(), "eu-west-1");
+    let pool = europe
+        .create_identity_pool()
+        .identity_pool_name("regional")
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id;
+    assert!(pool.starts_with("eu-west-1:"));
+    // From us-east-1 the pool does not exist, as on a regional endpoint.
+    let err = s
+        .cognito()
+        .delete_identity_pool()
+        .identity_pool_id(&pool)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ResourceNotFoundException");
+    europe
+        .describe_identity_pool()
+        .identity_pool_id(&pool)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn tag_keys_are_one_key_whatever_their_case() {
+    let s = TestServer::start().await;
+    let err = s
+        .cognito()
+        .create_identity_pool()
+        .identity_pool_name("tags")
+        .allow_unauthenticated_identities(false)
+        .identity_pool_tags("Env", "prod")
+        .identity_pool_tags("env", "dev")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidParameterException");
+    let pool = create_pool(&s, "tags", false).await;
+    let arn = pool_arn(&pool);
+    let tag = |k: &'static str, v: &'static str| {
+        s.cognito()
+            .tag_resource()
+            .resource_arn(&arn)
+            .tags(k, v)
+            .send()
+    };
+    tag("Protected", "true").await.unwrap();
+    // Another spelling replaces the tag rather than adding a second one.
+    tag("protected", "false").await.unwrap();
+    let tags = s
+        .cognito()
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap();
+    assert_eq!(tags.len(), 1, "{tags:?}");
+    assert_eq!(tags["protected"], "false");
+    s.cognito()
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("PROTECTED")
+        .send()
+        .await
+        .unwrap();
+    let tags = s
+        .cognito()
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap_or_default();
+    assert!(tags.is_empty(), "{tags:?}");
+}
