@@ -2,6 +2,8 @@
 //! attached managed policies, customer managed policies, and OpenID
 //! Connect providers.
 
+use std::collections::BTreeMap;
+
 use crate::access::{ANY_RESOURCE, Access, Caller};
 use crate::error::{Error, Result};
 use crate::ids;
@@ -131,6 +133,49 @@ pub struct NewRole {
     pub description: Option<String>,
     pub max_session_duration: Option<i64>,
     pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// An IAM entity named by its ARN: of an account, tagged.
+trait Entity {
+    fn account(&self) -> &str;
+    fn tags(&self) -> &BTreeMap<String, String>;
+}
+
+macro_rules! entities {
+    ($($t:ty),*) => {$(
+        impl Entity for $t {
+            fn account(&self) -> &str {
+                &self.account
+            }
+            fn tags(&self) -> &BTreeMap<String, String> {
+                &self.tags
+            }
+        }
+    )*};
+}
+
+entities!(ManagedPolicy, OidcProvider, SamlProvider);
+
+impl Cognate {
+    /// The entity the store holds under `arn` (`found`), in the caller's
+    /// account, once `caller` may perform `operation` on it (with its
+    /// tags); `missing` if there is none.
+    async fn authorized_entity<T: Entity>(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        arn: &str,
+        found: Option<T>,
+        missing: Error,
+    ) -> Result<T> {
+        let found = found.filter(|e| e.account() == caller.account);
+        let access = match &found {
+            Some(e) => Access::new(operation, arn).resource_tags(e.tags()),
+            None => Access::new(operation, arn),
+        };
+        self.authorize_access(caller, access).await?;
+        found.ok_or(missing)
+    }
 }
 
 impl Cognate {
@@ -442,17 +487,9 @@ impl Cognate {
         operation: Operation,
         arn: &str,
     ) -> Result<ManagedPolicy> {
-        let policy = self
-            .store
-            .get_managed_policy(arn)
-            .await?
-            .filter(|p| p.account == caller.account);
-        let access = match &policy {
-            Some(p) => Access::new(operation, arn).resource_tags(&p.tags),
-            None => Access::new(operation, arn),
-        };
-        self.authorize_access(caller, access).await?;
-        policy.ok_or_else(|| no_such_policy(arn))
+        let found = self.store.get_managed_policy(arn).await?;
+        self.authorized_entity(caller, operation, arn, found, no_such_policy(arn))
+            .await
     }
 
     /// GetPolicy.
@@ -649,19 +686,11 @@ impl Cognate {
         operation: Operation,
         arn: &str,
     ) -> Result<OidcProvider> {
-        let provider = self
-            .store
-            .get_oidc_provider(arn)
-            .await?
-            .filter(|p| p.account == caller.account);
-        let access = match &provider {
-            Some(p) => Access::new(operation, arn).resource_tags(&p.tags),
-            None => Access::new(operation, arn),
-        };
-        self.authorize_access(caller, access).await?;
-        provider.ok_or_else(|| {
-            Error::NoSuchEntity(format!("OpenIDConnect Provider not found for arn {arn}"))
-        })
+        let found = self.store.get_oidc_provider(arn).await?;
+        let missing =
+            Error::NoSuchEntity(format!("OpenIDConnect Provider not found for arn {arn}"));
+        self.authorized_entity(caller, operation, arn, found, missing)
+            .await
     }
 
     /// GetOpenIDConnectProvider.
@@ -762,17 +791,10 @@ impl Cognate {
         operation: Operation,
         arn: &str,
     ) -> Result<SamlProvider> {
-        let provider = self
-            .store
-            .get_saml_provider(arn)
-            .await?
-            .filter(|p| p.account == caller.account);
-        let access = match &provider {
-            Some(p) => Access::new(operation, arn).resource_tags(&p.tags),
-            None => Access::new(operation, arn),
-        };
-        self.authorize_access(caller, access).await?;
-        provider.ok_or_else(|| Error::NoSuchEntity(format!("SAMLProvider not found for arn {arn}")))
+        let found = self.store.get_saml_provider(arn).await?;
+        let missing = Error::NoSuchEntity(format!("SAMLProvider not found for arn {arn}"));
+        self.authorized_entity(caller, operation, arn, found, missing)
+            .await
     }
 
     /// GetSAMLProvider.

@@ -12,22 +12,15 @@ use serde_json::{Value, json};
 
 use crate::common::{
     ACCOUNT, Raw, Signing, TestServer, allow, basic_session, call_as, code, create_pool,
-    create_role, guest_session, identity_count, identity_exists, message, new_guest, pool_arn,
-    set_pool_role, trust, vended,
+    create_role, guest_session, identity_count, identity_exists, login_identity, message,
+    new_guest, pool_arn, query_as, register_oidc, set_pool_role, trust,
+    two_pools_and_a_session_of_the_first, vended,
 };
 
 #[tokio::test]
 async fn a_session_scoped_to_one_pool_cannot_reach_another_pools_identities() {
     let s = TestServer::start().await;
-    let a = create_pool(&s, "pool a", true).await;
-    let b = create_pool(&s, "pool b", true).await;
-    let creds = guest_session(
-        &s,
-        &a,
-        "OnlyPoolA",
-        &allow(&["cognito-identity:*"], &[&pool_arn(&a)]),
-    )
-    .await;
+    let (a, b, creds) = two_pools_and_a_session_of_the_first(&s).await;
     let a_guest = new_guest(&s, &a).await;
     let b_guest = new_guest(&s, &b).await;
 
@@ -153,16 +146,7 @@ async fn a_repeated_member_does_not_skip_the_guest_limits() {
 async fn a_third_party_token_cannot_choose_its_role() {
     let s = TestServer::start().await;
     let idp = OidcProvider::start().await;
-    let provider = s
-        .iam()
-        .create_open_id_connect_provider()
-        .url(idp.issuer())
-        .client_id_list("client")
-        .send()
-        .await
-        .unwrap()
-        .open_id_connect_provider_arn
-        .unwrap();
+    let provider = register_oidc(&s, &idp, "client").await;
     let pool = s
         .cognito()
         .create_identity_pool()
@@ -183,15 +167,7 @@ async fn a_third_party_token_cannot_choose_its_role() {
         "cognate:saml_roles": [privileged],
     }));
     let anon = s.anonymous_cognito();
-    let id = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .logins(idp.logins_key(), &token)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let id = login_identity(&s, &pool, &idp.logins_key(), &token).await;
     for custom in [None, Some(privileged.as_str())] {
         let vended_creds = anon
             .get_credentials_for_identity()
@@ -884,16 +860,7 @@ async fn a_pool_admin_cannot_pick_a_role_through_a_token_mapping_of_its_own_issu
     let s = TestServer::start().await;
     let idp = OidcProvider::start().await;
     let pool = create_pool(&s, "mapped", false).await;
-    let provider = s
-        .iam()
-        .create_open_id_connect_provider()
-        .url(idp.issuer())
-        .client_id_list("client")
-        .send()
-        .await
-        .unwrap()
-        .open_id_connect_provider_arn
-        .unwrap();
+    let provider = register_oidc(&s, &idp, "client").await;
     let privileged = create_role(&s, "Everything", &trust(&pool, "authenticated")).await;
     // A session that administers the pool, and may pass no role.
     let guests = create_pool(&s, "admins", true).await;
@@ -928,15 +895,7 @@ async fn a_pool_admin_cannot_pick_a_role_through_a_token_mapping_of_its_own_issu
         "cognito:roles": [privileged],
     }));
     let anon = s.anonymous_cognito();
-    let id = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .logins(idp.logins_key(), &token)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let id = login_identity(&s, &pool, &idp.logins_key(), &token).await;
     let err = anon
         .get_credentials_for_identity()
         .identity_id(&id)
@@ -998,35 +957,23 @@ async fn request_condition_keys_reach_the_policies() {
     })
     .to_string();
     let creds = basic_session(&s, &pool, "SelfService", &policy).await;
-    let iam_as = |action: &str, policy_arn: &str| {
-        Raw::query_params(&[
-            ("Action", action),
+    let attach = |policy_arn: &str| {
+        let (s, creds) = (&s, &creds);
+        let params = [
+            ("Action", "AttachRolePolicy"),
             ("Version", "2010-05-08"),
             ("RoleName", "SelfService"),
             ("PolicyArn", policy_arn),
-        ])
-    };
-    let send = |raw: Raw, service: &'static str| {
-        let (s, creds) = (&s, &creds);
+        ]
+        .map(|(k, v)| (k, v.to_string()));
         async move {
-            let mut raw = raw;
-            raw.headers.push((
-                "x-amz-security-token".into(),
-                creds.session_token().unwrap().to_string(),
-            ));
-            raw.signed(
-                s,
-                (creds.access_key_id(), creds.secret_access_key()),
-                service,
-                SystemTime::now(),
-            )
-            .send(s)
-            .await
+            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            query_as(s, creds, "iam", &params).await
         }
     };
-    let r = send(iam_as("AttachRolePolicy", &admin_policy), "iam").await;
+    let r = attach(&admin_policy).await;
     assert_eq!(r.xml_error(), "AccessDenied", "{}", r.body);
-    let r = send(iam_as("AttachRolePolicy", &readonly_policy), "iam").await;
+    let r = attach(&readonly_policy).await;
     assert_eq!(r.status, 200, "{}", r.body);
     // aws:SourceIp and aws:RequestedRegion: the session calls from loopback.
     let r = call_as(&s, &creds, "ListIdentityPools", &json!({"MaxResults": 5})).await;
@@ -1089,15 +1036,7 @@ async fn a_json_calls_operation_must_be_signed() {
 #[tokio::test]
 async fn denials_tell_nothing_of_what_the_caller_may_not_see() {
     let s = TestServer::start().await;
-    let a = create_pool(&s, "a", true).await;
-    let b = create_pool(&s, "b", true).await;
-    let creds = guest_session(
-        &s,
-        &a,
-        "OnlyA",
-        &allow(&["cognito-identity:*"], &[&pool_arn(&a)]),
-    )
-    .await;
+    let (a, b, creds) = two_pools_and_a_session_of_the_first(&s).await;
     let b_guest = new_guest(&s, &b).await;
     // Another pool's identity and one that does not exist are denied alike.
     let denied = |id: String| {
@@ -1134,25 +1073,17 @@ async fn denials_tell_nothing_of_what_the_caller_may_not_see() {
     assert!(!r.body.contains(&b), "{}", r.body);
     // A role is named as IAM names it, not by its ARN (which has its path).
     create_role(&s, "Hidden", &trust(&a, "*")).await;
-    let r = Raw::query_params(&[
-        ("Action", "GetRole"),
-        ("Version", "2010-05-08"),
-        ("RoleName", "Hidden"),
-    ]);
-    let mut raw = r;
-    raw.headers.push((
-        "x-amz-security-token".into(),
-        creds.session_token().unwrap().to_string(),
-    ));
-    let r = raw
-        .signed(
-            &s,
-            (creds.access_key_id(), creds.secret_access_key()),
-            "iam",
-            SystemTime::now(),
-        )
-        .send(&s)
-        .await;
+    let r = query_as(
+        &s,
+        &creds,
+        "iam",
+        &[
+            ("Action", "GetRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "Hidden"),
+        ],
+    )
+    .await;
     assert_eq!(r.xml_error(), "AccessDenied", "{}", r.body);
     assert!(
         r.xml_message().ends_with("on resource: role Hidden"),

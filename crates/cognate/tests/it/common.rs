@@ -351,6 +351,20 @@ impl Raw {
         self
     }
 
+    /// Signed now with temporary credentials, their session token included.
+    pub fn signed_as(mut self, server: &TestServer, creds: &Credentials, service: &str) -> Raw {
+        if let Some(token) = creds.session_token() {
+            self.headers
+                .push(("x-amz-security-token".into(), token.to_string()));
+        }
+        self.signed(
+            server,
+            (creds.access_key_id(), creds.secret_access_key()),
+            service,
+            std::time::SystemTime::now(),
+        )
+    }
+
     pub fn admin_signed(self, server: &TestServer, service: &str) -> Raw {
         let key = (
             server.server.admin_access_key_id.clone(),
@@ -655,8 +669,8 @@ pub async fn new_guest(s: &TestServer, pool_id: &str) -> String {
         .unwrap()
 }
 
-/// Guest credentials of `pool_id` whose role allows `policy`.
-pub async fn guest_session(s: &TestServer, pool_id: &str, role: &str, policy: &str) -> Credentials {
+/// A role `role` for the guests of `pool_id`, with the inline `policy`.
+async fn guest_role(s: &TestServer, pool_id: &str, role: &str, policy: &str) -> String {
     let role_arn = create_role(s, role, &trust(pool_id, "unauthenticated")).await;
     s.iam()
         .put_role_policy()
@@ -666,6 +680,12 @@ pub async fn guest_session(s: &TestServer, pool_id: &str, role: &str, policy: &s
         .send()
         .await
         .unwrap();
+    role_arn
+}
+
+/// Guest credentials of `pool_id` whose role allows `policy`.
+pub async fn guest_session(s: &TestServer, pool_id: &str, role: &str, policy: &str) -> Credentials {
+    let role_arn = guest_role(s, pool_id, role, policy).await;
     set_pool_role(s, pool_id, "unauthenticated", &role_arn).await;
     let id = new_guest(s, pool_id).await;
     let out = s
@@ -682,15 +702,7 @@ pub async fn guest_session(s: &TestServer, pool_id: &str, role: &str, policy: &s
 /// AssumeRoleWithWebIdentity): the role's policies without the guest
 /// scope-down policy of the enhanced flow.
 pub async fn basic_session(s: &TestServer, pool_id: &str, role: &str, policy: &str) -> Credentials {
-    let role_arn = create_role(s, role, &trust(pool_id, "unauthenticated")).await;
-    s.iam()
-        .put_role_policy()
-        .role_name(role)
-        .policy_name("scope")
-        .policy_document(policy)
-        .send()
-        .await
-        .unwrap();
+    let role_arn = guest_role(s, pool_id, role, policy).await;
     let id = new_guest(s, pool_id).await;
     let token = s
         .anonymous_cognito()
@@ -727,18 +739,40 @@ pub async fn call_as(
     operation: &str,
     body: &Value,
 ) -> RawResponse {
-    let mut raw = Raw::json(operation, &body.to_string());
-    let token = creds.session_token().unwrap();
-    raw.headers
-        .push(("x-amz-security-token".into(), token.to_string()));
-    raw.signed(
-        s,
-        (creds.access_key_id(), creds.secret_access_key()),
-        "cognito-identity",
-        std::time::SystemTime::now(),
-    )
-    .send(s)
-    .await
+    Raw::json(operation, &body.to_string())
+        .signed_as(s, creds, "cognito-identity")
+        .send(s)
+        .await
+}
+
+/// A Query call of `service` signed with `creds`.
+pub async fn query_as(
+    s: &TestServer,
+    creds: &Credentials,
+    service: &str,
+    params: &[(&str, &str)],
+) -> RawResponse {
+    Raw::query_params(params)
+        .signed_as(s, creds, service)
+        .send(s)
+        .await
+}
+
+/// The OIDC fixture registered in IAM with one client id: its ARN.
+pub async fn register_oidc(
+    s: &TestServer,
+    idp: &cognate_testkit::OidcProvider,
+    client: &str,
+) -> String {
+    s.iam()
+        .create_open_id_connect_provider()
+        .url(idp.issuer())
+        .client_id_list(client)
+        .send()
+        .await
+        .unwrap()
+        .open_id_connect_provider_arn
+        .unwrap()
 }
 
 pub async fn identity_exists(s: &TestServer, id: &str) -> bool {
@@ -747,4 +781,32 @@ pub async fn identity_exists(s: &TestServer, id: &str) -> bool {
         Err(e) if code(&e) == "ResourceNotFoundException" => false,
         Err(e) => panic!("{e:?}"),
     }
+}
+
+/// The identity GetId gives for one login.
+pub async fn login_identity(s: &TestServer, pool_id: &str, key: &str, token: &str) -> String {
+    s.anonymous_cognito()
+        .get_id()
+        .identity_pool_id(pool_id)
+        .logins(key, token)
+        .send()
+        .await
+        .unwrap()
+        .identity_id
+        .unwrap()
+}
+
+/// Two pools, and a guest session of the first whose role may do
+/// anything to it (`cognito-identity:*` on its ARN) and nothing else.
+pub async fn two_pools_and_a_session_of_the_first(s: &TestServer) -> (String, String, Credentials) {
+    let a = create_pool(s, "pool a", true).await;
+    let b = create_pool(s, "pool b", true).await;
+    let creds = guest_session(
+        s,
+        &a,
+        "OnlyPoolA",
+        &allow(&["cognito-identity:*"], &[&pool_arn(&a)]),
+    )
+    .await;
+    (a, b, creds)
 }

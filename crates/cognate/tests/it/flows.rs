@@ -14,7 +14,9 @@ use cognate_testkit::{BadToken, CognitoUserPool, OidcProvider};
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 
-use crate::common::{Raw, TestServer, code, create_role, message, trust, vended, verify_with_jwks};
+use crate::common::{
+    Raw, TestServer, code, create_role, message, register_oidc, trust, vended, verify_with_jwks,
+};
 
 const CLIENT: &str = "app-client-1";
 
@@ -27,17 +29,7 @@ struct Setup {
 }
 
 async fn oidc_pool(s: &TestServer, idp: &OidcProvider, allow_guests: bool) -> Setup {
-    let arn = s
-        .iam()
-        .create_open_id_connect_provider()
-        .url(idp.issuer())
-        .client_id_list(CLIENT)
-        .send()
-        .await
-        .unwrap()
-        .open_id_connect_provider_arn()
-        .unwrap()
-        .to_string();
+    let arn = register_oidc(s, idp, CLIENT).await;
     let pool_id = s
         .cognito()
         .create_identity_pool()

@@ -13,7 +13,7 @@ use aws_sdk_sts::types::PolicyDescriptorType;
 use cognate_testkit::{BadToken, OidcProvider};
 use serde_json::json;
 
-use crate::common::{Raw, TestServer, code, create_role, message};
+use crate::common::{Raw, TestServer, code, create_role, message, register_oidc};
 
 const ACCOUNT: &str = "000000000000";
 const CLIENT: &str = "sts-client-1";
@@ -235,17 +235,7 @@ async fn guest_basic_flow_to_get_caller_identity() {
 async fn authenticated_basic_flow_with_an_oidc_login() {
     let s = TestServer::start().await;
     let idp = OidcProvider::start().await;
-    let provider_arn = s
-        .iam()
-        .create_open_id_connect_provider()
-        .url(idp.issuer())
-        .client_id_list(CLIENT)
-        .send()
-        .await
-        .unwrap()
-        .open_id_connect_provider_arn()
-        .unwrap()
-        .to_string();
+    let provider_arn = register_oidc(&s, &idp, CLIENT).await;
     let pool_id = create_pool(&s, "oidc basic", Some(&provider_arn)).await;
     let auth_role = create_role(&s, "OidcAuth", &cognito_trust(&pool_id, "authenticated")).await;
     let unauth_role = create_role(

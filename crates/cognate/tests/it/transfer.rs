@@ -9,7 +9,7 @@ use aws_credential_types::Credentials;
 use cognate_testkit::OidcProvider;
 use serde_json::json;
 
-use crate::common::TestServer;
+use crate::common::{TestServer, register_oidc};
 
 fn cognate(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognate"));
@@ -33,16 +33,7 @@ fn records(path: &std::path::Path) -> BTreeSet<String> {
 async fn export_then_import_preserves_everything() {
     let s = TestServer::start().await;
     let idp = OidcProvider::start().await;
-    let arn = s
-        .iam()
-        .create_open_id_connect_provider()
-        .url(idp.issuer())
-        .client_id_list("c1")
-        .send()
-        .await
-        .unwrap()
-        .open_id_connect_provider_arn
-        .unwrap();
+    let arn = register_oidc(&s, &idp, "c1").await;
     let saml_metadata = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../cognate-saml/tests/vectors/metadata.xml"
