@@ -255,7 +255,7 @@ impl Cognate {
             Some(role) if role.account == caller.account => role,
             _ => {
                 let name = parse_role_arn(arn).map(|(_, _, n)| n).unwrap_or(arn);
-                return Err(Error::NoSuchEntity(format!(
+                return Err(Error::ResourceNotFound(format!(
                     "The role with name {name} cannot be found."
                 )));
             }

@@ -20,8 +20,10 @@ pub enum Error {
     InvalidParameter(String),
     #[error("{0}")]
     NotAuthorized(String),
+    /// Cognito's ResourceNotFoundException, IAM's NoSuchEntity.
     #[error("{0}")]
     ResourceNotFound(String),
+    /// Cognito's ResourceConflictException, IAM's EntityAlreadyExists.
     #[error("{0}")]
     ResourceConflict(String),
     #[error("{0}")]
@@ -39,11 +41,8 @@ pub enum Error {
     /// The caller is authenticated but its policies do not allow the call.
     #[error("{0}")]
     AccessDenied(String),
-    // IAM and STS specific kinds.
-    #[error("{0}")]
-    NoSuchEntity(String),
-    #[error("{0}")]
-    EntityAlreadyExists(String),
+    // IAM and STS specific kinds (IAM's NoSuchEntity and
+    // EntityAlreadyExists are ResourceNotFound and ResourceConflict).
     #[error("{0}")]
     MalformedPolicyDocument(String),
     #[error("{0}")]

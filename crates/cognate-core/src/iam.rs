@@ -73,15 +73,15 @@ pub fn oidc_arn_host_path(arn: &str) -> Option<&str> {
 }
 
 fn no_such_role(name: &str) -> Error {
-    Error::NoSuchEntity(format!("The role with name {name} cannot be found."))
+    Error::ResourceNotFound(format!("The role with name {name} cannot be found."))
 }
 
 fn no_such_policy(arn: &str) -> Error {
-    Error::NoSuchEntity(format!("Policy {arn} was not found."))
+    Error::ResourceNotFound(format!("Policy {arn} was not found."))
 }
 
 fn not_attachable(arn: &str) -> Error {
-    Error::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
+    Error::ResourceNotFound(format!("Policy {arn} does not exist or is not attachable."))
 }
 
 /// IAM paths: `/` or `/segment/.../`.
@@ -207,7 +207,7 @@ impl Cognate {
         };
         self.store.insert_role(&role).await.map_err(|e| match e {
             crate::store::StoreError::AlreadyExists(_) => {
-                Error::EntityAlreadyExists(format!("Role with name {} already exists.", role.name))
+                Error::ResourceConflict(format!("Role with name {} already exists.", role.name))
             }
             other => other.into(),
         })?;
@@ -366,7 +366,7 @@ impl Cognate {
             .get(policy_name)
             .cloned()
             .ok_or_else(|| {
-                Error::NoSuchEntity(format!(
+                Error::ResourceNotFound(format!(
                     "The role policy with name {policy_name} cannot be found."
                 ))
             })
@@ -382,7 +382,7 @@ impl Cognate {
             .authorized_role(caller, Operation::DeleteRolePolicy, role_name)
             .await?;
         if role.inline_policies.remove(policy_name).is_none() {
-            return Err(Error::NoSuchEntity(format!(
+            return Err(Error::ResourceNotFound(format!(
                 "The role policy with name {policy_name} cannot be found."
             )));
         }
@@ -470,7 +470,7 @@ impl Cognate {
             .insert_managed_policy(&policy)
             .await
             .map_err(|e| match e {
-                StoreError::AlreadyExists(_) => Error::EntityAlreadyExists(format!(
+                StoreError::AlreadyExists(_) => Error::ResourceConflict(format!(
                     "A policy called {} already exists. Duplicate names are not allowed.",
                     policy.name
                 )),
@@ -508,7 +508,7 @@ impl Cognate {
             .authorized_policy(caller, Operation::GetPolicyVersion, arn)
             .await?;
         let version = policy.version(version_id).cloned().ok_or_else(|| {
-            Error::NoSuchEntity(format!(
+            Error::ResourceNotFound(format!(
                 "Policy {arn} version {version_id} does not exist or is not attachable."
             ))
         })?;
@@ -671,7 +671,7 @@ impl Cognate {
             .await
             .map_err(|e| match e {
                 crate::store::StoreError::AlreadyExists(_) => {
-                    Error::EntityAlreadyExists(format!("Provider with url {url} already exists."))
+                    Error::ResourceConflict(format!("Provider with url {url} already exists."))
                 }
                 other => other.into(),
             })?;
@@ -688,7 +688,7 @@ impl Cognate {
     ) -> Result<OidcProvider> {
         let found = self.store.get_oidc_provider(arn).await?;
         let missing =
-            Error::NoSuchEntity(format!("OpenIDConnect Provider not found for arn {arn}"));
+            Error::ResourceNotFound(format!("OpenIDConnect Provider not found for arn {arn}"));
         self.authorized_entity(caller, operation, arn, found, missing)
             .await
     }
@@ -776,7 +776,7 @@ impl Cognate {
             .await
             .map_err(|e| match e {
                 crate::store::StoreError::AlreadyExists(_) => {
-                    Error::EntityAlreadyExists(format!("SAMLProvider named {name} already exists."))
+                    Error::ResourceConflict(format!("SAMLProvider named {name} already exists."))
                 }
                 other => other.into(),
             })?;
@@ -792,7 +792,7 @@ impl Cognate {
         arn: &str,
     ) -> Result<SamlProvider> {
         let found = self.store.get_saml_provider(arn).await?;
-        let missing = Error::NoSuchEntity(format!("SAMLProvider not found for arn {arn}"));
+        let missing = Error::ResourceNotFound(format!("SAMLProvider not found for arn {arn}"));
         self.authorized_entity(caller, operation, arn, found, missing)
             .await
     }

@@ -28,7 +28,7 @@ use crate::{auth, cognito, query};
 
 /// Header names as constants: a name given as text is parsed on every use.
 const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
-pub const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -101,31 +101,72 @@ async fn api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let response = match serve_call(&state, peer, request, &request_id).await {
+        Ok((operation, response)) => {
+            state
+                .metrics
+                .record(operation, Outcome::Success, started.elapsed());
+            response
+        }
+        Err(Refused {
+            operation,
+            protocol,
+            error,
+        }) => {
+            match operation {
+                Some(operation) => {
+                    let outcome = if error.is_server_fault() {
+                        Outcome::ServerError
+                    } else {
+                        Outcome::ClientError
+                    };
+                    state.metrics.record(operation, outcome, started.elapsed());
+                }
+                None => state.metrics.record_unparsed(),
+            }
+            error.render(protocol, &request_id)
+        }
+    };
+    finish(response, &request_id)
+}
+
+/// A request answered with an error: the operation, if it was known, and
+/// the protocol to answer in.
+struct Refused {
+    operation: Option<Operation>,
+    protocol: Protocol,
+    error: ApiError,
+}
+
+/// Reads, parses, limits, authenticates and dispatches one request.
+async fn serve_call(
+    state: &AppState,
+    peer: SocketAddr,
+    request: Request,
+    request_id: &str,
+) -> Result<(Operation, Response), Refused> {
     // Taken apart rather than extracted piece by piece: the `HeaderMap`
     // extractor clones every header.
     let (parts, body) = request.into_parts();
     let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
-    let started = Instant::now();
-    let request_id = new_request_id();
-    let hint = protocol_hint(&headers);
-    let too_large = || {
-        ApiError::new(
-            "RequestEntityTooLargeException",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "Request body exceeds the limit of {} bytes.",
-                state.max_body_bytes
-            ),
-        )
+    let unparsed = |protocol, error| Refused {
+        operation: None,
+        protocol,
+        error,
     };
+    let hint = protocol_hint(&headers);
     // A declared length over the limit is refused before any byte is read.
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
-        state.metrics.record_unparsed();
-        return finish(too_large().render(hint, &request_id));
+        return Err(unparsed(
+            hint,
+            ApiError::body_too_large(state.max_body_bytes),
+        ));
     }
     // A client that stops sending must not hold the connection forever.
     let body = match tokio::time::timeout(
@@ -136,30 +177,23 @@ async fn api(
     {
         Ok(Ok(b)) => b,
         Ok(Err(_)) => {
-            state.metrics.record_unparsed();
-            return finish(too_large().render(hint, &request_id));
+            return Err(unparsed(
+                hint,
+                ApiError::body_too_large(state.max_body_bytes),
+            ));
         }
-        Err(_) => {
-            state.metrics.record_unparsed();
-            return finish(
-                ApiError::new(
-                    "RequestTimeoutException",
-                    StatusCode::REQUEST_TIMEOUT,
-                    "The request body was not received in time.",
-                )
-                .render(hint, &request_id),
-            );
-        }
+        Err(_) => return Err(unparsed(hint, ApiError::body_timeout())),
     };
-    let call = match parse_call(&method, &uri, &headers, body.clone()) {
-        Ok(call) => call,
-        Err((protocol, error)) => {
-            state.metrics.record_unparsed();
-            return finish(error.render(protocol, &request_id));
-        }
-    };
+    let call = parse_call(&method, &uri, &headers, body.clone())
+        .map_err(|(protocol, error)| unparsed(protocol, error))?;
     let (operation, protocol) = (call.operation, call.protocol);
+    let refused = |error| Refused {
+        operation: Some(operation),
+        protocol,
+        error,
+    };
     let client = state.trusted_proxies.client_address(peer.ip(), &headers);
+    check_limits(state, &call, client).map_err(refused)?;
     let origin = Origin {
         source_ip: client,
         secure_transport: state.trusted_proxies.secure_transport(peer.ip(), &headers),
@@ -170,43 +204,15 @@ async fn api(
         headers: &headers,
         body: &body,
     };
-    let result = match check_limits(&state, &call, client) {
-        Ok(()) => match auth::authenticate(&state, &call, &parts, origin) {
-            Ok(caller) => {
-                let cx = Context {
-                    state: &state,
-                    caller,
-                    client,
-                    request_id: &request_id,
-                };
-                dispatch(&cx, call).await
-            }
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
+    let caller = auth::authenticate(state, &call, &parts, origin).map_err(refused)?;
+    let cx = Context {
+        state,
+        caller,
+        client,
+        request_id,
     };
-    let response = match result {
-        Ok(response) => {
-            state
-                .metrics
-                .record(operation, Outcome::Success, started.elapsed());
-            response
-        }
-        Err(error) => {
-            let outcome = if error.is_server_fault() {
-                Outcome::ServerError
-            } else {
-                Outcome::ClientError
-            };
-            state.metrics.record(operation, outcome, started.elapsed());
-            error.render(protocol, &request_id)
-        }
-    };
-    let mut response = finish(response);
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(X_AMZN_REQUEST_ID, v);
-    }
-    response
+    let response = dispatch(&cx, call).await.map_err(refused)?;
+    Ok((operation, response))
 }
 
 /// The abuse limit of unsigned calls by source address. (New guests are
@@ -222,9 +228,13 @@ fn check_limits(state: &AppState, call: &Call, client: std::net::IpAddr) -> Resu
     Ok(())
 }
 
-/// Headers every API response carries (browser SDKs call directly).
-fn finish(mut response: Response) -> Response {
+/// Headers every API response carries: its request id, and what browser
+/// SDKs, which call directly, need.
+fn finish(mut response: Response, request_id: &str) -> Response {
     let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert(X_AMZN_REQUEST_ID, v);
+    }
     h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     h.insert(
         ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -253,15 +263,8 @@ fn parse_json_call(
     body: axum::body::Bytes,
 ) -> Result<Call, ApiError> {
     let target = target.to_str().unwrap_or("");
-    let operation = Operation::from_json_target(target).ok_or_else(|| {
-        ApiError::new(
-            "UnknownOperationException",
-            StatusCode::BAD_REQUEST,
-            format!(
-                "Unknown operation: '{target}'. Expected AWSCognitoIdentityService.<Operation>."
-            ),
-        )
-    })?;
+    let operation =
+        Operation::from_json_target(target).ok_or_else(|| ApiError::unknown_operation(target))?;
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -271,13 +274,9 @@ fn parse_json_call(
         media_type,
         "application/x-amz-json-1.1" | "application/x-amz-json-1.0" | "application/json" | ""
     ) {
-        return Err(ApiError::new(
-            "SerializationException",
-            StatusCode::BAD_REQUEST,
-            format!(
-                "Unsupported content type '{media_type}'; expected application/x-amz-json-1.1."
-            ),
-        ));
+        return Err(ApiError::serialization(format!(
+            "Unsupported content type '{media_type}'; expected application/x-amz-json-1.1."
+        )));
     }
     Ok(Call {
         operation,

@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use axum::body::Bytes;
 use cognate_core::Caller;
 
+use crate::form::Params;
 use crate::operation::Operation;
-use crate::query::Params;
 use crate::state::AppState;
 use crate::wire_error::Protocol;
 

@@ -1,11 +1,13 @@
 //! The HTTP face of cognate: one endpoint for Cognito Identity (JSON 1.1),
 //! STS and IAM (Query), plus health, metrics and OpenID discovery.
 
+pub mod admin_key;
 pub mod app;
 pub mod auth;
 pub mod call;
 pub mod client_address;
 pub mod cognito;
+pub mod form;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
@@ -17,6 +19,6 @@ pub mod validate;
 pub mod wire_error;
 pub mod xml;
 
+pub use admin_key::AdminKey;
 pub use app::router;
-pub use auth::AdminKey;
 pub use state::AppState;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use cognate_core::Cognate;
 
-use crate::auth::{AdminKey, AdminSigningKeys};
+use crate::admin_key::{AdminKey, AdminSigningKeys};
 use crate::client_address::TrustedProxies;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;

@@ -25,12 +25,61 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(code: &'static str, status: StatusCode, message: impl Into<String>) -> Self {
+    fn new(code: &'static str, status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             code,
             message: message.into(),
             status,
         }
+    }
+
+    /// A body over `limit` bytes.
+    pub fn body_too_large(limit: usize) -> ApiError {
+        ApiError::new(
+            "RequestEntityTooLargeException",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body exceeds the limit of {limit} bytes."),
+        )
+    }
+
+    /// A body that did not arrive in time.
+    pub fn body_timeout() -> ApiError {
+        ApiError::new(
+            "RequestTimeoutException",
+            StatusCode::REQUEST_TIMEOUT,
+            "The request body was not received in time.",
+        )
+    }
+
+    /// An `X-Amz-Target` that names no operation.
+    pub fn unknown_operation(target: &str) -> ApiError {
+        ApiError::new(
+            "UnknownOperationException",
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Unknown operation: '{target}'. Expected AWSCognitoIdentityService.<Operation>."
+            ),
+        )
+    }
+
+    /// A JSON body that is not the operation's input.
+    pub fn serialization(message: impl Into<String>) -> ApiError {
+        ApiError::new("SerializationException", StatusCode::BAD_REQUEST, message)
+    }
+
+    /// A Query request that is not well formed (`MalformedQueryString`,
+    /// `MissingAction`, `InvalidAction`, ...).
+    pub fn bad_query(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(code, StatusCode::BAD_REQUEST, message)
+    }
+
+    /// An operation this server does not implement.
+    pub fn not_implemented(operation: crate::operation::Operation) -> ApiError {
+        ApiError::new(
+            "NotImplementedException",
+            StatusCode::NOT_IMPLEMENTED,
+            format!("{operation} is not implemented by this server yet."),
+        )
     }
 
     pub fn is_server_fault(&self) -> bool {
@@ -49,12 +98,10 @@ impl ApiError {
                     json("InvalidParameterException")
                 }
                 Error::NotAuthorized(_) => json("NotAuthorizedException"),
-                Error::ResourceNotFound(_) | Error::NoSuchEntity(_) => {
-                    json("ResourceNotFoundException")
+                Error::ResourceNotFound(_) => json("ResourceNotFoundException"),
+                Error::ResourceConflict(_) | Error::DeleteConflict(_) => {
+                    json("ResourceConflictException")
                 }
-                Error::ResourceConflict(_)
-                | Error::EntityAlreadyExists(_)
-                | Error::DeleteConflict(_) => json("ResourceConflictException"),
                 Error::LimitExceeded(_) => json("LimitExceededException"),
                 Error::InvalidIdentityPoolConfiguration(_) => {
                     json("InvalidIdentityPoolConfigurationException")
@@ -80,12 +127,8 @@ impl ApiError {
                     }
                     Error::InvalidParameter(_) => q("InvalidParameterValue", S::BAD_REQUEST),
                     Error::InvalidInput(_) => q("InvalidInput", S::BAD_REQUEST),
-                    Error::NoSuchEntity(_) | Error::ResourceNotFound(_) => {
-                        q("NoSuchEntity", S::NOT_FOUND)
-                    }
-                    Error::EntityAlreadyExists(_) | Error::ResourceConflict(_) => {
-                        q("EntityAlreadyExists", S::CONFLICT)
-                    }
+                    Error::ResourceNotFound(_) => q("NoSuchEntity", S::NOT_FOUND),
+                    Error::ResourceConflict(_) => q("EntityAlreadyExists", S::CONFLICT),
                     Error::DeleteConflict(_) => q("DeleteConflict", S::CONFLICT),
                     Error::LimitExceeded(_) => q("LimitExceeded", S::CONFLICT),
                     Error::MalformedPolicyDocument(_) => {
@@ -197,7 +240,7 @@ impl ApiError {
 
     /// Renders the error in the shape of `protocol`.
     pub fn render(&self, protocol: Protocol, request_id: &str) -> Response {
-        let mut response = match protocol {
+        match protocol {
             Protocol::Json => {
                 let body = serde_json::json!({"__type": self.code, "message": self.message});
                 let mut response = (self.status, body.to_string()).into_response();
@@ -245,12 +288,6 @@ impl ApiError {
                     .insert("content-type", HeaderValue::from_static("text/xml"));
                 response
             }
-        };
-        if let Ok(v) = HeaderValue::from_str(request_id) {
-            response
-                .headers_mut()
-                .insert(crate::app::X_AMZN_REQUEST_ID, v);
         }
-        response
     }
 }

@@ -4,7 +4,6 @@
 //! them. Everything else is a SerializationException that names what is
 //! wrong, so no body reaches a handler in a form its checks did not see.
 
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
@@ -16,7 +15,7 @@ use crate::wire_error::ApiError;
 const MAX_JSON_DEPTH: usize = 127;
 
 fn serialization(message: impl Into<String>) -> ApiError {
-    ApiError::new("SerializationException", StatusCode::BAD_REQUEST, message)
+    ApiError::serialization(message)
 }
 
 /// The operation's input `T` from a request body. An empty body (or only

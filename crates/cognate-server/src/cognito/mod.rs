@@ -112,12 +112,3 @@ pub fn epoch(secs: i64) -> Value {
 pub fn epoch_number(secs: i64) -> f64 {
     secs as f64
 }
-
-/// Answer for operations this server does not implement yet.
-pub fn not_implemented(operation: Operation) -> ApiError {
-    ApiError::new(
-        "NotImplementedException",
-        StatusCode::NOT_IMPLEMENTED,
-        format!("{operation} is not implemented by this server yet."),
-    )
-}

@@ -10,7 +10,6 @@ use cognate_core::service::page_token;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::call::Context;
-use crate::cognito::not_implemented;
 use crate::operation::{Operation, Service};
 use crate::query::{Params, domain};
 use crate::validate::{self as v, Checker};
@@ -766,7 +765,7 @@ pub async fn dispatch(
             c.finish().map_err(err)?;
             cognate.delete_saml_provider(who, &arn).await.map_err(err)?;
         }
-        _ => return Err(not_implemented(operation)),
+        _ => return Err(ApiError::not_implemented(operation)),
     }
     Ok(w)
 }

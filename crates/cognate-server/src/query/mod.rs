@@ -7,69 +7,17 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::call::{Call, Context, Input};
+pub use crate::form::Params;
 use crate::operation::{Operation, QueryFraming, Service};
 use crate::wire_error::{ApiError, Protocol};
 use crate::xml::XmlWriter;
-
-/// Decoded form parameters, in order.
-pub struct Params(Vec<(String, String)>);
-
-impl Params {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `Name.member.1`, `Name.member.2`, ... in index order. An empty list
-    /// is sent as `Name=` by botocore.
-    pub fn list(&self, name: &str) -> Vec<String> {
-        let prefix = format!("{name}.member.");
-        let mut items: Vec<(u32, String)> = self
-            .0
-            .iter()
-            .filter_map(|(k, v)| {
-                let index = k.strip_prefix(&prefix)?.parse().ok()?;
-                Some((index, v.clone()))
-            })
-            .collect();
-        items.sort_by_key(|(i, _)| *i);
-        items.into_iter().map(|(_, v)| v).collect()
-    }
-
-    /// `Name.member.N.<members>`: one parameter set per N, in index order,
-    /// with the `Name.member.N.` prefix removed (lists of structures such
-    /// as `PolicyArns.member.1.arn` or `ContextEntries.member.1.ContextKeyName`).
-    pub fn structs(&self, name: &str) -> Vec<Params> {
-        let prefix = format!("{name}.member.");
-        let mut items: std::collections::BTreeMap<u32, Vec<(String, String)>> =
-            std::collections::BTreeMap::new();
-        for (k, v) in &self.0 {
-            let Some(rest) = k.strip_prefix(&prefix) else {
-                continue;
-            };
-            let Some((index, member)) = rest.split_once('.') else {
-                continue;
-            };
-            let Ok(index) = index.parse::<u32>() else {
-                continue;
-            };
-            items
-                .entry(index)
-                .or_default()
-                .push((member.to_string(), v.clone()));
-        }
-        items.into_values().map(Params).collect()
-    }
-}
 
 /// The query parameters that make a request presigned (as
 /// `cognate_sigv4::parse` tells the forms apart).
 const PRESIGN_PARAMETERS: [&str; 3] = ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"];
 
 fn query_error(code: &'static str, message: String) -> ApiError {
-    ApiError::new(code, StatusCode::BAD_REQUEST, message)
+    ApiError::bad_query(code, message)
 }
 
 pub fn parse_call(

@@ -5,7 +5,6 @@ use cognate_core::sts_saml::{AssumeRoleWithSaml, AssumedSamlRole};
 use cognate_core::{Authority, Caller};
 
 use crate::call::Context;
-use crate::cognito::not_implemented;
 use crate::operation::{Operation, Service};
 use crate::query::{Params, domain};
 use crate::validate::{self as v, Checker};
@@ -26,7 +25,7 @@ pub async fn dispatch(
         Operation::GetCallerIdentity => Ok(caller_identity(&cx.caller)),
         Operation::AssumeRoleWithWebIdentity => assume_role_with_web_identity(cx, params).await,
         Operation::AssumeRoleWithSAML => assume_role_with_saml(cx, params).await,
-        _ => Err(not_implemented(operation)),
+        _ => Err(ApiError::not_implemented(operation)),
     }
 }
 
