@@ -65,7 +65,7 @@ impl Caller {
     /// act on, not even whether it exists.
     pub fn pool_arn(&self, pool_id: &str) -> String {
         let region = ids::region_of(pool_id).unwrap_or(&self.region);
-        ids::pool_arn(region, &self.account, pool_id)
+        crate::arn::pool_arn(region, &self.account, pool_id)
     }
 
     /// Whether `pool` is one the caller's requests can name: of its account

@@ -15,8 +15,8 @@ use cognate_policy::{
 };
 
 use crate::access::{ANY_RESOURCE, Caller};
+use crate::arn::parse_role_arn;
 use crate::error::{Error, Result};
-use crate::iam::parse_role_arn;
 use crate::operation::Operation;
 use crate::service::Cognate;
 use crate::session::Session;

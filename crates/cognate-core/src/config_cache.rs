@@ -21,12 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cognate_policy::Policy;
 
-use crate::access::{Access, Caller};
-use crate::error::Result;
-use crate::iam::parse_role_arn;
 use crate::model::{Pool, Role};
-use crate::operation::Operation;
-use crate::service::Cognate;
 use crate::trust::{TrustMemo, WebIdentity, trust_allows};
 
 /// Entries of each kind kept at most; a full map is emptied (simple, and
@@ -184,78 +179,6 @@ impl ConfigCache {
         }
         inner.roles.insert(key, role);
         true
-    }
-}
-
-impl Cognate {
-    /// Reads the configuration generation for one request: one store call,
-    /// made before any cached lookup of the request.
-    pub(crate) async fn config_view(&self) -> Result<ConfigView> {
-        let generation = self.store.config_generation().await?;
-        Ok(self.config_cache.observe(generation))
-    }
-
-    /// A pool by id, through the cache.
-    pub(crate) async fn cached_pool(
-        &self,
-        view: &ConfigView,
-        id: &str,
-    ) -> Result<Option<Arc<Pool>>> {
-        if let Some(pool) = self.config_cache.pool(view, id) {
-            return Ok(Some(pool));
-        }
-        let Some(pool) = self.store.get_pool(id).await? else {
-            return Ok(None);
-        };
-        let pool = Arc::new(pool);
-        self.config_cache.insert_pool(view, pool.clone());
-        Ok(Some(pool))
-    }
-
-    /// The pool `operation` acts on, through the cache, once `caller` may
-    /// (as `authorized_pool`).
-    pub(crate) async fn authorized_cached_pool(
-        &self,
-        view: &ConfigView,
-        caller: &Caller,
-        operation: Operation,
-        id: &str,
-    ) -> Result<Arc<Pool>> {
-        let pool = self
-            .cached_pool(view, id)
-            .await?
-            .filter(|pool| caller.sees(pool));
-        let mut access = Access::new(operation, caller.pool_arn(id));
-        if let Some(pool) = &pool {
-            access = access.resource_tags(&pool.tags);
-        }
-        self.authorize_access(caller, access).await?;
-        pool.ok_or_else(|| crate::pools::pool_not_found(id))
-    }
-
-    /// The role an ARN names, through the cache (as `role_by_arn`).
-    pub(crate) async fn cached_role_by_arn(
-        &self,
-        view: &ConfigView,
-        arn: &str,
-    ) -> Result<Option<Arc<CachedRole>>> {
-        let Some((account, _, name)) = parse_role_arn(arn) else {
-            return Ok(None);
-        };
-        let role = match self.config_cache.role(view, account, name) {
-            Some(role) => role,
-            None => {
-                let Some(role) = self.store.get_role(account, name).await? else {
-                    return Ok(None);
-                };
-                let role = Arc::new(CachedRole::new(role));
-                self.config_cache.insert_role(view, role.clone());
-                role
-            }
-        };
-        // The path is part of the ARN: a role recreated under another path
-        // is another role.
-        Ok((role.role.arn == arn).then_some(role))
     }
 }
 

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::arn::COGNITO_PROVIDER;
+use crate::arn::parse_role_arn;
 use crate::error::{Error, Result};
 use crate::federation::VerifiedLogin;
-use crate::iam::parse_role_arn;
 use crate::ids;
-use crate::logins::{COGNITO_PROVIDER, LoginUse, VerifiedLogins};
+use crate::logins::{LoginUse, VerifiedLogins};
 use crate::model::{AmbiguousRoleResolution, MatchType, Pool, RoleMappingType};
 use crate::pools::is_user_pool_provider_name;
 use crate::service::Cognate;

@@ -7,9 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::access::Caller;
 use crate::credentials::{amr, principal_tags};
 use crate::error::{Error, Result};
-use crate::identities::{
-    MAX_ATTEMPTS, check_one_per_provider, contended, forbidden, identity_not_found,
-};
+use crate::identities::{MAX_ATTEMPTS, check_one_per_provider, contended};
 use crate::logins::LoginUse;
 use crate::model::{Identity, Login, MergeCause, MergeRecord, Pool};
 use crate::operation::Operation;
@@ -184,7 +182,7 @@ impl Cognate {
                     .get_identity(asked)
                     .await?
                     .filter(|i| i.pool_id == pool.id)
-                    .ok_or_else(|| identity_not_found(asked))?;
+                    .ok_or_else(|| Error::identity_not_found(asked))?;
                 identity.id
             }
             (None, Some(owner)) => owner,
@@ -297,9 +295,9 @@ impl Cognate {
                 .get_identity(identity_id)
                 .await?
                 .filter(|i| i.pool_id == pool.id)
-                .ok_or_else(|| identity_not_found(identity_id))?;
+                .ok_or_else(|| Error::identity_not_found(identity_id))?;
             if identity.disabled {
-                return Err(forbidden(identity_id));
+                return Err(Error::identity_forbidden(identity_id));
             }
             if !identity.logins.contains(&login) {
                 let owner = self.owner_of(&pool, &login).await;

@@ -61,6 +61,23 @@ pub enum Error {
     Internal(String),
 }
 
+impl Error {
+    /// A pool that does not exist (or that the caller cannot see).
+    pub fn pool_not_found(id: &str) -> Error {
+        Error::ResourceNotFound(format!("IdentityPool '{id}' not found."))
+    }
+
+    /// An identity that does not exist (or that the caller cannot see).
+    pub fn identity_not_found(id: &str) -> Error {
+        Error::ResourceNotFound(format!("Identity '{id}' not found."))
+    }
+
+    /// A disabled identity: merged away, or left without logins.
+    pub fn identity_forbidden(id: &str) -> Error {
+        Error::NotAuthorized(format!("Access to Identity '{id}' is forbidden."))
+    }
+}
+
 fn validation_message(errors: &[String]) -> String {
     match errors.len() {
         1 => format!("1 validation error detected: {}", errors.join("; ")),

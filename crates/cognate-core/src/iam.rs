@@ -5,72 +5,17 @@
 use std::collections::BTreeMap;
 
 use crate::access::{ANY_RESOURCE, Access, Caller};
+use crate::arn::{oidc_provider_arn, policy_arn, role_arn, saml_provider_arn};
+pub use crate::arn::{parse_policy_arn, parse_role_arn};
 use crate::error::{Error, Result};
 use crate::ids;
-use crate::model::{
-    ManagedPolicy, ManagedPolicyVersion, OidcProvider, Role, SamlProvider, strip_scheme,
-};
+use crate::model::{ManagedPolicy, ManagedPolicyVersion, OidcProvider, Role, SamlProvider};
 use crate::operation::Operation;
 use crate::service::{Cognate, page_token};
 use crate::store::{PolicyDeletion, StoreError};
 
 /// IAM's default quota of managed policies attached to one role.
 pub const MAX_ATTACHED_POLICIES_PER_ROLE: usize = 10;
-
-/// `arn:aws:iam::<account>:role/<path/><name>` → (account, path, name).
-pub fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (account, rest) = rest.split_once(':')?;
-    let path_and_name = rest.strip_prefix("role/")?;
-    if account.is_empty() || path_and_name.is_empty() {
-        return None;
-    }
-    let (path, name) = match path_and_name.rfind('/') {
-        Some(i) => (&path_and_name[..=i], &path_and_name[i + 1..]),
-        None => ("", path_and_name),
-    };
-    if name.is_empty() {
-        return None;
-    }
-    Some((account, path, name))
-}
-
-pub fn role_arn(account: &str, path: &str, name: &str) -> String {
-    format!("arn:aws:iam::{account}:role{path}{name}")
-}
-
-pub fn policy_arn(account: &str, path: &str, name: &str) -> String {
-    format!("arn:aws:iam::{account}:policy{path}{name}")
-}
-
-/// `arn:aws:iam::<account>:policy/<path/><name>` → (account, path, name).
-pub fn parse_policy_arn(arn: &str) -> Option<(&str, &str, &str)> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (account, rest) = rest.split_once(':')?;
-    let path_and_name = rest.strip_prefix("policy/")?;
-    if account.is_empty() || path_and_name.is_empty() {
-        return None;
-    }
-    let (path, name) = match path_and_name.rfind('/') {
-        Some(i) => (&path_and_name[..=i], &path_and_name[i + 1..]),
-        None => ("", path_and_name),
-    };
-    if name.is_empty() {
-        return None;
-    }
-    Some((account, path, name))
-}
-
-pub fn oidc_provider_arn(account: &str, url: &str) -> String {
-    format!("arn:aws:iam::{account}:oidc-provider/{}", strip_scheme(url))
-}
-
-/// The Logins key an OIDC provider ARN stands for.
-pub fn oidc_arn_host_path(arn: &str) -> Option<&str> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (_, rest) = rest.split_once(':')?;
-    rest.strip_prefix("oidc-provider/")
-}
 
 fn no_such_role(name: &str) -> Error {
     Error::ResourceNotFound(format!("The role with name {name} cannot be found."))
@@ -839,10 +784,6 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::BTreeSet::new();
     v.retain(|s| seen.insert(s.clone()));
     v
-}
-
-pub fn saml_provider_arn(account: &str, name: &str) -> String {
-    format!("arn:aws:iam::{account}:saml-provider/{name}")
 }
 
 /// The IdP a metadata document describes, or IAM's InvalidInput.

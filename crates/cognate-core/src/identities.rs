@@ -15,7 +15,6 @@ use crate::ids;
 use crate::logins::{LOGINS_DONT_MATCH, LoginUse, VerifiedLogins};
 use crate::model::{Identity, Login, MergeCause, MergeRecord, Pool};
 use crate::operation::Operation;
-use crate::pools::pool_not_found;
 use crate::service::{Cognate, page_token};
 use crate::store::{IdentityChanges, NewIdentity, StoreError};
 
@@ -23,14 +22,6 @@ use crate::store::{IdentityChanges, NewIdentity, StoreError};
 pub(crate) const MAX_ATTEMPTS: usize = 8;
 /// Logins one identity may hold after a merge.
 pub const MAX_LOGINS_PER_IDENTITY: usize = 20;
-
-pub fn identity_not_found(id: &str) -> Error {
-    Error::ResourceNotFound(format!("Identity '{id}' not found."))
-}
-
-pub fn forbidden(id: &str) -> Error {
-    Error::NotAuthorized(format!("Access to Identity '{id}' is forbidden."))
-}
 
 pub(crate) fn contended() -> Error {
     Error::TooManyRequests(
@@ -82,11 +73,11 @@ impl Cognate {
     ) -> Result<(ConfigView, Identity, Arc<Pool>)> {
         let (generation, identity) = self.store.generation_and_identity(identity_id).await?;
         let view = self.config_cache.observe(generation);
-        let identity = identity.ok_or_else(|| identity_not_found(identity_id))?;
+        let identity = identity.ok_or_else(|| Error::identity_not_found(identity_id))?;
         let pool = self
             .cached_pool(&view, &identity.pool_id)
             .await?
-            .ok_or_else(|| identity_not_found(identity_id))?;
+            .ok_or_else(|| Error::identity_not_found(identity_id))?;
         Ok((view, identity, pool))
     }
 
@@ -101,9 +92,9 @@ impl Cognate {
         let pool = self
             .cached_pool(&view, pool_id)
             .await?
-            .ok_or_else(|| pool_not_found(pool_id))?;
+            .ok_or_else(|| Error::pool_not_found(pool_id))?;
         if account_id.is_some_and(|a| a != pool.account) {
-            return Err(pool_not_found(pool_id));
+            return Err(Error::pool_not_found(pool_id));
         }
         if logins.is_empty() {
             if !pool.allow_unauthenticated {
@@ -147,7 +138,7 @@ impl Cognate {
         let identity_id = identity.id.clone();
         let identity_id = identity_id.as_str();
         if identity.disabled {
-            return Err(forbidden(identity_id));
+            return Err(Error::identity_forbidden(identity_id));
         }
         let verified = self.verify_logins(&pool, logins, used_in).await?;
         if let Some(claims) = &verified.cognito_token
@@ -242,10 +233,10 @@ impl Cognate {
                         .get_identity(id)
                         .await?
                         .filter(|i| i.pool_id == pool.id)
-                        .ok_or_else(|| identity_not_found(id))?,
+                        .ok_or_else(|| Error::identity_not_found(id))?,
                 };
                 if identity.disabled {
-                    return Err(forbidden(id));
+                    return Err(Error::identity_forbidden(id));
                 }
                 // An authenticated identity must prove itself with a login
                 // it already holds.
@@ -341,7 +332,7 @@ impl Cognate {
             .store
             .get_identity(&parent.id)
             .await?
-            .ok_or_else(|| identity_not_found(&parent.id))?;
+            .ok_or_else(|| Error::identity_not_found(&parent.id))?;
         Ok(Some(Resolved { identity }))
     }
 
@@ -396,7 +387,7 @@ impl Cognate {
     ) -> Result<()> {
         let (_, identity, pool) = self.pool_of_identity(identity_id).await?;
         if identity.disabled {
-            return Err(forbidden(identity_id));
+            return Err(Error::identity_forbidden(identity_id));
         }
         for provider in providers_to_remove {
             if pool.developer_provider_name.as_deref() == Some(provider.as_str()) {
@@ -412,9 +403,9 @@ impl Cognate {
                 .store
                 .get_identity(identity_id)
                 .await?
-                .ok_or_else(|| identity_not_found(identity_id))?;
+                .ok_or_else(|| Error::identity_not_found(identity_id))?;
             if identity.disabled {
-                return Err(forbidden(identity_id));
+                return Err(Error::identity_forbidden(identity_id));
             }
             if presented.is_empty() || !presented.iter().all(|l| identity.logins.contains(l)) {
                 return Err(Error::NotAuthorized(LOGINS_DONT_MATCH.into()));
@@ -471,7 +462,7 @@ impl Cognate {
     ) -> Result<(Identity, Arc<Pool>)> {
         match self.pool_of_identity(identity_id).await {
             Ok((_, identity, pool)) if caller.sees(&pool) => {
-                let arn = ids::pool_arn(&pool.region, &pool.account, &pool.id);
+                let arn = crate::arn::pool_arn(&pool.region, &pool.account, &pool.id);
                 let access = Access::new(action, arn)
                     .resource_tags(&pool.tags)
                     .shown_as("");
@@ -480,7 +471,7 @@ impl Cognate {
             }
             Ok(_) | Err(Error::ResourceNotFound(_)) => {
                 self.authorize(caller, action, ANY_RESOURCE).await?;
-                Err(identity_not_found(identity_id))
+                Err(Error::identity_not_found(identity_id))
             }
             Err(e) => Err(e),
         }

@@ -105,22 +105,6 @@ pub fn region_of(id: &str) -> Option<&str> {
     id.split_once(':').map(|(r, _)| r)
 }
 
-pub fn pool_arn(region: &str, account: &str, pool_id: &str) -> String {
-    format!("arn:aws:cognito-identity:{region}:{account}:identitypool/{pool_id}")
-}
-
-/// Parses `arn:aws:cognito-identity:<region>:<account>:identitypool/<id>`.
-pub fn parse_pool_arn(arn: &str) -> Option<(&str, &str, &str)> {
-    let rest = arn.strip_prefix("arn:aws:cognito-identity:")?;
-    let (region, rest) = rest.split_once(':')?;
-    let (account, rest) = rest.split_once(':')?;
-    let pool_id = rest.strip_prefix("identitypool/")?;
-    if region.is_empty() || account.is_empty() || pool_id.is_empty() {
-        return None;
-    }
-    Some((region, account, pool_id))
-}
-
 const UPPER_ALNUM: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

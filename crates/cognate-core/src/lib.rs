@@ -3,6 +3,7 @@
 //! knows about HTTP or a particular database.
 
 pub mod access;
+pub mod arn;
 pub mod audit;
 pub mod authz;
 pub mod clock;

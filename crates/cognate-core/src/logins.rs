@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::arn::oidc_arn_host_path;
 use crate::error::{Error, Result};
 use crate::federation::{LoginError, ProviderKind, ProviderSpec, VerifiedLogin};
-use crate::iam::oidc_arn_host_path;
 use crate::model::{Login, Pool};
 use crate::service::Cognate;
 
-/// The Logins key of tokens cognate itself signs.
-pub const COGNITO_PROVIDER: &str = "cognito-identity.amazonaws.com";
+pub use crate::arn::COGNITO_PROVIDER;
 
 pub const LOGINS_DONT_MATCH: &str = "Logins don't match. Please include at least one valid login for this identity or identity pool.";
 

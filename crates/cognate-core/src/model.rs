@@ -43,7 +43,7 @@ pub struct Pool {
 
 impl Pool {
     pub fn arn(&self) -> String {
-        crate::ids::pool_arn(&self.region, &self.account, &self.id)
+        crate::arn::pool_arn(&self.region, &self.account, &self.id)
     }
 }
 
@@ -256,7 +256,7 @@ pub struct OidcProvider {
 impl OidcProvider {
     /// The Logins key and ARN suffix: the URL without its scheme.
     pub fn host_path(&self) -> &str {
-        strip_scheme(&self.url)
+        crate::arn::strip_scheme(&self.url)
     }
 }
 
@@ -273,13 +273,6 @@ pub struct SamlProvider {
     pub valid_until: Option<i64>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-}
-
-pub fn strip_scheme(url: &str) -> &str {
-    url.strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .unwrap_or(url)
-        .trim_end_matches('/')
 }
 
 /// A key cognate signs its OpenID tokens with. The private part is stored

@@ -2,13 +2,15 @@
 //! delete, list, roles and role mappings, tags, principal-tag maps.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::access::{ANY_RESOURCE, Access, Action, Caller};
+use crate::config_cache::ConfigView;
 use crate::error::{Error, Result};
+use crate::ids;
 use crate::model::{CognitoProvider, Pool, PrincipalTagMap, RoleMapping, RoleMappingType};
 use crate::operation::Operation;
 use crate::service::{Cognate, page_token};
-use crate::{iam, ids};
 
 /// The social providers a pool may name in SupportedLoginProviders.
 pub const NAMED_PROVIDERS: &[&str] = &[
@@ -41,8 +43,27 @@ pub struct PoolSettings {
     pub tags: Option<BTreeMap<String, String>>,
 }
 
-pub fn pool_not_found(id: &str) -> Error {
-    Error::ResourceNotFound(format!("IdentityPool '{id}' not found."))
+impl Cognate {
+    /// The pool `operation` acts on, through the cache, once `caller` may
+    /// (as `authorized_pool`).
+    pub(crate) async fn authorized_cached_pool(
+        &self,
+        view: &ConfigView,
+        caller: &Caller,
+        operation: Operation,
+        id: &str,
+    ) -> Result<Arc<Pool>> {
+        let pool = self
+            .cached_pool(view, id)
+            .await?
+            .filter(|pool| caller.sees(pool));
+        let mut access = Access::new(operation, caller.pool_arn(id));
+        if let Some(pool) = &pool {
+            access = access.resource_tags(&pool.tags);
+        }
+        self.authorize_access(caller, access).await?;
+        pool.ok_or_else(|| crate::error::Error::pool_not_found(id))
+    }
 }
 
 impl Cognate {
@@ -117,7 +138,7 @@ impl Cognate {
             None => access,
         };
         self.authorize_access(caller, access).await?;
-        pool.ok_or_else(|| pool_not_found(id))
+        pool.ok_or_else(|| Error::pool_not_found(id))
     }
 
     /// DescribeIdentityPool.
@@ -176,7 +197,7 @@ impl Cognate {
             crate::audit::pool_deleted(&caller.account, id);
             Ok(())
         } else {
-            Err(pool_not_found(id))
+            Err(Error::pool_not_found(id))
         }
     }
 
@@ -239,7 +260,7 @@ impl Cognate {
                     "Roles key '{key}' must be 'authenticated' or 'unauthenticated'."
                 )));
             }
-            if iam::parse_role_arn(arn).is_none() {
+            if crate::arn::parse_role_arn(arn).is_none() {
                 return Err(Error::InvalidParameter(format!(
                     "Role ARN {arn} is not a valid role ARN."
                 )));
@@ -349,7 +370,7 @@ impl Cognate {
     /// that ARN (`access`, with the pool's tags): the ARN of the pool as
     /// the store holds it, or no pool.
     async fn pool_by_arn(&self, caller: &Caller, access: Access, arn: &str) -> Result<Pool> {
-        let (region, account, pool_id) = ids::parse_pool_arn(arn)
+        let (region, account, pool_id) = crate::arn::parse_pool_arn(arn)
             .ok_or_else(|| Error::InvalidParameter(format!("Invalid identity pool ARN: {arn}")))?;
         let pool =
             self.store.get_pool(pool_id).await?.filter(|pool| {
@@ -370,7 +391,7 @@ impl Cognate {
             .update_pool(&pool, read_version)
             .await
             .map_err(|e| match e {
-                crate::store::StoreError::NotFound(_) => pool_not_found(&pool.id),
+                crate::store::StoreError::NotFound(_) => Error::pool_not_found(&pool.id),
                 crate::store::StoreError::Conflict(_) => Error::ConcurrentModification(
                     "The identity pool was modified concurrently; retry the request.".into(),
                 ),
@@ -477,7 +498,7 @@ pub fn provider_configured(pool: &Pool, key: &str) -> bool {
         || pool
             .open_id_connect_provider_arns
             .iter()
-            .any(|arn| iam::oidc_arn_host_path(arn) == Some(key))
+            .any(|arn| crate::arn::oidc_arn_host_path(arn) == Some(key))
         || pool.saml_provider_arns.iter().any(|arn| arn == key)
         || pool.cognito_identity_providers.iter().any(|p| {
             p.provider_name == key || format!("{}:{}", p.provider_name, p.client_id) == key
@@ -525,7 +546,7 @@ fn check_role_mapping(pool: &Pool, provider: &str, mapping: &RoleMapping) -> Res
                 )));
             }
             for rule in rules {
-                if iam::parse_role_arn(&rule.role_arn).is_none() {
+                if crate::arn::parse_role_arn(&rule.role_arn).is_none() {
                     return Err(Error::InvalidParameter(format!(
                         "Role ARN {} in the rules of {provider} is not a valid role ARN.",
                         rule.role_arn

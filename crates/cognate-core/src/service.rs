@@ -3,10 +3,13 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config_cache::ConfigCache;
+
+use crate::arn::parse_role_arn;
+use crate::config_cache::{CachedRole, ConfigCache, ConfigView};
 use crate::error::Result;
 use crate::federation::LoginVerifier;
 use crate::keys::{self, KeyRing, SealingKey, SigningAlgorithm};
+use crate::model::Pool;
 use crate::session::SessionSealer;
 use crate::store::Store;
 
@@ -134,6 +137,58 @@ impl Cognate {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+}
+
+/// Reads of the configuration (pools, roles) through the node's cache.
+impl Cognate {
+    /// Reads the configuration generation for one request: one store call,
+    /// made before any cached lookup of the request.
+    pub(crate) async fn config_view(&self) -> Result<ConfigView> {
+        let generation = self.store.config_generation().await?;
+        Ok(self.config_cache.observe(generation))
+    }
+
+    /// A pool by id, through the cache.
+    pub(crate) async fn cached_pool(
+        &self,
+        view: &ConfigView,
+        id: &str,
+    ) -> Result<Option<Arc<Pool>>> {
+        if let Some(pool) = self.config_cache.pool(view, id) {
+            return Ok(Some(pool));
+        }
+        let Some(pool) = self.store.get_pool(id).await? else {
+            return Ok(None);
+        };
+        let pool = Arc::new(pool);
+        self.config_cache.insert_pool(view, pool.clone());
+        Ok(Some(pool))
+    }
+
+    /// The role an ARN names, through the cache (as `role_by_arn`).
+    pub(crate) async fn cached_role_by_arn(
+        &self,
+        view: &ConfigView,
+        arn: &str,
+    ) -> Result<Option<Arc<CachedRole>>> {
+        let Some((account, _, name)) = parse_role_arn(arn) else {
+            return Ok(None);
+        };
+        let role = match self.config_cache.role(view, account, name) {
+            Some(role) => role,
+            None => {
+                let Some(role) = self.store.get_role(account, name).await? else {
+                    return Ok(None);
+                };
+                let role = Arc::new(CachedRole::new(role));
+                self.config_cache.insert_role(view, role.clone());
+                role
+            }
+        };
+        // The path is part of the ARN: a role recreated under another path
+        // is another role.
+        Ok((role.role.arn == arn).then_some(role))
     }
 }
 

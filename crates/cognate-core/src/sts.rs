@@ -46,13 +46,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
+use crate::arn::COGNITO_PROVIDER;
+use crate::arn::strip_scheme;
+use crate::arn::{oidc_provider_arn, parse_policy_arn, parse_role_arn};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::federation::{LoginError, ProviderKind, ProviderSpec};
-use crate::iam::{oidc_provider_arn, parse_policy_arn, parse_role_arn};
 use crate::ids;
-use crate::logins::COGNITO_PROVIDER;
-use crate::model::{Role, strip_scheme};
+use crate::model::Role;
 use crate::service::Cognate;
 use crate::session::Session;
 use crate::trust::{FederatedRequest, parse_session_policy, web_identity_trust};

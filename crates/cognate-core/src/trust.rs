@@ -10,8 +10,8 @@ use cognate_policy::{
     RequestPrincipal, SESSION_POLICY_MAX_SIZE, evaluate_trust,
 };
 
+use crate::arn::COGNITO_PROVIDER;
 use crate::error::{Error, Result};
-use crate::logins::COGNITO_PROVIDER;
 
 /// IAM's quota for a role trust policy.
 pub const TRUST_POLICY_MAX: usize = 2048;
