@@ -17,6 +17,7 @@ use cognate_policy::{
 use crate::access::{ANY_RESOURCE, Caller};
 use crate::arn::parse_role_arn;
 use crate::error::{Error, Result};
+use crate::iam::Iam;
 use crate::operation::Operation;
 use crate::service::Cognate;
 use crate::session::Session;
@@ -235,73 +236,6 @@ fn parse_input(doc: &str, id: String, kind: PolicyKind) -> Result<Source> {
     })
 }
 
-impl Cognate {
-    /// SimulatePrincipalPolicy for a role: its inline and attached managed
-    /// policies plus any `PolicyInputList`.
-    pub async fn simulate_principal_policy(
-        &self,
-        caller: &Caller,
-        simulation: &Simulation,
-    ) -> Result<Vec<SimulationResult>> {
-        let arn = simulation.policy_source_arn.as_deref().unwrap_or_default();
-        self.authorize(caller, Operation::SimulatePrincipalPolicy, arn)
-            .await?;
-        if parse_role_arn(arn).is_none() {
-            return Err(Error::InvalidInput(format!(
-                "Invalid PolicySourceArn {arn}: this server simulates roles only (it has no IAM users or groups)."
-            )));
-        }
-        let role = match self.role_by_arn(arn).await? {
-            Some(role) if role.account == caller.account => role,
-            _ => {
-                let name = parse_role_arn(arn).map(|(_, _, n)| n).unwrap_or(arn);
-                return Err(Error::ResourceNotFound(format!(
-                    "The role with name {name} cannot be found."
-                )));
-            }
-        };
-        let mut sources = Vec::new();
-        for (name, doc) in &role.inline_policies {
-            if let Ok(policy) = Policy::parse(doc, PolicyKind::Identity, SIMULATION_POLICY_MAX) {
-                sources.push(Source {
-                    id: name.clone(),
-                    kind: "role",
-                    policy,
-                });
-            }
-        }
-        for (name, doc) in self.attached_policy_documents(&role).await? {
-            if let Ok(policy) = Policy::parse(&doc, PolicyKind::Identity, SIMULATION_POLICY_MAX) {
-                sources.push(Source {
-                    id: name,
-                    kind: "user-managed",
-                    policy,
-                });
-            }
-        }
-        let principal = simulation
-            .caller_arn
-            .clone()
-            .unwrap_or_else(|| role.arn.clone());
-        simulate(sources, simulation, RequestPrincipal::Aws(principal))
-    }
-
-    /// SimulateCustomPolicy: only the policies given.
-    pub async fn simulate_custom_policy(
-        &self,
-        caller: &Caller,
-        simulation: &Simulation,
-    ) -> Result<Vec<SimulationResult>> {
-        self.authorize(caller, Operation::SimulateCustomPolicy, ANY_RESOURCE)
-            .await?;
-        let principal = match &simulation.caller_arn {
-            Some(arn) => RequestPrincipal::Aws(arn.clone()),
-            None => RequestPrincipal::Anonymous,
-        };
-        simulate(Vec::new(), simulation, principal)
-    }
-}
-
 fn simulate(
     mut sources: Vec<Source>,
     simulation: &Simulation,
@@ -393,4 +327,71 @@ fn simulate(
         }
     }
     Ok(results)
+}
+
+impl Iam<'_> {
+    /// SimulatePrincipalPolicy for a role: its inline and attached managed
+    /// policies plus any `PolicyInputList`.
+    pub async fn simulate_principal_policy(
+        &self,
+        caller: &Caller,
+        simulation: &Simulation,
+    ) -> Result<Vec<SimulationResult>> {
+        let arn = simulation.policy_source_arn.as_deref().unwrap_or_default();
+        self.authorize(caller, Operation::SimulatePrincipalPolicy, arn)
+            .await?;
+        if parse_role_arn(arn).is_none() {
+            return Err(Error::InvalidInput(format!(
+                "Invalid PolicySourceArn {arn}: this server simulates roles only (it has no IAM users or groups)."
+            )));
+        }
+        let role = match self.role_by_arn(arn).await? {
+            Some(role) if role.account == caller.account => role,
+            _ => {
+                let name = parse_role_arn(arn).map(|(_, _, n)| n).unwrap_or(arn);
+                return Err(Error::ResourceNotFound(format!(
+                    "The role with name {name} cannot be found."
+                )));
+            }
+        };
+        let mut sources = Vec::new();
+        for (name, doc) in &role.inline_policies {
+            if let Ok(policy) = Policy::parse(doc, PolicyKind::Identity, SIMULATION_POLICY_MAX) {
+                sources.push(Source {
+                    id: name.clone(),
+                    kind: "role",
+                    policy,
+                });
+            }
+        }
+        for (name, doc) in self.attached_policy_documents(&role).await? {
+            if let Ok(policy) = Policy::parse(&doc, PolicyKind::Identity, SIMULATION_POLICY_MAX) {
+                sources.push(Source {
+                    id: name,
+                    kind: "user-managed",
+                    policy,
+                });
+            }
+        }
+        let principal = simulation
+            .caller_arn
+            .clone()
+            .unwrap_or_else(|| role.arn.clone());
+        simulate(sources, simulation, RequestPrincipal::Aws(principal))
+    }
+
+    /// SimulateCustomPolicy: only the policies given.
+    pub async fn simulate_custom_policy(
+        &self,
+        caller: &Caller,
+        simulation: &Simulation,
+    ) -> Result<Vec<SimulationResult>> {
+        self.authorize(caller, Operation::SimulateCustomPolicy, ANY_RESOURCE)
+            .await?;
+        let principal = match &simulation.caller_arn {
+            Some(arn) => RequestPrincipal::Aws(arn.clone()),
+            None => RequestPrincipal::Anonymous,
+        };
+        simulate(Vec::new(), simulation, principal)
+    }
 }

@@ -11,6 +11,7 @@ use crate::arn::COGNITO_PROVIDER;
 use crate::arn::parse_role_arn;
 use crate::error::{Error, Result};
 use crate::federation::VerifiedLogin;
+use crate::identities::Identities;
 use crate::ids;
 use crate::logins::{LoginUse, VerifiedLogins};
 use crate::model::{AmbiguousRoleResolution, MatchType, Pool, RoleMappingType};
@@ -173,6 +174,112 @@ impl Cognate {
         self.keys.sign(&claims)
     }
 
+    pub(crate) fn seal_credentials(&self, session: &Session) -> Result<Credentials> {
+        Ok(Credentials {
+            access_key_id: session.access_key_id.clone(),
+            secret_access_key: session.secret_access_key.clone(),
+            session_token: self.sessions.seal(session)?,
+            expiration: session.expires_at,
+        })
+    }
+
+    /// The role for this call: role mappings of the presented providers (in
+    /// Logins key order; the first mapping that decides wins), else the
+    /// pool's default role of the identity's kind.
+    fn resolve_role(
+        &self,
+        pool: &Pool,
+        authenticated: bool,
+        verified: &VerifiedLogins,
+        custom_role_arn: Option<&str>,
+    ) -> Result<String> {
+        let default_role = |kind: &str| {
+            pool.roles
+                .get(kind)
+                .cloned()
+                .ok_or_else(|| Error::InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIG.into()))
+        };
+        if !authenticated {
+            return default_role("unauthenticated");
+        }
+        for login in &verified.logins {
+            let user_pool_key = format!("{}:{}", login.provider, login.audience);
+            let (key, mapping) = match pool
+                .role_mappings
+                .get(&user_pool_key)
+                .map(|m| (user_pool_key.clone(), m))
+                .or_else(|| {
+                    pool.role_mappings
+                        .get(&login.provider)
+                        .map(|m| (login.provider.clone(), m))
+                }) {
+                Some(found) => found,
+                None => match saml_role(login, custom_role_arn)? {
+                    Some(role) => return Ok(role),
+                    None => continue,
+                },
+            };
+            let chosen = match mapping.mapping_type {
+                // A SAML assertion's roles are its Role pairs for this
+                // provider, never attributes it merely names like Cognito's.
+                RoleMappingType::Token if login.saml_roles.is_some() => {
+                    saml_role(login, custom_role_arn)?
+                }
+                // `cognito:roles` and `cognito:preferred_role` are read from
+                // a Cognito user pool's token only, as AWS documents Token
+                // mappings: a user pool's groups name the roles, and making
+                // a group with a role needs `iam:PassRole` there. Any other
+                // issuer could name whichever role trusts the pool.
+                RoleMappingType::Token
+                    if !pool
+                        .cognito_identity_providers
+                        .iter()
+                        .any(|p| p.provider_name == login.provider) =>
+                {
+                    None
+                }
+                RoleMappingType::Token => {
+                    let roles = claim_list(&login.claims, "cognito:roles");
+                    match custom_role_arn {
+                        Some(custom) if roles.iter().any(|r| r == custom) => {
+                            Some(custom.to_string())
+                        }
+                        Some(_) => {
+                            return Err(Error::NotAuthorized(
+                                "The role requested in CustomRoleArn is not among the roles of the token.".into(),
+                            ));
+                        }
+                        None => claim_string(&login.claims, "cognito:preferred_role"),
+                    }
+                }
+                RoleMappingType::Rules => mapping.rules.iter().flatten().find_map(|rule| {
+                    let value = claim_string(&login.claims, &rule.claim)?;
+                    let matched = match rule.match_type {
+                        MatchType::Equals => value == rule.value,
+                        MatchType::Contains => value.contains(&rule.value),
+                        MatchType::StartsWith => value.starts_with(&rule.value),
+                        MatchType::NotEqual => value != rule.value,
+                    };
+                    matched.then(|| rule.role_arn.clone())
+                }),
+            };
+            match chosen {
+                Some(arn) if parse_role_arn(&arn).is_some() => return Ok(arn),
+                _ => match mapping.ambiguous_role_resolution {
+                    Some(AmbiguousRoleResolution::Deny) => {
+                        return Err(Error::NotAuthorized(format!(
+                            "The ambiguous role mapping rules for: {key} denied this request."
+                        )));
+                    }
+                    _ => return default_role("authenticated"),
+                },
+            }
+        }
+        default_role("authenticated")
+    }
+}
+
+impl Identities<'_> {
     /// GetOpenIdToken (the basic flow's first step).
     pub async fn get_open_id_token(
         &self,
@@ -286,115 +393,5 @@ impl Cognate {
             "enhanced",
         );
         Ok((identity.id, credentials))
-    }
-
-    pub(crate) fn seal_credentials(&self, session: &Session) -> Result<Credentials> {
-        Ok(Credentials {
-            access_key_id: session.access_key_id.clone(),
-            secret_access_key: session.secret_access_key.clone(),
-            session_token: self.sessions.seal(session)?,
-            expiration: session.expires_at,
-        })
-    }
-
-    /// The role for this call: role mappings of the presented providers (in
-    /// Logins key order; the first mapping that decides wins), else the
-    /// pool's default role of the identity's kind.
-    fn resolve_role(
-        &self,
-        pool: &Pool,
-        authenticated: bool,
-        verified: &VerifiedLogins,
-        custom_role_arn: Option<&str>,
-    ) -> Result<String> {
-        let default_role = |kind: &str| {
-            pool.roles
-                .get(kind)
-                .cloned()
-                .ok_or_else(|| Error::InvalidIdentityPoolConfiguration(INVALID_POOL_CONFIG.into()))
-        };
-        if !authenticated {
-            return default_role("unauthenticated");
-        }
-        for login in &verified.logins {
-            let user_pool_key = format!("{}:{}", login.provider, login.audience);
-            let (key, mapping) = match pool
-                .role_mappings
-                .get(&user_pool_key)
-                .map(|m| (user_pool_key.clone(), m))
-                .or_else(|| {
-                    pool.role_mappings
-                        .get(&login.provider)
-                        .map(|m| (login.provider.clone(), m))
-                }) {
-                Some(found) => found,
-                None => match saml_role(login, custom_role_arn)? {
-                    Some(role) => return Ok(role),
-                    None => continue,
-                },
-            };
-            let chosen = match mapping.mapping_type {
-                // A SAML assertion's roles are its Role pairs for this
-                // provider, never attributes it merely names like Cognito's.
-                RoleMappingType::Token if login.saml_roles.is_some() => {
-                    saml_role(login, custom_role_arn)?
-                }
-                // `cognito:roles` and `cognito:preferred_role` are read from
-                // a Cognito user pool's token only, as AWS documents Token
-                // mappings: a user pool's groups name the roles, and making
-                // a group with a role needs `iam:PassRole` there. Any other
-                // issuer could name whichever role trusts the pool.
-                RoleMappingType::Token
-                    if !pool
-                        .cognito_identity_providers
-                        .iter()
-                        .any(|p| p.provider_name == login.provider) =>
-                {
-                    None
-                }
-                RoleMappingType::Token => {
-                    let roles = claim_list(&login.claims, "cognito:roles");
-                    match custom_role_arn {
-                        Some(custom) if roles.iter().any(|r| r == custom) => {
-                            Some(custom.to_string())
-                        }
-                        Some(_) => {
-                            return Err(Error::NotAuthorized(
-                                "The role requested in CustomRoleArn is not among the roles of the token.".into(),
-                            ));
-                        }
-                        None => claim_string(&login.claims, "cognito:preferred_role"),
-                    }
-                }
-                RoleMappingType::Rules => mapping.rules.iter().flatten().find_map(|rule| {
-                    let value = claim_string(&login.claims, &rule.claim)?;
-                    let matched = match rule.match_type {
-                        MatchType::Equals => value == rule.value,
-                        MatchType::Contains => value.contains(&rule.value),
-                        MatchType::StartsWith => value.starts_with(&rule.value),
-                        MatchType::NotEqual => value != rule.value,
-                    };
-                    matched.then(|| rule.role_arn.clone())
-                }),
-            };
-            match chosen {
-                Some(arn) if parse_role_arn(&arn).is_some() => return Ok(arn),
-                _ => match mapping.ambiguous_role_resolution {
-                    Some(AmbiguousRoleResolution::Deny) => {
-                        return Err(Error::NotAuthorized(format!(
-                            "The ambiguous role mapping rules for: {key} denied this request."
-                        )));
-                    }
-                    _ => return default_role("authenticated"),
-                },
-            }
-        }
-        default_role("authenticated")
-    }
-
-    /// The session of temporary credentials this installation vended, if
-    /// the token is genuine (expiry is the caller's to check).
-    pub fn open_session(&self, session_token: &str) -> Option<Session> {
-        self.sessions.open(session_token)
     }
 }

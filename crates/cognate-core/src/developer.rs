@@ -11,6 +11,7 @@ use crate::identities::{MAX_ATTEMPTS, check_one_per_provider, contended};
 use crate::logins::LoginUse;
 use crate::model::{Identity, Login, MergeCause, MergeRecord, Pool};
 use crate::operation::Operation;
+use crate::service::facade;
 use crate::service::{Cognate, page_token};
 use crate::store::{IdentityChanges, StoreError};
 
@@ -40,8 +41,44 @@ pub struct DeveloperTokenRequest {
 }
 
 impl Cognate {
+    /// The active identity holding a login, or ResourceNotFound. A login
+    /// seen on an identity that is merged away meanwhile is looked up again.
+    async fn owner_of(&self, pool: &Pool, login: &Login) -> Result<Identity> {
+        for _ in 0..MAX_ATTEMPTS {
+            let owner = self
+                .store
+                .find_login_owners(&pool.id, std::slice::from_ref(login))
+                .await?
+                .into_iter()
+                .next()
+                .map(|(_, id)| id);
+            let Some(owner) = owner else {
+                return Err(Error::ResourceNotFound(format!(
+                    "Developer user identifier '{}' not found in identity pool {}.",
+                    login.subject, pool.id
+                )));
+            };
+            match self.store.get_identity(&owner).await? {
+                Some(identity) if !identity.disabled && identity.logins.contains(login) => {
+                    return Ok(identity);
+                }
+                _ => continue,
+            }
+        }
+        Err(contended())
+    }
+}
+
+facade!(
+    /// Developer-authenticated identities: a backend maps its own user ids
+    /// to identities and links, merges and unlinks them.
+    Developer,
+    developer
+);
+
+impl Developer<'_> {
     /// GetOpenIdTokenForDeveloperIdentity.
-    pub async fn get_open_id_token_for_developer_identity(
+    pub async fn open_id_token(
         &self,
         caller: &Caller,
         request: &DeveloperTokenRequest,
@@ -129,7 +166,7 @@ impl Cognate {
 
     /// LookupDeveloperIdentity: an identity and its developer user ids, by
     /// identity id, by user id, or both (which must agree).
-    pub async fn lookup_developer_identity(
+    pub async fn lookup(
         &self,
         caller: &Caller,
         pool_id: &str,
@@ -204,7 +241,7 @@ impl Cognate {
     /// MergeDeveloperIdentities: the source user's identity is merged into
     /// the destination user's; afterwards both user ids give the
     /// destination's identity id.
-    pub async fn merge_developer_identities(
+    pub async fn merge(
         &self,
         caller: &Caller,
         pool_id: &str,
@@ -267,7 +304,7 @@ impl Cognate {
     /// UnlinkDeveloperIdentity: the user id is removed from the identity;
     /// seen again, it makes a new identity. An identity left without
     /// logins is inaccessible (disabled).
-    pub async fn unlink_developer_identity(
+    pub async fn unlink(
         &self,
         caller: &Caller,
         pool_id: &str,
@@ -325,33 +362,6 @@ impl Cognate {
                 }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
-            }
-        }
-        Err(contended())
-    }
-
-    /// The active identity holding a login, or ResourceNotFound. A login
-    /// seen on an identity that is merged away meanwhile is looked up again.
-    async fn owner_of(&self, pool: &Pool, login: &Login) -> Result<Identity> {
-        for _ in 0..MAX_ATTEMPTS {
-            let owner = self
-                .store
-                .find_login_owners(&pool.id, std::slice::from_ref(login))
-                .await?
-                .into_iter()
-                .next()
-                .map(|(_, id)| id);
-            let Some(owner) = owner else {
-                return Err(Error::ResourceNotFound(format!(
-                    "Developer user identifier '{}' not found in identity pool {}.",
-                    login.subject, pool.id
-                )));
-            };
-            match self.store.get_identity(&owner).await? {
-                Some(identity) if !identity.disabled && identity.logins.contains(login) => {
-                    return Ok(identity);
-                }
-                _ => continue,
             }
         }
         Err(contended())

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::ids;
 use crate::model::{ManagedPolicy, ManagedPolicyVersion, OidcProvider, Role, SamlProvider};
 use crate::operation::Operation;
+use crate::service::facade;
 use crate::service::{Cognate, page_token};
 use crate::store::{PolicyDeletion, StoreError};
 
@@ -124,6 +125,205 @@ impl Cognate {
 }
 
 impl Cognate {
+    /// The role `operation` acts on, once `caller` may: authorized on its
+    /// ARN (path included; a role that does not exist as if at `/`) with
+    /// its tags. A denial names the role as IAM's do (`role <name>`), not
+    /// by its ARN, which would tell its path.
+    async fn authorized_role(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        name: &str,
+    ) -> Result<Role> {
+        self.authorized_role_for(caller, |arn| Access::new(operation, arn), name)
+            .await
+    }
+
+    /// As `authorized_role`, for an access that carries request keys.
+    async fn authorized_role_for(
+        &self,
+        caller: &Caller,
+        access: impl FnOnce(String) -> Access,
+        name: &str,
+    ) -> Result<Role> {
+        let role = self.store.get_role(&caller.account, name).await?;
+        let access = match &role {
+            Some(role) => access(role.arn.clone()).resource_tags(&role.tags),
+            None => access(role_arn(&caller.account, "/", name)),
+        };
+        self.authorize_access(caller, access.shown_as(format!("role {name}")))
+            .await?;
+        role.ok_or_else(|| no_such_role(name))
+    }
+
+    /// The role an ARN names, if it exists in its account.
+    pub async fn role_by_arn(&self, arn: &str) -> Result<Option<Role>> {
+        let Some((account, _, name)) = parse_role_arn(arn) else {
+            return Ok(None);
+        };
+        let role = self.store.get_role(account, name).await?;
+        // The path is part of the ARN: a role recreated under another path
+        // is another role.
+        Ok(role.filter(|r| r.arn == arn))
+    }
+
+    // ---- customer managed policies ----
+
+    /// The managed policy of the caller's account `operation` acts on,
+    /// once `caller` may.
+    async fn authorized_policy(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        arn: &str,
+    ) -> Result<ManagedPolicy> {
+        let found = self.store.get_managed_policy(arn).await?;
+        self.authorized_entity(caller, operation, arn, found, no_such_policy(arn))
+            .await
+    }
+
+    /// The documents of a role's attached managed policies, with their
+    /// names (policies deleted meanwhile are skipped).
+    pub async fn attached_policy_documents(&self, role: &Role) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::with_capacity(role.attached_policies.len());
+        for arn in &role.attached_policies {
+            if let Some(policy) = self.store.get_managed_policy(arn).await?
+                && let Some(doc) = policy.default_document()
+            {
+                out.push((policy.name.clone(), doc.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The OIDC provider of the caller's account `operation` acts on, once
+    /// `caller` may.
+    async fn authorized_oidc_provider(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        arn: &str,
+    ) -> Result<OidcProvider> {
+        let found = self.store.get_oidc_provider(arn).await?;
+        let missing =
+            Error::ResourceNotFound(format!("OpenIDConnect Provider not found for arn {arn}"));
+        self.authorized_entity(caller, operation, arn, found, missing)
+            .await
+    }
+}
+
+impl Cognate {
+    /// The SAML provider of the caller's account `operation` acts on, once
+    /// `caller` may.
+    async fn authorized_saml_provider(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        arn: &str,
+    ) -> Result<SamlProvider> {
+        let found = self.store.get_saml_provider(arn).await?;
+        let missing = Error::ResourceNotFound(format!("SAMLProvider not found for arn {arn}"));
+        self.authorized_entity(caller, operation, arn, found, missing)
+            .await
+    }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    v.retain(|s| seen.insert(s.clone()));
+    v
+}
+
+/// The IdP a metadata document describes, or IAM's InvalidInput.
+pub fn parse_saml_metadata(document: &str) -> Result<cognate_saml::IdpMetadata> {
+    cognate_saml::IdpMetadata::parse(document)
+        .map_err(|e| Error::InvalidInput(format!("Could not parse metadata: {e}")))
+}
+
+/// IAM's rules for an OpenID Connect provider URL: `https://host[/path]`,
+/// no user information, query or fragment, a host of letters, digits,
+/// hyphens and dots (or an IP address). Plain `http` only for a loopback
+/// host (`localhost`, `127.0.0.0/8`, `[::1]`), so a test issuer or a
+/// sidecar can be used without TLS but nothing else can; and, unlike IAM,
+/// a port, for self-hosted issuers. IAM's errors: ValidationError for what
+/// is not a URL at all, InvalidInput for a URL it refuses.
+pub fn check_provider_url(url: &str) -> Result<()> {
+    const NOT_A_URL: &str = "Invalid Open ID Connect Provider URL";
+    let refused = || Error::InvalidInput(format!("{NOT_A_URL}."));
+    if url.chars().count() > 255 {
+        return Err(Error::Validation(vec![format!(
+            "Value '{url}' at 'url' failed to satisfy constraint: Member must have length less than or equal to 255"
+        )]));
+    }
+    let (secure, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(Error::Constraint(NOT_A_URL.into()));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(Error::Constraint(NOT_A_URL.into()));
+    }
+    if authority.contains('@') || url.contains(['?', '#']) {
+        return Err(refused());
+    }
+    let (host, port) = split_host_port(authority).ok_or_else(refused)?;
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(refused());
+    }
+    let ip = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .parse::<std::net::IpAddr>()
+        .ok();
+    let is_name = host.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if ip.is_none() && !is_name {
+        return Err(refused());
+    }
+    let loopback = host.eq_ignore_ascii_case("localhost") || ip.is_some_and(|ip| ip.is_loopback());
+    if !secure && !loopback {
+        return Err(Error::InvalidInput(format!(
+            "{NOT_A_URL}. The URL must begin with https://."
+        )));
+    }
+    Ok(())
+}
+
+/// `host[:port]`, the host possibly a bracketed IPv6 address.
+fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
+    if authority.starts_with('[') {
+        let end = authority.find(']')?;
+        let (host, rest) = authority.split_at(end + 1);
+        return match rest.strip_prefix(':') {
+            Some(port) => Some((host, Some(port))),
+            None if rest.is_empty() => Some((host, None)),
+            None => None,
+        };
+    }
+    Some(match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    })
+}
+
+facade!(
+    /// The IAM subset: roles, managed policies, OIDC and SAML providers,
+    /// and the policy simulator.
+    Iam,
+    iam
+);
+
+impl Iam<'_> {
     pub async fn create_role(&self, caller: &Caller, input: NewRole) -> Result<Role> {
         let path = input.path.unwrap_or_else(|| "/".to_string());
         check_path(&path)?;
@@ -159,37 +359,6 @@ impl Cognate {
         Ok(role)
     }
 
-    /// The role `operation` acts on, once `caller` may: authorized on its
-    /// ARN (path included; a role that does not exist as if at `/`) with
-    /// its tags. A denial names the role as IAM's do (`role <name>`), not
-    /// by its ARN, which would tell its path.
-    async fn authorized_role(
-        &self,
-        caller: &Caller,
-        operation: Operation,
-        name: &str,
-    ) -> Result<Role> {
-        self.authorized_role_for(caller, |arn| Access::new(operation, arn), name)
-            .await
-    }
-
-    /// As `authorized_role`, for an access that carries request keys.
-    async fn authorized_role_for(
-        &self,
-        caller: &Caller,
-        access: impl FnOnce(String) -> Access,
-        name: &str,
-    ) -> Result<Role> {
-        let role = self.store.get_role(&caller.account, name).await?;
-        let access = match &role {
-            Some(role) => access(role.arn.clone()).resource_tags(&role.tags),
-            None => access(role_arn(&caller.account, "/", name)),
-        };
-        self.authorize_access(caller, access.shown_as(format!("role {name}")))
-            .await?;
-        role.ok_or_else(|| no_such_role(name))
-    }
-
     /// GetRole.
     pub async fn role(&self, caller: &Caller, name: &str) -> Result<Role> {
         self.authorized_role(caller, Operation::GetRole, name).await
@@ -213,17 +382,6 @@ impl Cognate {
             .authorized_role(caller, Operation::ListAttachedRolePolicies, name)
             .await?;
         Ok(role.attached_policies)
-    }
-
-    /// The role an ARN names, if it exists in its account.
-    pub async fn role_by_arn(&self, arn: &str) -> Result<Option<Role>> {
-        let Some((account, _, name)) = parse_role_arn(arn) else {
-            return Ok(None);
-        };
-        let role = self.store.get_role(account, name).await?;
-        // The path is part of the ARN: a role recreated under another path
-        // is another role.
-        Ok(role.filter(|r| r.arn == arn))
     }
 
     pub async fn delete_role(&self, caller: &Caller, name: &str) -> Result<()> {
@@ -380,8 +538,6 @@ impl Cognate {
         })
     }
 
-    // ---- customer managed policies ----
-
     pub async fn create_policy(&self, caller: &Caller, input: NewPolicy) -> Result<ManagedPolicy> {
         let path = input.path.unwrap_or_else(|| "/".to_string());
         check_path(&path)?;
@@ -422,19 +578,6 @@ impl Cognate {
                 other => other.into(),
             })?;
         Ok(policy)
-    }
-
-    /// The managed policy of the caller's account `operation` acts on,
-    /// once `caller` may.
-    async fn authorized_policy(
-        &self,
-        caller: &Caller,
-        operation: Operation,
-        arn: &str,
-    ) -> Result<ManagedPolicy> {
-        let found = self.store.get_managed_policy(arn).await?;
-        self.authorized_entity(caller, operation, arn, found, no_such_policy(arn))
-            .await
     }
 
     /// GetPolicy.
@@ -567,20 +710,6 @@ impl Cognate {
         }
     }
 
-    /// The documents of a role's attached managed policies, with their
-    /// names (policies deleted meanwhile are skipped).
-    pub async fn attached_policy_documents(&self, role: &Role) -> Result<Vec<(String, String)>> {
-        let mut out = Vec::with_capacity(role.attached_policies.len());
-        for arn in &role.attached_policies {
-            if let Some(policy) = self.store.get_managed_policy(arn).await?
-                && let Some(doc) = policy.default_document()
-            {
-                out.push((policy.name.clone(), doc.to_string()));
-            }
-        }
-        Ok(out)
-    }
-
     pub async fn create_oidc_provider(
         &self,
         caller: &Caller,
@@ -621,21 +750,6 @@ impl Cognate {
                 other => other.into(),
             })?;
         Ok(provider)
-    }
-
-    /// The OIDC provider of the caller's account `operation` acts on, once
-    /// `caller` may.
-    async fn authorized_oidc_provider(
-        &self,
-        caller: &Caller,
-        operation: Operation,
-        arn: &str,
-    ) -> Result<OidcProvider> {
-        let found = self.store.get_oidc_provider(arn).await?;
-        let missing =
-            Error::ResourceNotFound(format!("OpenIDConnect Provider not found for arn {arn}"));
-        self.authorized_entity(caller, operation, arn, found, missing)
-            .await
     }
 
     /// GetOpenIDConnectProvider.
@@ -690,9 +804,7 @@ impl Cognate {
         self.store.update_oidc_provider(&provider).await?;
         Ok(())
     }
-}
 
-impl Cognate {
     pub async fn create_saml_provider(
         &self,
         caller: &Caller,
@@ -726,20 +838,6 @@ impl Cognate {
                 other => other.into(),
             })?;
         Ok(provider)
-    }
-
-    /// The SAML provider of the caller's account `operation` acts on, once
-    /// `caller` may.
-    async fn authorized_saml_provider(
-        &self,
-        caller: &Caller,
-        operation: Operation,
-        arn: &str,
-    ) -> Result<SamlProvider> {
-        let found = self.store.get_saml_provider(arn).await?;
-        let missing = Error::ResourceNotFound(format!("SAMLProvider not found for arn {arn}"));
-        self.authorized_entity(caller, operation, arn, found, missing)
-            .await
     }
 
     /// GetSAMLProvider.
@@ -778,94 +876,6 @@ impl Cognate {
         self.store.delete_saml_provider(arn).await?;
         Ok(())
     }
-}
-
-fn dedup(mut v: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::BTreeSet::new();
-    v.retain(|s| seen.insert(s.clone()));
-    v
-}
-
-/// The IdP a metadata document describes, or IAM's InvalidInput.
-pub fn parse_saml_metadata(document: &str) -> Result<cognate_saml::IdpMetadata> {
-    cognate_saml::IdpMetadata::parse(document)
-        .map_err(|e| Error::InvalidInput(format!("Could not parse metadata: {e}")))
-}
-
-/// IAM's rules for an OpenID Connect provider URL: `https://host[/path]`,
-/// no user information, query or fragment, a host of letters, digits,
-/// hyphens and dots (or an IP address). Plain `http` only for a loopback
-/// host (`localhost`, `127.0.0.0/8`, `[::1]`), so a test issuer or a
-/// sidecar can be used without TLS but nothing else can; and, unlike IAM,
-/// a port, for self-hosted issuers. IAM's errors: ValidationError for what
-/// is not a URL at all, InvalidInput for a URL it refuses.
-pub fn check_provider_url(url: &str) -> Result<()> {
-    const NOT_A_URL: &str = "Invalid Open ID Connect Provider URL";
-    let refused = || Error::InvalidInput(format!("{NOT_A_URL}."));
-    if url.chars().count() > 255 {
-        return Err(Error::Validation(vec![format!(
-            "Value '{url}' at 'url' failed to satisfy constraint: Member must have length less than or equal to 255"
-        )]));
-    }
-    let (secure, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        return Err(Error::Constraint(NOT_A_URL.into()));
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(Error::Constraint(NOT_A_URL.into()));
-    }
-    if authority.contains('@') || url.contains(['?', '#']) {
-        return Err(refused());
-    }
-    let (host, port) = split_host_port(authority).ok_or_else(refused)?;
-    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(refused());
-    }
-    let ip = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
-        .parse::<std::net::IpAddr>()
-        .ok();
-    let is_name = host.split('.').all(|label| {
-        !label.is_empty()
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    });
-    if ip.is_none() && !is_name {
-        return Err(refused());
-    }
-    let loopback = host.eq_ignore_ascii_case("localhost") || ip.is_some_and(|ip| ip.is_loopback());
-    if !secure && !loopback {
-        return Err(Error::InvalidInput(format!(
-            "{NOT_A_URL}. The URL must begin with https://."
-        )));
-    }
-    Ok(())
-}
-
-/// `host[:port]`, the host possibly a bracketed IPv6 address.
-fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
-    if authority.starts_with('[') {
-        let end = authority.find(']')?;
-        let (host, rest) = authority.split_at(end + 1);
-        return match rest.strip_prefix(':') {
-            Some(port) => Some((host, Some(port))),
-            None if rest.is_empty() => Some((host, None)),
-            None => None,
-        };
-    }
-    Some(match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    })
 }
 
 #[cfg(test)]

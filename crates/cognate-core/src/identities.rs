@@ -15,6 +15,7 @@ use crate::ids;
 use crate::logins::{LOGINS_DONT_MATCH, LoginUse, VerifiedLogins};
 use crate::model::{Identity, Login, MergeCause, MergeRecord, Pool};
 use crate::operation::Operation;
+use crate::service::facade;
 use crate::service::{Cognate, page_token};
 use crate::store::{IdentityChanges, NewIdentity, StoreError};
 
@@ -79,36 +80,6 @@ impl Cognate {
             .await?
             .ok_or_else(|| Error::identity_not_found(identity_id))?;
         Ok((view, identity, pool))
-    }
-
-    /// GetId.
-    pub async fn get_id(
-        &self,
-        pool_id: &str,
-        account_id: Option<&str>,
-        logins: &BTreeMap<String, String>,
-    ) -> Result<String> {
-        let view = self.config_view().await?;
-        let pool = self
-            .cached_pool(&view, pool_id)
-            .await?
-            .ok_or_else(|| Error::pool_not_found(pool_id))?;
-        if account_id.is_some_and(|a| a != pool.account) {
-            return Err(Error::pool_not_found(pool_id));
-        }
-        if logins.is_empty() {
-            if !pool.allow_unauthenticated {
-                return Err(Error::NotAuthorized(
-                    "Unauthenticated access is not supported for this identity pool.".into(),
-                ));
-            }
-            return self.create_guest(&pool).await;
-        }
-        let verified = self.verify_logins(&pool, logins, LoginUse::GetId).await?;
-        let resolved = self
-            .resolve(&pool, None, &verified.keys(), MergeCause::LoginPresented)
-            .await?;
-        Ok(resolved.identity.id)
     }
 
     async fn create_guest(&self, pool: &Pool) -> Result<String> {
@@ -336,26 +307,6 @@ impl Cognate {
         Ok(Some(Resolved { identity }))
     }
 
-    /// Deletes guests unused for the configured time to live, in batches.
-    pub async fn sweep_idle_guests(&self) -> Result<u64> {
-        let Some(ttl) = self.config.guest_ttl_secs else {
-            return Ok(0);
-        };
-        let before = self.clock.now_secs() - ttl;
-        let mut total = 0;
-        loop {
-            let deleted = self.store.delete_idle_guests(before, 1000).await?;
-            total += deleted;
-            if deleted < 1000 {
-                break;
-            }
-        }
-        if total > 0 {
-            crate::audit::idle_guests_deleted(total);
-        }
-        Ok(total)
-    }
-
     /// Marks a guest as used, at most a few times per time to live, so the
     /// sweep spares guests that keep coming back.
     async fn note_guest_use(&self, identity: &Identity) {
@@ -376,10 +327,78 @@ impl Cognate {
         let _ = self.store.apply_identity_changes(&changes).await;
     }
 
+    /// An identity and its pool, once `caller` may perform `action` on that
+    /// pool: the pool the store says the identity belongs to, whatever
+    /// pool the request names. An identity that does not exist (or is of
+    /// another account or region) is authorized as any resource, so only a caller
+    /// allowed everywhere learns that it is missing; and a denial names no
+    /// pool either way.
+    async fn authorized_identity(
+        &self,
+        caller: &Caller,
+        action: Action,
+        identity_id: &str,
+    ) -> Result<(Identity, Arc<Pool>)> {
+        match self.pool_of_identity(identity_id).await {
+            Ok((_, identity, pool)) if caller.sees(&pool) => {
+                let arn = crate::arn::pool_arn(&pool.region, &pool.account, &pool.id);
+                let access = Access::new(action, arn)
+                    .resource_tags(&pool.tags)
+                    .shown_as("");
+                self.authorize_access(caller, access).await?;
+                Ok((identity, pool))
+            }
+            Ok(_) | Err(Error::ResourceNotFound(_)) => {
+                self.authorize(caller, action, ANY_RESOURCE).await?;
+                Err(Error::identity_not_found(identity_id))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+facade!(
+    /// Identities: the public flows (GetId, GetOpenIdToken,
+    /// GetCredentialsForIdentity, UnlinkIdentity) and their administration.
+    Identities,
+    identities
+);
+
+impl Identities<'_> {
+    /// GetId.
+    pub async fn get_id(
+        &self,
+        pool_id: &str,
+        account_id: Option<&str>,
+        logins: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let view = self.config_view().await?;
+        let pool = self
+            .cached_pool(&view, pool_id)
+            .await?
+            .ok_or_else(|| Error::pool_not_found(pool_id))?;
+        if account_id.is_some_and(|a| a != pool.account) {
+            return Err(Error::pool_not_found(pool_id));
+        }
+        if logins.is_empty() {
+            if !pool.allow_unauthenticated {
+                return Err(Error::NotAuthorized(
+                    "Unauthenticated access is not supported for this identity pool.".into(),
+                ));
+            }
+            return self.create_guest(&pool).await;
+        }
+        let verified = self.verify_logins(&pool, logins, LoginUse::GetId).await?;
+        let resolved = self
+            .resolve(&pool, None, &verified.keys(), MergeCause::LoginPresented)
+            .await?;
+        Ok(resolved.identity.id)
+    }
+
     /// UnlinkIdentity: the caller proves the identity with its logins and
     /// removes the named providers. An identity left without logins is
     /// inaccessible: it is disabled.
-    pub async fn unlink_identity(
+    pub async fn unlink(
         &self,
         identity_id: &str,
         logins: &BTreeMap<String, String>,
@@ -448,37 +467,8 @@ impl Cognate {
         Err(contended())
     }
 
-    /// An identity and its pool, once `caller` may perform `action` on that
-    /// pool: the pool the store says the identity belongs to, whatever
-    /// pool the request names. An identity that does not exist (or is of
-    /// another account or region) is authorized as any resource, so only a caller
-    /// allowed everywhere learns that it is missing; and a denial names no
-    /// pool either way.
-    async fn authorized_identity(
-        &self,
-        caller: &Caller,
-        action: Action,
-        identity_id: &str,
-    ) -> Result<(Identity, Arc<Pool>)> {
-        match self.pool_of_identity(identity_id).await {
-            Ok((_, identity, pool)) if caller.sees(&pool) => {
-                let arn = crate::arn::pool_arn(&pool.region, &pool.account, &pool.id);
-                let access = Access::new(action, arn)
-                    .resource_tags(&pool.tags)
-                    .shown_as("");
-                self.authorize_access(caller, access).await?;
-                Ok((identity, pool))
-            }
-            Ok(_) | Err(Error::ResourceNotFound(_)) => {
-                self.authorize(caller, action, ANY_RESOURCE).await?;
-                Err(Error::identity_not_found(identity_id))
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// DescribeIdentity.
-    pub async fn describe_identity(&self, caller: &Caller, identity_id: &str) -> Result<Identity> {
+    pub async fn describe(&self, caller: &Caller, identity_id: &str) -> Result<Identity> {
         let action = Action::Call(Operation::DescribeIdentity);
         let (identity, _) = self
             .authorized_identity(caller, action, identity_id)
@@ -487,11 +477,11 @@ impl Cognate {
     }
 
     /// Merges into and out of an identity, for apps that key data by id.
-    pub async fn identity_merges(&self, identity_id: &str) -> Result<Vec<MergeRecord>> {
+    pub async fn merges(&self, identity_id: &str) -> Result<Vec<MergeRecord>> {
         Ok(self.store.merges_of(identity_id).await?)
     }
 
-    pub async fn list_identities(
+    pub async fn list(
         &self,
         caller: &Caller,
         pool_id: &str,
@@ -519,7 +509,7 @@ impl Cognate {
     /// to; one the caller may not delete is reported back as AccessDenied
     /// (as is an unknown id, unless the caller may delete everywhere, for
     /// whom it succeeds silently), a failure as InternalServerError.
-    pub async fn delete_identities(
+    pub async fn delete(
         &self,
         caller: &Caller,
         ids: &[String],
@@ -550,5 +540,25 @@ impl Cognate {
             }
         }
         Ok(unprocessed)
+    }
+
+    /// Deletes guests unused for the configured time to live, in batches.
+    pub async fn sweep_idle_guests(&self) -> Result<u64> {
+        let Some(ttl) = self.config.guest_ttl_secs else {
+            return Ok(0);
+        };
+        let before = self.clock.now_secs() - ttl;
+        let mut total = 0;
+        loop {
+            let deleted = self.store.delete_idle_guests(before, 1000).await?;
+            total += deleted;
+            if deleted < 1000 {
+                break;
+            }
+        }
+        if total > 0 {
+            crate::audit::idle_guests_deleted(total);
+        }
+        Ok(total)
     }
 }

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::ids;
 use crate::model::{CognitoProvider, Pool, PrincipalTagMap, RoleMapping, RoleMappingType};
 use crate::operation::Operation;
+use crate::service::facade;
 use crate::service::{Cognate, page_token};
 
 /// The social providers a pool may name in SupportedLoginProviders.
@@ -67,52 +68,6 @@ impl Cognate {
 }
 
 impl Cognate {
-    pub async fn create_pool(&self, caller: &Caller, settings: PoolSettings) -> Result<Pool> {
-        check_tag_keys(settings.tags.iter().flatten().map(|(k, _)| k))?;
-        let tags = settings.tags.iter().flatten().map(|(k, v)| (k, Some(v)));
-        self.authorize_access(
-            caller,
-            Access::new(Operation::CreateIdentityPool, ANY_RESOURCE).request_tags(tags),
-        )
-        .await?;
-        self.check_pool_settings(caller, &settings, None).await?;
-        let now = self.clock.now_secs();
-        let tags = settings.tags.clone().unwrap_or_default();
-        check_tag_count(tags.len())?;
-        let pool = Pool {
-            id: ids::regional_uuid(&caller.region),
-            account: caller.account.clone(),
-            region: caller.region.clone(),
-            name: settings.name,
-            allow_unauthenticated: settings.allow_unauthenticated,
-            allow_classic_flow: settings.allow_classic_flow,
-            supported_login_providers: settings.supported_login_providers,
-            developer_provider_name: settings.developer_provider_name,
-            open_id_connect_provider_arns: settings.open_id_connect_provider_arns,
-            cognito_identity_providers: settings.cognito_identity_providers,
-            saml_provider_arns: settings.saml_provider_arns,
-            tags,
-            roles: BTreeMap::new(),
-            role_mappings: BTreeMap::new(),
-            principal_tag_maps: BTreeMap::new(),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
-        self.store
-            .insert_pool(&pool, self.config.max_pools_per_region)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::LimitExceeded(_) => Error::LimitExceeded(format!(
-                    "You have reached the limit of {} identity pools in this account and region.",
-                    self.config.max_pools_per_region
-                )),
-                other => other.into(),
-            })?;
-        crate::audit::pool_changed("pool_created", &pool);
-        Ok(pool)
-    }
-
     /// The pool `operation` acts on, once `caller` may: authorized on the
     /// ARN its id gives (with the pool's tags, if it exists), then
     /// answered from the caller's account (or ResourceNotFound).
@@ -139,231 +94,6 @@ impl Cognate {
         };
         self.authorize_access(caller, access).await?;
         pool.ok_or_else(|| Error::pool_not_found(id))
-    }
-
-    /// DescribeIdentityPool.
-    pub async fn describe_pool(&self, caller: &Caller, id: &str) -> Result<Pool> {
-        self.authorized_pool(caller, Operation::DescribeIdentityPool, id)
-            .await
-    }
-
-    /// GetIdentityPoolRoles: the pool, for its roles and role mappings.
-    pub async fn pool_roles(&self, caller: &Caller, id: &str) -> Result<Pool> {
-        self.authorized_pool(caller, Operation::GetIdentityPoolRoles, id)
-            .await
-    }
-
-    pub async fn update_pool(
-        &self,
-        caller: &Caller,
-        id: &str,
-        settings: PoolSettings,
-    ) -> Result<Pool> {
-        check_tag_keys(settings.tags.iter().flatten().map(|(k, _)| k))?;
-        let mut access = Access::new(Operation::UpdateIdentityPool, caller.pool_arn(id));
-        if let Some(tags) = &settings.tags {
-            access = access.request_tags(tags.iter().map(|(k, v)| (k, Some(v))));
-        }
-        let current = self.authorized_pool_for(caller, access, id).await?;
-        self.check_pool_settings(caller, &settings, Some(&current))
-            .await?;
-        let mut pool = current.clone();
-        pool.name = settings.name;
-        pool.allow_unauthenticated = settings.allow_unauthenticated;
-        pool.allow_classic_flow = settings.allow_classic_flow;
-        pool.supported_login_providers = settings.supported_login_providers;
-        // Omitting the developer provider name keeps it: it is immutable.
-        if settings.developer_provider_name.is_some() {
-            pool.developer_provider_name = settings.developer_provider_name;
-        }
-        pool.open_id_connect_provider_arns = settings.open_id_connect_provider_arns;
-        pool.cognito_identity_providers = settings.cognito_identity_providers;
-        pool.saml_provider_arns = settings.saml_provider_arns;
-        if let Some(tags) = settings.tags {
-            check_tag_count(tags.len())?;
-            pool.tags = tags;
-        }
-        // Role mappings must keep naming configured providers.
-        let mut mappings = std::mem::take(&mut pool.role_mappings);
-        mappings.retain(|key, _| provider_configured(&pool, key));
-        pool.role_mappings = mappings;
-        self.save_pool(pool, current.version).await
-    }
-
-    pub async fn delete_pool(&self, caller: &Caller, id: &str) -> Result<()> {
-        self.authorized_pool(caller, Operation::DeleteIdentityPool, id)
-            .await?;
-        if self.store.delete_pool(id).await? {
-            crate::audit::pool_deleted(&caller.account, id);
-            Ok(())
-        } else {
-            Err(Error::pool_not_found(id))
-        }
-    }
-
-    /// One page of the caller's pools and the token of the next page.
-    pub async fn list_pools(
-        &self,
-        caller: &Caller,
-        max_results: usize,
-        next_token: Option<&str>,
-    ) -> Result<(Vec<Pool>, Option<String>)> {
-        self.authorize(caller, Operation::ListIdentityPools, ANY_RESOURCE)
-            .await?;
-        let after = next_token.map(page_token::decode).transpose()?;
-        let mut pools = self
-            .store
-            .list_pools(
-                &caller.account,
-                &caller.region,
-                after.as_deref(),
-                max_results + 1,
-            )
-            .await?;
-        let next = if pools.len() > max_results {
-            pools.truncate(max_results);
-            pools.last().map(|p| page_token::encode(&p.id))
-        } else {
-            None
-        };
-        Ok((pools, next))
-    }
-
-    /// SetIdentityPoolRoles. Attaching a role hands it to the service, so
-    /// the caller must also be allowed `iam:PassRole` on every role it
-    /// names, defaults and mapping rules alike, as in AWS.
-    pub async fn set_pool_roles(
-        &self,
-        caller: &Caller,
-        id: &str,
-        roles: BTreeMap<String, String>,
-        role_mappings: BTreeMap<String, RoleMapping>,
-    ) -> Result<()> {
-        let current = self
-            .authorized_pool(caller, Operation::SetIdentityPoolRoles, id)
-            .await?;
-        let mapped = role_mappings
-            .values()
-            .flat_map(|m| m.rules.iter().flatten())
-            .map(|rule| &rule.role_arn);
-        let mut passed: Vec<&String> = roles.values().chain(mapped).collect();
-        passed.sort();
-        passed.dedup();
-        for role_arn in passed {
-            let access = Access::new(Action::PassRole, role_arn.as_str())
-                .key("iam:PassedToService", "cognito-identity.amazonaws.com");
-            self.authorize_access(caller, access).await?;
-        }
-        for (key, arn) in &roles {
-            if key != "authenticated" && key != "unauthenticated" {
-                return Err(Error::InvalidParameter(format!(
-                    "Roles key '{key}' must be 'authenticated' or 'unauthenticated'."
-                )));
-            }
-            if crate::arn::parse_role_arn(arn).is_none() {
-                return Err(Error::InvalidParameter(format!(
-                    "Role ARN {arn} is not a valid role ARN."
-                )));
-            }
-        }
-        for (provider, mapping) in &role_mappings {
-            check_role_mapping(&current, provider, mapping)?;
-        }
-        let mut pool = current.clone();
-        pool.roles = roles;
-        pool.role_mappings = role_mappings;
-        self.save_pool(pool, current.version).await.map(|_| ())
-    }
-
-    pub async fn tag_pool(
-        &self,
-        caller: &Caller,
-        arn: &str,
-        tags: BTreeMap<String, String>,
-    ) -> Result<()> {
-        check_tag_keys(tags.keys())?;
-        let access = Access::new(Operation::TagResource, arn)
-            .request_tags(tags.iter().map(|(k, v)| (k, Some(v))));
-        let current = self.pool_by_arn(caller, access, arn).await?;
-        let mut pool = current.clone();
-        // A key given in another spelling replaces the tag.
-        pool.tags
-            .retain(|k, _| !tags.keys().any(|new| same_tag_key(k, new)));
-        pool.tags.extend(tags);
-        check_tag_count(pool.tags.len())?;
-        self.save_pool(pool, current.version).await.map(|_| ())
-    }
-
-    pub async fn untag_pool(&self, caller: &Caller, arn: &str, keys: &[String]) -> Result<()> {
-        let access =
-            Access::new(Operation::UntagResource, arn).request_tags(keys.iter().map(|k| (k, None)));
-        let current = self.pool_by_arn(caller, access, arn).await?;
-        let mut pool = current.clone();
-        pool.tags
-            .retain(|k, _| !keys.iter().any(|gone| same_tag_key(k, gone)));
-        self.save_pool(pool, current.version).await.map(|_| ())
-    }
-
-    pub async fn pool_tags(&self, caller: &Caller, arn: &str) -> Result<BTreeMap<String, String>> {
-        let access = Access::new(Operation::ListTagsForResource, arn);
-        Ok(self.pool_by_arn(caller, access, arn).await?.tags)
-    }
-
-    pub async fn set_principal_tag_map(
-        &self,
-        caller: &Caller,
-        id: &str,
-        provider: &str,
-        use_defaults: bool,
-        tags: BTreeMap<String, String>,
-    ) -> Result<PrincipalTagMap> {
-        let current = self
-            .authorized_pool(caller, Operation::SetPrincipalTagAttributeMap, id)
-            .await?;
-        if !provider_configured(&current, provider) {
-            return Err(Error::InvalidParameter(format!(
-                "Provider {provider} is not configured for identity pool {id}."
-            )));
-        }
-        let mut pool = current.clone();
-        let map = if use_defaults {
-            PrincipalTagMap {
-                use_defaults: true,
-                tags: default_principal_tags(provider),
-            }
-        } else {
-            PrincipalTagMap {
-                use_defaults: false,
-                tags,
-            }
-        };
-        if !map.use_defaults && map.tags.is_empty() {
-            pool.principal_tag_maps.remove(provider);
-        } else {
-            pool.principal_tag_maps
-                .insert(provider.to_string(), map.clone());
-        }
-        self.save_pool(pool, current.version).await?;
-        Ok(map)
-    }
-
-    pub async fn principal_tag_map(
-        &self,
-        caller: &Caller,
-        id: &str,
-        provider: &str,
-    ) -> Result<PrincipalTagMap> {
-        let pool = self
-            .authorized_pool(caller, Operation::GetPrincipalTagAttributeMap, id)
-            .await?;
-        pool.principal_tag_maps
-            .get(provider)
-            .cloned()
-            .ok_or_else(|| {
-                Error::ResourceNotFound(format!(
-                    "No principal tag attribute map for provider {provider} in identity pool {id}."
-                ))
-            })
     }
 
     /// The pool a tagging operation's `ResourceArn` names, authorized on
@@ -598,4 +328,279 @@ pub fn default_principal_tags(provider: &str) -> BTreeMap<String, String> {
         ("client".to_string(), client.to_string()),
         ("username".to_string(), username.to_string()),
     ])
+}
+
+facade!(
+    /// Identity pool administration: create, describe, update, delete,
+    /// list, roles and role mappings, tags, principal-tag maps.
+    Pools,
+    pools
+);
+
+impl Pools<'_> {
+    pub async fn create(&self, caller: &Caller, settings: PoolSettings) -> Result<Pool> {
+        check_tag_keys(settings.tags.iter().flatten().map(|(k, _)| k))?;
+        let tags = settings.tags.iter().flatten().map(|(k, v)| (k, Some(v)));
+        self.authorize_access(
+            caller,
+            Access::new(Operation::CreateIdentityPool, ANY_RESOURCE).request_tags(tags),
+        )
+        .await?;
+        self.check_pool_settings(caller, &settings, None).await?;
+        let now = self.clock.now_secs();
+        let tags = settings.tags.clone().unwrap_or_default();
+        check_tag_count(tags.len())?;
+        let pool = Pool {
+            id: ids::regional_uuid(&caller.region),
+            account: caller.account.clone(),
+            region: caller.region.clone(),
+            name: settings.name,
+            allow_unauthenticated: settings.allow_unauthenticated,
+            allow_classic_flow: settings.allow_classic_flow,
+            supported_login_providers: settings.supported_login_providers,
+            developer_provider_name: settings.developer_provider_name,
+            open_id_connect_provider_arns: settings.open_id_connect_provider_arns,
+            cognito_identity_providers: settings.cognito_identity_providers,
+            saml_provider_arns: settings.saml_provider_arns,
+            tags,
+            roles: BTreeMap::new(),
+            role_mappings: BTreeMap::new(),
+            principal_tag_maps: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        self.store
+            .insert_pool(&pool, self.config.max_pools_per_region)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::LimitExceeded(_) => Error::LimitExceeded(format!(
+                    "You have reached the limit of {} identity pools in this account and region.",
+                    self.config.max_pools_per_region
+                )),
+                other => other.into(),
+            })?;
+        crate::audit::pool_changed("pool_created", &pool);
+        Ok(pool)
+    }
+
+    /// DescribeIdentityPool.
+    pub async fn describe(&self, caller: &Caller, id: &str) -> Result<Pool> {
+        self.authorized_pool(caller, Operation::DescribeIdentityPool, id)
+            .await
+    }
+
+    /// GetIdentityPoolRoles: the pool, for its roles and role mappings.
+    pub async fn roles(&self, caller: &Caller, id: &str) -> Result<Pool> {
+        self.authorized_pool(caller, Operation::GetIdentityPoolRoles, id)
+            .await
+    }
+
+    pub async fn update(&self, caller: &Caller, id: &str, settings: PoolSettings) -> Result<Pool> {
+        check_tag_keys(settings.tags.iter().flatten().map(|(k, _)| k))?;
+        let mut access = Access::new(Operation::UpdateIdentityPool, caller.pool_arn(id));
+        if let Some(tags) = &settings.tags {
+            access = access.request_tags(tags.iter().map(|(k, v)| (k, Some(v))));
+        }
+        let current = self.authorized_pool_for(caller, access, id).await?;
+        self.check_pool_settings(caller, &settings, Some(&current))
+            .await?;
+        let mut pool = current.clone();
+        pool.name = settings.name;
+        pool.allow_unauthenticated = settings.allow_unauthenticated;
+        pool.allow_classic_flow = settings.allow_classic_flow;
+        pool.supported_login_providers = settings.supported_login_providers;
+        // Omitting the developer provider name keeps it: it is immutable.
+        if settings.developer_provider_name.is_some() {
+            pool.developer_provider_name = settings.developer_provider_name;
+        }
+        pool.open_id_connect_provider_arns = settings.open_id_connect_provider_arns;
+        pool.cognito_identity_providers = settings.cognito_identity_providers;
+        pool.saml_provider_arns = settings.saml_provider_arns;
+        if let Some(tags) = settings.tags {
+            check_tag_count(tags.len())?;
+            pool.tags = tags;
+        }
+        // Role mappings must keep naming configured providers.
+        let mut mappings = std::mem::take(&mut pool.role_mappings);
+        mappings.retain(|key, _| provider_configured(&pool, key));
+        pool.role_mappings = mappings;
+        self.save_pool(pool, current.version).await
+    }
+
+    pub async fn delete(&self, caller: &Caller, id: &str) -> Result<()> {
+        self.authorized_pool(caller, Operation::DeleteIdentityPool, id)
+            .await?;
+        if self.store.delete_pool(id).await? {
+            crate::audit::pool_deleted(&caller.account, id);
+            Ok(())
+        } else {
+            Err(Error::pool_not_found(id))
+        }
+    }
+
+    /// One page of the caller's pools and the token of the next page.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<(Vec<Pool>, Option<String>)> {
+        self.authorize(caller, Operation::ListIdentityPools, ANY_RESOURCE)
+            .await?;
+        let after = next_token.map(page_token::decode).transpose()?;
+        let mut pools = self
+            .store
+            .list_pools(
+                &caller.account,
+                &caller.region,
+                after.as_deref(),
+                max_results + 1,
+            )
+            .await?;
+        let next = if pools.len() > max_results {
+            pools.truncate(max_results);
+            pools.last().map(|p| page_token::encode(&p.id))
+        } else {
+            None
+        };
+        Ok((pools, next))
+    }
+
+    /// SetIdentityPoolRoles. Attaching a role hands it to the service, so
+    /// the caller must also be allowed `iam:PassRole` on every role it
+    /// names, defaults and mapping rules alike, as in AWS.
+    pub async fn set_roles(
+        &self,
+        caller: &Caller,
+        id: &str,
+        roles: BTreeMap<String, String>,
+        role_mappings: BTreeMap<String, RoleMapping>,
+    ) -> Result<()> {
+        let current = self
+            .authorized_pool(caller, Operation::SetIdentityPoolRoles, id)
+            .await?;
+        let mapped = role_mappings
+            .values()
+            .flat_map(|m| m.rules.iter().flatten())
+            .map(|rule| &rule.role_arn);
+        let mut passed: Vec<&String> = roles.values().chain(mapped).collect();
+        passed.sort();
+        passed.dedup();
+        for role_arn in passed {
+            let access = Access::new(Action::PassRole, role_arn.as_str())
+                .key("iam:PassedToService", "cognito-identity.amazonaws.com");
+            self.authorize_access(caller, access).await?;
+        }
+        for (key, arn) in &roles {
+            if key != "authenticated" && key != "unauthenticated" {
+                return Err(Error::InvalidParameter(format!(
+                    "Roles key '{key}' must be 'authenticated' or 'unauthenticated'."
+                )));
+            }
+            if crate::arn::parse_role_arn(arn).is_none() {
+                return Err(Error::InvalidParameter(format!(
+                    "Role ARN {arn} is not a valid role ARN."
+                )));
+            }
+        }
+        for (provider, mapping) in &role_mappings {
+            check_role_mapping(&current, provider, mapping)?;
+        }
+        let mut pool = current.clone();
+        pool.roles = roles;
+        pool.role_mappings = role_mappings;
+        self.save_pool(pool, current.version).await.map(|_| ())
+    }
+
+    pub async fn tag(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        tags: BTreeMap<String, String>,
+    ) -> Result<()> {
+        check_tag_keys(tags.keys())?;
+        let access = Access::new(Operation::TagResource, arn)
+            .request_tags(tags.iter().map(|(k, v)| (k, Some(v))));
+        let current = self.pool_by_arn(caller, access, arn).await?;
+        let mut pool = current.clone();
+        // A key given in another spelling replaces the tag.
+        pool.tags
+            .retain(|k, _| !tags.keys().any(|new| same_tag_key(k, new)));
+        pool.tags.extend(tags);
+        check_tag_count(pool.tags.len())?;
+        self.save_pool(pool, current.version).await.map(|_| ())
+    }
+
+    pub async fn untag(&self, caller: &Caller, arn: &str, keys: &[String]) -> Result<()> {
+        let access =
+            Access::new(Operation::UntagResource, arn).request_tags(keys.iter().map(|k| (k, None)));
+        let current = self.pool_by_arn(caller, access, arn).await?;
+        let mut pool = current.clone();
+        pool.tags
+            .retain(|k, _| !keys.iter().any(|gone| same_tag_key(k, gone)));
+        self.save_pool(pool, current.version).await.map(|_| ())
+    }
+
+    pub async fn tags(&self, caller: &Caller, arn: &str) -> Result<BTreeMap<String, String>> {
+        let access = Access::new(Operation::ListTagsForResource, arn);
+        Ok(self.pool_by_arn(caller, access, arn).await?.tags)
+    }
+
+    pub async fn set_principal_tag_map(
+        &self,
+        caller: &Caller,
+        id: &str,
+        provider: &str,
+        use_defaults: bool,
+        tags: BTreeMap<String, String>,
+    ) -> Result<PrincipalTagMap> {
+        let current = self
+            .authorized_pool(caller, Operation::SetPrincipalTagAttributeMap, id)
+            .await?;
+        if !provider_configured(&current, provider) {
+            return Err(Error::InvalidParameter(format!(
+                "Provider {provider} is not configured for identity pool {id}."
+            )));
+        }
+        let mut pool = current.clone();
+        let map = if use_defaults {
+            PrincipalTagMap {
+                use_defaults: true,
+                tags: default_principal_tags(provider),
+            }
+        } else {
+            PrincipalTagMap {
+                use_defaults: false,
+                tags,
+            }
+        };
+        if !map.use_defaults && map.tags.is_empty() {
+            pool.principal_tag_maps.remove(provider);
+        } else {
+            pool.principal_tag_maps
+                .insert(provider.to_string(), map.clone());
+        }
+        self.save_pool(pool, current.version).await?;
+        Ok(map)
+    }
+
+    pub async fn principal_tag_map(
+        &self,
+        caller: &Caller,
+        id: &str,
+        provider: &str,
+    ) -> Result<PrincipalTagMap> {
+        let pool = self
+            .authorized_pool(caller, Operation::GetPrincipalTagAttributeMap, id)
+            .await?;
+        pool.principal_tag_maps
+            .get(provider)
+            .cloned()
+            .ok_or_else(|| {
+                Error::ResourceNotFound(format!(
+                    "No principal tag attribute map for provider {provider} in identity pool {id}."
+                ))
+            })
+    }
 }

@@ -33,6 +33,33 @@ pub struct DomainConfig {
     pub signing_algorithm: SigningAlgorithm,
 }
 
+/// A view of the service for one domain (`cognate.pools()`, as garage's
+/// `BucketHelper(&Garage)`): the domain's operations are its methods; the
+/// service's state and shared helpers are reached through it.
+macro_rules! facade {
+    ($(#[$doc:meta])* $name:ident, $accessor:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $name<'a>(&'a $crate::service::Cognate);
+
+        impl $crate::service::Cognate {
+            $(#[$doc])*
+            pub fn $accessor(&self) -> $name<'_> {
+                $name(self)
+            }
+        }
+
+        impl std::ops::Deref for $name<'_> {
+            type Target = $crate::service::Cognate;
+
+            fn deref(&self) -> &$crate::service::Cognate {
+                self.0
+            }
+        }
+    };
+}
+pub(crate) use facade;
+
 pub struct Cognate {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -77,54 +104,6 @@ impl Cognate {
             sessions,
             config_cache: ConfigCache::default(),
         })
-    }
-
-    /// Rereads the signing keys (another node may have rotated them).
-    pub async fn reload_keys(&self) -> Result<()> {
-        self.keys
-            .load(
-                self.store.as_ref(),
-                &self.master,
-                &self.config.default_region,
-                self.config.signing_algorithm,
-                self.clock.now_secs(),
-            )
-            .await
-    }
-
-    /// Makes a new signing key current; the old ones stay published until
-    /// their tokens have expired. Returns the new key id.
-    pub async fn rotate_signing_key(&self) -> Result<String> {
-        self.keys
-            .rotate(
-                self.store.as_ref(),
-                &self.master,
-                &self.config.default_region,
-                self.config.signing_algorithm,
-                self.clock.now_secs(),
-            )
-            .await
-    }
-
-    /// Rotates to a key of the configured algorithm if the active key has
-    /// another one, so changing the setting takes effect at the next
-    /// start; the old key stays published as after any rotation. Returns
-    /// the new key id, if it rotated.
-    pub async fn ensure_signing_algorithm(&self) -> Result<Option<String>> {
-        if self.keys.active_algorithm() == Some(self.config.signing_algorithm) {
-            return Ok(None);
-        }
-        self.rotate_signing_key().await.map(Some)
-    }
-
-    /// The algorithms of the published signing keys.
-    pub fn signing_algorithms(&self) -> Vec<&'static str> {
-        self.keys.algorithms()
-    }
-
-    /// The JWKS of the OpenID tokens cognate signs.
-    pub fn jwks(&self) -> serde_json::Value {
-        self.keys.jwks()
     }
 
     pub fn config(&self) -> &DomainConfig {
@@ -209,5 +188,62 @@ pub mod page_token {
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| Error::InvalidParameter("The pagination token is invalid.".into()))
+    }
+}
+
+facade!(
+    /// The keys cognate signs its OpenID tokens with: reread, rotate,
+    /// publish.
+    SigningKeys,
+    signing_keys
+);
+
+impl SigningKeys<'_> {
+    /// Rereads the signing keys (another node may have rotated them).
+    pub async fn reload(&self) -> Result<()> {
+        self.keys
+            .load(
+                self.store.as_ref(),
+                &self.master,
+                &self.config.default_region,
+                self.config.signing_algorithm,
+                self.clock.now_secs(),
+            )
+            .await
+    }
+
+    /// Makes a new signing key current; the old ones stay published until
+    /// their tokens have expired. Returns the new key id.
+    pub async fn rotate(&self) -> Result<String> {
+        self.keys
+            .rotate(
+                self.store.as_ref(),
+                &self.master,
+                &self.config.default_region,
+                self.config.signing_algorithm,
+                self.clock.now_secs(),
+            )
+            .await
+    }
+
+    /// Rotates to a key of the configured algorithm if the active key has
+    /// another one, so changing the setting takes effect at the next
+    /// start; the old key stays published as after any rotation. Returns
+    /// the new key id, if it rotated.
+    pub async fn ensure_algorithm(&self) -> Result<Option<String>> {
+        if self.keys.active_algorithm() == Some(self.config.signing_algorithm) {
+            return Ok(None);
+        }
+        self.rotate().await.map(Some)
+    }
+
+    /// The algorithms of the published signing keys.
+    pub fn algorithms(&self) -> Vec<&'static str> {
+        self.keys.algorithms()
+    }
+
+    /// The JWKS of the OpenID tokens cognate signs.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.jwks()
     }
 }

@@ -55,6 +55,7 @@ use crate::federation::{LoginError, ProviderKind, ProviderSpec};
 use crate::ids;
 use crate::model::Role;
 use crate::service::Cognate;
+use crate::service::facade;
 use crate::session::Session;
 use crate::trust::{FederatedRequest, parse_session_policy, web_identity_trust};
 
@@ -272,86 +273,6 @@ fn packed_percent(
 }
 
 impl Cognate {
-    /// AssumeRoleWithWebIdentity (unsigned).
-    pub async fn assume_role_with_web_identity(
-        &self,
-        input: &AssumeRoleWithWebIdentity,
-    ) -> Result<AssumedRole> {
-        // 1. A JWT at all.
-        let (_, claims) =
-            decode_jwt(&input.web_identity_token).ok_or_else(|| invalid(NOT_A_JWT))?;
-        if input.provider_id.is_some() {
-            return Err(Error::InvalidParameter(
-                "ProviderId is only used with OAuth 2.0 access tokens of www.amazon.com and graph.facebook.com, which this server does not accept; omit it for OpenID Connect ID tokens.".into(),
-            ));
-        }
-        // 2-3. Issuer, signature, expiry.
-        let who = self.verify_web_identity(input, claims).await?;
-        let tags = session_tags(&who.claims)?;
-
-        // 4. The role and its trust policy (the generation is read only
-        // now: a bad token costs no configuration read).
-        let view = self.config_view().await?;
-        let cached = match self.cached_role_by_arn(&view, &input.role_arn).await? {
-            Some(role) => role,
-            None => return Err(Error::AccessDenied(NOT_AUTHORIZED.into())),
-        };
-        let role = &cached.role;
-        let p = &who.key_prefix;
-        let mut keys = vec![
-            (format!("{p}:aud"), vec![who.audience.clone()]),
-            (format!("{p}:sub"), vec![who.subject.clone()]),
-        ];
-        if !who.amr.is_empty() {
-            keys.push((format!("{p}:amr"), who.amr.clone()));
-        }
-        keys.extend(who.extra_keys.iter().cloned());
-        let request = FederatedRequest {
-            principals: who.principals.clone(),
-            keys,
-            tags: tags.clone(),
-            tags_session: !tags.is_empty(),
-        };
-        let trusted = cached
-            .trust
-            .as_ref()
-            .is_some_and(|trust| web_identity_trust(trust, &role.arn, &request));
-        if !trusted {
-            tracing::debug!(role = %role.arn, provider = %who.provider, "web identity not trusted by the role");
-            return Err(Error::AccessDenied(NOT_AUTHORIZED.into()));
-        }
-
-        let vended = self
-            .vend_federated_session(
-                role,
-                FederatedSession {
-                    session_name: input.role_session_name.clone(),
-                    provider: who.key_prefix.clone(),
-                    audience: who.audience.clone(),
-                    subject: who.subject.clone(),
-                    amr: who.amr.clone(),
-                    tags,
-                },
-                &SessionRequest {
-                    duration_seconds: input.duration_seconds,
-                    policy: input.policy.as_deref(),
-                    policy_arns: &input.policy_arns,
-                },
-                "assume_role_with_web_identity",
-            )
-            .await?;
-        Ok(AssumedRole {
-            credentials: vended.credentials,
-            subject_from_web_identity_token: who.subject.clone(),
-            assumed_role_arn: vended.assumed_role_arn,
-            assumed_role_id: vended.assumed_role_id,
-            packed_policy_size: vended.packed_policy_size,
-            provider: who.provider,
-            audience: who.audience,
-            source_identity: string_claim(&who.claims, "https://aws.amazon.com/source_identity"),
-        })
-    }
-
     /// Steps 5 and 6 and the session, once the caller is trusted: shared by
     /// the federated assume-role calls.
     pub(crate) async fn vend_federated_session(
@@ -555,6 +476,101 @@ impl Cognate {
             amr: strings_claim(&claims, "amr"),
             extra_keys: Vec::new(),
             claims,
+        })
+    }
+}
+
+facade!(
+    /// STS: web identity and SAML federation, and the sessions cognate
+    /// vends.
+    Sts,
+    sts
+);
+
+impl Sts<'_> {
+    /// The session of temporary credentials this installation vended, if
+    /// the token is genuine (expiry is the caller's to check).
+    pub fn open_session(&self, session_token: &str) -> Option<Session> {
+        self.sessions.open(session_token)
+    }
+
+    /// AssumeRoleWithWebIdentity (unsigned).
+    pub async fn assume_role_with_web_identity(
+        &self,
+        input: &AssumeRoleWithWebIdentity,
+    ) -> Result<AssumedRole> {
+        // 1. A JWT at all.
+        let (_, claims) =
+            decode_jwt(&input.web_identity_token).ok_or_else(|| invalid(NOT_A_JWT))?;
+        if input.provider_id.is_some() {
+            return Err(Error::InvalidParameter(
+                "ProviderId is only used with OAuth 2.0 access tokens of www.amazon.com and graph.facebook.com, which this server does not accept; omit it for OpenID Connect ID tokens.".into(),
+            ));
+        }
+        // 2-3. Issuer, signature, expiry.
+        let who = self.verify_web_identity(input, claims).await?;
+        let tags = session_tags(&who.claims)?;
+
+        // 4. The role and its trust policy (the generation is read only
+        // now: a bad token costs no configuration read).
+        let view = self.config_view().await?;
+        let cached = match self.cached_role_by_arn(&view, &input.role_arn).await? {
+            Some(role) => role,
+            None => return Err(Error::AccessDenied(NOT_AUTHORIZED.into())),
+        };
+        let role = &cached.role;
+        let p = &who.key_prefix;
+        let mut keys = vec![
+            (format!("{p}:aud"), vec![who.audience.clone()]),
+            (format!("{p}:sub"), vec![who.subject.clone()]),
+        ];
+        if !who.amr.is_empty() {
+            keys.push((format!("{p}:amr"), who.amr.clone()));
+        }
+        keys.extend(who.extra_keys.iter().cloned());
+        let request = FederatedRequest {
+            principals: who.principals.clone(),
+            keys,
+            tags: tags.clone(),
+            tags_session: !tags.is_empty(),
+        };
+        let trusted = cached
+            .trust
+            .as_ref()
+            .is_some_and(|trust| web_identity_trust(trust, &role.arn, &request));
+        if !trusted {
+            tracing::debug!(role = %role.arn, provider = %who.provider, "web identity not trusted by the role");
+            return Err(Error::AccessDenied(NOT_AUTHORIZED.into()));
+        }
+
+        let vended = self
+            .vend_federated_session(
+                role,
+                FederatedSession {
+                    session_name: input.role_session_name.clone(),
+                    provider: who.key_prefix.clone(),
+                    audience: who.audience.clone(),
+                    subject: who.subject.clone(),
+                    amr: who.amr.clone(),
+                    tags,
+                },
+                &SessionRequest {
+                    duration_seconds: input.duration_seconds,
+                    policy: input.policy.as_deref(),
+                    policy_arns: &input.policy_arns,
+                },
+                "assume_role_with_web_identity",
+            )
+            .await?;
+        Ok(AssumedRole {
+            credentials: vended.credentials,
+            subject_from_web_identity_token: who.subject.clone(),
+            assumed_role_arn: vended.assumed_role_arn,
+            assumed_role_id: vended.assumed_role_id,
+            packed_policy_size: vended.packed_policy_size,
+            provider: who.provider,
+            audience: who.audience,
+            source_identity: string_claim(&who.claims, "https://aws.amazon.com/source_identity"),
         })
     }
 }

@@ -23,8 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::saml::SIGNIN;
-use crate::service::Cognate;
-use crate::sts::{FederatedSession, SessionRequest};
+use crate::sts::{FederatedSession, SessionRequest, Sts};
 use crate::trust::{FederatedRequest, federated_trust};
 
 const NOT_AUTHORIZED: &str = "Not authorized to perform sts:AssumeRoleWithSAML";
@@ -61,7 +60,15 @@ pub struct AssumedSamlRole {
     pub source_identity: Option<String>,
 }
 
-impl Cognate {
+/// RoleSessionName's constraints: 2 to 64 of `[\w+=,.@-]`.
+fn valid_session_name(name: &str) -> bool {
+    (2..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+impl Sts<'_> {
     /// AssumeRoleWithSAML (unsigned).
     pub async fn assume_role_with_saml(
         &self,
@@ -185,12 +192,4 @@ impl Cognate {
                 .and_then(|v| v.first().cloned()),
         })
     }
-}
-
-/// RoleSessionName's constraints: 2 to 64 of `[\w+=,.@-]`.
-fn valid_session_name(name: &str) -> bool {
-    (2..=64).contains(&name.chars().count())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }

@@ -108,7 +108,7 @@ pub fn authenticate(
     let session = info
         .security_token
         .as_deref()
-        .and_then(|token| state.cognate.open_session(token))
+        .and_then(|token| state.cognate.sts().open_session(token))
         .filter(|s| s.access_key_id == info.access_key_id)
         .ok_or_else(|| ApiError::unknown_access_key(call.protocol))?;
     if state.cognate.clock().now_secs() >= session.expires_at {

@@ -31,7 +31,7 @@ async fn discovery(State(state): State<Arc<AppState>>) -> Response {
         "response_types_supported": ["code", "token"],
         "subject_types_supported": ["public"],
         // RS512, ES256 or both (while a retired key of the other is published).
-        "id_token_signing_alg_values_supported": state.cognate.signing_algorithms(),
+        "id_token_signing_alg_values_supported": state.cognate.signing_keys().algorithms(),
         "claims_supported": ["sub", "aud", "amr", "iss", "exp", "iat"],
     });
     (
@@ -51,7 +51,7 @@ async fn jwks(State(state): State<Arc<AppState>>) -> Response {
             ("content-type", "application/json"),
             ("cache-control", "max-age=300"),
         ],
-        state.cognate.jwks().to_string(),
+        state.cognate.signing_keys().jwks().to_string(),
     )
         .into_response()
 }

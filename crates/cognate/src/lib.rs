@@ -125,7 +125,7 @@ fn spawn_key_reloader(cognate: Arc<Cognate>, every: std::time::Duration) -> Join
         ticker.tick().await;
         loop {
             ticker.tick().await;
-            if let Err(e) = cognate.reload_keys().await {
+            if let Err(e) = cognate.signing_keys().reload().await {
                 tracing::warn!(error = %e, "rereading the signing keys failed");
             }
         }
@@ -138,7 +138,7 @@ fn spawn_guest_sweeper(cognate: Arc<Cognate>, every: std::time::Duration) -> Joi
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
-            match cognate.sweep_idle_guests().await {
+            match cognate.identities().sweep_idle_guests().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!("deleted {n} unused guest identities"),
                 Err(e) => tracing::warn!(error = %e, "sweeping unused guests failed"),
@@ -189,7 +189,8 @@ pub async fn start_with_clock(
     // Here and not in `open_domain`: `cognate keys rotate` opens the domain
     // too, and must rotate once, not twice.
     if let Some(kid) = cognate
-        .ensure_signing_algorithm()
+        .signing_keys()
+        .ensure_algorithm()
         .await
         .map_err(|e| StartError::Domain(e.to_string()))?
     {

@@ -322,7 +322,8 @@ async fn rotate_keys(args: ServeArgs) -> ExitCode {
         let clock = std::sync::Arc::new(cognate_core::clock::SystemClock);
         let domain = cognate::open_domain(&settings, store, clock, issuer).await?;
         domain
-            .rotate_signing_key()
+            .signing_keys()
+            .rotate()
             .await
             .map_err(|e| cognate::StartError::Domain(e.to_string()))
     }

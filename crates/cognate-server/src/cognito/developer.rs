@@ -52,7 +52,8 @@ impl JsonOperation for GetOpenIdTokenForDeveloperIdentityInput {
         let (id, token) = cx
             .state
             .cognate
-            .get_open_id_token_for_developer_identity(&cx.caller, &request)
+            .developer()
+            .open_id_token(&cx.caller, &request)
             .await
             .map_err(domain)?;
         Ok(json_response(json!({ "IdentityId": id, "Token": token })))
@@ -89,7 +90,8 @@ impl JsonOperation for LookupDeveloperIdentityInput {
         let (id, users, next) = cx
             .state
             .cognate
-            .lookup_developer_identity(
+            .developer()
+            .lookup(
                 &cx.caller,
                 &pool_id.unwrap_or_default(),
                 self.identity_id.as_deref(),
@@ -139,7 +141,8 @@ impl JsonOperation for MergeDeveloperIdentitiesInput {
         let id = cx
             .state
             .cognate
-            .merge_developer_identities(
+            .developer()
+            .merge(
                 &cx.caller,
                 &pool_id.unwrap_or_default(),
                 &provider,
@@ -176,7 +179,8 @@ impl JsonOperation for UnlinkDeveloperIdentityInput {
         c.finish().map_err(domain)?;
         cx.state
             .cognate
-            .unlink_developer_identity(
+            .developer()
+            .unlink(
                 &cx.caller,
                 &pool_id.unwrap_or_default(),
                 &id.unwrap_or_default(),

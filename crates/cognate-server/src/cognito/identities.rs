@@ -41,6 +41,7 @@ impl JsonOperation for GetIdInput {
         let id = cx
             .state
             .cognate
+            .identities()
             .get_id(&pool_id, self.account_id.as_deref(), &logins)
             .await
             .map_err(domain)?;
@@ -64,6 +65,7 @@ impl JsonOperation for GetOpenIdTokenInput {
         let (id, token) = cx
             .state
             .cognate
+            .identities()
             .get_open_id_token(&id.unwrap_or_default(), &self.logins.unwrap_or_default())
             .await
             .map_err(domain)?;
@@ -91,6 +93,7 @@ impl JsonOperation for GetCredentialsForIdentityInput {
         let (id, credentials) = cx
             .state
             .cognate
+            .identities()
             .get_credentials_for_identity(
                 &id.unwrap_or_default(),
                 &self.logins.unwrap_or_default(),
@@ -126,7 +129,8 @@ impl JsonOperation for UnlinkIdentityInput {
         c.finish().map_err(domain)?;
         cx.state
             .cognate
-            .unlink_identity(
+            .identities()
+            .unlink(
                 &id.unwrap_or_default(),
                 &self.logins.unwrap_or_default(),
                 &remove,
@@ -157,7 +161,8 @@ impl JsonOperation for ListIdentitiesInput {
         let (identities, next) = cx
             .state
             .cognate
-            .list_identities(
+            .identities()
+            .list(
                 &cx.caller,
                 &pool_id,
                 max.unwrap_or(1),
@@ -188,7 +193,8 @@ impl JsonOperation for DescribeIdentityInput {
         c.finish().map_err(domain)?;
         let cognate = &cx.state.cognate;
         let identity = cognate
-            .describe_identity(&cx.caller, &id.unwrap_or_default())
+            .identities()
+            .describe(&cx.caller, &id.unwrap_or_default())
             .await
             .map_err(domain)?;
         let mut out = identity_json(&identity);
@@ -199,7 +205,8 @@ impl JsonOperation for DescribeIdentityInput {
             out["MergedInto"] = json!(into);
         }
         let merged_from: Vec<String> = cognate
-            .identity_merges(&identity.id)
+            .identities()
+            .merges(&identity.id)
             .await
             .map_err(domain)?
             .into_iter()
@@ -234,7 +241,8 @@ impl JsonOperation for DeleteIdentitiesInput {
         let unprocessed = cx
             .state
             .cognate
-            .delete_identities(&cx.caller, &ids)
+            .identities()
+            .delete(&cx.caller, &ids)
             .await
             .map_err(domain)?;
         let items: Vec<Value> = unprocessed

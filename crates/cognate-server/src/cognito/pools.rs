@@ -228,7 +228,8 @@ impl JsonOperation for CreateIdentityPoolInput {
         let pool = cx
             .state
             .cognate
-            .create_pool(&cx.caller, settings)
+            .pools()
+            .create(&cx.caller, settings)
             .await
             .map_err(domain)?;
         Ok(json_response(pool_json(&pool)))
@@ -245,7 +246,8 @@ impl JsonOperation for DescribeIdentityPoolInput {
         let pool = cx
             .state
             .cognate
-            .describe_pool(&cx.caller, &id)
+            .pools()
+            .describe(&cx.caller, &id)
             .await
             .map_err(domain)?;
         Ok(json_response(pool_json(&pool)))
@@ -265,7 +267,8 @@ impl JsonOperation for UpdateIdentityPoolInput {
         let pool = cx
             .state
             .cognate
-            .update_pool(&cx.caller, &id.unwrap_or_default(), settings)
+            .pools()
+            .update(&cx.caller, &id.unwrap_or_default(), settings)
             .await
             .map_err(domain)?;
         Ok(json_response(pool_json(&pool)))
@@ -281,7 +284,8 @@ impl JsonOperation for DeleteIdentityPoolInput {
         let id = self.0.pool_id()?;
         cx.state
             .cognate
-            .delete_pool(&cx.caller, &id)
+            .pools()
+            .delete(&cx.caller, &id)
             .await
             .map_err(domain)?;
         Ok(json_response(json!({})))
@@ -304,7 +308,8 @@ impl JsonOperation for ListIdentityPoolsInput {
         let (pools, next) = cx
             .state
             .cognate
-            .list_pools(&cx.caller, max.unwrap_or(1), self.next_token.as_deref())
+            .pools()
+            .list(&cx.caller, max.unwrap_or(1), self.next_token.as_deref())
             .await
             .map_err(domain)?;
         let items: Vec<Value> = pools
@@ -455,7 +460,8 @@ impl JsonOperation for SetIdentityPoolRolesInput {
         c.finish().map_err(domain)?;
         cx.state
             .cognate
-            .set_pool_roles(&cx.caller, &id.unwrap_or_default(), roles, mappings)
+            .pools()
+            .set_roles(&cx.caller, &id.unwrap_or_default(), roles, mappings)
             .await
             .map_err(domain)?;
         Ok(json_response(json!({})))
@@ -512,7 +518,8 @@ impl JsonOperation for GetIdentityPoolRolesInput {
         let pool = cx
             .state
             .cognate
-            .pool_roles(&cx.caller, &id)
+            .pools()
+            .roles(&cx.caller, &id)
             .await
             .map_err(domain)?;
         let mut out = json!({ "IdentityPoolId": pool.id, "Roles": pool.roles });
@@ -582,6 +589,7 @@ impl JsonOperation for SetPrincipalTagAttributeMapInput {
         let map = cx
             .state
             .cognate
+            .pools()
             .set_principal_tag_map(
                 &cx.caller,
                 &id,
@@ -611,6 +619,7 @@ impl JsonOperation for GetPrincipalTagAttributeMapInput {
         let map = cx
             .state
             .cognate
+            .pools()
             .principal_tag_map(&cx.caller, &id, &provider)
             .await
             .map_err(domain)?;
@@ -642,7 +651,8 @@ impl JsonOperation for TagResourceInput {
         c.finish().map_err(domain)?;
         cx.state
             .cognate
-            .tag_pool(&cx.caller, &arn, tags)
+            .pools()
+            .tag(&cx.caller, &arn, tags)
             .await
             .map_err(domain)?;
         Ok(json_response(json!({})))
@@ -671,7 +681,8 @@ impl JsonOperation for UntagResourceInput {
         c.finish().map_err(domain)?;
         cx.state
             .cognate
-            .untag_pool(&cx.caller, &arn, &keys)
+            .pools()
+            .untag(&cx.caller, &arn, &keys)
             .await
             .map_err(domain)?;
         Ok(json_response(json!({})))
@@ -692,7 +703,8 @@ impl JsonOperation for ListTagsForResourceInput {
         let tags = cx
             .state
             .cognate
-            .pool_tags(&cx.caller, &arn)
+            .pools()
+            .tags(&cx.caller, &arn)
             .await
             .map_err(domain)?;
         Ok(json_response(json!({ "Tags": tags })))

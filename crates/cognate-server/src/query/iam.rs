@@ -363,6 +363,7 @@ pub async fn dispatch(
             let tags = tags(&mut c, params)?;
             c.finish().map_err(err)?;
             let role = cognate
+                .iam()
                 .create_role(
                     who,
                     NewRole {
@@ -383,7 +384,7 @@ pub async fn dispatch(
         Operation::GetRole => {
             let name = role_name(&mut c, params);
             c.finish().map_err(err)?;
-            let role = cognate.role(who, &name).await.map_err(err)?;
+            let role = cognate.iam().role(who, &name).await.map_err(err)?;
             w.open("Role");
             write_role(&mut w, &role);
             w.close("Role");
@@ -397,6 +398,7 @@ pub async fn dispatch(
             let marker = marker(&mut c, params);
             c.finish().map_err(err)?;
             let (roles, marker) = cognate
+                .iam()
                 .list_roles(who, path_prefix, max, marker)
                 .await
                 .map_err(err)?;
@@ -416,7 +418,7 @@ pub async fn dispatch(
         Operation::DeleteRole => {
             let name = role_name(&mut c, params);
             c.finish().map_err(err)?;
-            cognate.delete_role(who, &name).await.map_err(err)?;
+            cognate.iam().delete_role(who, &name).await.map_err(err)?;
         }
         Operation::PutRolePolicy => {
             let name = role_name(&mut c, params);
@@ -424,6 +426,7 @@ pub async fn dispatch(
             let doc = policy_document(&mut c, params, "PolicyDocument", "policyDocument");
             c.finish().map_err(err)?;
             cognate
+                .iam()
                 .put_role_policy(who, &name, &policy, &doc)
                 .await
                 .map_err(err)?;
@@ -433,6 +436,7 @@ pub async fn dispatch(
             let policy = policy_name(&mut c, params);
             c.finish().map_err(err)?;
             let doc = cognate
+                .iam()
                 .role_policy(who, &name, &policy)
                 .await
                 .map_err(err)?;
@@ -445,6 +449,7 @@ pub async fn dispatch(
             let policy = policy_name(&mut c, params);
             c.finish().map_err(err)?;
             cognate
+                .iam()
                 .delete_role_policy(who, &name, &policy)
                 .await
                 .map_err(err)?;
@@ -452,7 +457,11 @@ pub async fn dispatch(
         Operation::ListRolePolicies => {
             let name = role_name(&mut c, params);
             c.finish().map_err(err)?;
-            let policies = cognate.list_role_policies(who, &name).await.map_err(err)?;
+            let policies = cognate
+                .iam()
+                .list_role_policies(who, &name)
+                .await
+                .map_err(err)?;
             w.open("PolicyNames");
             for policy in &policies {
                 w.leaf("member", policy);
@@ -466,6 +475,7 @@ pub async fn dispatch(
             let max = max_session_duration(&mut c, params);
             c.finish().map_err(err)?;
             cognate
+                .iam()
                 .update_role(who, &name, description, max)
                 .await
                 .map_err(err)?;
@@ -475,6 +485,7 @@ pub async fn dispatch(
             let doc = policy_document(&mut c, params, "PolicyDocument", "policyDocument");
             c.finish().map_err(err)?;
             cognate
+                .iam()
                 .update_assume_role_policy(who, &name, &doc)
                 .await
                 .map_err(err)?;
@@ -488,6 +499,7 @@ pub async fn dispatch(
             let tags = tags(&mut c, params)?;
             c.finish().map_err(err)?;
             let policy = cognate
+                .iam()
                 .create_policy(
                     who,
                     NewPolicy {
@@ -507,7 +519,7 @@ pub async fn dispatch(
         Operation::GetPolicy => {
             let arn = policy_arn_param(&mut c, params);
             c.finish().map_err(err)?;
-            let policy = cognate.policy(who, &arn).await.map_err(err)?;
+            let policy = cognate.iam().policy(who, &arn).await.map_err(err)?;
             w.open("Policy");
             write_policy(&mut w, &policy, true);
             w.close("Policy");
@@ -518,6 +530,7 @@ pub async fn dispatch(
             c.string("versionId", &version, 1, 128, Some(&v::POLICY_VERSION_ID));
             c.finish().map_err(err)?;
             let (policy, version) = cognate
+                .iam()
                 .policy_version(who, &arn, &version)
                 .await
                 .map_err(err)?;
@@ -538,7 +551,7 @@ pub async fn dispatch(
         Operation::DeletePolicy => {
             let arn = policy_arn_param(&mut c, params);
             c.finish().map_err(err)?;
-            cognate.delete_policy(who, &arn).await.map_err(err)?;
+            cognate.iam().delete_policy(who, &arn).await.map_err(err)?;
         }
         Operation::ListPolicies => {
             let scope = params.get("Scope").unwrap_or("All");
@@ -562,6 +575,7 @@ pub async fn dispatch(
                     || params.get("PolicyUsageFilter") == Some("PermissionsBoundary"),
             };
             let (policies, marker) = cognate
+                .iam()
                 .list_policies(who, &filter, max, marker)
                 .await
                 .map_err(err)?;
@@ -583,9 +597,9 @@ pub async fn dispatch(
             let arn = policy_arn_param(&mut c, params);
             c.finish().map_err(err)?;
             if operation == Operation::AttachRolePolicy {
-                cognate.attach_role_policy(who, &name, &arn).await
+                cognate.iam().attach_role_policy(who, &name, &arn).await
             } else {
-                cognate.detach_role_policy(who, &name, &arn).await
+                cognate.iam().detach_role_policy(who, &name, &arn).await
             }
             .map_err(err)?;
         }
@@ -596,6 +610,7 @@ pub async fn dispatch(
             let marker = marker(&mut c, params);
             c.finish().map_err(err)?;
             let attached_arns = cognate
+                .iam()
                 .list_attached_role_policies(who, &name)
                 .await
                 .map_err(err)?;
@@ -647,6 +662,7 @@ pub async fn dispatch(
             let max = max_items(&mut c, params);
             c.finish().map_err(err)?;
             let results = cognate
+                .iam()
                 .simulate_principal_policy(who, &sim)
                 .await
                 .map_err(err)?;
@@ -661,6 +677,7 @@ pub async fn dispatch(
             let max = max_items(&mut c, params);
             c.finish().map_err(err)?;
             let results = cognate
+                .iam()
                 .simulate_custom_policy(who, &sim)
                 .await
                 .map_err(err)?;
@@ -676,6 +693,7 @@ pub async fn dispatch(
             let thumbprints = params.list("ThumbprintList");
             c.finish().map_err(err)?;
             let provider = cognate
+                .iam()
                 .create_oidc_provider(who, &url, client_ids, thumbprints)
                 .await
                 .map_err(err)?;
@@ -684,11 +702,11 @@ pub async fn dispatch(
         Operation::GetOpenIDConnectProvider => {
             let arn = provider_arn(&mut c, params);
             c.finish().map_err(err)?;
-            let provider = cognate.oidc_provider(who, &arn).await.map_err(err)?;
+            let provider = cognate.iam().oidc_provider(who, &arn).await.map_err(err)?;
             write_provider(&mut w, &provider);
         }
         Operation::ListOpenIDConnectProviders => {
-            let providers = cognate.list_oidc_providers(who).await.map_err(err)?;
+            let providers = cognate.iam().list_oidc_providers(who).await.map_err(err)?;
             w.open("OpenIDConnectProviderList");
             for p in &providers {
                 w.open("member").leaf("Arn", &p.arn).close("member");
@@ -698,7 +716,11 @@ pub async fn dispatch(
         Operation::DeleteOpenIDConnectProvider => {
             let arn = provider_arn(&mut c, params);
             c.finish().map_err(err)?;
-            cognate.delete_oidc_provider(who, &arn).await.map_err(err)?;
+            cognate
+                .iam()
+                .delete_oidc_provider(who, &arn)
+                .await
+                .map_err(err)?;
         }
         Operation::AddClientIDToOpenIDConnectProvider
         | Operation::RemoveClientIDFromOpenIDConnectProvider => {
@@ -707,9 +729,15 @@ pub async fn dispatch(
             c.string("clientID", &client_id, 1, 255, None);
             c.finish().map_err(err)?;
             if operation == Operation::AddClientIDToOpenIDConnectProvider {
-                cognate.add_oidc_client_id(who, &arn, &client_id).await
+                cognate
+                    .iam()
+                    .add_oidc_client_id(who, &arn, &client_id)
+                    .await
             } else {
-                cognate.remove_oidc_client_id(who, &arn, &client_id).await
+                cognate
+                    .iam()
+                    .remove_oidc_client_id(who, &arn, &client_id)
+                    .await
             }
             .map_err(err)?;
         }
@@ -720,6 +748,7 @@ pub async fn dispatch(
             let tags = tags(&mut c, params)?;
             c.finish().map_err(err)?;
             let provider = cognate
+                .iam()
                 .create_saml_provider(who, &name, &metadata, tags)
                 .await
                 .map_err(err)?;
@@ -729,7 +758,7 @@ pub async fn dispatch(
         Operation::GetSAMLProvider => {
             let arn = saml_provider_arn(&mut c, params);
             c.finish().map_err(err)?;
-            let provider = cognate.saml_provider(who, &arn).await.map_err(err)?;
+            let provider = cognate.iam().saml_provider(who, &arn).await.map_err(err)?;
             w.leaf("SAMLMetadataDocument", &provider.metadata);
             w.leaf("CreateDate", &timestamp(provider.created_at));
             if let Some(valid_until) = provider.valid_until {
@@ -738,7 +767,7 @@ pub async fn dispatch(
             write_tags(&mut w, &provider.tags);
         }
         Operation::ListSAMLProviders => {
-            let providers = cognate.list_saml_providers(who).await.map_err(err)?;
+            let providers = cognate.iam().list_saml_providers(who).await.map_err(err)?;
             w.open("SAMLProviderList");
             for p in &providers {
                 w.open("member").leaf("Arn", &p.arn);
@@ -755,6 +784,7 @@ pub async fn dispatch(
             let metadata = saml_metadata(&mut c, params);
             c.finish().map_err(err)?;
             let provider = cognate
+                .iam()
                 .update_saml_provider(who, &arn, &metadata)
                 .await
                 .map_err(err)?;
@@ -763,7 +793,11 @@ pub async fn dispatch(
         Operation::DeleteSAMLProvider => {
             let arn = saml_provider_arn(&mut c, params);
             c.finish().map_err(err)?;
-            cognate.delete_saml_provider(who, &arn).await.map_err(err)?;
+            cognate
+                .iam()
+                .delete_saml_provider(who, &arn)
+                .await
+                .map_err(err)?;
         }
         _ => return Err(ApiError::not_implemented(operation)),
     }

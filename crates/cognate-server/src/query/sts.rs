@@ -158,6 +158,7 @@ async fn assume_role_with_saml(cx: &Context<'_>, params: &Params) -> Result<XmlW
     let assumed = cx
         .state
         .cognate
+        .sts()
         .assume_role_with_saml(&input)
         .await
         .map_err(err)?;
@@ -200,6 +201,7 @@ async fn assume_role_with_web_identity(
     let assumed = cx
         .state
         .cognate
+        .sts()
         .assume_role_with_web_identity(&input)
         .await
         .map_err(err)?;
