@@ -122,7 +122,8 @@ fn insert_rows(
     while done < count {
         let n = (count - done).min(batch as u64) as usize;
         let now = unix_now();
-        let mut ids: Vec<String> = (0..n).map(|_| identity_id(region)).collect();
+        let millis = (now as u64).saturating_mul(1000);
+        let mut ids: Vec<String> = (0..n).map(|_| identity_id(region, millis)).collect();
         // Sorted, a transaction's inserts share index pages.
         ids.sort_unstable();
         conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;

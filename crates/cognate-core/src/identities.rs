@@ -83,10 +83,11 @@ impl Cognate {
     }
 
     async fn create_guest(&self, pool: &Pool) -> Result<String> {
+        let now_millis = self.clock.now_millis();
         let identity = NewIdentity {
-            id: ids::identity_id(&pool.region),
+            id: ids::identity_id(&pool.region, now_millis),
             pool_id: pool.id.clone(),
-            created_at: self.clock.now_secs(),
+            created_at: (now_millis / 1000) as i64,
         };
         self.store
             .insert_guests(std::slice::from_ref(&identity))
@@ -178,7 +179,8 @@ impl Cognate {
         presented: &[Login],
         cause: MergeCause,
     ) -> Result<Option<Resolved>> {
-        let now = self.clock.now_secs();
+        let now_millis = self.clock.now_millis();
+        let now = (now_millis / 1000) as i64;
         let owners = self.store.find_login_owners(&pool.id, presented).await?;
         let owned: BTreeSet<&Login> = owners.iter().map(|(l, _)| l).collect();
         let mut involved: BTreeMap<String, Identity> = BTreeMap::new();
@@ -250,7 +252,7 @@ impl Cognate {
             Some(p) => p,
             None => {
                 // Nobody owns any login: a new authenticated identity.
-                let id = ids::identity_id(&pool.region);
+                let id = ids::identity_id(&pool.region, now_millis);
                 changes.create = Some(NewIdentity {
                     id: id.clone(),
                     pool_id: pool.id.clone(),
@@ -313,12 +315,13 @@ impl Cognate {
         let Some(ttl) = self.config.guest_ttl_secs else {
             return;
         };
-        if self.clock.now_secs() - identity.updated_at < ttl / 4 {
+        let now = self.clock.now_secs();
+        if now - identity.updated_at < ttl / 4 {
             return;
         }
         let changes = IdentityChanges {
             pool_id: identity.pool_id.clone(),
-            now: self.clock.now_secs(),
+            now,
             expect_versions: vec![(identity.id.clone(), identity.version)],
             touch: vec![identity.id.clone()],
             ..Default::default()

@@ -16,18 +16,15 @@ pub fn regional_uuid(region: &str) -> String {
 /// commit rate. 74 random bits keep ids unguessable (a guest's id is what
 /// GetCredentialsForIdentity asks for). The creation time can be read off
 /// the id. Real Cognito ids are not all v4 either, so no client can rely
-/// on the version nibble.
-pub fn identity_id(region: &str) -> String {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+/// on the version nibble. `unix_millis` is the clock's time.
+pub fn identity_id(region: &str, unix_millis: u64) -> String {
     // A v4 UUID carries 122 random bits; these 10 bytes hold no version
     // or variant bits.
     let v4 = uuid::Uuid::new_v4().into_bytes();
     let mut random = [0u8; 10];
     random[..6].copy_from_slice(&v4[..6]);
     random[6..].copy_from_slice(&v4[10..14]);
-    let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+    let id = uuid::Builder::from_unix_timestamp_millis(unix_millis, &random).into_uuid();
     format!("{region}:{id}")
 }
 
@@ -229,9 +226,8 @@ mod identity_id_tests {
 
     #[test]
     fn identity_ids_are_regional_guids_that_sort_by_creation_time() {
-        let first = identity_id("eu-west-1");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let second = identity_id("eu-west-1");
+        let first = identity_id("eu-west-1", 1_764_000_000_000);
+        let second = identity_id("eu-west-1", 1_764_000_000_002);
         for id in [&first, &second] {
             let (region, guid) = id.split_once(':').unwrap_or_default();
             assert_eq!(region, "eu-west-1");
@@ -252,7 +248,9 @@ mod identity_id_tests {
 
     #[test]
     fn identity_ids_made_in_the_same_millisecond_differ_in_many_bits() {
-        let ids: Vec<String> = (0..64).map(|_| identity_id("us-east-1")).collect();
+        let ids: Vec<String> = (0..64)
+            .map(|_| identity_id("us-east-1", 1_764_000_000_000))
+            .collect();
         let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len());
         // The random tail (last 12 hex digits) of two ids differs in most
