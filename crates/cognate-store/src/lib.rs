@@ -1,14 +1,16 @@
 //! Store implementations: SQLite (the embedded default) and PostgreSQL.
 //! Both implement `cognate_core::store::Store` and run one conformance
-//! suite (`conformance`).
+//! suite (`conformance`, compiled with the feature of that name, which
+//! this crate's tests turn on).
 
 use std::sync::Arc;
 
 use cognate_core::store::{Store, StoreError};
 
+#[cfg(feature = "conformance")]
 pub mod conformance;
-mod docs;
 pub mod postgres;
+mod records;
 pub mod sqlite;
 
 /// Opens the store a database URL names: `sqlite://path` or `postgres://...`.

@@ -20,7 +20,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use self::engine::{Engine, SqlResult, unique_as};
 use crate::StoreOptions;
-use crate::docs::{from_doc, to_doc};
+use crate::records::{
+    OIDC_PROVIDERS, SAML_PROVIDERS, from_doc, policy_doc, provider_methods, role_doc, to_doc,
+};
 
 pub struct SqliteStore {
     engine: Engine,
@@ -132,13 +134,6 @@ fn optional_doc<T: serde::de::DeserializeOwned>(
     Ok(doc.map(|doc| from_doc(&doc)).transpose()?)
 }
 
-/// A role as stored: its attachments live in their own table.
-fn role_doc(role: &Role) -> StoreResult<String> {
-    let mut stored = role.clone();
-    stored.attached_policies.clear();
-    to_doc(&stored)
-}
-
 /// ARNs of the policies attached to a role, ordered.
 fn attachments_of(conn: &Connection, account: &str, role_key: &str) -> SqlResult<Vec<String>> {
     let mut statement = conn.prepare_cached(
@@ -154,12 +149,6 @@ fn attachments_of(conn: &Connection, account: &str, role_key: &str) -> SqlResult
 fn with_attachments(conn: &Connection, mut role: Role) -> SqlResult<Role> {
     role.attached_policies = attachments_of(conn, &role.account, &role.name.to_lowercase())?;
     Ok(role)
-}
-
-fn policy_doc(policy: &ManagedPolicy) -> StoreResult<String> {
-    let mut stored = policy.clone();
-    stored.attachment_count = 0;
-    to_doc(&stored)
 }
 
 const POLICY_COLUMNS: &str = "doc, (SELECT COUNT(*) FROM role_policy_attachments a WHERE a.policy_arn = p.arn) AS attachments";
@@ -205,11 +194,6 @@ impl SqliteStore {
     }
 }
 
-/// The tables of IAM identity providers (OIDC, SAML): one shape, the ARN,
-/// its account and the record as a JSON document.
-const OIDC_PROVIDERS: &str = "oidc_providers";
-const SAML_PROVIDERS: &str = "saml_providers";
-
 impl SqliteStore {
     async fn insert_provider<T: serde::Serialize>(
         &self,
@@ -232,7 +216,7 @@ impl SqliteStore {
             .await
     }
 
-    fn get_provider<T: serde::de::DeserializeOwned>(
+    async fn get_provider<T: serde::de::DeserializeOwned>(
         &self,
         table: &'static str,
         arn: &str,
@@ -282,7 +266,7 @@ impl SqliteStore {
             .await
     }
 
-    fn list_providers<T: serde::de::DeserializeOwned>(
+    async fn list_providers<T: serde::de::DeserializeOwned>(
         &self,
         table: &'static str,
         account: &str,
@@ -781,49 +765,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn insert_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
-        self.insert_provider(OIDC_PROVIDERS, &provider.arn, &provider.account, provider)
-            .await
-    }
-
-    async fn get_oidc_provider(&self, arn: &str) -> StoreResult<Option<OidcProvider>> {
-        self.get_provider(OIDC_PROVIDERS, arn)
-    }
-
-    async fn update_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
-        self.update_provider(OIDC_PROVIDERS, &provider.arn, provider)
-            .await
-    }
-
-    async fn delete_oidc_provider(&self, arn: &str) -> StoreResult<bool> {
-        self.delete_provider(OIDC_PROVIDERS, arn).await
-    }
-
-    async fn list_oidc_providers(&self, account: &str) -> StoreResult<Vec<OidcProvider>> {
-        self.list_providers(OIDC_PROVIDERS, account)
-    }
-
-    async fn insert_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
-        self.insert_provider(SAML_PROVIDERS, &provider.arn, &provider.account, provider)
-            .await
-    }
-
-    async fn get_saml_provider(&self, arn: &str) -> StoreResult<Option<SamlProvider>> {
-        self.get_provider(SAML_PROVIDERS, arn)
-    }
-
-    async fn update_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
-        self.update_provider(SAML_PROVIDERS, &provider.arn, provider)
-            .await
-    }
-
-    async fn delete_saml_provider(&self, arn: &str) -> StoreResult<bool> {
-        self.delete_provider(SAML_PROVIDERS, arn).await
-    }
-
-    async fn list_saml_providers(&self, account: &str) -> StoreResult<Vec<SamlProvider>> {
-        self.list_providers(SAML_PROVIDERS, account)
-    }
+    provider_methods!();
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         let doc = to_doc(key)?;

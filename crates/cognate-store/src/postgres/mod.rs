@@ -1,5 +1,5 @@
 //! PostgreSQL, for several cognate nodes sharing one database. Mirrors
-//! `sqlite.rs` operation by operation; where SQLite relies on its single
+//! `sqlite/` operation by operation; where SQLite relies on its single
 //! writer, this engine relies on row locks.
 //!
 //! Concurrency model:
@@ -41,166 +41,40 @@
 //!   correct.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use cognate_core::model::{
-    Identity, Login, ManagedPolicy, MergeCause, MergeRecord, OidcProvider, Pool, Role,
-    SamlProvider, SigningKeyRecord,
+    Identity, Login, ManagedPolicy, MergeRecord, OidcProvider, Pool, Role, SamlProvider,
+    SigningKeyRecord,
 };
 use cognate_core::store::{
     IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError, StoreResult,
 };
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
-use crate::docs::{from_doc, to_doc};
+use crate::records::{
+    OIDC_PROVIDERS, SAML_PROVIDERS, policy_doc, provider_methods, role_doc, to_doc,
+};
 use crate::{StoreOptions, redact_url};
 
-/// Attempts per operation (the first one included).
-const MAX_ATTEMPTS: u32 = 5;
-const FIRST_BACKOFF: Duration = Duration::from_millis(10);
-const MAX_BACKOFF: Duration = Duration::from_millis(200);
+mod retry;
+mod rows;
+
+use retry::{Attempt, MAX_ATTEMPTS, backend, backoff, commit, retrying, unique_as};
+use rows::{
+    IDENTITY_COLUMNS, POLICY_COLUMNS, ROLE_COLUMNS, doc_column, identity_row, merge_row,
+    policy_row, role_row, sql_limit,
+};
+
 /// How long to wait for a connection (opening one included).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-const IDENTITY_COLUMNS: &str = "i.id, i.pool_id, i.created_at, i.updated_at, i.disabled, \
-     i.merged_into, i.version, \
-     ARRAY(SELECT l.provider FROM logins l WHERE l.identity_id = i.id ORDER BY l.provider, l.subject) AS providers, \
-     ARRAY(SELECT l.subject FROM logins l WHERE l.identity_id = i.id ORDER BY l.provider, l.subject) AS subjects";
-
 pub struct PostgresStore {
     pool: PgPool,
-}
-
-/// Why an attempt failed: a decision (final), a database error (retried
-/// if transient), or an error while committing (retried only if the
-/// database says the transaction was rolled back).
-enum Failure {
-    Store(StoreError),
-    Db(sqlx::Error),
-    Commit(sqlx::Error),
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Failure::Store(e)
-    }
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(e: sqlx::Error) -> Self {
-        Failure::Db(e)
-    }
-}
-
-type Attempt<T> = Result<T, Failure>;
-
-fn sqlstate(e: &sqlx::Error) -> Option<String> {
-    match e {
-        sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
-        _ => None,
-    }
-}
-
-/// The transaction was rolled back by the database and can run again.
-fn is_rolled_back(e: &sqlx::Error) -> bool {
-    matches!(sqlstate(e).as_deref(), Some("40001" | "40P01"))
-}
-
-/// The connection broke before the transaction could commit.
-fn is_connection_loss(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(_) => sqlstate(e).is_some_and(|code| {
-            // connection_exception, admin_shutdown, crash_shutdown,
-            // cannot_connect_now
-            code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
-        }),
-        _ => false,
-    }
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-/// Decides what to do after attempt number `attempt` failed: `Ok(delay)`
-/// to try again after `delay`, `Err` to give up with that error.
-fn after_failure(failure: Failure, attempt: u32, what: &str) -> Result<Duration, StoreError> {
-    let (e, retryable) = match failure {
-        Failure::Store(e) => return Err(e),
-        Failure::Db(e) => {
-            let retryable = is_rolled_back(&e) || is_connection_loss(&e);
-            (e, retryable)
-        }
-        Failure::Commit(e) => {
-            if is_rolled_back(&e) {
-                (e, true)
-            } else if is_connection_loss(&e) {
-                return Err(StoreError::Backend(format!(
-                    "{what}: the connection was lost while committing; the change may or may not have been applied: {e}"
-                )));
-            } else {
-                (e, false)
-            }
-        }
-    };
-    if !retryable {
-        return Err(backend(e));
-    }
-    if attempt >= MAX_ATTEMPTS {
-        return Err(StoreError::Backend(format!(
-            "{what}: giving up after {attempt} attempts: {e}"
-        )));
-    }
-    let delay = backoff(attempt);
-    tracing::debug!(operation = what, attempt, ?delay, error = %e, "retrying a PostgreSQL transaction");
-    Ok(delay)
-}
-
-/// Exponential backoff with jitter: the `attempt`-th retry waits between
-/// half and all of min(10 ms * 2^(attempt-1), 200 ms).
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = FIRST_BACKOFF
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(attempt);
-    let fraction = (hasher.finish() % 1024) as u32;
-    ceiling / 2 + ceiling / 2 * fraction / 1023
-}
-
-/// Runs `$body` (an `async` block yielding `Attempt<T>`) until it succeeds,
-/// fails for good, or runs out of attempts. The block is evaluated afresh
-/// for every attempt, so it must begin its own transaction.
-macro_rules! retrying {
-    ($what:expr, $body:expr) => {{
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            let outcome: Attempt<_> = $body.await;
-            match outcome {
-                Ok(value) => break Ok(value),
-                Err(failure) => match after_failure(failure, attempt, $what) {
-                    Ok(delay) => tokio::time::sleep(delay).await,
-                    Err(e) => break Err(e),
-                },
-            }
-        }
-    }};
-}
-
-/// Commits, telling a failed commit apart from a failed statement.
-async fn commit(tx: Transaction<'static, Postgres>) -> Attempt<()> {
-    tx.commit().await.map_err(Failure::Commit)
 }
 
 /// Raises the configuration generation inside the transaction of a pool,
@@ -212,11 +86,6 @@ async fn bump_generation(tx: &mut Transaction<'static, Postgres>) -> Attempt<()>
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// `usize` limits as SQL `LIMIT`s (which must not be negative).
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 /// Removes the URL's password from a message, should a driver error quote it.
@@ -281,89 +150,6 @@ async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
         }
     }
 }
-
-fn identity_row(row: &PgRow) -> StoreResult<Identity> {
-    let providers: Vec<String> = row.try_get("providers").map_err(backend)?;
-    let subjects: Vec<String> = row.try_get("subjects").map_err(backend)?;
-    Ok(Identity {
-        id: row.try_get("id").map_err(backend)?,
-        pool_id: row.try_get("pool_id").map_err(backend)?,
-        created_at: row.try_get("created_at").map_err(backend)?,
-        updated_at: row.try_get("updated_at").map_err(backend)?,
-        disabled: row.try_get("disabled").map_err(backend)?,
-        merged_into: row.try_get("merged_into").map_err(backend)?,
-        version: row.try_get("version").map_err(backend)?,
-        logins: providers
-            .into_iter()
-            .zip(subjects)
-            .map(|(provider, subject)| Login { provider, subject })
-            .collect(),
-    })
-}
-
-fn merge_row(row: &PgRow) -> StoreResult<MergeRecord> {
-    let cause: String = row.try_get("cause").map_err(backend)?;
-    Ok(MergeRecord {
-        pool_id: row.try_get("pool_id").map_err(backend)?,
-        from_identity: row.try_get("from_identity").map_err(backend)?,
-        to_identity: row.try_get("to_identity").map_err(backend)?,
-        at: row.try_get("at").map_err(backend)?,
-        cause: MergeCause::parse(&cause)
-            .ok_or_else(|| StoreError::Backend(format!("unknown merge cause {cause}")))?,
-    })
-}
-
-fn doc_column<T: serde::de::DeserializeOwned>(row: &PgRow) -> StoreResult<T> {
-    let doc: String = row.try_get("doc").map_err(backend)?;
-    from_doc(&doc)
-}
-
-/// Role columns: the document and the ARNs of its attached policies.
-const ROLE_COLUMNS: &str = "r.doc, ARRAY(SELECT a.policy_arn FROM role_policy_attachments a \
-     WHERE a.account = r.account AND a.role_key = r.name_key ORDER BY a.policy_arn) AS attached";
-
-fn role_row(row: &PgRow) -> StoreResult<Role> {
-    let mut role: Role = doc_column(row)?;
-    role.attached_policies = row.try_get("attached").map_err(backend)?;
-    Ok(role)
-}
-
-/// A role as stored: its attachments live in their own table.
-fn role_doc(role: &Role) -> StoreResult<String> {
-    let mut stored = role.clone();
-    stored.attached_policies.clear();
-    to_doc(&stored)
-}
-
-const POLICY_COLUMNS: &str = "p.doc, (SELECT COUNT(*) FROM role_policy_attachments a \
-     WHERE a.policy_arn = p.arn) AS attachments";
-
-fn policy_row(row: &PgRow) -> StoreResult<ManagedPolicy> {
-    let mut policy: ManagedPolicy = doc_column(row)?;
-    policy.attachment_count = row.try_get("attachments").map_err(backend)?;
-    Ok(policy)
-}
-
-fn policy_doc(policy: &ManagedPolicy) -> StoreResult<String> {
-    let mut stored = policy.clone();
-    stored.attachment_count = 0;
-    to_doc(&stored)
-}
-
-/// Maps a unique violation to `on_unique`, anything else to a database
-/// failure.
-fn unique_as(e: sqlx::Error, on_unique: impl FnOnce() -> StoreError) -> Failure {
-    if is_unique_violation(&e) {
-        Failure::Store(on_unique())
-    } else {
-        Failure::Db(e)
-    }
-}
-
-/// The tables of IAM identity providers (OIDC, SAML): one shape, the ARN,
-/// its account and the record as a JSON document.
-const OIDC_PROVIDERS: &str = "oidc_providers";
-const SAML_PROVIDERS: &str = "saml_providers";
 
 impl PostgresStore {
     async fn insert_provider<T: serde::Serialize>(
@@ -1020,49 +806,7 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn insert_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
-        self.insert_provider(OIDC_PROVIDERS, &provider.arn, &provider.account, provider)
-            .await
-    }
-
-    async fn get_oidc_provider(&self, arn: &str) -> StoreResult<Option<OidcProvider>> {
-        self.get_provider(OIDC_PROVIDERS, arn).await
-    }
-
-    async fn update_oidc_provider(&self, provider: &OidcProvider) -> StoreResult<()> {
-        self.update_provider(OIDC_PROVIDERS, &provider.arn, provider)
-            .await
-    }
-
-    async fn delete_oidc_provider(&self, arn: &str) -> StoreResult<bool> {
-        self.delete_provider(OIDC_PROVIDERS, arn).await
-    }
-
-    async fn list_oidc_providers(&self, account: &str) -> StoreResult<Vec<OidcProvider>> {
-        self.list_providers(OIDC_PROVIDERS, account).await
-    }
-
-    async fn insert_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
-        self.insert_provider(SAML_PROVIDERS, &provider.arn, &provider.account, provider)
-            .await
-    }
-
-    async fn get_saml_provider(&self, arn: &str) -> StoreResult<Option<SamlProvider>> {
-        self.get_provider(SAML_PROVIDERS, arn).await
-    }
-
-    async fn update_saml_provider(&self, provider: &SamlProvider) -> StoreResult<()> {
-        self.update_provider(SAML_PROVIDERS, &provider.arn, provider)
-            .await
-    }
-
-    async fn delete_saml_provider(&self, arn: &str) -> StoreResult<bool> {
-        self.delete_provider(SAML_PROVIDERS, arn).await
-    }
-
-    async fn list_saml_providers(&self, account: &str) -> StoreResult<Vec<SamlProvider>> {
-        self.list_providers(SAML_PROVIDERS, account).await
-    }
+    provider_methods!();
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         let doc = to_doc(key)?;

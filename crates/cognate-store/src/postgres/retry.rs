@@ -1,0 +1,160 @@
+//! Retrying PostgreSQL transactions: which failures are transient, how
+//! long to wait between attempts, and how a failed commit differs from a
+//! failed statement.
+
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::time::Duration;
+
+use cognate_core::store::StoreError;
+use sqlx::{Postgres, Transaction};
+
+/// Attempts per operation (the first one included).
+pub(super) const MAX_ATTEMPTS: u32 = 5;
+
+pub(super) const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+
+pub(super) const MAX_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Why an attempt failed: a decision (final), a database error (retried
+/// if transient), or an error while committing (retried only if the
+/// database says the transaction was rolled back).
+pub(super) enum Failure {
+    Store(StoreError),
+    Db(sqlx::Error),
+    Commit(sqlx::Error),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::Db(e)
+    }
+}
+
+pub(super) type Attempt<T> = Result<T, Failure>;
+
+pub(super) fn sqlstate(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// The transaction was rolled back by the database and can run again.
+pub(super) fn is_rolled_back(e: &sqlx::Error) -> bool {
+    matches!(sqlstate(e).as_deref(), Some("40001" | "40P01"))
+}
+
+/// The connection broke before the transaction could commit.
+pub(super) fn is_connection_loss(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(_) => sqlstate(e).is_some_and(|code| {
+            // connection_exception, admin_shutdown, crash_shutdown,
+            // cannot_connect_now
+            code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+pub(super) fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Decides what to do after attempt number `attempt` failed: `Ok(delay)`
+/// to try again after `delay`, `Err` to give up with that error.
+pub(super) fn after_failure(
+    failure: Failure,
+    attempt: u32,
+    what: &str,
+) -> Result<Duration, StoreError> {
+    let (e, retryable) = match failure {
+        Failure::Store(e) => return Err(e),
+        Failure::Db(e) => {
+            let retryable = is_rolled_back(&e) || is_connection_loss(&e);
+            (e, retryable)
+        }
+        Failure::Commit(e) => {
+            if is_rolled_back(&e) {
+                (e, true)
+            } else if is_connection_loss(&e) {
+                return Err(StoreError::Backend(format!(
+                    "{what}: the connection was lost while committing; the change may or may not have been applied: {e}"
+                )));
+            } else {
+                (e, false)
+            }
+        }
+    };
+    if !retryable {
+        return Err(backend(e));
+    }
+    if attempt >= MAX_ATTEMPTS {
+        return Err(StoreError::Backend(format!(
+            "{what}: giving up after {attempt} attempts: {e}"
+        )));
+    }
+    let delay = backoff(attempt);
+    tracing::debug!(operation = what, attempt, ?delay, error = %e, "retrying a PostgreSQL transaction");
+    Ok(delay)
+}
+
+/// Exponential backoff with jitter: the `attempt`-th retry waits between
+/// half and all of min(10 ms * 2^(attempt-1), 200 ms).
+pub(super) fn backoff(attempt: u32) -> Duration {
+    let ceiling = FIRST_BACKOFF
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let fraction = (hasher.finish() % 1024) as u32;
+    ceiling / 2 + ceiling / 2 * fraction / 1023
+}
+
+/// Runs `$body` (an `async` block yielding `Attempt<T>`) until it succeeds,
+/// fails for good, or runs out of attempts. The block is evaluated afresh
+/// for every attempt, so it must begin its own transaction.
+macro_rules! retrying {
+    ($what:expr, $body:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome: $crate::postgres::retry::Attempt<_> = $body.await;
+            match outcome {
+                Ok(value) => break Ok(value),
+                Err(failure) => {
+                    match $crate::postgres::retry::after_failure(failure, attempt, $what) {
+                        Ok(delay) => tokio::time::sleep(delay).await,
+                        Err(e) => break Err(e),
+                    }
+                }
+            }
+        }
+    }};
+}
+pub(super) use retrying;
+
+/// Commits, telling a failed commit apart from a failed statement.
+pub(super) async fn commit(tx: Transaction<'static, Postgres>) -> Attempt<()> {
+    tx.commit().await.map_err(Failure::Commit)
+}
+
+/// Maps a unique violation to `on_unique`, anything else to a database
+/// failure.
+pub(super) fn unique_as(e: sqlx::Error, on_unique: impl FnOnce() -> StoreError) -> Failure {
+    if is_unique_violation(&e) {
+        Failure::Store(on_unique())
+    } else {
+        Failure::Db(e)
+    }
+}
