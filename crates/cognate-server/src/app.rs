@@ -288,7 +288,7 @@ fn parse_json_call(
 async fn dispatch(cx: &Context<'_>, call: Call) -> Result<Response, ApiError> {
     match call.input {
         Input::Json(body) => cognito::call(cx, call.operation, &body).await,
-        Input::Query(params) => query::dispatch(cx, call.operation, &params).await,
+        Input::Query(params) => query::call(cx, call.operation, &params).await,
     }
 }
 

@@ -18,7 +18,8 @@ pub enum Input {
     /// handler, after authentication (`cognito::call`).
     Json(Bytes),
     /// Query parameters: from the form body and the query string, or, for
-    /// a presigned request, from its signed query string alone.
+    /// a presigned request, from its signed query string alone; read into
+    /// the operation's typed input by its handler (`query::call`).
     Query(Params),
 }
 
@@ -36,4 +37,10 @@ pub struct Context<'a> {
     /// The client the abuse limits count (`client_address`).
     pub client: IpAddr,
     pub request_id: &'a str,
+}
+
+impl Context<'_> {
+    pub fn cognate(&self) -> &cognate_core::Cognate {
+        &self.state.cognate
+    }
 }

@@ -1,4 +1,6 @@
 //! STS and IAM over the AWS Query protocol: form parameters in, XML out.
+//! Each operation is one type: its input read once from the parameters,
+//! and its handler (`QueryOperation`).
 
 mod iam;
 mod sts;
@@ -9,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use crate::call::{Call, Context, Input};
 pub use crate::form::Params;
 use crate::operation::{Operation, QueryFraming, Service};
+use crate::validate::Checker;
 use crate::wire_error::{ApiError, Protocol};
 use crate::xml::XmlWriter;
 
@@ -137,15 +140,107 @@ pub fn domain(service: Service) -> impl Fn(cognate_core::Error) -> ApiError {
     }
 }
 
-pub async fn dispatch(
+/// One STS or IAM operation: its input, read from the form parameters and
+/// checked against the model, and its handler.
+pub(crate) trait QueryOperation: Sized {
+    /// Reads the input, noting each model violation in `c` (all are
+    /// reported together, as one ValidationError). An `Err` stops at once,
+    /// as IAM's duplicate tag keys do.
+    fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError>;
+
+    /// Performs the operation for `cx.caller` (the domain authorizes what
+    /// it acts on), writing the members of its answer.
+    async fn call(self, cx: &Context<'_>, w: &mut XmlWriter) -> Result<(), ApiError>;
+}
+
+/// Reads `params` as `operation`'s input and performs it.
+pub async fn call(
     cx: &Context<'_>,
     operation: Operation,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    let writer = match operation.service() {
-        Service::Sts => sts::dispatch(cx, operation, params).await?,
-        Service::Iam => iam::dispatch(cx, operation, params).await?,
-        Service::CognitoIdentity => return Err(ApiError::internal()),
-    };
+    use Operation as O;
+    use iam::{policies, providers, roles, simulate};
+    let writer = match operation {
+        O::GetCallerIdentity => run::<sts::GetCallerIdentityInput>(cx, operation, params).await,
+        O::AssumeRoleWithWebIdentity => {
+            run::<sts::AssumeRoleWithWebIdentityInput>(cx, operation, params).await
+        }
+        O::AssumeRoleWithSAML => run::<sts::AssumeRoleWithSAMLInput>(cx, operation, params).await,
+        O::CreateRole => run::<roles::CreateRoleInput>(cx, operation, params).await,
+        O::GetRole => run::<roles::GetRoleInput>(cx, operation, params).await,
+        O::ListRoles => run::<roles::ListRolesInput>(cx, operation, params).await,
+        O::DeleteRole => run::<roles::DeleteRoleInput>(cx, operation, params).await,
+        O::UpdateRole => run::<roles::UpdateRoleInput>(cx, operation, params).await,
+        O::UpdateAssumeRolePolicy => {
+            run::<roles::UpdateAssumeRolePolicyInput>(cx, operation, params).await
+        }
+        O::PutRolePolicy => run::<roles::PutRolePolicyInput>(cx, operation, params).await,
+        O::GetRolePolicy => run::<roles::GetRolePolicyInput>(cx, operation, params).await,
+        O::DeleteRolePolicy => run::<roles::DeleteRolePolicyInput>(cx, operation, params).await,
+        O::ListRolePolicies => run::<roles::ListRolePoliciesInput>(cx, operation, params).await,
+        O::AttachRolePolicy => run::<roles::AttachRolePolicyInput>(cx, operation, params).await,
+        O::DetachRolePolicy => run::<roles::DetachRolePolicyInput>(cx, operation, params).await,
+        O::ListAttachedRolePolicies => {
+            run::<roles::ListAttachedRolePoliciesInput>(cx, operation, params).await
+        }
+        O::CreatePolicy => run::<policies::CreatePolicyInput>(cx, operation, params).await,
+        O::GetPolicy => run::<policies::GetPolicyInput>(cx, operation, params).await,
+        O::GetPolicyVersion => run::<policies::GetPolicyVersionInput>(cx, operation, params).await,
+        O::DeletePolicy => run::<policies::DeletePolicyInput>(cx, operation, params).await,
+        O::ListPolicies => run::<policies::ListPoliciesInput>(cx, operation, params).await,
+        O::SimulatePrincipalPolicy => {
+            run::<simulate::SimulatePrincipalPolicyInput>(cx, operation, params).await
+        }
+        O::SimulateCustomPolicy => {
+            run::<simulate::SimulateCustomPolicyInput>(cx, operation, params).await
+        }
+        O::CreateOpenIDConnectProvider => {
+            run::<providers::CreateOpenIDConnectProviderInput>(cx, operation, params).await
+        }
+        O::GetOpenIDConnectProvider => {
+            run::<providers::GetOpenIDConnectProviderInput>(cx, operation, params).await
+        }
+        O::ListOpenIDConnectProviders => {
+            run::<providers::ListOpenIDConnectProvidersInput>(cx, operation, params).await
+        }
+        O::DeleteOpenIDConnectProvider => {
+            run::<providers::DeleteOpenIDConnectProviderInput>(cx, operation, params).await
+        }
+        O::AddClientIDToOpenIDConnectProvider => {
+            run::<providers::AddClientIDToOpenIDConnectProviderInput>(cx, operation, params).await
+        }
+        O::RemoveClientIDFromOpenIDConnectProvider => {
+            run::<providers::RemoveClientIDFromOpenIDConnectProviderInput>(cx, operation, params)
+                .await
+        }
+        O::CreateSAMLProvider => {
+            run::<providers::CreateSAMLProviderInput>(cx, operation, params).await
+        }
+        O::GetSAMLProvider => run::<providers::GetSAMLProviderInput>(cx, operation, params).await,
+        O::ListSAMLProviders => {
+            run::<providers::ListSAMLProvidersInput>(cx, operation, params).await
+        }
+        O::UpdateSAMLProvider => {
+            run::<providers::UpdateSAMLProviderInput>(cx, operation, params).await
+        }
+        O::DeleteSAMLProvider => {
+            run::<providers::DeleteSAMLProviderInput>(cx, operation, params).await
+        }
+        _ => Err(ApiError::not_implemented(operation)),
+    }?;
     Ok(xml_response(operation, writer, cx.request_id))
+}
+
+async fn run<T: QueryOperation>(
+    cx: &Context<'_>,
+    operation: Operation,
+    params: &Params,
+) -> Result<XmlWriter, ApiError> {
+    let mut c = Checker::new();
+    let input = T::parse(params, &mut c)?;
+    c.finish().map_err(domain(operation.service()))?;
+    let mut w = XmlWriter::new();
+    input.call(cx, &mut w).await?;
+    Ok(w)
 }

@@ -1,12 +1,13 @@
-//! STS: GetCallerIdentity, AssumeRoleWithWebIdentity and AssumeRoleWithSAML.
+//! STS: GetCallerIdentity, AssumeRoleWithWebIdentity and AssumeRoleWithSAML,
+//! each one input type with its handler.
 
 use cognate_core::sts::{AssumeRoleWithWebIdentity, AssumedRole};
 use cognate_core::sts_saml::{AssumeRoleWithSaml, AssumedSamlRole};
 use cognate_core::{Authority, Caller};
 
 use crate::call::Context;
-use crate::operation::{Operation, Service};
-use crate::query::{Params, domain};
+use crate::operation::Service;
+use crate::query::{Params, QueryOperation, domain};
 use crate::validate::{self as v, Checker};
 use crate::wire_error::ApiError;
 use crate::xml::{XmlWriter, timestamp};
@@ -15,21 +16,51 @@ fn err(e: cognate_core::Error) -> ApiError {
     domain(Service::Sts)(e)
 }
 
-pub async fn dispatch(
-    cx: &Context<'_>,
-    operation: Operation,
-    params: &Params,
-) -> Result<XmlWriter, ApiError> {
-    match operation {
-        // Needs no permission, as in AWS.
-        Operation::GetCallerIdentity => Ok(caller_identity(&cx.caller)),
-        Operation::AssumeRoleWithWebIdentity => assume_role_with_web_identity(cx, params).await,
-        Operation::AssumeRoleWithSAML => assume_role_with_saml(cx, params).await,
-        _ => Err(ApiError::not_implemented(operation)),
+pub struct GetCallerIdentityInput;
+
+impl QueryOperation for GetCallerIdentityInput {
+    fn parse(_: &Params, _: &mut Checker) -> Result<Self, ApiError> {
+        Ok(GetCallerIdentityInput)
+    }
+
+    /// Needs no permission, as in AWS.
+    async fn call(self, cx: &Context<'_>, w: &mut XmlWriter) -> Result<(), ApiError> {
+        write_caller_identity(w, &cx.caller);
+        Ok(())
     }
 }
 
-fn caller_identity(caller: &Caller) -> XmlWriter {
+pub struct AssumeRoleWithWebIdentityInput(AssumeRoleWithWebIdentity);
+
+impl QueryOperation for AssumeRoleWithWebIdentityInput {
+    fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
+        Ok(Self(parse_web_identity(params, c)))
+    }
+
+    async fn call(self, cx: &Context<'_>, w: &mut XmlWriter) -> Result<(), ApiError> {
+        let sts = cx.cognate().sts();
+        let assumed = sts.assume_role_with_web_identity(&self.0).await;
+        write_assumed_role(w, &assumed.map_err(err)?);
+        Ok(())
+    }
+}
+
+pub struct AssumeRoleWithSAMLInput(AssumeRoleWithSaml);
+
+impl QueryOperation for AssumeRoleWithSAMLInput {
+    fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
+        Ok(Self(parse_saml(params, c)))
+    }
+
+    async fn call(self, cx: &Context<'_>, w: &mut XmlWriter) -> Result<(), ApiError> {
+        let sts = cx.cognate().sts();
+        let assumed = sts.assume_role_with_saml(&self.0).await;
+        write_assumed_saml_role(w, &assumed.map_err(err)?);
+        Ok(())
+    }
+}
+
+fn write_caller_identity(w: &mut XmlWriter, caller: &Caller) {
     let (arn, user_id, account) = match &caller.authority {
         Authority::Session(session) => (
             session.assumed_role_arn(),
@@ -40,17 +71,13 @@ fn caller_identity(caller: &Caller) -> XmlWriter {
             (caller.arn(), caller.account.clone(), caller.account.clone())
         }
     };
-    let mut w = XmlWriter::new();
     w.leaf("UserId", &user_id)
         .leaf("Account", &account)
         .leaf("Arn", &arn);
-    w
 }
 
-/// The model constraints of AssumeRoleWithWebIdentity, all reported at
-/// once as one ValidationError.
-fn parse_input(params: &Params) -> Result<AssumeRoleWithWebIdentity, cognate_core::Error> {
-    let mut c = Checker::new();
+/// The model constraints of AssumeRoleWithWebIdentity.
+fn parse_web_identity(params: &Params, c: &mut Checker) -> AssumeRoleWithWebIdentity {
     let get = |name: &str| params.get(name).map(str::to_string);
     let role_arn = get("RoleArn");
     if let Some(arn) = c.required("roleArn", &role_arn) {
@@ -66,9 +93,8 @@ fn parse_input(params: &Params) -> Result<AssumeRoleWithWebIdentity, cognate_cor
     }
     let provider_id = get("ProviderId");
     c.opt_string("providerId", &provider_id, 4, 2048, None);
-    let session = session_request(&mut c, params);
-    c.finish()?;
-    Ok(AssumeRoleWithWebIdentity {
+    let session = session_request(c, params);
+    AssumeRoleWithWebIdentity {
         role_arn: role_arn.unwrap_or_default(),
         role_session_name: session_name.unwrap_or_default(),
         web_identity_token: token.unwrap_or_default(),
@@ -76,7 +102,7 @@ fn parse_input(params: &Params) -> Result<AssumeRoleWithWebIdentity, cognate_cor
         policy_arns: session.policy_arns,
         policy: session.policy,
         duration_seconds: session.duration_seconds,
-    })
+    }
 }
 
 /// The session parameters both federated calls take.
@@ -126,8 +152,7 @@ fn session_request(c: &mut Checker, params: &Params) -> SessionParams {
 }
 
 /// The model constraints of AssumeRoleWithSAML.
-fn parse_saml_input(params: &Params) -> Result<AssumeRoleWithSaml, cognate_core::Error> {
-    let mut c = Checker::new();
+fn parse_saml(params: &Params, c: &mut Checker) -> AssumeRoleWithSaml {
     let get = |name: &str| params.get(name).map(str::to_string);
     let role_arn = get("RoleArn");
     if let Some(arn) = c.required("roleArn", &role_arn) {
@@ -141,28 +166,15 @@ fn parse_saml_input(params: &Params) -> Result<AssumeRoleWithSaml, cognate_core:
     if let Some(assertion) = c.required("sAMLAssertion", &assertion) {
         c.sensitive("sAMLAssertion", assertion, 4, 100_000);
     }
-    let session = session_request(&mut c, params);
-    c.finish()?;
-    Ok(AssumeRoleWithSaml {
+    let session = session_request(c, params);
+    AssumeRoleWithSaml {
         role_arn: role_arn.unwrap_or_default(),
         principal_arn: principal_arn.unwrap_or_default(),
         saml_assertion: assertion.unwrap_or_default(),
         policy_arns: session.policy_arns,
         policy: session.policy,
         duration_seconds: session.duration_seconds,
-    })
-}
-
-async fn assume_role_with_saml(cx: &Context<'_>, params: &Params) -> Result<XmlWriter, ApiError> {
-    let input = parse_saml_input(params).map_err(err)?;
-    let assumed = cx
-        .state
-        .cognate
-        .sts()
-        .assume_role_with_saml(&input)
-        .await
-        .map_err(err)?;
-    Ok(write_assumed_saml_role(&assumed))
+    }
 }
 
 fn write_credentials(w: &mut XmlWriter, c: &cognate_core::credentials::Credentials) {
@@ -174,9 +186,8 @@ fn write_credentials(w: &mut XmlWriter, c: &cognate_core::credentials::Credentia
         .close("Credentials");
 }
 
-fn write_assumed_saml_role(a: &AssumedSamlRole) -> XmlWriter {
-    let mut w = XmlWriter::new();
-    write_credentials(&mut w, &a.credentials);
+fn write_assumed_saml_role(w: &mut XmlWriter, a: &AssumedSamlRole) {
+    write_credentials(w, &a.credentials);
     w.open("AssumedRoleUser")
         .leaf("AssumedRoleId", &a.assumed_role_id)
         .leaf("Arn", &a.assumed_role_arn)
@@ -190,27 +201,10 @@ fn write_assumed_saml_role(a: &AssumedSamlRole) -> XmlWriter {
         .leaf("Audience", &a.audience)
         .leaf("NameQualifier", &a.name_qualifier)
         .leaf_opt("SourceIdentity", a.source_identity.as_deref());
-    w
 }
 
-async fn assume_role_with_web_identity(
-    cx: &Context<'_>,
-    params: &Params,
-) -> Result<XmlWriter, ApiError> {
-    let input = parse_input(params).map_err(err)?;
-    let assumed = cx
-        .state
-        .cognate
-        .sts()
-        .assume_role_with_web_identity(&input)
-        .await
-        .map_err(err)?;
-    Ok(write_assumed_role(&assumed))
-}
-
-fn write_assumed_role(a: &AssumedRole) -> XmlWriter {
-    let mut w = XmlWriter::new();
-    write_credentials(&mut w, &a.credentials);
+fn write_assumed_role(w: &mut XmlWriter, a: &AssumedRole) {
+    write_credentials(w, &a.credentials);
     w.leaf(
         "SubjectFromWebIdentityToken",
         &a.subject_from_web_identity_token,
@@ -225,5 +219,4 @@ fn write_assumed_role(a: &AssumedRole) -> XmlWriter {
     w.leaf("Provider", &a.provider)
         .leaf("Audience", &a.audience)
         .leaf_opt("SourceIdentity", a.source_identity.as_deref());
-    w
 }
