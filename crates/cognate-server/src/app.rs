@@ -24,7 +24,7 @@ use crate::metrics::Outcome;
 use crate::operation::{Operation, Service};
 use crate::state::AppState;
 use crate::wire_error::{ApiError, Protocol};
-use crate::{auth, cognito, query};
+use crate::{auth, handlers, query};
 
 /// Header names as constants: a name given as text is parsed on every use.
 const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
@@ -211,7 +211,7 @@ async fn serve_call(
         client,
         request_id,
     };
-    let response = dispatch(&cx, call).await.map_err(refused)?;
+    let response = handlers::dispatch(&cx, call).await.map_err(refused)?;
     Ok((operation, response))
 }
 
@@ -256,7 +256,7 @@ fn parse_call(
 }
 
 /// A JSON 1.1 call: the operation its target names; the body stays as it
-/// is until the operation's handler decodes it (`cognito::call`).
+/// is until the operation's handler decodes it (`handlers::dispatch`).
 fn parse_json_call(
     target: &HeaderValue,
     headers: &HeaderMap,
@@ -283,13 +283,6 @@ fn parse_json_call(
         protocol: Protocol::Json,
         input: Input::Json(body),
     })
-}
-
-async fn dispatch(cx: &Context<'_>, call: Call) -> Result<Response, ApiError> {
-    match call.input {
-        Input::Json(body) => cognito::call(cx, call.operation, &body).await,
-        Input::Query(params) => query::call(cx, call.operation, &params).await,
-    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::wire_error::Protocol;
 /// The input of a call, as it arrived.
 pub enum Input {
     /// A JSON 1.1 body, decoded into the operation's typed input by its
-    /// handler, after authentication (`cognito::call`).
+    /// handler, after authentication (`handlers::dispatch`).
     Json(Bytes),
     /// Query parameters: from the form body and the query string, or, for
     /// a presigned request, from its signed query string alone; read into

@@ -8,6 +8,7 @@ pub mod call;
 pub mod client_address;
 pub mod cognito;
 pub mod form;
+pub mod handlers;
 pub mod limits;
 pub mod listener;
 pub mod metrics;

@@ -73,15 +73,6 @@ impl ApiError {
         ApiError::new(code, StatusCode::BAD_REQUEST, message)
     }
 
-    /// An operation this server does not implement.
-    pub fn not_implemented(operation: crate::operation::Operation) -> ApiError {
-        ApiError::new(
-            "NotImplementedException",
-            StatusCode::NOT_IMPLEMENTED,
-            format!("{operation} is not implemented by this server yet."),
-        )
-    }
-
     pub fn is_server_fault(&self) -> bool {
         self.status.is_server_error()
     }

@@ -6,9 +6,9 @@
 
 mod answers;
 mod decode;
-mod developer;
-mod identities;
-mod pools;
+pub(crate) mod developer;
+pub(crate) mod identities;
+pub(crate) mod pools;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::call::Context;
-use crate::operation::Operation;
 use crate::wire_error::{ApiError, Protocol};
 
 pub use decode::decode;
@@ -28,57 +27,11 @@ pub(crate) trait JsonOperation: DeserializeOwned + Default {
     async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError>;
 }
 
-/// Decodes `body` as `operation`'s input and performs it.
-pub async fn call(
+/// Decodes `body` as `T` and performs it.
+pub(crate) async fn run<T: JsonOperation>(
     cx: &Context<'_>,
-    operation: Operation,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    use Operation as O;
-    match operation {
-        O::CreateIdentityPool => run::<pools::CreateIdentityPoolInput>(cx, body).await,
-        O::DescribeIdentityPool => run::<pools::DescribeIdentityPoolInput>(cx, body).await,
-        O::UpdateIdentityPool => run::<pools::UpdateIdentityPoolInput>(cx, body).await,
-        O::DeleteIdentityPool => run::<pools::DeleteIdentityPoolInput>(cx, body).await,
-        O::ListIdentityPools => run::<pools::ListIdentityPoolsInput>(cx, body).await,
-        O::SetIdentityPoolRoles => run::<pools::SetIdentityPoolRolesInput>(cx, body).await,
-        O::GetIdentityPoolRoles => run::<pools::GetIdentityPoolRolesInput>(cx, body).await,
-        O::SetPrincipalTagAttributeMap => {
-            run::<pools::SetPrincipalTagAttributeMapInput>(cx, body).await
-        }
-        O::GetPrincipalTagAttributeMap => {
-            run::<pools::GetPrincipalTagAttributeMapInput>(cx, body).await
-        }
-        O::TagResource => run::<pools::TagResourceInput>(cx, body).await,
-        O::UntagResource => run::<pools::UntagResourceInput>(cx, body).await,
-        O::ListTagsForResource => run::<pools::ListTagsForResourceInput>(cx, body).await,
-        O::GetId => run::<identities::GetIdInput>(cx, body).await,
-        O::GetOpenIdToken => run::<identities::GetOpenIdTokenInput>(cx, body).await,
-        O::GetCredentialsForIdentity => {
-            run::<identities::GetCredentialsForIdentityInput>(cx, body).await
-        }
-        O::UnlinkIdentity => run::<identities::UnlinkIdentityInput>(cx, body).await,
-        O::ListIdentities => run::<identities::ListIdentitiesInput>(cx, body).await,
-        O::DescribeIdentity => run::<identities::DescribeIdentityInput>(cx, body).await,
-        O::DeleteIdentities => run::<identities::DeleteIdentitiesInput>(cx, body).await,
-        O::GetOpenIdTokenForDeveloperIdentity => {
-            run::<developer::GetOpenIdTokenForDeveloperIdentityInput>(cx, body).await
-        }
-        O::LookupDeveloperIdentity => {
-            run::<developer::LookupDeveloperIdentityInput>(cx, body).await
-        }
-        O::MergeDeveloperIdentities => {
-            run::<developer::MergeDeveloperIdentitiesInput>(cx, body).await
-        }
-        O::UnlinkDeveloperIdentity => {
-            run::<developer::UnlinkDeveloperIdentityInput>(cx, body).await
-        }
-        // STS and IAM arrive as Query input: never here.
-        _ => Err(ApiError::internal()),
-    }
-}
-
-async fn run<T: JsonOperation>(cx: &Context<'_>, body: &[u8]) -> Result<Response, ApiError> {
     decode::<T>(body)?.call(cx).await
 }
 

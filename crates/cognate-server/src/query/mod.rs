@@ -2,8 +2,8 @@
 //! Each operation is one type: its input read once from the parameters,
 //! and its handler (`QueryOperation`).
 
-mod iam;
-mod sts;
+pub(crate) mod iam;
+pub(crate) mod sts;
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -153,94 +153,16 @@ pub(crate) trait QueryOperation: Sized {
     async fn call(self, cx: &Context<'_>, w: &mut XmlWriter) -> Result<(), ApiError>;
 }
 
-/// Reads `params` as `operation`'s input and performs it.
-pub async fn call(
+/// Reads `params` as `T`, the input of `operation`, and performs it.
+pub(crate) async fn run<T: QueryOperation>(
     cx: &Context<'_>,
     operation: Operation,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    use Operation as O;
-    use iam::{policies, providers, roles, simulate};
-    let writer = match operation {
-        O::GetCallerIdentity => run::<sts::GetCallerIdentityInput>(cx, operation, params).await,
-        O::AssumeRoleWithWebIdentity => {
-            run::<sts::AssumeRoleWithWebIdentityInput>(cx, operation, params).await
-        }
-        O::AssumeRoleWithSAML => run::<sts::AssumeRoleWithSAMLInput>(cx, operation, params).await,
-        O::CreateRole => run::<roles::CreateRoleInput>(cx, operation, params).await,
-        O::GetRole => run::<roles::GetRoleInput>(cx, operation, params).await,
-        O::ListRoles => run::<roles::ListRolesInput>(cx, operation, params).await,
-        O::DeleteRole => run::<roles::DeleteRoleInput>(cx, operation, params).await,
-        O::UpdateRole => run::<roles::UpdateRoleInput>(cx, operation, params).await,
-        O::UpdateAssumeRolePolicy => {
-            run::<roles::UpdateAssumeRolePolicyInput>(cx, operation, params).await
-        }
-        O::PutRolePolicy => run::<roles::PutRolePolicyInput>(cx, operation, params).await,
-        O::GetRolePolicy => run::<roles::GetRolePolicyInput>(cx, operation, params).await,
-        O::DeleteRolePolicy => run::<roles::DeleteRolePolicyInput>(cx, operation, params).await,
-        O::ListRolePolicies => run::<roles::ListRolePoliciesInput>(cx, operation, params).await,
-        O::AttachRolePolicy => run::<roles::AttachRolePolicyInput>(cx, operation, params).await,
-        O::DetachRolePolicy => run::<roles::DetachRolePolicyInput>(cx, operation, params).await,
-        O::ListAttachedRolePolicies => {
-            run::<roles::ListAttachedRolePoliciesInput>(cx, operation, params).await
-        }
-        O::CreatePolicy => run::<policies::CreatePolicyInput>(cx, operation, params).await,
-        O::GetPolicy => run::<policies::GetPolicyInput>(cx, operation, params).await,
-        O::GetPolicyVersion => run::<policies::GetPolicyVersionInput>(cx, operation, params).await,
-        O::DeletePolicy => run::<policies::DeletePolicyInput>(cx, operation, params).await,
-        O::ListPolicies => run::<policies::ListPoliciesInput>(cx, operation, params).await,
-        O::SimulatePrincipalPolicy => {
-            run::<simulate::SimulatePrincipalPolicyInput>(cx, operation, params).await
-        }
-        O::SimulateCustomPolicy => {
-            run::<simulate::SimulateCustomPolicyInput>(cx, operation, params).await
-        }
-        O::CreateOpenIDConnectProvider => {
-            run::<providers::CreateOpenIDConnectProviderInput>(cx, operation, params).await
-        }
-        O::GetOpenIDConnectProvider => {
-            run::<providers::GetOpenIDConnectProviderInput>(cx, operation, params).await
-        }
-        O::ListOpenIDConnectProviders => {
-            run::<providers::ListOpenIDConnectProvidersInput>(cx, operation, params).await
-        }
-        O::DeleteOpenIDConnectProvider => {
-            run::<providers::DeleteOpenIDConnectProviderInput>(cx, operation, params).await
-        }
-        O::AddClientIDToOpenIDConnectProvider => {
-            run::<providers::AddClientIDToOpenIDConnectProviderInput>(cx, operation, params).await
-        }
-        O::RemoveClientIDFromOpenIDConnectProvider => {
-            run::<providers::RemoveClientIDFromOpenIDConnectProviderInput>(cx, operation, params)
-                .await
-        }
-        O::CreateSAMLProvider => {
-            run::<providers::CreateSAMLProviderInput>(cx, operation, params).await
-        }
-        O::GetSAMLProvider => run::<providers::GetSAMLProviderInput>(cx, operation, params).await,
-        O::ListSAMLProviders => {
-            run::<providers::ListSAMLProvidersInput>(cx, operation, params).await
-        }
-        O::UpdateSAMLProvider => {
-            run::<providers::UpdateSAMLProviderInput>(cx, operation, params).await
-        }
-        O::DeleteSAMLProvider => {
-            run::<providers::DeleteSAMLProviderInput>(cx, operation, params).await
-        }
-        _ => Err(ApiError::not_implemented(operation)),
-    }?;
-    Ok(xml_response(operation, writer, cx.request_id))
-}
-
-async fn run<T: QueryOperation>(
-    cx: &Context<'_>,
-    operation: Operation,
-    params: &Params,
-) -> Result<XmlWriter, ApiError> {
     let mut c = Checker::new();
     let input = T::parse(params, &mut c)?;
     c.finish().map_err(domain(operation.service()))?;
     let mut w = XmlWriter::new();
     input.call(cx, &mut w).await?;
-    Ok(w)
+    Ok(xml_response(operation, w, cx.request_id))
 }
