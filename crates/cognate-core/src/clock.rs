@@ -66,3 +66,31 @@ impl Clock for OffsetClock {
         }
     }
 }
+
+/// A clock that stands still until moved: tests of the domain read the
+/// same instant on every call, so ids, timestamps and expiry are exact.
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    millis: Arc<AtomicI64>,
+}
+
+impl ManualClock {
+    /// Stopped at `unix_secs` seconds after the epoch.
+    pub fn at(unix_secs: i64) -> ManualClock {
+        ManualClock {
+            millis: Arc::new(AtomicI64::new(unix_secs.saturating_mul(1000))),
+        }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.millis.fetch_add(by, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        let millis = self.millis.load(Ordering::SeqCst).max(0);
+        UNIX_EPOCH + Duration::from_millis(millis as u64)
+    }
+}
