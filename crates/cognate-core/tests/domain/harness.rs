@@ -104,34 +104,20 @@ pub struct Domain {
 impl Domain {
     pub async fn open() -> Domain {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/domain.db", dir.path().display());
-        let store = SqliteStore::open(&url, &StoreOptions::default())
-            .await
-            .unwrap();
         let clock = ManualClock::at(START);
-        let cognate = Cognate::open(
-            Arc::new(store),
-            Arc::new(clock.clone()),
-            Arc::new(StubVerifier),
-            DomainConfig {
-                account: ACCOUNT.into(),
-                default_region: REGION.into(),
-                issuer: "https://cognito-identity.amazonaws.com".into(),
-                max_pools_per_region: 1000,
-                guest_ttl_secs: None,
-                // ES256 keys are made in microseconds, RSA ones in seconds.
-                signing_algorithm: SigningAlgorithm::Es256,
-            },
-            &[7u8; 32],
-        )
-        .await
-        .unwrap();
+        let cognate = Arc::new(open_node(&dir, &clock).await);
         Domain {
-            cognate: Arc::new(cognate),
+            cognate,
             clock,
             root: Caller::root(ACCOUNT, REGION),
             _dir: dir,
         }
+    }
+
+    /// Another node over the same database and clock, with caches of its
+    /// own, as a second cognate process would be.
+    pub async fn another_node(&self) -> Cognate {
+        open_node(&self._dir, &self.clock).await
     }
 
     /// A pool with the given settings (the name is filled in).
@@ -257,6 +243,30 @@ impl Domain {
             .unwrap();
         page.len()
     }
+}
+
+async fn open_node(dir: &tempfile::TempDir, clock: &ManualClock) -> Cognate {
+    let url = format!("sqlite://{}/domain.db", dir.path().display());
+    let store = SqliteStore::open(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    Cognate::open(
+        Arc::new(store),
+        Arc::new(clock.clone()),
+        Arc::new(StubVerifier),
+        DomainConfig {
+            account: ACCOUNT.into(),
+            default_region: REGION.into(),
+            issuer: "https://cognito-identity.amazonaws.com".into(),
+            max_pools_per_region: 1000,
+            guest_ttl_secs: None,
+            // ES256 keys are made in microseconds, RSA ones in seconds.
+            signing_algorithm: SigningAlgorithm::Es256,
+        },
+        &[7u8; 32],
+    )
+    .await
+    .unwrap()
 }
 
 pub struct OidcPool {

@@ -8,7 +8,6 @@ mod adversarial;
 mod audit;
 mod boundaries;
 mod common;
-mod config_cache;
 mod crash;
 mod developer;
 mod flows;
