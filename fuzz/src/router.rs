@@ -53,6 +53,7 @@ impl LoginVerifier for StubVerifier {
             subject: subject.to_string(),
             audience,
             claims,
+            saml_roles: None,
         })
     }
 }
@@ -142,6 +143,8 @@ impl Harness {
                     issuer: "http://127.0.0.1:8085".into(),
                     max_pools_per_region: 1000,
                     guest_ttl_secs: None,
+                    // ES256 keys are made in microseconds, RSA ones in seconds.
+                    signing_algorithm: cognate_core::keys::SigningAlgorithm::Es256,
                 },
                 &MASTER_KEY,
             )
@@ -153,12 +156,15 @@ impl Harness {
                     access_key_id: ADMIN_KEY_ID.into(),
                     secret_access_key: ADMIN_SECRET.into(),
                 },
+                admin_signing_keys: Default::default(),
                 metrics: Default::default(),
                 max_body_bytes: 1024 * 1024,
+                body_read_timeout: std::time::Duration::from_secs(30),
                 // Throttling would only hide code from the fuzzer.
                 limiter: cognate_server::limits::Limiter::new(
                     &cognate_server::limits::LimitsConfig::unlimited(),
                 ),
+                trusted_proxies: Default::default(),
             });
             cognate_server::router(state)
         });

@@ -134,6 +134,48 @@ def trust_policy(pool_id, amr):
     )
 
 
+def session_identity(server, credentials):
+    """GetCallerIdentity with vended credentials (boto3's key names)."""
+    sts = server.client(
+        "sts",
+        key=credentials["AccessKeyId"],
+        secret=credentials["SecretKey"],
+        token=credentials["SessionToken"],
+    )
+    return sts.get_caller_identity()
+
+
+def verified_open_id_claims(token, discovery, pool_id, issuer, alg="RS512"):
+    """The claims of an OpenID token cognate signed, verified as an app
+    would (`alg` under a key of the published JWKS, for this pool), and
+    the key that verified them."""
+    import jwt
+
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == alg
+    assert header.get("kid")
+    signing_key = jwt.PyJWKClient(discovery["jwks_uri"], cache_keys=False).get_signing_key_from_jwt(token)
+    claims = jwt.decode(
+        token,
+        signing_key.key,
+        algorithms=[alg],
+        audience=pool_id,
+        issuer=issuer,
+        options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+    )
+    return claims, signing_key
+
+
+@pytest.fixture(scope="module")
+def oidc():
+    """An OIDC issuer fixture on 127.0.0.1, for the module."""
+    from oidc_fixture import OidcProvider
+
+    p = OidcProvider()
+    yield p
+    p.stop()
+
+
 # Module-scoped clients, for module-scoped fixtures that build on them.
 @pytest.fixture(scope="module")
 def admin(server):

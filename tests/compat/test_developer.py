@@ -17,7 +17,8 @@ import botocore
 import jwt
 import pytest
 
-from oidc_fixture import OidcProvider, b64url
+from conftest import verified_open_id_claims
+from oidc_fixture import b64url
 
 DEV = "login.myapp"
 COGNITO = "cognito-identity.amazonaws.com"
@@ -130,18 +131,7 @@ def verify_token(server, token, pool_id):
     discovery = fetch_json(server.endpoint + "/.well-known/openid-configuration")
     issuer = discovery["issuer"]
     assert issuer.rstrip("/") == server.endpoint.rstrip("/")
-    header = jwt.get_unverified_header(token)
-    assert header["alg"] == "RS512"
-    assert header.get("kid")
-    key = jwt.PyJWKClient(discovery["jwks_uri"], cache_keys=False).get_signing_key_from_jwt(token)
-    claims = jwt.decode(
-        token,
-        key.key,
-        algorithms=["RS512"],
-        audience=pool_id,
-        issuer=issuer,
-        options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-    )
+    claims, key = verified_open_id_claims(token, discovery, pool_id, issuer)
     # The same signature over other claims does not verify.
     h, _, s = token.split(".")
     forged = ".".join([h, b64url(json.dumps(dict(claims, sub=claims["sub"] + "0")).encode()), s])
@@ -152,6 +142,18 @@ def verify_token(server, token, pool_id):
 
 def user():
     return "user-" + uuid.uuid4().hex[:10]
+
+
+def refused_exchange(public_sts, role_arn, token, session_name):
+    """AssumeRoleWithWebIdentity of `token` for `role_arn` is AccessDenied."""
+    expect_error(
+        "AccessDenied",
+        public_sts.assume_role_with_web_identity,
+        RoleArn=role_arn,
+        RoleSessionName=session_name,
+        WebIdentityToken=token,
+        status=403,
+    )
 
 
 # --- the token (§12 59, 60) ------------------------------------------------------
@@ -243,14 +245,7 @@ def test_basic_developer_flow(server, admin, public_sts, pool):
     assert caller["UserId"] == role_id
 
     # The authenticated token is not trusted by the guests' role.
-    expect_error(
-        "AccessDenied",
-        public_sts.assume_role_with_web_identity,
-        RoleArn=pool.unauth_arn,
-        RoleSessionName="dev1",
-        WebIdentityToken=token,
-        status=403,
-    )
+    refused_exchange(public_sts, pool.unauth_arn, token, "dev1")
 
 
 # --- refusals (§12 58, 62) ---------------------------------------------------------
@@ -487,14 +482,7 @@ def test_principal_tags(server, admin, iam_client, public, public_sts):
         IdentityId=ident,
         Logins={COGNITO: token},
     )
-    expect_error(
-        "AccessDenied",
-        public_sts.assume_role_with_web_identity,
-        RoleArn=pool.auth_arn,
-        RoleSessionName="tags",
-        WebIdentityToken=token,
-        status=403,
-    )
+    refused_exchange(public_sts, pool.auth_arn, token, "tags")
 
     # A role that allows it; its permissions depend on the session tag.
     name, arn = make_role(
@@ -550,13 +538,6 @@ def test_principal_tags(server, admin, iam_client, public, public_sts):
 
 
 OIDC_CLIENT = "dev-oidc-client"
-
-
-@pytest.fixture(scope="module")
-def oidc():
-    p = OidcProvider()
-    yield p
-    p.stop()
 
 
 def test_developer_and_public_logins(server, admin, iam_client, public, oidc):

@@ -16,7 +16,7 @@ import botocore
 import jwt
 import pytest
 
-from conftest import Server, trust_policy
+from conftest import Server, session_identity, trust_policy, verified_open_id_claims
 from oidc_fixture import OidcProvider, b64url
 
 CLIENT = "flow-client-1"
@@ -41,13 +41,6 @@ ISSUER_MISMATCH = "Invalid login token. Issuer doesn't match providerName"
 @pytest.fixture(scope="module")
 def userpool():
     p = OidcProvider(user_pool_id=USER_POOL_ID)
-    yield p
-    p.stop()
-
-
-@pytest.fixture(scope="module")
-def oidc():
-    p = OidcProvider()
     yield p
     p.stop()
 
@@ -113,13 +106,7 @@ def expect_error(code, fn, *args, **kwargs):
 
 
 def caller_arn(server, credentials):
-    sts = server.client(
-        "sts",
-        key=credentials["AccessKeyId"],
-        secret=credentials["SecretKey"],
-        token=credentials["SessionToken"],
-    )
-    return sts.get_caller_identity()
+    return session_identity(server, credentials)
 
 
 def assumed_role(server, credentials):
@@ -387,18 +374,7 @@ def verify_cognito_token(token, pool_id):
     issuer = unverified["iss"]
     discovery = fetch_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
     assert discovery["issuer"] == issuer
-    header = jwt.get_unverified_header(token)
-    assert header["alg"] == "RS512"
-    assert header.get("kid")
-    signing_key = jwt.PyJWKClient(discovery["jwks_uri"], cache_keys=False).get_signing_key_from_jwt(token)
-    claims = jwt.decode(
-        token,
-        signing_key.key,
-        algorithms=["RS512"],
-        audience=pool_id,
-        issuer=issuer,
-        options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-    )
+    claims, signing_key = verified_open_id_claims(token, discovery, pool_id, issuer)
     # A signature made by anyone else does not verify.
     header_b64, _, signature_b64 = token.split(".")
     forged_claims = dict(claims, sub=claims["sub"][:-1] + ("0" if claims["sub"][-1] != "0" else "1"))
@@ -514,14 +490,19 @@ def test_user_pool_logins(server, admin, public, userpool, up_pool):
     assert set(identities(admin, up_pool.id)) == {identity}
 
 
-def test_role_mapping_rules(server, admin, iam_client, public, userpool):
-    pool = Pool(
+def user_pool_pool(admin, iam_client):
+    """A pool of the user-pool fixture's app client, without guests."""
+    return Pool(
         admin,
         iam_client,
         guests=False,
         roles=("authenticated",),
         CognitoIdentityProviders=[{"ProviderName": UP_KEY, "ClientId": UP_CLIENT}],
     )
+
+
+def test_role_mapping_rules(server, admin, iam_client, public, userpool):
+    pool = user_pool_pool(admin, iam_client)
     sales_name, sales_arn = make_role(iam_client, "Sales", pool.id, "authenticated")
     _, other_arn = make_role(iam_client, "Other", pool.id, "authenticated")
     mapping_key = f"{UP_KEY}:{UP_CLIENT}"
@@ -576,13 +557,7 @@ def test_role_mapping_rules(server, admin, iam_client, public, userpool):
 
 
 def test_role_mapping_token(server, admin, iam_client, public, userpool):
-    pool = Pool(
-        admin,
-        iam_client,
-        guests=False,
-        roles=("authenticated",),
-        CognitoIdentityProviders=[{"ProviderName": UP_KEY, "ClientId": UP_CLIENT}],
-    )
+    pool = user_pool_pool(admin, iam_client)
     r1_name, r1 = make_role(iam_client, "R1", pool.id, "authenticated")
     r2_name, r2 = make_role(iam_client, "R2", pool.id, "authenticated")
     _, r3 = make_role(iam_client, "R3", pool.id, "authenticated")

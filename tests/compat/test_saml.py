@@ -12,7 +12,7 @@ import uuid
 import botocore
 import pytest
 
-from conftest import trust_policy
+from conftest import session_identity, trust_policy
 from saml_fixture import SamlIdp
 
 ACCOUNT = "000000000000"
@@ -61,13 +61,7 @@ def pool(admin, iam_client, saml_arn):
 
 
 def assumed_role_arn(server, credentials):
-    sts = server.client(
-        "sts",
-        key=credentials["AccessKeyId"],
-        secret=credentials["SecretKey"],
-        token=credentials["SessionToken"],
-    )
-    return sts.get_caller_identity()["Arn"]
+    return session_identity(server, credentials)["Arn"]
 
 
 def saml_identity(public, pool_id, saml_arn, response):

@@ -11,7 +11,7 @@ import jwt
 import pytest
 from botocore.config import Config
 
-from conftest import Server
+from conftest import Server, verified_open_id_claims
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +52,7 @@ def test_es256_open_id_token_verifies_against_the_jwks(server, cognito):
         "use": "sig",
         "kid": header["kid"],
     }
-    signing_key = jwt.PyJWKClient(discovery["jwks_uri"], cache_keys=False).get_signing_key_from_jwt(token)
-    claims = jwt.decode(
-        token,
-        signing_key.key,
-        algorithms=["ES256"],
-        audience=pool_id,
-        issuer=server.endpoint,
-        options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-    )
+    claims, signing_key = verified_open_id_claims(token, discovery, pool_id, server.endpoint, alg="ES256")
     assert claims["sub"] == identity_id
     assert claims["amr"] == ["unauthenticated"]
     # The EC key does not verify under another algorithm.

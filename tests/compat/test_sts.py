@@ -34,34 +34,36 @@ NOT_A_JWT = "The ID Token provided is not a valid JWT. (You may see this error i
 
 
 @pytest.fixture(scope="module")
-def oidc():
-    p = OidcProvider()
-    yield p
-    p.stop()
-
-
-@pytest.fixture(scope="module")
 def oidc_arn(iam_client, oidc):
     return iam_client.create_open_id_connect_provider(Url=oidc.issuer, ClientIDList=[CLIENT])[
         "OpenIDConnectProviderArn"
     ]
 
 
-def cognito_trust(pool_id, amr):
+def web_identity_trust(principal, condition):
+    """A trust policy letting `principal`'s web identities that meet
+    `condition` assume the role."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"Federated": COGNITO},
+                "Principal": {"Federated": principal},
                 "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {f"{COGNITO}:aud": pool_id},
-                    "ForAnyValue:StringLike": {f"{COGNITO}:amr": amr},
-                },
+                "Condition": condition,
             }
         ],
     }
+
+
+def cognito_trust(pool_id, amr):
+    return web_identity_trust(
+        COGNITO,
+        {
+            "StringEquals": {f"{COGNITO}:aud": pool_id},
+            "ForAnyValue:StringLike": {f"{COGNITO}:amr": amr},
+        },
+    )
 
 
 def make_role(iam_client, prefix, trust, policy=None, **kwargs):
@@ -375,17 +377,7 @@ def test_session_policy_narrows_access(server, admin, iam_client, public, public
 
 
 def oidc_trust(provider_arn, host, aud):
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {f"{host}:aud": aud}},
-            }
-        ],
-    }
+    return web_identity_trust(provider_arn, {"StringEquals": {f"{host}:aud": aud}})
 
 
 def test_direct_oidc_token(server, iam_client, public, public_sts, oidc, oidc_arn, pool):

@@ -12,7 +12,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use cognate_core::federation::{LoginVerifier, ProviderKind, ProviderSpec};
-use cognate_core::keys::{KeyRing, SealingKey, SigningAlgorithm};
+use cognate_core::keys::{KeyRing, KeySource, SealingKey, SigningAlgorithm};
 use cognate_core::session::{Session, SessionSealer};
 use cognate_core::trust::{WebIdentity, parse_trust_policy, trust_allows};
 use cognate_federation::{FederatedVerifier, FederationConfig};
@@ -223,9 +223,14 @@ fn signing(c: &mut Criterion) {
             .unwrap();
             let master = SealingKey::new(&[7u8; 32]).unwrap();
             let ring = KeyRing::empty();
-            ring.load(&store, &master, "bench", alg, cognate_testkit::unix_now())
-                .await
-                .unwrap();
+            let source = KeySource {
+                store: &store,
+                master: &master,
+                kid_prefix: "bench",
+                alg,
+                now: cognate_testkit::unix_now(),
+            };
+            ring.load(&source).await.unwrap();
             ring
         })
     };

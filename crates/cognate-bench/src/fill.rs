@@ -79,11 +79,8 @@ pub async fn fill(
         }
         let now = unix_now();
         let pool = Pool {
-            region: region.to_string(),
-            name: "filled".into(),
-            created_at: now,
-            updated_at: now,
-            ..cognate_store::conformance::pool(pool_id, "000000000000")
+            allow_unauthenticated: true,
+            ..Pool::empty(pool_id, "000000000000", region, "filled", now)
         };
         store
             .insert_pool(&pool, usize::MAX)

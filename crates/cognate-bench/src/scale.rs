@@ -100,21 +100,19 @@ pub async fn run(args: ScaleArgs) {
         args.small.saturating_sub(present),
     )
     .await;
+    // Measures at one size and answers the server's resident memory.
+    let measure_at = async |sample: &[String], in_store: u64, results: &mut Vec<Measured>| {
+        let scheduling = args.client_scheduling;
+        let (warmup, duration) = (warmup, duration);
+        measure(
+            &cognate, &signer, sample, in_store, &levels, warmup, duration, scheduling, results,
+        )
+        .await;
+        print_memory(&format!("at {in_store} identities"), &cognate);
+        cognate.memory_kib().map(|(rss, _)| rss)
+    };
     let mut in_store = present + small.rows;
-    measure(
-        &cognate,
-        &signer,
-        &small.sample,
-        in_store,
-        &levels,
-        warmup,
-        duration,
-        args.client_scheduling,
-        &mut results,
-    )
-    .await;
-    print_memory(&format!("at {in_store} identities"), &cognate);
-    let small_rss = cognate.memory_kib().map(|(rss, _)| rss);
+    let small_rss = measure_at(&small.sample, in_store, &mut results).await;
 
     let large = grow(
         &data_dir,
@@ -133,20 +131,7 @@ pub async fn run(args: ScaleArgs) {
         db_bytes as f64 / (1024.0 * 1024.0 * 1024.0)
     );
     // The sample of the large fill covers all but the first rows.
-    measure(
-        &cognate,
-        &signer,
-        &large.sample,
-        in_store,
-        &levels,
-        warmup,
-        duration,
-        args.client_scheduling,
-        &mut results,
-    )
-    .await;
-    print_memory(&format!("at {in_store} identities"), &cognate);
-    let large_rss = cognate.memory_kib().map(|(rss, _)| rss);
+    let large_rss = measure_at(&large.sample, in_store, &mut results).await;
 
     println!("\n| identities | c | req/s | p50 ms | p99 ms | errors | x the small store |");
     println!("|---:|---:|---:|---:|---:|---:|---:|");

@@ -33,9 +33,14 @@ pub fn parse_pool_arn(arn: &str) -> Option<(&str, &str, &str)> {
 
 /// `arn:aws:iam::<account>:role/<path/><name>` → (account, path, name).
 pub fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    parse_iam_arn(arn, "role/")
+}
+
+/// `arn:aws:iam::<account>:<kind><path/><name>` → (account, path, name).
+fn parse_iam_arn<'a>(arn: &'a str, kind: &str) -> Option<(&'a str, &'a str, &'a str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?;
     let (account, rest) = rest.split_once(':')?;
-    let path_and_name = rest.strip_prefix("role/")?;
+    let path_and_name = rest.strip_prefix(kind)?;
     if account.is_empty() || path_and_name.is_empty() {
         return None;
     }
@@ -59,20 +64,7 @@ pub fn policy_arn(account: &str, path: &str, name: &str) -> String {
 
 /// `arn:aws:iam::<account>:policy/<path/><name>` → (account, path, name).
 pub fn parse_policy_arn(arn: &str) -> Option<(&str, &str, &str)> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (account, rest) = rest.split_once(':')?;
-    let path_and_name = rest.strip_prefix("policy/")?;
-    if account.is_empty() || path_and_name.is_empty() {
-        return None;
-    }
-    let (path, name) = match path_and_name.rfind('/') {
-        Some(i) => (&path_and_name[..=i], &path_and_name[i + 1..]),
-        None => ("", path_and_name),
-    };
-    if name.is_empty() {
-        return None;
-    }
-    Some((account, path, name))
+    parse_iam_arn(arn, "policy/")
 }
 
 pub fn oidc_provider_arn(account: &str, url: &str) -> String {

@@ -191,24 +191,8 @@ mod tests {
 
     fn pool(id: &str, name: &str) -> Arc<Pool> {
         Arc::new(Pool {
-            id: id.into(),
-            account: "111".into(),
-            region: "us-east-1".into(),
-            name: name.into(),
             allow_unauthenticated: true,
-            allow_classic_flow: None,
-            supported_login_providers: BTreeMap::new(),
-            developer_provider_name: None,
-            open_id_connect_provider_arns: vec![],
-            cognito_identity_providers: vec![],
-            saml_provider_arns: vec![],
-            tags: BTreeMap::new(),
-            roles: BTreeMap::new(),
-            role_mappings: BTreeMap::new(),
-            principal_tag_maps: BTreeMap::new(),
-            created_at: 1,
-            updated_at: 1,
-            version: 1,
+            ..Pool::empty(id, "111", "us-east-1", name, 1)
         })
     }
 

@@ -13,7 +13,7 @@ use crate::model::{Identity, Login, MergeCause, MergeRecord, Pool};
 use crate::operation::Operation;
 use crate::service::facade;
 use crate::service::{Cognate, page_token};
-use crate::store::{IdentityChanges, StoreError};
+use crate::store::IdentityChanges;
 
 /// Developer tokens live 15 minutes unless TokenDuration says otherwise.
 pub const DEFAULT_TOKEN_DURATION_SECS: i64 = 900;
@@ -289,13 +289,8 @@ impl Developer<'_> {
                 }],
                 ..Default::default()
             };
-            match self.store.apply_identity_changes(&changes).await {
-                Ok(()) => {
-                    crate::audit::identity_changes(&changes);
-                    return Ok(destination.id);
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
+            if self.try_apply(&changes).await? {
+                return Ok(destination.id);
             }
         }
         Err(contended())
@@ -355,13 +350,8 @@ impl Developer<'_> {
             if identity.logins.len() == 1 {
                 changes.disable.push(identity.id.clone());
             }
-            match self.store.apply_identity_changes(&changes).await {
-                Ok(()) => {
-                    crate::audit::identity_changes(&changes);
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
+            if self.try_apply(&changes).await? {
+                return Ok(());
             }
         }
         Err(contended())

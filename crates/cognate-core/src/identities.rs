@@ -30,6 +30,22 @@ pub(crate) fn contended() -> Error {
     )
 }
 
+impl Cognate {
+    /// Applies a change set made from the versions it read: `Ok(true)` once
+    /// it landed (and is audited), `Ok(false)` when a concurrent change won
+    /// and the caller must read again.
+    pub(crate) async fn try_apply(&self, changes: &IdentityChanges) -> Result<bool> {
+        match self.store.apply_identity_changes(changes).await {
+            Ok(()) => {
+                crate::audit::identity_changes(changes);
+                Ok(true)
+            }
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 /// What a resolution produced.
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -295,12 +311,9 @@ impl Cognate {
         if changes.create.is_none() && changes.merges.is_empty() && changes.links.is_empty() {
             return Ok(Some(Resolved { identity: parent }));
         }
-        match self.store.apply_identity_changes(&changes).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        if !self.try_apply(&changes).await? {
+            return Ok(None);
         }
-        crate::audit::identity_changes(&changes);
         let identity = self
             .store
             .get_identity(&parent.id)
@@ -458,13 +471,8 @@ impl Identities<'_> {
             } else {
                 changes.touch.push(identity.id.clone());
             }
-            match self.store.apply_identity_changes(&changes).await {
-                Ok(()) => {
-                    crate::audit::identity_changes(&changes);
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
+            if self.try_apply(&changes).await? {
+                return Ok(());
             }
         }
         Err(contended())

@@ -213,6 +213,22 @@ struct KeySet {
 
 /// The OpenID token keys: one signs, retired ones stay published until the
 /// tokens they signed have expired.
+/// Where a node's signing keys are kept, and how it makes new ones.
+pub struct KeySource<'a> {
+    pub store: &'a dyn Store,
+    /// Seals the private keys at rest.
+    pub master: &'a SealingKey,
+    pub kid_prefix: &'a str,
+    pub alg: SigningAlgorithm,
+    pub now: i64,
+}
+
+impl KeySource<'_> {
+    async fn generate(&self) -> Result<SigningKeyRecord> {
+        generate_key(self.alg, self.master, self.kid_prefix, self.now).await
+    }
+}
+
 pub struct KeyRing {
     set: RwLock<Arc<KeySet>>,
 }
@@ -240,23 +256,16 @@ impl KeyRing {
         }
     }
 
-    /// Reloads from the store; generates the first key, of algorithm
-    /// `alg`, if there is none.
-    pub async fn load(
-        &self,
-        store: &dyn Store,
-        master: &SealingKey,
-        kid_prefix: &str,
-        alg: SigningAlgorithm,
-        now: i64,
-    ) -> Result<()> {
+    /// Reloads from the store; generates the first key, of the source's
+    /// algorithm, if there is none.
+    pub async fn load(&self, source: &KeySource<'_>) -> Result<()> {
+        let store = source.store;
         let mut records = store.list_signing_keys().await?;
         if !records.iter().any(|r| r.retired_at.is_none()) {
-            let record = generate_key(alg, master, kid_prefix, now).await?;
-            store.insert_signing_key(&record).await?;
+            store.insert_signing_key(&source.generate().await?).await?;
             records = store.list_signing_keys().await?;
         }
-        self.install(&records, master, now)
+        self.install(&records, source.master, source.now)
     }
 
     /// Makes `records` the ring's keys: the published ones verify, the
@@ -328,23 +337,17 @@ impl KeyRing {
         Ok(())
     }
 
-    /// Generates a new signing key of algorithm `alg` and retires the
-    /// others.
-    pub async fn rotate(
-        &self,
-        store: &dyn Store,
-        master: &SealingKey,
-        kid_prefix: &str,
-        alg: SigningAlgorithm,
-        now: i64,
-    ) -> Result<String> {
-        let record = generate_key(alg, master, kid_prefix, now).await?;
+    /// Generates a new signing key of the source's algorithm and retires
+    /// the others.
+    pub async fn rotate(&self, source: &KeySource<'_>) -> Result<String> {
+        let (store, now) = (source.store, source.now);
+        let record = source.generate().await?;
         store.insert_signing_key(&record).await?;
         store.retire_signing_keys(&record.kid, now).await?;
         store
             .delete_signing_keys_retired_before(now - MAX_TOKEN_LIFETIME_SECS)
             .await?;
-        self.load(store, master, kid_prefix, alg, now).await?;
+        self.load(source).await?;
         Ok(record.kid)
     }
 

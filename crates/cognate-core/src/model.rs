@@ -42,6 +42,31 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// A pool with nothing set: no guests, providers, roles or tags;
+    /// created at `at`, version 1. Fixtures and bulk loads start here.
+    pub fn empty(id: &str, account: &str, region: &str, name: &str, at: i64) -> Pool {
+        Pool {
+            id: id.into(),
+            account: account.into(),
+            region: region.into(),
+            name: name.into(),
+            allow_unauthenticated: false,
+            allow_classic_flow: None,
+            supported_login_providers: BTreeMap::new(),
+            developer_provider_name: None,
+            open_id_connect_provider_arns: vec![],
+            cognito_identity_providers: vec![],
+            saml_provider_arns: vec![],
+            tags: BTreeMap::new(),
+            roles: BTreeMap::new(),
+            role_mappings: BTreeMap::new(),
+            principal_tag_maps: BTreeMap::new(),
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
     pub fn arn(&self) -> String {
         crate::arn::pool_arn(&self.region, &self.account, &self.id)
     }

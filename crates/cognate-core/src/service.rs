@@ -8,7 +8,7 @@ use crate::arn::parse_role_arn;
 use crate::config_cache::{CachedRole, ConfigCache, ConfigView};
 use crate::error::Result;
 use crate::federation::LoginVerifier;
-use crate::keys::{self, KeyRing, SealingKey, SigningAlgorithm};
+use crate::keys::{self, KeyRing, KeySource, SealingKey, SigningAlgorithm};
 use crate::model::Pool;
 use crate::session::SessionSealer;
 use crate::store::Store;
@@ -86,13 +86,13 @@ impl Cognate {
         keys::check_master_key(store.as_ref(), &master).await?;
         let sessions = SessionSealer::new(keys::session_key(store.as_ref(), &master).await?);
         let ring = KeyRing::empty();
-        ring.load(
-            store.as_ref(),
-            &master,
-            &config.default_region,
-            config.signing_algorithm,
-            clock.now_secs(),
-        )
+        ring.load(&KeySource {
+            store: store.as_ref(),
+            master: &master,
+            kid_prefix: &config.default_region,
+            alg: config.signing_algorithm,
+            now: clock.now_secs(),
+        })
         .await?;
         Ok(Cognate {
             store,
@@ -201,29 +201,23 @@ facade!(
 impl SigningKeys<'_> {
     /// Rereads the signing keys (another node may have rotated them).
     pub async fn reload(&self) -> Result<()> {
-        self.keys
-            .load(
-                self.store.as_ref(),
-                &self.master,
-                &self.config.default_region,
-                self.config.signing_algorithm,
-                self.clock.now_secs(),
-            )
-            .await
+        self.keys.load(&self.key_source()).await
     }
 
     /// Makes a new signing key current; the old ones stay published until
     /// their tokens have expired. Returns the new key id.
     pub async fn rotate(&self) -> Result<String> {
-        self.keys
-            .rotate(
-                self.store.as_ref(),
-                &self.master,
-                &self.config.default_region,
-                self.config.signing_algorithm,
-                self.clock.now_secs(),
-            )
-            .await
+        self.keys.rotate(&self.key_source()).await
+    }
+
+    fn key_source(&self) -> KeySource<'_> {
+        KeySource {
+            store: self.store.as_ref(),
+            master: &self.master,
+            kid_prefix: &self.config.default_region,
+            alg: self.config.signing_algorithm,
+            now: self.clock.now_secs(),
+        }
     }
 
     /// Rotates to a key of the configured algorithm if the active key has

@@ -21,6 +21,22 @@ fn plausible_access_token(token: &str) -> bool {
         && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Refuses, without asking the provider, what cannot be its access token.
+fn check_access_token(token: &str, provider: &str) -> Result<(), LoginError> {
+    if plausible_access_token(token) {
+        Ok(())
+    } else {
+        Err(LoginError::Rejected(format!(
+            "The {provider} access token is not valid."
+        )))
+    }
+}
+
+/// The URL of `path` under a provider's API base.
+fn api_url(spec: &ProviderSpec, base: &str, path: &str) -> Result<Url, LoginError> {
+    endpoint(base, path).map_err(|e| unreachable_error(spec, &e))
+}
+
 pub(crate) fn endpoint(base: &str, path: &str) -> Result<Url, FetchError> {
     parse_url(&format!("{}/{path}", base.trim_end_matches('/')))
 }
@@ -43,14 +59,10 @@ pub(crate) async fn facebook(
     spec: &ProviderSpec,
     token: &str,
 ) -> Result<VerifiedLogin, LoginError> {
-    if !plausible_access_token(token) {
-        return Err(LoginError::Rejected(
-            "The Facebook access token is not valid.".into(),
-        ));
-    }
+    check_access_token(token, "Facebook")?;
     let base = v.api_base(spec, FACEBOOK_API);
-    let app_url = endpoint(&base, "app").map_err(|e| unreachable_error(spec, &e))?;
-    let me_url = endpoint(&base, "me").map_err(|e| unreachable_error(spec, &e))?;
+    let app_url = api_url(spec, &base, "app")?;
+    let me_url = api_url(spec, &base, "me")?;
 
     let app = facebook_call(v, spec, &app_url, &[("access_token", token)]).await?;
     let app_id = match app.get("id") {
@@ -139,13 +151,9 @@ pub(crate) async fn amazon(
     spec: &ProviderSpec,
     token: &str,
 ) -> Result<VerifiedLogin, LoginError> {
-    if !plausible_access_token(token) {
-        return Err(LoginError::Rejected(
-            "The Login with Amazon access token is not valid.".into(),
-        ));
-    }
+    check_access_token(token, "Login with Amazon")?;
     let base = v.api_base(spec, AMAZON_API);
-    let info_url = endpoint(&base, "auth/o2/tokeninfo").map_err(|e| unreachable_error(spec, &e))?;
+    let info_url = api_url(spec, &base, "auth/o2/tokeninfo")?;
 
     let answer = v
         .http
@@ -177,8 +185,7 @@ pub(crate) async fn amazon(
     let subject = match claims.get("user_id") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => {
-            let profile_url =
-                endpoint(&base, "user/profile").map_err(|e| unreachable_error(spec, &e))?;
+            let profile_url = api_url(spec, &base, "user/profile")?;
             let answer = v
                 .http
                 .get(&profile_url, &[], Some(&format!("Bearer {token}")))

@@ -16,24 +16,8 @@ use cognate_core::store::{IdentityChanges, NewIdentity, PolicyDeletion, Store, S
 /// A pool allowing guests, with nothing else set.
 pub fn pool(id: &str, account: &str) -> Pool {
     Pool {
-        id: id.to_string(),
-        account: account.to_string(),
-        region: "us-east-1".into(),
-        name: format!("pool {id}"),
         allow_unauthenticated: true,
-        allow_classic_flow: None,
-        supported_login_providers: BTreeMap::new(),
-        developer_provider_name: None,
-        open_id_connect_provider_arns: vec![],
-        cognito_identity_providers: vec![],
-        saml_provider_arns: vec![],
-        tags: BTreeMap::new(),
-        roles: BTreeMap::new(),
-        role_mappings: BTreeMap::new(),
-        principal_tag_maps: BTreeMap::new(),
-        created_at: 1,
-        updated_at: 1,
-        version: 1,
+        ..Pool::empty(id, account, "us-east-1", &format!("pool {id}"), 1)
     }
 }
 

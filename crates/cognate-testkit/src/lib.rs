@@ -38,7 +38,7 @@ mod userpool;
 pub use oidc::{Alg, BadToken, OidcOptions, OidcProvider};
 pub use server::Behavior;
 pub use social::{FacebookGraph, LoginWithAmazon};
-pub use trust::cognito_trust_policy;
+pub use trust::{cognito_trust_policy, cognito_trust_policy_for};
 pub use twitter::TwitterApi;
 pub use userpool::CognitoUserPool;
 

@@ -99,6 +99,18 @@ pub enum BadToken {
 }
 
 impl BadToken {
+    /// Whether the token's signature is broken or forged (rather than its
+    /// claims wrong under a good signature).
+    pub fn is_forged(self) -> bool {
+        !matches!(
+            self,
+            BadToken::Expired
+                | BadToken::NotYetValid
+                | BadToken::IssuedInFuture
+                | BadToken::WrongAudience
+                | BadToken::WrongIssuer
+        )
+    }
     pub const ALL: [BadToken; 12] = [
         BadToken::Expired,
         BadToken::NotYetValid,

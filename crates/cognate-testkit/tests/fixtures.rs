@@ -106,31 +106,15 @@ async fn bad_tokens_are_bad() {
     let idp = OidcProvider::start().await;
     let jwks = idp.jwks();
     let claims = json!({"sub": "u", "aud": "c"});
-    for kind in [
-        BadToken::TamperedSignature,
-        BadToken::TamperedPayload,
-        BadToken::AlgNone,
-        BadToken::Hs256WithPublicKey,
-        BadToken::UnknownKid,
-        BadToken::AlgMismatch,
-        BadToken::Garbage,
-    ] {
-        let t = idp.bad_token(kind, claims.clone());
-        assert!(
-            !verifies(&jwks, &t) || kind == BadToken::AlgMismatch,
-            "{kind:?}"
-        );
-    }
-    // Signed correctly, wrong claims.
-    for kind in [
-        BadToken::Expired,
-        BadToken::WrongAudience,
-        BadToken::WrongIssuer,
-    ] {
-        assert!(
-            verifies(&jwks, &idp.bad_token(kind, claims.clone())),
-            "{kind:?}"
-        );
+    for kind in BadToken::ALL {
+        let verified = verifies(&jwks, &idp.bad_token(kind, claims.clone()));
+        if kind.is_forged() {
+            // The mismatched algorithm is a real signature of a published key.
+            assert!(!verified || kind == BadToken::AlgMismatch, "{kind:?}");
+        } else {
+            // Signed correctly, wrong claims.
+            assert!(verified, "{kind:?}");
+        }
     }
     assert_eq!(
         part(&idp.bad_token(BadToken::AlgNone, claims.clone()), 0)["alg"],

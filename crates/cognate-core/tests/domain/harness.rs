@@ -283,7 +283,7 @@ pub fn trust_policy(pool_id: &str, amr: &str) -> String {
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-            "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+            "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
                 "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr}

@@ -39,7 +39,8 @@ fn rules(resolution: AmbiguousRoleResolution, roles: &Roles) -> RoleMapping {
 }
 
 /// A pool with one user pool under two app clients: `rules` maps by
-/// rules, `tokens` by the token's roles.
+/// rules (a login no rule matches gets the authenticated role), `tokens`
+/// by the token's roles.
 async fn rbac_pool(d: &Domain) -> (String, Roles) {
     let client = |client_id: &str| CognitoProvider {
         provider_name: USER_POOL.into(),
@@ -59,6 +60,8 @@ async fn rbac_pool(d: &Domain) -> (String, Roles) {
         r1: d.role("R1", &trusted).await,
         r2: d.role("R2", &trusted).await,
     };
+    let resolution = AmbiguousRoleResolution::AuthenticatedRole;
+    map_roles(d, &pool_id, &roles, resolution).await;
     (pool_id, roles)
 }
 
@@ -96,13 +99,6 @@ async fn role_of(
 async fn rules_match_in_order_and_fall_back_as_the_pool_says() {
     let d = Domain::open().await;
     let (pool, roles) = rbac_pool(&d).await;
-    map_roles(
-        &d,
-        &pool,
-        &roles,
-        AmbiguousRoleResolution::AuthenticatedRole,
-    )
-    .await;
 
     // Rules in order; NotEqual on a missing claim is no match.
     let sales = json!({"sub": "s1", "aud": "rules", "custom:dept": "Sales"});
@@ -132,13 +128,6 @@ async fn rules_match_in_order_and_fall_back_as_the_pool_says() {
 async fn token_mappings_take_the_preferred_role_or_a_custom_one_among_the_tokens() {
     let d = Domain::open().await;
     let (pool, roles) = rbac_pool(&d).await;
-    map_roles(
-        &d,
-        &pool,
-        &roles,
-        AmbiguousRoleResolution::AuthenticatedRole,
-    )
-    .await;
     let token_roles = json!([roles.r1, roles.r2]);
 
     let preferred = json!({"sub": "t1", "aud": "tokens", "cognito:roles": token_roles,

@@ -14,8 +14,8 @@ use cognate_testkit::{Behavior, OidcProvider};
 use serde_json::{Value, json};
 
 use crate::common::{
-    Raw, RawResponse, TestServer, code, create_pool, create_role, identity_count, message,
-    set_pool_role, trust,
+    Raw, RawResponse, TestServer, code, create_pool, create_role, describe_pool, guest_id,
+    identity_count, login_id, message, percent_encode, set_pool_role, trust,
 };
 
 const CLIENT: &str = "adversarial-client";
@@ -98,25 +98,9 @@ async fn login_token_replayed_after_its_identity_was_merged_away_maps_to_the_sur
     let anon = s.anonymous_cognito();
     let t1 = idp1.id_token(json!({"sub": "alice", "aud": CLIENT}));
     let t2 = idp2.id_token(json!({"sub": "alice2", "aud": CLIENT}));
-    let older = anon
-        .get_id()
-        .identity_pool_id(&pool_id)
-        .logins(idp2.logins_key(), &t2)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let older = login_id(&anon, &pool_id, &idp2.logins_key(), &t2).await;
     s.clock.advance(Duration::from_secs(5));
-    let newer = anon
-        .get_id()
-        .identity_pool_id(&pool_id)
-        .logins(idp1.logins_key(), &t1)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let newer = login_id(&anon, &pool_id, &idp1.logins_key(), &t1).await;
     let merged = anon
         .get_id()
         .identity_pool_id(&pool_id)
@@ -186,15 +170,7 @@ async fn login_token_replayed_after_its_identity_was_deleted_makes_a_new_identit
     let pool_id = oidc_pool(&s, &[&idp], false).await;
     let anon = s.anonymous_cognito();
     let t = idp.id_token(json!({"sub": "bob", "aud": CLIENT}));
-    let first = anon
-        .get_id()
-        .identity_pool_id(&pool_id)
-        .logins(idp.logins_key(), &t)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let first = login_id(&anon, &pool_id, &idp.logins_key(), &t).await;
     let out = s
         .cognito()
         .delete_identities()
@@ -223,15 +199,7 @@ async fn login_token_replayed_after_its_identity_was_deleted_makes_a_new_identit
         .unwrap_err();
     assert_eq!(code(&err), "ResourceNotFoundException", "{}", message(&err));
     // 3. The token replayed in GetId makes a new identity.
-    let second = anon
-        .get_id()
-        .identity_pool_id(&pool_id)
-        .logins(idp.logins_key(), &t)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let second = login_id(&anon, &pool_id, &idp.logins_key(), &t).await;
     assert_ne!(second, first, "a deleted identity came back");
     assert_eq!(identity_count(&s, &pool_id).await, 1);
     let d = s
@@ -504,7 +472,7 @@ async fn signed_requests_replayed_outside_the_skew_window_are_refused() {
         .signed(&s, (&key.0, &key.1), "cognito-identity", signed_at)
     };
     let create_role = || {
-        let trust = form(&trust(
+        let trust = percent_encode(&trust(
             "us-east-1:00000000-0000-0000-0000-000000000000",
             "x",
         ));
@@ -593,18 +561,6 @@ async fn signed_requests_replayed_outside_the_skew_window_are_refused() {
     eprintln!("adversarial cases (SigV4 replays): 4");
 }
 
-fn form(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------
 // Session tokens: from another installation, truncated, tampered
 // ---------------------------------------------------------------------------
@@ -620,14 +576,7 @@ async fn vend(s: &TestServer) -> (String, String, String) {
     .await;
     set_pool_role(s, &pool_id, "unauthenticated", &role).await;
     let anon = s.anonymous_cognito();
-    let id = anon
-        .get_id()
-        .identity_pool_id(&pool_id)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let id = guest_id(&anon, &pool_id).await;
     let out = anon
         .get_credentials_for_identity()
         .identity_id(&id)
@@ -986,7 +935,7 @@ async fn deeply_nested_json_is_a_serialization_error() {
     );
     let r = Raw::query(&format!(
         "Action=CreateRole&Version=2010-05-08&RoleName=Deep&AssumeRolePolicyDocument={}",
-        form(&nested)
+        percent_encode(&nested)
     ))
     .admin_signed(&s, "iam")
     .send(&s)
@@ -996,13 +945,7 @@ async fn deeply_nested_json_is_a_serialization_error() {
     n += 1;
     assert_eq!(identity_count(&s, &pool).await, 0);
     assert_eq!(role_count(&s).await, 0);
-    let d = s
-        .cognito()
-        .describe_identity_pool()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap();
+    let d = describe_pool(&s, &pool).await;
     assert!(d.identity_pool_tags().is_none_or(|t| t.is_empty()));
     eprintln!("adversarial cases (deep nesting): {n}");
 }
@@ -1170,15 +1113,7 @@ fn wrong_values(shape: Shape) -> Vec<Value> {
 async fn wrong_json_types_in_every_public_operation() {
     let s = TestServer::start().await;
     let pool = create_pool(&s, "types", true).await;
-    let guest = s
-        .anonymous_cognito()
-        .get_id()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let guest = guest_id(&s.anonymous_cognito(), &pool).await;
     let ops: Vec<PublicOp> = vec![
         (
             "GetId",

@@ -9,7 +9,7 @@ use aws_sdk_cognitoidentity::config::Region;
 use cognate_testkit::OidcProvider;
 use serde_json::{Value, json};
 
-use crate::common::spawn_cognate;
+use crate::common::{create_role_with, guest_id, login_id, set_pool_roles, spawn_cognate, trust};
 
 const KEY_ID: &str = "AKIAAUDITTESTADMIN00";
 const SECRET: &str = "audit/test/secret/key/000000000000000000";
@@ -70,44 +70,13 @@ async fn state_changes_are_audited_and_no_secret_is_logged() {
         .await
         .unwrap()
         .identity_pool_id;
-    let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"cognito-identity.amazonaws.com:aud":pool}}}]});
-    let role = iam
-        .create_role()
-        .role_name("Audited")
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn;
-    admin
-        .set_identity_pool_roles()
-        .identity_pool_id(&pool)
-        .roles("unauthenticated", &role)
-        .roles("authenticated", &role)
-        .send()
-        .await
-        .unwrap();
+    let trust = trust(&pool, "*");
+    let role = create_role_with(&iam, "Audited", &trust).await;
+    set_pool_roles(&admin, &pool, &role, &role).await;
 
     let token = idp.id_token(json!({"sub": "audited-user", "aud": "c1"}));
-    let owner = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .logins(idp.logins_key(), &token)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
-    let guest = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let owner = login_id(&anon, &pool, &idp.logins_key(), &token).await;
+    let guest = guest_id(&anon, &pool).await;
     let creds = anon
         .get_credentials_for_identity()
         .identity_id(&guest)

@@ -11,10 +11,10 @@ use cognate_testkit::OidcProvider;
 use serde_json::{Value, json};
 
 use crate::common::{
-    ACCOUNT, Raw, Signing, TestServer, allow, basic_session, call_as, code, create_pool,
-    create_role, guest_session, identity_count, identity_exists, login_identity, message,
-    new_guest, pool_arn, query_as, register_oidc, set_pool_role, trust,
-    two_pools_and_a_session_of_the_first, vended,
+    ACCOUNT, Raw, Signing, TestServer, allow, basic_session, call_as, code, create_policy,
+    create_pool, create_role, describe_pool, guest_id_error, guest_session, identity_count,
+    identity_exists, login_identity, message, new_guest, percent_encode, pool_arn, query_as,
+    register_oidc, set_pool_role, trust, two_pools_and_a_session_of_the_first, vended,
 };
 
 #[tokio::test]
@@ -123,13 +123,7 @@ async fn a_repeated_member_does_not_skip_the_guest_limits() {
     for _ in 0..3 {
         new_guest(&s, &pool).await;
     }
-    let err = s
-        .anonymous_cognito()
-        .get_id()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap_err();
+    let err = guest_id_error(&s.anonymous_cognito(), &pool).await;
     assert_eq!(code(&err), "TooManyRequestsException");
     for body in [
         format!(r#"{{"IdentityPoolId":"{pool}","IdentityPoolId":"{pool}"}}"#),
@@ -300,7 +294,7 @@ async fn a_presigned_request_takes_its_parameters_from_its_signed_query_only() {
         method: "POST",
         path_and_query: format!(
             "/?Action=CreateRole&Version=2010-05-08&RoleName=Presigned&AssumeRolePolicyDocument={}",
-            percent(&trust_doc)
+            percent_encode(&trust_doc)
         ),
         headers: Vec::new(),
         body: Vec::new(),
@@ -335,17 +329,6 @@ async fn a_presigned_request_takes_its_parameters_from_its_signed_query_only() {
         assert_eq!(r.status, 400, "{}", r.body);
         assert!(!role_exists(&s, "Presigned").await);
     }
-}
-
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -575,13 +558,7 @@ async fn required_members_are_required() {
         "{}",
         r.body
     );
-    let described = s
-        .cognito()
-        .describe_identity_pool()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap();
+    let described = describe_pool(&s, &pool).await;
     assert_eq!(described.identity_pool_name(), "exists");
 }
 
@@ -912,30 +889,13 @@ async fn request_condition_keys_reach_the_policies() {
     let s = TestServer::start().await;
     let pool = create_pool(&s, "keys", true).await;
     let own = format!("arn:aws:iam::{ACCOUNT}:role/SelfService");
-    let admin_policy = s
-        .iam()
-        .create_policy()
-        .policy_name("Admin")
-        .policy_document(allow(&["*"], &["*"]))
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap()
-        .arn
-        .unwrap();
-    let readonly_policy = s
-        .iam()
-        .create_policy()
-        .policy_name("ReadOnly")
-        .policy_document(allow(&["cognito-identity:Describe*"], &["*"]))
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap()
-        .arn
-        .unwrap();
+    let admin_policy = create_policy(&s, "Admin", &allow(&["*"], &["*"])).await;
+    let readonly_policy = create_policy(
+        &s,
+        "ReadOnly",
+        &allow(&["cognito-identity:Describe*"], &["*"]),
+    )
+    .await;
     // May attach any policy to itself, except Admin; may act only from
     // loopback.
     let policy = json!({

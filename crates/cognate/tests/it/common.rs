@@ -242,16 +242,7 @@ impl Raw {
 
     /// A Query request whose form body is built from `params`.
     pub fn query_params(params: &[(&str, &str)]) -> Raw {
-        fn encode(s: &str) -> String {
-            s.bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect()
-        }
+        let encode = percent_encode;
         let body: Vec<String> = params
             .iter()
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -517,9 +508,20 @@ pub async fn identity_count(s: &TestServer, pool_id: &str) -> usize {
 /// A trust policy for Cognito identities of a pool whose `amr` matches.
 pub use cognate_testkit::cognito_trust_policy as trust;
 
+/// A trust policy for Cognito identities of a pool whose `amr` matches,
+/// which lets them tag their sessions too.
+pub fn trust_with_tags(pool_id: &str, amr: &str) -> String {
+    let actions = ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"];
+    cognate_testkit::cognito_trust_policy_for(pool_id, amr, &actions)
+}
+
 pub async fn create_role(s: &TestServer, name: &str, trust_policy: &str) -> String {
-    s.iam()
-        .create_role()
+    create_role_with(&s.iam(), name, trust_policy).await
+}
+
+/// Creates a role through `iam` and returns its ARN.
+pub async fn create_role_with(iam: &aws_sdk_iam::Client, name: &str, trust_policy: &str) -> String {
+    iam.create_role()
         .role_name(name)
         .assume_role_policy_document(trust_policy)
         .send()
@@ -613,6 +615,21 @@ pub fn vended(c: &aws_sdk_cognitoidentity::types::Credentials) -> Credentials {
         None,
         "vended",
     )
+}
+
+/// Sets a pool's guest and authenticated roles.
+pub async fn set_pool_roles(
+    cognito: &aws_sdk_cognitoidentity::Client,
+    pool_id: &str,
+    unauthenticated: &str,
+    authenticated: &str,
+) {
+    let set = cognito.set_identity_pool_roles().identity_pool_id(pool_id);
+    let set = set.roles("unauthenticated", unauthenticated);
+    set.roles("authenticated", authenticated)
+        .send()
+        .await
+        .unwrap();
 }
 
 /// A new identity pool of `name`, guests allowed or not: its id.
@@ -722,13 +739,21 @@ pub async fn basic_session(s: &TestServer, pool_id: &str, role: &str, policy: &s
         .send()
         .await
         .unwrap();
+    assumed(&out)
+}
+
+/// Credentials AssumeRoleWithWebIdentity answered, for a client to sign with.
+pub fn assumed(
+    out: &aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityOutput,
+) -> Credentials {
     let c = out.credentials().unwrap();
+    let token = Some(c.session_token().to_string());
     Credentials::new(
         c.access_key_id(),
         c.secret_access_key(),
-        Some(c.session_token().to_string()),
+        token,
         None,
-        "basic",
+        "assumed",
     )
 }
 
@@ -785,15 +810,48 @@ pub async fn identity_exists(s: &TestServer, id: &str) -> bool {
 
 /// The identity GetId gives for one login.
 pub async fn login_identity(s: &TestServer, pool_id: &str, key: &str, token: &str) -> String {
-    s.anonymous_cognito()
-        .get_id()
-        .identity_pool_id(pool_id)
-        .logins(key, token)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap()
+    login_id(&s.anonymous_cognito(), pool_id, key, token).await
+}
+
+/// GetId for one login, through `client`.
+pub async fn login_id(
+    client: &aws_sdk_cognitoidentity::Client,
+    pool_id: &str,
+    key: &str,
+    token: &str,
+) -> String {
+    let out = client.get_id().identity_pool_id(pool_id).logins(key, token);
+    out.send().await.unwrap().identity_id.unwrap()
+}
+
+/// The error GetId of a new guest gets, through `client`.
+pub async fn guest_id_error(
+    client: &aws_sdk_cognitoidentity::Client,
+    pool_id: &str,
+) -> aws_sdk_cognitoidentity::error::SdkError<
+    aws_sdk_cognitoidentity::operation::get_id::GetIdError,
+    aws_sdk_cognitoidentity::config::http::HttpResponse,
+> {
+    let out = client.get_id().identity_pool_id(pool_id).send().await;
+    out.unwrap_err()
+}
+
+/// A pool as DescribeIdentityPool answers it.
+pub async fn describe_pool(
+    s: &TestServer,
+    pool_id: &str,
+) -> aws_sdk_cognitoidentity::operation::describe_identity_pool::DescribeIdentityPoolOutput {
+    let described = s
+        .cognito()
+        .describe_identity_pool()
+        .identity_pool_id(pool_id);
+    described.send().await.unwrap()
+}
+
+/// GetId of a new guest, through `client`.
+pub async fn guest_id(client: &aws_sdk_cognitoidentity::Client, pool_id: &str) -> String {
+    let out = client.get_id().identity_pool_id(pool_id).send().await;
+    out.unwrap().identity_id.unwrap()
 }
 
 /// Two pools, and a guest session of the first whose role may do
@@ -809,4 +867,56 @@ pub async fn two_pools_and_a_session_of_the_first(s: &TestServer) -> (String, St
     )
     .await;
     (a, b, creds)
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, as
+/// SigV4 and form bodies want.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A new empty database on the PostgreSQL test server; its URL.
+pub async fn fresh_postgres_database(server: &str, prefix: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(server).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+/// A pool allowing guests and developer identities of `provider`.
+pub async fn create_developer_pool(
+    cognito: &aws_sdk_cognitoidentity::Client,
+    name: &str,
+    provider: &str,
+) -> String {
+    let created = cognito
+        .create_identity_pool()
+        .identity_pool_name(name)
+        .allow_unauthenticated_identities(true)
+        .developer_provider_name(provider)
+        .send()
+        .await;
+    created.unwrap().identity_pool_id().to_string()
+}
+
+/// Creates a customer managed policy and returns its ARN.
+pub async fn create_policy(s: &TestServer, name: &str, document: &str) -> String {
+    let iam = s.iam();
+    let created = iam
+        .create_policy()
+        .policy_name(name)
+        .policy_document(document);
+    created.send().await.unwrap().policy.unwrap().arn.unwrap()
 }

@@ -20,9 +20,8 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_cognitoidentity::config::Region;
-use sqlx::Connection;
 
-use crate::common::{code, postgres_server};
+use crate::common::{code, create_developer_pool, fresh_postgres_database, postgres_server};
 
 const KEY_ID: &str = "AKIACRASHTEST0000000";
 const SECRET: &str = "crash/test/secret/000000000000000000000000";
@@ -236,16 +235,7 @@ where
 }
 
 async fn create_pool(endpoint: &str) -> String {
-    client(endpoint, true)
-        .create_identity_pool()
-        .identity_pool_name("crash")
-        .allow_unauthenticated_identities(true)
-        .developer_provider_name(DEV)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string()
+    create_developer_pool(&client(endpoint, true), "crash", DEV).await
 }
 
 /// `true` for errors a killed process may cause, or contention answers.
@@ -539,12 +529,6 @@ async fn acknowledged_writes_survive_sigkill_on_postgres() {
     let Some(server) = postgres_server() else {
         return;
     };
-    let name = format!("cognate_crash_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = server.rsplit_once('/').unwrap();
-    run("postgres", Some(format!("{base}/{name}"))).await;
+    let database = fresh_postgres_database(&server, "cognate_crash").await;
+    run("postgres", Some(database)).await;
 }

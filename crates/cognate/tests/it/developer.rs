@@ -4,38 +4,19 @@
 
 use serde_json::json;
 
-use crate::common::{Raw, TestServer, code, create_role, set_pool_role, vended};
+use crate::common::{
+    Raw, TestServer, code, create_developer_pool, create_role, set_pool_role, trust_with_tags,
+    vended,
+};
 
 const DEV: &str = "login.myapp";
 
 async fn dev_pool(s: &TestServer) -> (String, String) {
-    let pool_id = s
-        .cognito()
-        .create_identity_pool()
-        .identity_pool_name("developer")
-        .allow_unauthenticated_identities(true)
-        .developer_provider_name(DEV)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string();
-    let trust = json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-            "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
-            "Condition": {
-                "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
-                "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}
-            }
-        }]
-    });
+    let pool_id = create_developer_pool(&s.cognito(), "developer", DEV).await;
     let role = create_role(
         s,
         &format!("DevAuth-{}", &pool_id[pool_id.len() - 6..]),
-        &trust.to_string(),
+        &trust_with_tags(&pool_id, "authenticated"),
     )
     .await;
     set_pool_role(s, &pool_id, "authenticated", &role).await;

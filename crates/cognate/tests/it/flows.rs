@@ -11,7 +11,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::json;
 
 use crate::common::{
-    TestServer, code, create_role, message, register_oidc, trust, vended, verify_with_jwks,
+    TestServer, code, create_role, guest_id_error, message, register_oidc, set_pool_roles, trust,
+    vended, verify_with_jwks,
 };
 
 const CLIENT: &str = "app-client-1";
@@ -50,14 +51,7 @@ async fn oidc_pool(s: &TestServer, idp: &OidcProvider, allow_guests: bool) -> Se
         &trust(&pool_id, "authenticated"),
     )
     .await;
-    s.cognito()
-        .set_identity_pool_roles()
-        .identity_pool_id(&pool_id)
-        .roles("authenticated", &auth_role)
-        .roles("unauthenticated", &unauth_role)
-        .send()
-        .await
-        .unwrap();
+    set_pool_roles(&s.cognito(), &pool_id, &unauth_role, &auth_role).await;
     Setup {
         pool_id,
         key: idp.logins_key(),
@@ -180,12 +174,7 @@ async fn guest_refusals() {
     let idp = OidcProvider::start().await;
     let closed = oidc_pool(&s, &idp, false).await;
     let anon = s.anonymous_cognito();
-    let err = anon
-        .get_id()
-        .identity_pool_id(&closed.pool_id)
-        .send()
-        .await
-        .unwrap_err();
+    let err = guest_id_error(&anon, &closed.pool_id).await;
     assert_eq!(code(&err), "NotAuthorizedException");
     assert_eq!(
         message(&err),
@@ -200,12 +189,7 @@ async fn guest_refusals() {
         .unwrap_err();
     assert_eq!(code(&err), "ResourceNotFoundException");
 
-    let err = anon
-        .get_id()
-        .identity_pool_id("us-east-1:00000000-0000-0000-0000-000000000000")
-        .send()
-        .await
-        .unwrap_err();
+    let err = guest_id_error(&anon, "us-east-1:00000000-0000-0000-0000-000000000000").await;
     assert_eq!(code(&err), "ResourceNotFoundException");
 
     // A pool without an unauthenticated role.

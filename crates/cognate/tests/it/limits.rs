@@ -2,7 +2,9 @@
 
 use cognate_server::limits::LimitsConfig;
 
-use crate::common::{Raw, TestServer, code, create_pool, identity_count};
+use crate::common::{
+    Raw, TestServer, code, create_pool, describe_pool, guest_id, guest_id_error, identity_count,
+};
 
 fn tight(settings: &mut cognate::Settings) {
     settings.limits = LimitsConfig {
@@ -22,22 +24,9 @@ async fn guest_creation_and_public_calls_are_throttled_per_address() {
     let anon = s.anonymous_cognito();
     let mut created = Vec::new();
     for _ in 0..5 {
-        created.push(
-            anon.get_id()
-                .identity_pool_id(&pool)
-                .send()
-                .await
-                .unwrap()
-                .identity_id
-                .unwrap(),
-        );
+        created.push(guest_id(&anon, &pool).await);
     }
-    let err = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap_err();
+    let err = guest_id_error(&anon, &pool).await;
     assert_eq!(code(&err), "TooManyRequestsException");
     // The refused call made no identity.
     assert_eq!(identity_count(&s, &pool).await, 5);
@@ -60,12 +49,7 @@ async fn guest_creation_and_public_calls_are_throttled_per_address() {
         }
     }
     assert!(throttled > 0 && throttled < 40, "{throttled}");
-    s.cognito()
-        .describe_identity_pool()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap();
+    describe_pool(&s, &pool).await;
 
     // STS answers throttling in its own shape.
     let r = Raw::query("Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fr&RoleSessionName=s&WebIdentityToken=abcd")
@@ -177,22 +161,8 @@ async fn unused_guests_are_swept_and_used_ones_kept() {
         .identity_pool_id()
         .to_string();
     let anon = s.anonymous_cognito();
-    let used = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
-    let idle = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let used = guest_id(&anon, &pool).await;
+    let idle = guest_id(&anon, &pool).await;
     let member = s
         .cognito()
         .get_open_id_token_for_developer_identity()

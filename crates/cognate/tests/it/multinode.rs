@@ -10,25 +10,15 @@ use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_cognitoidentity::config::Region;
 use serde_json::json;
-use sqlx::Connection;
 
-use crate::common::{Node, code, postgres_server, spawn_cognate};
+use crate::common::{
+    Node, code, create_role_with, fresh_postgres_database, guest_id, guest_id_error,
+    postgres_server, set_pool_roles, spawn_cognate,
+};
 
 const KEY_ID: &str = "AKIAMULTINODETEST000";
 const SECRET: &str = "multinode/test/secret/0000000000000000000";
 const MASTER: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-
-/// A new empty database on the test server.
-async fn fresh_database(server: &str) -> String {
-    let name = format!("cognate_mn_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(server).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = server.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
-}
 
 fn cognito(endpoint: &str, creds: Option<Credentials>) -> aws_sdk_cognitoidentity::Client {
     let mut b = aws_sdk_cognitoidentity::Config::builder()
@@ -90,7 +80,7 @@ async fn two_nodes_on_one_database_act_as_one_service() {
     let Some(server) = postgres_server() else {
         return;
     };
-    let database = fresh_database(&server).await;
+    let database = fresh_postgres_database(&server, "cognate_mn").await;
     let a = start_node(&database, MASTER).unwrap();
     let b = start_node(&database, MASTER).unwrap();
     let (ca, cb) = (
@@ -109,24 +99,8 @@ async fn two_nodes_on_one_database_act_as_one_service() {
         .identity_pool_id()
         .to_string();
     let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"cognito-identity.amazonaws.com:aud":pool_id}}}]});
-    let role = iam(&b.endpoint)
-        .create_role()
-        .role_name("Shared")
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .unwrap()
-        .role()
-        .unwrap()
-        .arn()
-        .to_string();
-    cb.set_identity_pool_roles()
-        .identity_pool_id(&pool_id)
-        .roles("unauthenticated", &role)
-        .roles("authenticated", &role)
-        .send()
-        .await
-        .unwrap();
+    let role = create_role_with(&iam(&b.endpoint), "Shared", &trust.to_string()).await;
+    set_pool_roles(&cb, &pool_id, &role, &role).await;
 
     // A guest made through A is known to B.
     let guest = cognito(&a.endpoint, None)
@@ -303,7 +277,7 @@ async fn configuration_changed_through_one_node_is_seen_by_the_next_request_on_a
     let Some(server) = postgres_server() else {
         return;
     };
-    let database = fresh_database(&server).await;
+    let database = fresh_postgres_database(&server, "cognate_mn").await;
     let a = start_node(&database, MASTER).unwrap();
     let b = start_node(&database, MASTER).unwrap();
     let ca = cognito(&a.endpoint, Some(admin()));
@@ -342,14 +316,7 @@ async fn configuration_changed_through_one_node_is_seen_by_the_next_request_on_a
 
     // B's cache is warm: pool and role read, then served again.
     let anon_b = cognito(&b.endpoint, None);
-    let guest = anon_b
-        .get_id()
-        .identity_pool_id(&pool_id)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let guest = guest_id(&anon_b, &pool_id).await;
     for _ in 0..2 {
         assert_eq!(guest_role_on(&b, &guest).await.unwrap(), "First");
     }
@@ -395,12 +362,7 @@ async fn configuration_changed_through_one_node_is_seen_by_the_next_request_on_a
         .send()
         .await
         .unwrap();
-    let err = anon_b
-        .get_id()
-        .identity_pool_id(&pool_id)
-        .send()
-        .await
-        .unwrap_err();
+    let err = guest_id_error(&anon_b, &pool_id).await;
     assert_eq!(code(&err), "NotAuthorizedException");
 }
 
@@ -409,7 +371,7 @@ async fn a_node_with_another_master_key_refuses_to_start() {
     let Some(server) = postgres_server() else {
         return;
     };
-    let database = fresh_database(&server).await;
+    let database = fresh_postgres_database(&server, "cognate_mn").await;
     let first = start_node(&database, MASTER).unwrap();
     let other = "ff".repeat(32);
     let refused = start_node(&database, &other);

@@ -141,16 +141,22 @@ async fn saml_provider_calls_through_the_sdk() {
     assert!(err.is_no_such_entity_exception(), "{err:?}");
 }
 
-#[tokio::test]
-async fn independently_signed_assertions_log_in_and_choose_roles() {
-    let s = TestServer::start_with(in_account).await;
-    s.iam()
-        .create_saml_provider()
-        .name("ExampleIdP")
-        .saml_metadata_document(vector("metadata.xml"))
+/// Registers the vectors' IdP as `ExampleIdP`.
+async fn register_example_idp(s: &TestServer) {
+    let iam = s.iam();
+    let provider = iam.create_saml_provider().name("ExampleIdP");
+    let metadata = vector("metadata.xml");
+    provider
+        .saml_metadata_document(metadata)
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn independently_signed_assertions_log_in_and_choose_roles() {
+    let s = TestServer::start_with(in_account).await;
+    register_example_idp(&s).await;
     let pool = s
         .cognito()
         .create_identity_pool()
@@ -273,13 +279,7 @@ async fn independently_signed_assertions_log_in_and_choose_roles() {
 #[tokio::test]
 async fn assume_role_with_saml_through_the_sdk() {
     let s = TestServer::start_with(in_account).await;
-    s.iam()
-        .create_saml_provider()
-        .name("ExampleIdP")
-        .saml_metadata_document(vector("metadata.xml"))
-        .send()
-        .await
-        .unwrap();
+    register_example_idp(&s).await;
     let trust = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{

@@ -8,7 +8,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
 use crate::common::{
-    TestServer, code, create_pool, create_role, discovery_and_jwks, trust, verify_with_jwks,
+    TestServer, code, create_pool, create_role, discovery_and_jwks, guest_id, trust,
+    verify_with_jwks,
 };
 
 /// A restart binds another port: a fixed issuer keeps earlier tokens ours.
@@ -37,16 +38,7 @@ struct Guest {
 async fn guest(s: &TestServer) -> Guest {
     let pool_id = create_pool(s, "signing", true).await;
     let role_arn = create_role(s, "SigningGuest", &trust(&pool_id, "unauthenticated")).await;
-    let identity_id = s
-        .anonymous_cognito()
-        .get_id()
-        .identity_pool_id(&pool_id)
-        .send()
-        .await
-        .unwrap()
-        .identity_id()
-        .unwrap()
-        .to_string();
+    let identity_id = guest_id(&s.anonymous_cognito(), &pool_id).await;
     Guest {
         pool_id,
         role_arn,

@@ -13,7 +13,9 @@ use aws_sdk_sts::types::PolicyDescriptorType;
 use cognate_testkit::{BadToken, OidcProvider};
 use serde_json::json;
 
-use crate::common::{Raw, TestServer, code, create_role, message, register_oidc};
+use crate::common::{
+    Raw, TestServer, assumed, code, create_role, guest_id, login_id, message, register_oidc,
+};
 
 const ACCOUNT: &str = "000000000000";
 const CLIENT: &str = "sts-client-1";
@@ -77,15 +79,7 @@ async fn create_pool(s: &TestServer, name: &str, oidc_arn: Option<&str>) -> Stri
 /// A new guest of the pool and its OpenID token (basic flow).
 async fn guest_token(s: &TestServer, pool_id: &str) -> (String, String) {
     let anon = s.anonymous_cognito();
-    let id = anon
-        .get_id()
-        .identity_pool_id(pool_id)
-        .send()
-        .await
-        .unwrap()
-        .identity_id()
-        .unwrap()
-        .to_string();
+    let id = guest_id(&anon, pool_id).await;
     let token = anon
         .get_open_id_token()
         .identity_id(&id)
@@ -116,19 +110,6 @@ async fn assume(
         .web_identity_token(token)
         .send()
         .await
-}
-
-fn credentials(
-    out: &aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityOutput,
-) -> Credentials {
-    let c = out.credentials().unwrap();
-    Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_string()),
-        None,
-        "assumed",
-    )
 }
 
 /// An unsigned AssumeRoleWithWebIdentity with raw parameters.
@@ -198,7 +179,7 @@ async fn guest_basic_flow_to_get_caller_identity() {
     assert!((expires - now() - 3600).abs() < 10, "{}", expires - now());
 
     let me = s
-        .sts_with(credentials(&out))
+        .sts_with(assumed(&out))
         .get_caller_identity()
         .send()
         .await
@@ -247,16 +228,7 @@ async fn authenticated_basic_flow_with_an_oidc_login() {
 
     let anon = s.anonymous_cognito();
     let login = idp.id_token(json!({"sub": "alice", "aud": CLIENT}));
-    let id = anon
-        .get_id()
-        .identity_pool_id(&pool_id)
-        .logins(idp.logins_key(), &login)
-        .send()
-        .await
-        .unwrap()
-        .identity_id()
-        .unwrap()
-        .to_string();
+    let id = login_id(&anon, &pool_id, &idp.logins_key(), &login).await;
     let token = anon
         .get_open_id_token()
         .identity_id(&id)
@@ -275,7 +247,7 @@ async fn authenticated_basic_flow_with_an_oidc_login() {
     assert_eq!(out.audience(), Some(pool_id.as_str()));
     assert_eq!(out.subject_from_web_identity_token(), Some(id.as_str()));
     let me = s
-        .sts_with(credentials(&out))
+        .sts_with(assumed(&out))
         .get_caller_identity()
         .send()
         .await
@@ -548,7 +520,7 @@ async fn session_policies_narrow_what_the_role_allows() {
 
     // Without a session policy the role's policy applies in full.
     let full = assume(&s, &g.unauth_role, "full", &token).await.unwrap();
-    describe(credentials(&full)).await.unwrap();
+    describe(assumed(&full)).await.unwrap();
 
     // An inline session policy allowing only ListIdentityPools.
     let list_only = allow(&["cognito-identity:ListIdentityPools"], "*");
@@ -564,8 +536,8 @@ async fn session_policies_narrow_what_the_role_allows() {
         .unwrap();
     let packed = narrowed.packed_policy_size().unwrap();
     assert!((1..=100).contains(&packed), "{packed}");
-    list(credentials(&narrowed)).await.unwrap();
-    let err = describe(credentials(&narrowed)).await.unwrap_err();
+    list(assumed(&narrowed)).await.unwrap();
+    let err = describe(assumed(&narrowed)).await.unwrap_err();
     assert_eq!(code(&err), "AccessDeniedException");
     assert!(
         message(&err).contains("assumed-role/BasicGuest/narrow"),
@@ -598,9 +570,9 @@ async fn session_policies_narrow_what_the_role_allows() {
         .send()
         .await
         .unwrap();
-    describe(credentials(&managed)).await.unwrap();
+    describe(assumed(&managed)).await.unwrap();
     assert_eq!(
-        code(&list(credentials(&managed)).await.unwrap_err()),
+        code(&list(assumed(&managed)).await.unwrap_err()),
         "AccessDeniedException"
     );
     let both = s
@@ -614,8 +586,8 @@ async fn session_policies_narrow_what_the_role_allows() {
         .send()
         .await
         .unwrap();
-    describe(credentials(&both)).await.unwrap();
-    list(credentials(&both)).await.unwrap();
+    describe(assumed(&both)).await.unwrap();
+    list(assumed(&both)).await.unwrap();
     // Session policies never widen the role: without the role's policy,
     // nothing is allowed.
     s.iam()
@@ -626,7 +598,7 @@ async fn session_policies_narrow_what_the_role_allows() {
         .await
         .unwrap();
     assert_eq!(
-        code(&list(credentials(&both)).await.unwrap_err()),
+        code(&list(assumed(&both)).await.unwrap_err()),
         "AccessDeniedException"
     );
     put_policy(
@@ -857,7 +829,7 @@ async fn managed_policies_grant_while_attached() {
 
     // The role has no permissions yet.
     let out = assume(&s, &g.unauth_role, "managed", &token).await.unwrap();
-    let cognito = s.cognito_with(credentials(&out), "us-east-1");
+    let cognito = s.cognito_with(assumed(&out), "us-east-1");
     let describe = |pool: String| {
         let cognito = cognito.clone();
         async move {
@@ -886,7 +858,7 @@ async fn managed_policies_grant_while_attached() {
     );
     // Naming the allowed pool as `ResourceArn` does not open another pool:
     // only the tagging operations act on `ResourceArn`.
-    let session = credentials(&out);
+    let session = assumed(&out);
     let token_header = (
         "x-amz-security-token".to_string(),
         session.session_token().unwrap().to_string(),
@@ -1091,7 +1063,7 @@ async fn cognito_variables_resolve_in_simulations_and_sessions() {
 
     // The session carries the token's claims: its own pool only.
     let out = assume(&s, &g.unauth_role, "vars", &token).await.unwrap();
-    let cognito = s.cognito_with(credentials(&out), "us-east-1");
+    let cognito = s.cognito_with(assumed(&out), "us-east-1");
     cognito
         .describe_identity_pool()
         .identity_pool_id(&g.pool_id)
@@ -1150,7 +1122,7 @@ async fn oidc_provider_tokens_assume_roles_directly() {
     assert_eq!(out.audience(), Some(CLIENT));
     assert_eq!(out.subject_from_web_identity_token(), Some("alice"));
     let me = s
-        .sts_with(credentials(&out))
+        .sts_with(assumed(&out))
         .get_caller_identity()
         .send()
         .await
@@ -1270,7 +1242,7 @@ async fn session_tags_need_tag_session_and_reach_policies() {
     assert_eq!(code(&err), "AccessDenied");
     let eng = assume(&s, &tagged, "bob", &token("eng")).await.unwrap();
     assert!(eng.packed_policy_size().is_some());
-    s.cognito_with(credentials(&eng), "us-east-1")
+    s.cognito_with(assumed(&eng), "us-east-1")
         .list_identity_pools()
         .max_results(5)
         .send()
@@ -1278,7 +1250,7 @@ async fn session_tags_need_tag_session_and_reach_policies() {
         .unwrap();
     let sales = assume(&s, &tagged, "bob", &token("sales")).await.unwrap();
     let err = s
-        .cognito_with(credentials(&sales), "us-east-1")
+        .cognito_with(assumed(&sales), "us-east-1")
         .list_identity_pools()
         .max_results(5)
         .send()

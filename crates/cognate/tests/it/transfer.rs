@@ -9,7 +9,10 @@ use aws_credential_types::Credentials;
 use cognate_testkit::OidcProvider;
 use serde_json::json;
 
-use crate::common::{TestServer, register_oidc};
+use crate::common::{
+    TestServer, create_policy, create_role, fresh_postgres_database, guest_id, login_id,
+    register_oidc, set_pool_roles, trust,
+};
 
 fn cognate(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognate"));
@@ -62,30 +65,9 @@ async fn export_then_import_preserves_everything() {
         .await
         .unwrap()
         .identity_pool_id;
-    let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"cognito-identity.amazonaws.com:aud":pool}}}]});
-    let role = s
-        .iam()
-        .create_role()
-        .role_name("Moving")
-        .assume_role_policy_document(trust.to_string())
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn;
-    let policy = s
-        .iam()
-        .create_policy()
-        .policy_name("ListPools")
-        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cognito-identity:ListIdentityPools","Resource":"*"}]}"#)
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap()
-        .arn
-        .unwrap();
+    let trust = trust(&pool, "*");
+    let role = create_role(&s, "Moving", &trust).await;
+    let policy = create_policy(&s, "ListPools", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cognito-identity:ListIdentityPools","Resource":"*"}]}"#).await;
     s.iam()
         .attach_role_policy()
         .role_name("Moving")
@@ -93,41 +75,12 @@ async fn export_then_import_preserves_everything() {
         .send()
         .await
         .unwrap();
-    s.cognito()
-        .set_identity_pool_roles()
-        .identity_pool_id(&pool)
-        .roles("unauthenticated", &role)
-        .roles("authenticated", &role)
-        .send()
-        .await
-        .unwrap();
+    set_pool_roles(&s.cognito(), &pool, &role, &role).await;
     let anon = s.anonymous_cognito();
     let token = idp.id_token(json!({"sub": "mover", "aud": "c1"}));
-    let owner = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .logins(idp.logins_key(), &token)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
-    let guest = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
-    let merged_guest = anon
-        .get_id()
-        .identity_pool_id(&pool)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let owner = login_id(&anon, &pool, &idp.logins_key(), &token).await;
+    let guest = guest_id(&anon, &pool).await;
+    let merged_guest = guest_id(&anon, &pool).await;
     anon.get_credentials_for_identity()
         .identity_id(&merged_guest)
         .logins(idp.logins_key(), &token)
@@ -189,17 +142,7 @@ async fn export_then_import_preserves_everything() {
 
     let target_dir = tempfile::tempdir().unwrap();
     let target_url = match std::env::var("COGNATE_TEST_POSTGRES_URL") {
-        Ok(server) if !server.is_empty() => {
-            use sqlx::Connection;
-            let name = format!("cognate_mv_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let (base, _) = server.rsplit_once('/').unwrap();
-            format!("{base}/{name}")
-        }
+        Ok(server) if !server.is_empty() => fresh_postgres_database(&server, "cognate_mv").await,
         _ => format!("sqlite://{}/moved.db", target_dir.path().display()),
     };
     let out = cognate(&["import", "--in"])

@@ -4,7 +4,9 @@
 
 use cognate_testkit::TwitterApi;
 
-use crate::common::{TestServer, code, create_role, message, set_pool_role, trust, vended};
+use crate::common::{
+    TestServer, code, create_role, login_id, message, set_pool_role, trust, vended,
+};
 
 #[tokio::test]
 async fn twitter_logins_get_identities_and_the_authenticated_role() {
@@ -41,15 +43,7 @@ async fn twitter_logins_get_identities_and_the_authenticated_role() {
 
     let anon = s.anonymous_cognito();
     let login = tw.issue_token(consumer_key, 783214, "twitterapi");
-    let identity_id = anon
-        .get_id()
-        .identity_pool_id(&pool_id)
-        .logins("api.twitter.com", &login)
-        .send()
-        .await
-        .unwrap()
-        .identity_id
-        .unwrap();
+    let identity_id = login_id(&anon, &pool_id, "api.twitter.com", &login).await;
     // Another device of the same user, with a token of its own.
     let second_device = tw.issue_token(consumer_key, 783214, "twitterapi");
     let credentials = anon

@@ -17,29 +17,38 @@ pub struct SimulationInput {
     marker: Option<String>,
 }
 
+impl SimulationInput {
+    /// The members both simulations share, and the page to answer with.
+    fn parse(params: &Params, c: &mut Checker) -> SimulationInput {
+        let (simulation, marker) = simulation(c, params);
+        SimulationInput {
+            simulation,
+            max_items: max_items(c, params),
+            marker,
+        }
+    }
+
+    fn answer(&self, results: &[SimulationResult], w: &mut XmlWriter) -> Result<(), ApiError> {
+        write_simulation(self.marker.as_deref(), self.max_items, results, w)
+    }
+}
+
 pub struct SimulatePrincipalPolicyInput(SimulationInput);
 
 impl QueryOperation for SimulatePrincipalPolicyInput {
     fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
         let source = required(c, params, "PolicySourceArn", "policySourceArn");
         c.arn("policySourceArn", &source);
-        let (mut simulation, marker) = simulation(c, params);
-        simulation.policy_source_arn = Some(source);
-        Ok(SimulatePrincipalPolicyInput(SimulationInput {
-            simulation,
-            max_items: max_items(c, params),
-            marker,
-        }))
+        let mut input = SimulationInput::parse(params, c);
+        input.simulation.policy_source_arn = Some(source);
+        Ok(SimulatePrincipalPolicyInput(input))
     }
 
     async fn call(self, cx: &Context<'_>, w: &mut XmlWriter) -> Result<(), ApiError> {
-        let input = self.0;
         let iam = cx.cognate().iam();
-        let results = iam
-            .simulate_principal_policy(&cx.caller, &input.simulation)
-            .await
-            .map_err(err)?;
-        write_simulation(input.marker.as_deref(), input.max_items, &results, w)
+        let results = iam.simulate_principal_policy(&cx.caller, &self.0.simulation);
+        let results = results.await.map_err(err)?;
+        self.0.answer(&results, w)
     }
 }
 
@@ -50,22 +59,14 @@ impl QueryOperation for SimulateCustomPolicyInput {
         if params.get("PolicyInputList").is_none() && params.list("PolicyInputList").is_empty() {
             let _ = c.required::<String>("policyInputList", &None);
         }
-        let (simulation, marker) = simulation(c, params);
-        Ok(SimulateCustomPolicyInput(SimulationInput {
-            simulation,
-            max_items: max_items(c, params),
-            marker,
-        }))
+        Ok(SimulateCustomPolicyInput(SimulationInput::parse(params, c)))
     }
 
     async fn call(self, cx: &Context<'_>, w: &mut XmlWriter) -> Result<(), ApiError> {
-        let input = self.0;
         let iam = cx.cognate().iam();
-        let results = iam
-            .simulate_custom_policy(&cx.caller, &input.simulation)
-            .await
-            .map_err(err)?;
-        write_simulation(input.marker.as_deref(), input.max_items, &results, w)
+        let results = iam.simulate_custom_policy(&cx.caller, &self.0.simulation);
+        let results = results.await.map_err(err)?;
+        self.0.answer(&results, w)
     }
 }
 
