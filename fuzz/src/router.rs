@@ -165,6 +165,7 @@ impl Harness {
                     &cognate_server::limits::LimitsConfig::unlimited(),
                 ),
                 trusted_proxies: Default::default(),
+                forward_auth: Default::default(),
             });
             cognate_server::router(state)
         });

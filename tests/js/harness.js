@@ -5,7 +5,7 @@
 
 import { spawn } from "node:child_process";
 import { createSign, generateKeyPairSync, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 
 import { CreateRoleCommand } from "@aws-sdk/client-iam";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = process.env.COGNATE_BIN ?? join(ROOT, "target", "debug", "cognate");
 
 export const REGION = "us-east-1";
@@ -23,9 +23,15 @@ export const ADMIN = {
 };
 
 export class Cognate {
-  static async start() {
+  /** `config`: the text of a config file to start with (TOML). */
+  static async start({ config } = {}) {
     const dir = mkdtempSync(join(tmpdir(), "cognate-js-"));
-    const child = spawn(BIN, ["serve"], {
+    const args = ["serve"];
+    if (config !== undefined) {
+      writeFileSync(join(dir, "cognate.toml"), config);
+      args.push("--config", join(dir, "cognate.toml"));
+    }
+    const child = spawn(BIN, args, {
       env: {
         ...process.env,
         COGNATE_LISTEN: "127.0.0.1:0",

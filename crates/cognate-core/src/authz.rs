@@ -9,6 +9,8 @@
 //! as one set, as in AWS, so several of them widen each other rather than
 //! intersect.
 
+use std::sync::Arc;
+
 use cognate_policy::{
     Decision, EvalDecision, MatchedStatement, Policy, PolicyKind, PolicySource, RequestContext,
     RequestPrincipal, evaluate,
@@ -16,6 +18,7 @@ use cognate_policy::{
 
 use crate::access::{ANY_RESOURCE, Caller};
 use crate::arn::parse_role_arn;
+use crate::config_cache::CachedRole;
 use crate::error::{Error, Result};
 use crate::iam::Iam;
 use crate::operation::Operation;
@@ -82,6 +85,27 @@ pub fn evaluate_scoped(identity: &[&Policy], scope: &[&Policy], ctx: &RequestCon
 }
 
 impl Cognate {
+    /// A role's identity policies, parsed: its inline policies and the
+    /// default versions of its attached managed policies (policies deleted
+    /// meanwhile, or that no longer parse, grant nothing).
+    async fn identity_policies(&self, role: &CachedRole) -> Result<Arc<[Policy]>> {
+        let load = async {
+            let mut policies: Vec<Policy> = role
+                .role
+                .inline_policies
+                .values()
+                .filter_map(|doc| Policy::parse(doc, PolicyKind::Identity, INLINE_POLICY_MAX).ok())
+                .collect();
+            for (_, doc) in self.attached_policy_documents(&role.role).await? {
+                if let Ok(p) = Policy::parse(&doc, PolicyKind::Identity, SIMULATION_POLICY_MAX) {
+                    policies.push(p);
+                }
+            }
+            Ok::<_, Error>(Arc::from(policies))
+        };
+        role.permissions.get_or_try_init(|| load).await.cloned()
+    }
+
     /// Whether `session` may perform `action` (`service:Operation`) on
     /// `resource`, given the request's condition keys.
     pub async fn session_allows(
@@ -106,23 +130,15 @@ impl Cognate {
         resource: &str,
         keys: &[(String, Vec<String>)],
     ) -> Result<Option<Decision>> {
-        let Some(role) = self.role_by_arn(&session.role_arn).await? else {
+        let view = self.config_view().await?;
+        let Some(role) = self.cached_role_by_arn(&view, &session.role_arn).await? else {
             return Ok(None);
         };
         // A role deleted and recreated under the same name is another role.
-        if role.role_id != session.role_id {
+        if role.role.role_id != session.role_id {
             return Ok(None);
         }
-        let mut identity: Vec<Policy> = role
-            .inline_policies
-            .values()
-            .filter_map(|doc| Policy::parse(doc, PolicyKind::Identity, INLINE_POLICY_MAX).ok())
-            .collect();
-        for (_, doc) in self.attached_policy_documents(&role).await? {
-            if let Ok(p) = Policy::parse(&doc, PolicyKind::Identity, SIMULATION_POLICY_MAX) {
-                identity.push(p);
-            }
-        }
+        let identity = self.identity_policies(&role).await?;
         // Session policies were validated when the session was made; one
         // that no longer parses must still narrow, so it denies everything.
         let mut scope: Vec<Policy> = Vec::with_capacity(session.session_policies.len());
@@ -144,7 +160,7 @@ impl Cognate {
         let mut ctx = RequestContext::new(action, resource)
             .with_principal(RequestPrincipal::Aws(session.assumed_role_arn()))
             .with_key("aws:userid", session.user_id())
-            .with_key("aws:PrincipalArn", role.arn.clone())
+            .with_key("aws:PrincipalArn", role.role.arn.clone())
             .with_key("aws:PrincipalAccount", session.account.clone())
             .with_key("aws:PrincipalType", "AssumedRole")
             .with_key("aws:EpochTime", now.to_string())

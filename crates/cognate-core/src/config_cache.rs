@@ -36,6 +36,11 @@ pub struct CachedRole {
     pub role: Role,
     pub trust: Option<Arc<Policy>>,
     trust_memo: Option<TrustMemo>,
+    /// The role's identity policies (inline and attached managed), parsed,
+    /// once the first signed request of its sessions needs them. Read from
+    /// the store after the role was, so at least as new as it; a change to
+    /// any of them raises the generation, which drops this entry.
+    pub(crate) permissions: tokio::sync::OnceCell<Arc<[Policy]>>,
 }
 
 impl CachedRole {
@@ -50,6 +55,7 @@ impl CachedRole {
             role,
             trust,
             trust_memo,
+            permissions: tokio::sync::OnceCell::new(),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod federation;
 pub mod iam;
 pub mod identities;
 pub mod ids;
+pub mod invoke;
 pub mod keys;
 pub mod logins;
 pub mod model;

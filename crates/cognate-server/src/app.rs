@@ -36,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(crate::openid::routes())
+        .merge(crate::authz::routes())
         .with_state(state)
 }
 
@@ -78,7 +79,7 @@ async fn preflight() -> Response {
 /// A request id in AWS's UUID shape: 64 random bits drawn once per
 /// process, then a counter. Unique, not secret, so it needs no call to the
 /// system's random source per request.
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     static PROCESS: std::sync::LazyLock<u64> =
         std::sync::LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -69,6 +69,11 @@ impl TrustedProxies {
             .map(TrustedProxies)
     }
 
+    /// These proxies and `others`.
+    pub fn with(&self, others: &TrustedProxies) -> TrustedProxies {
+        TrustedProxies(self.0.iter().chain(&others.0).copied().collect())
+    }
+
     /// Whether `address` is a trusted proxy (an IPv4-mapped IPv6 address
     /// counts as its IPv4 address).
     pub fn trusts(&self, address: IpAddr) -> bool {

@@ -4,6 +4,7 @@
 pub mod admin_key;
 pub mod app;
 pub mod auth;
+pub mod authz;
 pub mod call;
 pub mod client_address;
 pub mod cognito;

@@ -21,4 +21,6 @@ pub struct AppState {
     pub limiter: Limiter,
     /// Proxies whose `X-Forwarded-For` names the client the limits count.
     pub trusted_proxies: TrustedProxies,
+    /// Forward-auth: who may ask, and the APIs it decides for.
+    pub forward_auth: crate::authz::ForwardAuth,
 }

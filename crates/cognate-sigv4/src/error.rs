@@ -300,6 +300,15 @@ pub enum SigV4Error {
     )]
     UnsignedPayload,
 
+    /// A request whose body is checked elsewhere (a forward-auth subrequest
+    /// carries none) has a body but no `x-amz-content-sha256`: nothing would
+    /// bind the body to the signature.
+    #[error(
+        "The request has a body, so its signature must cover the body's SHA-256: send it, \
+         signed, in the x-amz-content-sha256 header."
+    )]
+    BodyHashMissing,
+
     /// `x-amz-content-sha256` does not match the SHA-256 of the body received.
     #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
     ContentSha256Mismatch,
@@ -354,6 +363,7 @@ impl SigV4Error {
             | SigV4Error::SignatureNotYetCurrent { .. }
             | SigV4Error::ContentSha256Mismatch
             | SigV4Error::UnsignedPayload
+            | SigV4Error::BodyHashMissing
             | SigV4Error::SignatureMismatch { .. } => ErrorKind::SignatureDoesNotMatch,
             SigV4Error::PresignedUrlExpired { .. } => ErrorKind::AccessDenied,
         }

@@ -183,6 +183,11 @@ pub fn signing_key(secret_access_key: &str, date: &str, region: &str, service: &
     key
 }
 
+/// The payload hash SigV4 signs for `body`: its SHA-256, lower-case hex.
+pub fn payload_hash(body: &[u8]) -> String {
+    canonical::sha256_hex(body)
+}
+
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data);
     let mut out = [0u8; 32];
@@ -234,7 +239,85 @@ pub fn verify_with_signing_key(
 ) -> Result<(), SigV4Error> {
     check_time(info, now)?;
     let payload_hashes = payload_hashes(req, info)?;
+    verify_canonical(req, info, signing_key, &payload_hashes).map(|_| ())
+}
 
+/// What the verifier knows of a body it does not hold (see
+/// [`verify_detached_payload`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetachedPayload<'a> {
+    /// Only whether the request had a body, as a reverse proxy's
+    /// forward-auth subrequest tells it.
+    Unseen {
+        /// Whether the original request carried a body.
+        has_body: bool,
+    },
+    /// The body's SHA-256 (hex), computed by whoever holds it.
+    Hash(&'a str),
+}
+
+/// Verifies a request whose body is held elsewhere: `req.body` is ignored.
+///
+/// The payload hash the signature must cover is the request's
+/// `x-amz-content-sha256` (bound to the signature by the canonical
+/// request's last line), or the body's hash when the caller knows it (a
+/// declared header must then equal it). A request with a body must declare
+/// its hash one way or the other, and never `UNSIGNED-PAYLOAD`. Returns the
+/// payload hash the signature covers: whoever holds the body must compare
+/// the body with it before acting on it.
+pub fn verify_detached_payload(
+    req: &Request<'_>,
+    info: &SignedRequestInfo,
+    signing_key: &[u8; 32],
+    now: SystemTime,
+    payload: DetachedPayload<'_>,
+) -> Result<String, SigV4Error> {
+    check_time(info, now)?;
+    let mut values = canonical::header_values(req, "x-amz-content-sha256");
+    let declared = values.next().map(str::trim);
+    if values.next().is_some() {
+        return Err(SigV4Error::malformed(
+            "Only one 'x-amz-content-sha256' header is allowed.",
+        ));
+    }
+    let empty = canonical::sha256_hex(b"");
+    let is_hash = |v: &str| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit());
+    let (has_body, known) = match payload {
+        DetachedPayload::Unseen { has_body } => (has_body, None),
+        DetachedPayload::Hash(hash) if is_hash(hash) => (
+            !hash.eq_ignore_ascii_case(&empty),
+            Some(hash.to_ascii_lowercase()),
+        ),
+        DetachedPayload::Hash(_) => return Err(SigV4Error::InvalidContentSha256),
+    };
+    let hash = match (declared, known) {
+        (Some(canonical::UNSIGNED_PAYLOAD), _) if has_body => {
+            return Err(SigV4Error::UnsignedPayload);
+        }
+        (Some(canonical::UNSIGNED_PAYLOAD), _) => canonical::UNSIGNED_PAYLOAD.to_string(),
+        (Some(value), known) if is_hash(value) => {
+            let value = value.to_ascii_lowercase();
+            if known.is_some_and(|k| k != value) {
+                return Err(SigV4Error::ContentSha256Mismatch);
+            }
+            value
+        }
+        (Some(_), _) => return Err(SigV4Error::InvalidContentSha256),
+        (None, Some(known)) => known,
+        (None, None) if has_body => return Err(SigV4Error::BodyHashMissing),
+        (None, None) => empty,
+    };
+    verify_canonical(req, info, signing_key, std::slice::from_ref(&hash))
+}
+
+/// Checks the signature over each canonical URI form and payload hash
+/// accepted; answers the payload hash that matched.
+fn verify_canonical(
+    req: &Request<'_>,
+    info: &SignedRequestInfo,
+    signing_key: &[u8; 32],
+    payload_hashes: &[String],
+) -> Result<String, SigV4Error> {
     let query = canonical::canonical_query(req.query, info.is_presigned());
     let headers = canonical::canonical_headers(req, &info.signed_headers)
         .map_err(|name| SigV4Error::SignedHeaderNotPresent { name })?;
@@ -245,7 +328,7 @@ pub fn verify_with_signing_key(
 
     let mut first: Option<(String, String)> = None;
     for uri in canonical::canonical_uri_candidates(req.path) {
-        for payload_hash in &payload_hashes {
+        for payload_hash in payload_hashes {
             let canonical_request = format!(
                 "{}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{payload_hash}",
                 req.method
@@ -258,7 +341,7 @@ pub fn verify_with_signing_key(
             if let Some(provided) = &provided
                 && hmac::verify(&key, string_to_sign.as_bytes(), provided).is_ok()
             {
-                return Ok(());
+                return Ok(payload_hash.clone());
             }
             if first.is_none() {
                 first = Some((canonical_request, string_to_sign));

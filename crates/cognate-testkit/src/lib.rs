@@ -10,6 +10,8 @@
 //!   ([`Behavior`]).
 //! - [`CognitoUserPool`]: the same, shaped like a Cognito user pool
 //!   (`iss = <base>/<poolId>`, `token_use`, `cognito:*` claims).
+//! - [`Proxy`]: nginx or Caddy asking cognate's forward-auth, configured
+//!   as `deploy/forward-auth/` documents, in front of [`EchoUpstream`].
 //! - [`FacebookGraph`] and [`LoginWithAmazon`]: token tables behind the
 //!   endpoints the verifiers call (`/me`, `/app`, `/debug_token`;
 //!   `/auth/o2/tokeninfo`, `/user/profile`).
@@ -29,6 +31,7 @@
 
 mod b64;
 mod oidc;
+mod proxy;
 mod server;
 mod social;
 mod trust;
@@ -36,6 +39,7 @@ mod twitter;
 mod userpool;
 
 pub use oidc::{Alg, BadToken, OidcOptions, OidcProvider};
+pub use proxy::{CADDYFILE, EchoUpstream, NGINX_CONF, Proxy, ProxyKind};
 pub use server::Behavior;
 pub use social::{FacebookGraph, LoginWithAmazon};
 pub use trust::{cognito_trust_policy, cognito_trust_policy_for};

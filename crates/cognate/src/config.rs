@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use cognate_core::keys::SigningAlgorithm;
 use cognate_federation::{FederationConfig, ProviderOverride};
+use cognate_server::authz::{ApiRoute, ForwardAuth};
 use cognate_server::client_address::TrustedProxies;
 use cognate_server::limits::LimitsConfig;
 use cognate_server::listener::HttpConfig;
@@ -59,6 +60,35 @@ pub struct FileConfig {
     /// once.
     #[serde(default)]
     pub http: Option<HttpConfig>,
+    /// Forward-auth: who may ask (`callers`) and the SigV4 service the
+    /// signatures are scoped to (`service`, default `execute-api`).
+    #[serde(default)]
+    pub authz: Option<AuthzConfig>,
+    /// The APIs forward-auth decides for.
+    #[serde(default)]
+    pub apis: Vec<ApiConfig>,
+}
+
+/// `[authz]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthzConfig {
+    pub service: Option<String>,
+    /// Addresses and ranges; default loopback.
+    pub callers: Option<Vec<String>>,
+}
+
+/// `[[apis]]`: requests for `host` (any, when unset) under `path_prefix`
+/// (default `/`) are for stage `stage` of API `id` in `region` (default the
+/// server's).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    pub id: String,
+    pub stage: String,
+    pub region: Option<String>,
+    pub host: Option<String>,
+    pub path_prefix: Option<String>,
 }
 
 impl FileConfig {
@@ -120,6 +150,7 @@ pub struct Settings {
     pub guest_sweep_interval: std::time::Duration,
     pub max_pools_per_region: usize,
     pub http: HttpConfig,
+    pub forward_auth: ForwardAuth,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +242,7 @@ impl Settings {
         if let Some(max) = flags.max_client_connections {
             http.max_connections = Some(max);
         }
+        let forward_auth = forward_auth(file.authz.unwrap_or_default(), file.apis, &region)?;
         Ok(Settings {
             listen,
             data_dir,
@@ -239,6 +271,7 @@ impl Settings {
                 .max_pools_per_region
                 .unwrap_or(DEFAULT_MAX_POOLS_PER_REGION),
             http,
+            forward_auth,
         })
     }
 
@@ -269,8 +302,71 @@ impl Settings {
             guest_sweep_interval: std::time::Duration::from_secs(3600),
             max_pools_per_region: DEFAULT_MAX_POOLS_PER_REGION,
             http: HttpConfig::default(),
+            forward_auth: ForwardAuth::default(),
         })
     }
+}
+
+/// The forward-auth settings, checked: API ids and stages as API Gateway
+/// names them, prefixes of whole path segments, known regions.
+fn forward_auth(
+    authz: AuthzConfig,
+    apis: Vec<ApiConfig>,
+    region: &str,
+) -> Result<ForwardAuth, ConfigError> {
+    let invalid = |what: String| ConfigError::Invalid(what);
+    let mut settings = ForwardAuth::default();
+    if let Some(service) = authz.service {
+        if service.is_empty()
+            || !service
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(invalid(format!(
+                "authz.service '{service}' is not a SigV4 service name"
+            )));
+        }
+        settings.service = service;
+    }
+    if let Some(callers) = authz.callers {
+        settings.callers =
+            TrustedProxies::parse(&callers).map_err(|e| invalid(format!("authz.callers: {e}")))?;
+    }
+    let name = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    for api in apis {
+        if !name(&api.id) || !name(&api.stage) {
+            return Err(invalid(format!(
+                "[[apis]] id '{}' and stage '{}' must be letters, digits, '-' and '_'",
+                api.id, api.stage
+            )));
+        }
+        let api_region = api.region.unwrap_or_else(|| region.to_string());
+        if api_region != region && !cognate_core::ids::AWS_REGIONS.contains(&api_region.as_str()) {
+            return Err(invalid(format!(
+                "[[apis]] {}: unknown region '{api_region}'",
+                api.id
+            )));
+        }
+        let path_prefix = api.path_prefix.unwrap_or_else(|| "/".into());
+        if !path_prefix.starts_with('/') || path_prefix.contains(['?', '#', '%']) {
+            return Err(invalid(format!(
+                "[[apis]] {}: path_prefix '{path_prefix}' must be a path such as /api",
+                api.id
+            )));
+        }
+        settings.apis.push(ApiRoute {
+            id: api.id,
+            stage: api.stage,
+            region: api_region,
+            host: api.host.map(|h| h.to_ascii_lowercase()),
+            path_prefix,
+        });
+    }
+    Ok(settings)
 }
 
 #[cfg(test)]

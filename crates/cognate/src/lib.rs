@@ -216,6 +216,7 @@ pub async fn start_with_clock(
         body_read_timeout: settings.http.body_read_timeout(),
         limiter: cognate_server::limits::Limiter::new(&settings.limits),
         trusted_proxies: settings.trusted_proxies.clone(),
+        forward_auth: settings.forward_auth.clone(),
     });
     let app = cognate_server::router(state);
     let (tx, rx) = oneshot::channel::<()>();

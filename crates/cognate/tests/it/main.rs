@@ -11,6 +11,7 @@ mod common;
 mod crash;
 mod developer;
 mod flows;
+mod forward_auth;
 mod iam;
 mod limits;
 mod multinode;

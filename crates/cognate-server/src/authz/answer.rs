@@ -1,0 +1,286 @@
+//! The answers of forward-auth, in API Gateway's words: the identity
+//! headers a proxy copies to the upstream on allow, and each denial's
+//! status, `x-amzn-ErrorType` and message (the one place they are made).
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cognate_policy::MatchedStatement;
+use cognate_sigv4::{ErrorKind, SigV4Error};
+use serde_json::{Value, json};
+
+use super::Allowed;
+
+/// Why a request may not pass.
+#[derive(Debug)]
+pub(crate) enum Denial {
+    /// Unsigned, or for no configured API (API Gateway says the same of an
+    /// unknown route).
+    MissingAuthenticationToken,
+    Signature(SigV4Error),
+    /// The access key or session token is not one this deployment issued.
+    UnrecognizedClient,
+    ExpiredToken,
+    /// The policies do not allow `execute-api:Invoke`.
+    AccessDenied {
+        message: String,
+        resource: String,
+        matched_statements: Vec<MatchedStatement>,
+    },
+    /// The caller is not among the forward-auth callers.
+    NotACaller,
+    /// The proxy's request does not describe the original one.
+    BadForwardRequest(String),
+    /// The domain failed; the detail is logged, never sent.
+    Internal(String),
+}
+
+/// The identity headers, in the order the README lists them. Every one is
+/// sent on every allow, empty when it has no value, so that a proxy that
+/// copies only what the reply carries cannot let a client's copy through.
+pub const IDENTITY_HEADERS: [&str; 11] = [
+    "x-cognito-identity-id",
+    "x-cognito-identity-pool-id",
+    "x-cognito-authentication-type",
+    "x-cognito-authentication-provider",
+    "x-amzn-user-arn",
+    "x-amzn-caller",
+    "x-amzn-access-key",
+    "x-amzn-account-id",
+    "x-amzn-source-ip",
+    "x-amzn-content-sha256",
+    "x-amzn-resource-arn",
+];
+
+/// The header carrying a denial's JSON body, for proxies that drop the
+/// auth reply's body (nginx rebuilds its error page from it).
+const ERROR_BODY: HeaderName = HeaderName::from_static("x-cognate-error-body");
+const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+
+impl Allowed {
+    /// The values of [`IDENTITY_HEADERS`], in order.
+    fn identity_values(&self) -> [String; 11] {
+        let id = &self.identity;
+        [
+            id.cognito_identity_id.clone(),
+            id.cognito_identity_pool_id.clone(),
+            id.cognito_authentication_type.clone(),
+            id.cognito_authentication_provider.clone(),
+            id.user_arn.clone(),
+            id.caller.clone(),
+            id.access_key.clone(),
+            id.account_id.clone(),
+            self.source_ip.to_string(),
+            self.payload_hash.clone(),
+            self.resource.clone(),
+        ]
+    }
+
+    /// 200 with the identity headers, for a proxy.
+    pub fn into_response(self, request_id: &str) -> Response {
+        let mut response = StatusCode::OK.into_response();
+        let headers = response.headers_mut();
+        for (name, value) in IDENTITY_HEADERS.iter().zip(self.identity_values()) {
+            headers.insert(*name, header_value(&value));
+        }
+        headers.insert(REQUEST_ID, header_value(request_id));
+        response
+    }
+
+    /// The principal and the statements that allowed, for `/authz/decide`.
+    pub fn to_json(&self) -> Value {
+        let principal: serde_json::Map<String, Value> = IDENTITY_HEADERS
+            .iter()
+            .zip(self.identity_values())
+            .map(|(name, value)| (json_name(name), Value::String(value)))
+            .collect();
+        json!({
+            "decision": "Allow",
+            "status": 200,
+            "resource": self.resource,
+            "principal": principal,
+            "matchedStatements": statements(&self.matched_statements),
+        })
+    }
+}
+
+/// `x-cognito-identity-id` → `cognitoIdentityId`.
+fn json_name(header: &str) -> String {
+    let bare = header
+        .strip_prefix("x-amzn-")
+        .or_else(|| header.strip_prefix("x-"))
+        .unwrap_or(header);
+    let mut out = String::with_capacity(bare.len());
+    let mut upper = false;
+    for c in bare.chars() {
+        if c == '-' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn statements(matched: &[MatchedStatement]) -> Vec<Value> {
+    matched
+        .iter()
+        .map(|m| {
+            json!({
+                "source": format!("{:?}", m.source).to_lowercase(),
+                "policyIndex": m.policy_index,
+                "policyId": m.policy_id,
+                "statementIndex": m.statement_index,
+                "sid": m.sid,
+                "effect": format!("{:?}", m.effect),
+            })
+        })
+        .collect()
+}
+
+impl Denial {
+    /// Status, `x-amzn-ErrorType` and message.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        let forbidden = StatusCode::FORBIDDEN;
+        match self {
+            Denial::MissingAuthenticationToken => (
+                forbidden,
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token".into(),
+            ),
+            Denial::Signature(e) => {
+                let kind = match e.kind() {
+                    ErrorKind::IncompleteSignature => "IncompleteSignatureException",
+                    ErrorKind::AccessDenied => "AccessDeniedException",
+                    _ => "InvalidSignatureException",
+                };
+                (forbidden, kind, e.to_string())
+            }
+            Denial::UnrecognizedClient => (
+                forbidden,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.".into(),
+            ),
+            Denial::ExpiredToken => (
+                forbidden,
+                "ExpiredTokenException",
+                "The security token included in the request is expired".into(),
+            ),
+            Denial::AccessDenied { message, .. } => {
+                (forbidden, "AccessDeniedException", message.clone())
+            }
+            Denial::NotACaller => (
+                forbidden,
+                "AccessDeniedException",
+                "Forward-auth decisions are given only to the configured callers \
+                 (authz.callers)."
+                    .into(),
+            ),
+            Denial::BadForwardRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                "BadRequestException",
+                message.clone(),
+            ),
+            Denial::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerErrorException",
+                "Internal server error".into(),
+            ),
+        }
+    }
+
+    /// The body API Gateway sends: `{"message": ...}`, but `{"Message":
+    /// ...}` for a policy's denial.
+    fn body(&self, message: String) -> Value {
+        match self {
+            Denial::AccessDenied { .. } => json!({ "Message": message }),
+            _ => json!({ "message": message }),
+        }
+    }
+
+    pub fn into_response(self, request_id: &str) -> Response {
+        if let Denial::Internal(detail) = &self {
+            tracing::error!(%detail, "forward-auth decision failed");
+        }
+        let (status, error_type, message) = self.parts();
+        let body = ascii_json(&self.body(message));
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert(ERROR_TYPE, HeaderValue::from_static(error_type));
+        headers.insert(REQUEST_ID, header_value(request_id));
+        headers.insert(ERROR_BODY, header_value(&body));
+        (status, headers, body).into_response()
+    }
+
+    /// The decision as `/authz/decide` answers it.
+    pub fn to_json(&self) -> Value {
+        let (status, error_type, message) = self.parts();
+        let mut answer = json!({
+            "decision": "Deny",
+            "status": status.as_u16(),
+            "errorType": error_type,
+            "message": message,
+        });
+        if let Denial::AccessDenied {
+            resource,
+            matched_statements,
+            ..
+        } = self
+        {
+            answer["resource"] = json!(resource);
+            answer["matchedStatements"] = json!(statements(matched_statements));
+        }
+        answer
+    }
+
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Denial::Internal(_))
+    }
+}
+
+/// JSON text in ASCII (anything else as `\u` escapes), so that it can also
+/// travel as a header value.
+fn ascii_json(value: &Value) -> String {
+    let text = value.to_string();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// Values made here are ASCII; anything else is sent empty rather than
+/// dropped, so the header is always there.
+fn header_value(value: &str) -> HeaderValue {
+    HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_names_follow_api_gateway() {
+        assert_eq!(json_name("x-cognito-identity-id"), "cognitoIdentityId");
+        assert_eq!(json_name("x-amzn-user-arn"), "userArn");
+        assert_eq!(json_name("x-amzn-source-ip"), "sourceIp");
+    }
+
+    #[test]
+    fn error_bodies_are_ascii() {
+        let body = ascii_json(&json!({"message": "café 🚀"}));
+        assert_eq!(body, r#"{"message":"caf\u00e9 \ud83d\ude80"}"#);
+        let back: Value = serde_json::from_str(&body).unwrap_or_default();
+        assert_eq!(back["message"], "café 🚀");
+    }
+}

@@ -1,0 +1,167 @@
+//! Forward-auth: whether a request to one of the operator's own APIs may
+//! pass, decided as API Gateway's IAM authorizer decides it. A reverse
+//! proxy (nginx `auth_request`, Caddy `forward_auth`, Traefik
+//! `ForwardAuth`, Envoy `ext_authz`) asks `/authz/forward` before it
+//! proxies a request; application middleware asks `POST /authz/decide`.
+//!
+//! The request asked about is the original one, as the caller describes
+//! it (`original`). Its SigV4 signature is verified against the credentials
+//! cognate vended, the API and resource path come from the `[[apis]]`
+//! settings (`apis`), and the domain decides `execute-api:Invoke` on the
+//! method's ARN (`cognate_core::invoke`). Only the configured callers are
+//! asked about: only they are believed about the original request.
+
+mod answer;
+pub mod apis;
+mod decide;
+mod forward;
+mod original;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{any, post};
+use cognate_core::invoke::{InvokeIdentity, execute_api_arn};
+use cognate_core::{Authority, Caller};
+use cognate_policy::MatchedStatement;
+
+pub use apis::{ApiRoute, ForwardAuth};
+
+use self::answer::Denial;
+use self::original::{Original, Payload};
+use crate::state::AppState;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/authz/forward", any(forward::handle))
+        .route("/authz/forward/{*path}", any(forward::handle))
+        .route("/authz/decide", post(decide::handle))
+}
+
+/// A request that may pass: who sent it, and what it was checked against.
+pub(crate) struct Allowed {
+    pub identity: InvokeIdentity,
+    /// The SHA-256 the signature covers: the upstream must find the body
+    /// equal to it.
+    pub payload_hash: String,
+    pub resource: String,
+    pub matched_statements: Vec<MatchedStatement>,
+    pub source_ip: std::net::IpAddr,
+}
+
+/// Verifies the original request's signature and decides
+/// `execute-api:Invoke` on what it is for.
+pub(crate) async fn check(state: &AppState, original: &Original) -> Result<Allowed, Denial> {
+    let settings = &state.forward_auth;
+    let path = apis::decoded_path(&original.path).ok_or(Denial::MissingAuthenticationToken)?;
+    let api = settings
+        .route(&original.host, &path)
+        .ok_or(Denial::MissingAuthenticationToken)?;
+    let resource_path = api
+        .resource_path(&path)
+        .ok_or(Denial::MissingAuthenticationToken)?;
+
+    let headers: Vec<(&str, &str)> = original
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let body = match &original.payload {
+        Payload::Body(bytes) => bytes.as_ref(),
+        _ => &[],
+    };
+    let request = cognate_sigv4::Request {
+        method: &original.method,
+        path: &original.path,
+        query: &original.query,
+        headers: &headers,
+        body,
+    };
+    let info = cognate_sigv4::parse(&request)
+        .map_err(Denial::Signature)?
+        .ok_or(Denial::MissingAuthenticationToken)?;
+    info.check_scope(&api.region, &settings.service)
+        .map_err(Denial::Signature)?;
+
+    let cognate = &state.cognate;
+    let config = cognate.config();
+    let now = cognate.clock().now();
+    let (secret, authority) = if info.access_key_id == state.admin.access_key_id {
+        (state.admin.secret_access_key.clone(), Authority::Root)
+    } else {
+        // Temporary credentials: the session token is the sealed session.
+        let session = info
+            .security_token
+            .as_deref()
+            .and_then(|token| cognate.sts().open_session(token))
+            .filter(|s| s.access_key_id == info.access_key_id)
+            .ok_or(Denial::UnrecognizedClient)?;
+        if cognate.clock().now_secs() >= session.expires_at {
+            return Err(Denial::ExpiredToken);
+        }
+        (
+            session.secret_access_key.clone(),
+            Authority::Session(Box::new(session)),
+        )
+    };
+    let key = cognate_sigv4::signing_key(&secret, &info.date, &info.region, &info.service);
+    let payload_hash = match &original.payload {
+        Payload::Body(bytes) => {
+            cognate_sigv4::verify_with_signing_key(&request, &info, &key, now)
+                .map_err(Denial::Signature)?;
+            cognate_sigv4::payload_hash(bytes)
+        }
+        Payload::Unseen { has_body } => cognate_sigv4::verify_detached_payload(
+            &request,
+            &info,
+            &key,
+            now,
+            cognate_sigv4::DetachedPayload::Unseen {
+                has_body: *has_body,
+            },
+        )
+        .map_err(Denial::Signature)?,
+        Payload::Hash(hash) => cognate_sigv4::verify_detached_payload(
+            &request,
+            &info,
+            &key,
+            now,
+            cognate_sigv4::DetachedPayload::Hash(hash),
+        )
+        .map_err(Denial::Signature)?,
+    };
+
+    let caller = Caller {
+        account: config.account.clone(),
+        region: info.region.clone(),
+        authority,
+        origin: Some(original.origin.clone()),
+    };
+    let method = original.method.to_ascii_uppercase();
+    let resource = execute_api_arn(
+        &api.region,
+        &config.account,
+        &api.id,
+        &api.stage,
+        &method,
+        resource_path,
+    );
+    let decision = cognate
+        .decide_invoke(&caller, &resource)
+        .await
+        .map_err(|e| Denial::Internal(e.to_string()))?;
+    if let Some(message) = decision.denial {
+        return Err(Denial::AccessDenied {
+            message,
+            resource,
+            matched_statements: decision.matched_statements,
+        });
+    }
+    Ok(Allowed {
+        identity: InvokeIdentity::of(&caller, &info.access_key_id),
+        payload_hash,
+        resource,
+        matched_statements: decision.matched_statements,
+        source_ip: original.origin.source_ip,
+    })
+}

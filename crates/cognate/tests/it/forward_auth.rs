@@ -1,0 +1,849 @@
+//! Forward-auth: your own API behind real nginx and Caddy, which ask
+//! cognate before they proxy; requests signed by the Rust SDK's signer
+//! (`aws-sigv4`) with credentials cognate vended. Envoy's and Traefik's
+//! request shapes (neither is packaged by Debian) are sent to the endpoint
+//! directly.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use cognate::Settings;
+use cognate_server::authz::ApiRoute;
+use cognate_testkit::{EchoUpstream, OidcProvider, Proxy, ProxyKind};
+use serde_json::{Value, json};
+
+use crate::common::{
+    ACCOUNT, TestServer, assumed, create_pool, create_role, guest_id, login_id, register_oidc,
+    set_pool_roles, trust, vended,
+};
+
+const API: &str = "petsapi01";
+const CLIENT: &str = "forward-client";
+
+fn arn(method: &str, path: &str) -> String {
+    format!("arn:aws:execute-api:us-east-1:{ACCOUNT}:{API}/prod/{method}/{path}")
+}
+
+fn with_api(settings: &mut Settings) {
+    settings.forward_auth.apis.push(ApiRoute {
+        id: API.into(),
+        stage: "prod".into(),
+        region: "us-east-1".into(),
+        host: None,
+        path_prefix: "/".into(),
+    });
+}
+
+/// What the pool's roles allow: pets to read (but not the secret ones),
+/// one's own user folder, and, authenticated, the private area.
+fn policy(authenticated: bool) -> String {
+    let mut allowed = vec![
+        arn("GET", "pets/*"),
+        arn("POST", "pets"),
+        arn("*", "users/${cognito-identity.amazonaws.com:sub}/*"),
+    ];
+    if authenticated {
+        allowed.push(arn("GET", "private/*"));
+    }
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": allowed},
+            {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": arn("*", "pets/secret*")}
+        ]
+    })
+    .to_string()
+}
+
+/// A server with the API configured, an upstream, the proxies installed
+/// here, and a pool whose guests and OIDC users have roles.
+struct Fixture {
+    s: TestServer,
+    idp: OidcProvider,
+    _upstream: EchoUpstream,
+    proxies: Vec<Proxy>,
+    pool: String,
+    guest_role: String,
+    auth_role: String,
+}
+
+impl Fixture {
+    async fn start() -> Fixture {
+        let s = TestServer::start_with(with_api).await;
+        let idp = OidcProvider::start().await;
+        let upstream = EchoUpstream::start().await;
+        let cognate = s.server.addr.to_string();
+        let proxies = ProxyKind::ALL
+            .into_iter()
+            .filter_map(|kind| Proxy::start(kind, &cognate, upstream.addr()))
+            .collect();
+        let provider = register_oidc(&s, &idp, CLIENT).await;
+        let pool = create_pool(&s, "forward", true).await;
+        s.cognito()
+            .update_identity_pool()
+            .identity_pool_id(&pool)
+            .identity_pool_name("forward")
+            .allow_unauthenticated_identities(true)
+            .open_id_connect_provider_arns(provider)
+            .send()
+            .await
+            .unwrap();
+        let guest_role = create_role(&s, "ApiGuest", &trust(&pool, "unauthenticated")).await;
+        let auth_role = create_role(&s, "ApiUser", &trust(&pool, "authenticated")).await;
+        for (role, authenticated) in [("ApiGuest", false), ("ApiUser", true)] {
+            s.iam()
+                .put_role_policy()
+                .role_name(role)
+                .policy_name("api")
+                .policy_document(policy(authenticated))
+                .send()
+                .await
+                .unwrap();
+        }
+        set_pool_roles(&s.cognito(), &pool, &guest_role, &auth_role).await;
+        Fixture {
+            s,
+            idp,
+            _upstream: upstream,
+            proxies,
+            pool,
+            guest_role,
+            auth_role,
+        }
+    }
+
+    /// A new guest: its identity id and credentials.
+    async fn guest(&self) -> (String, Credentials) {
+        let anon = self.s.anonymous_cognito();
+        let id = guest_id(&anon, &self.pool).await;
+        let out = anon
+            .get_credentials_for_identity()
+            .identity_id(&id)
+            .send()
+            .await
+            .unwrap();
+        (id, vended(out.credentials().unwrap()))
+    }
+
+    /// An OIDC user's identity id and credentials.
+    async fn user(&self, sub: &str) -> (String, Credentials) {
+        let anon = self.s.anonymous_cognito();
+        let token = self.idp.id_token(json!({"sub": sub, "aud": CLIENT}));
+        let key = self.idp.logins_key();
+        let id = login_id(&anon, &self.pool, &key, &token).await;
+        let out = anon
+            .get_credentials_for_identity()
+            .identity_id(&id)
+            .logins(&key, &token)
+            .send()
+            .await
+            .unwrap();
+        (id, vended(out.credentials().unwrap()))
+    }
+}
+
+/// A request to the API, signed by `aws-sigv4` as an app signs it.
+struct Signed {
+    method: &'static str,
+    path_and_query: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+struct How {
+    time: SystemTime,
+    presigned: bool,
+    /// Sign `x-amz-content-sha256` (what a request with a body needs).
+    content_sha256: bool,
+    service: &'static str,
+}
+
+impl Default for How {
+    fn default() -> How {
+        How {
+            time: SystemTime::now(),
+            presigned: false,
+            content_sha256: true,
+            service: "execute-api",
+        }
+    }
+}
+
+fn sign(
+    host: &str,
+    creds: &Credentials,
+    method: &'static str,
+    path_and_query: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+    how: How,
+) -> Signed {
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+        sign,
+    };
+    use aws_sigv4::sign::v4;
+    let identity = creds.clone().into();
+    let mut settings = SigningSettings::default();
+    if how.presigned {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(300));
+    } else if how.content_sha256 {
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(how.service)
+        .time(how.time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let uri = format!("http://{host}{path_and_query}");
+    let mut headers: Vec<(String, String)> = vec![("host".into(), host.into())];
+    headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let signable = SignableRequest::new(
+        method,
+        uri.as_str(),
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(&uri)
+        .body(())
+        .unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+    for (name, value) in request.headers() {
+        headers.push((name.to_string(), value.to_str().unwrap().to_string()));
+    }
+    Signed {
+        method,
+        path_and_query: request.uri().path_and_query().unwrap().to_string(),
+        headers,
+        body: body.to_vec(),
+    }
+}
+
+/// What came back: the status, the error type and the JSON body.
+struct Answer {
+    status: u16,
+    error_type: Option<String>,
+    json: Value,
+    text: String,
+}
+
+impl Answer {
+    /// The headers the upstream received (it echoes them).
+    fn upstream_header(&self, name: &str) -> Option<String> {
+        let values = self.json["headers"][name].as_array()?;
+        assert_eq!(values.len(), 1, "{name} more than once: {values:?}");
+        values[0].as_str().map(str::to_string)
+    }
+
+    fn message(&self) -> String {
+        self.json["message"]
+            .as_str()
+            .or(self.json["Message"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+async fn send(base: &str, request: &Signed) -> Answer {
+    let client = reqwest::Client::new();
+    let method = reqwest::Method::from_bytes(request.method.as_bytes()).unwrap();
+    let mut builder = client.request(method, format!("{base}{}", request.path_and_query));
+    for (name, value) in &request.headers {
+        if name != "host" {
+            builder = builder.header(name, value);
+        }
+    }
+    let response = builder.body(request.body.clone()).send().await.unwrap();
+    let status = response.status().as_u16();
+    let error_type = response
+        .headers()
+        .get("x-amzn-errortype")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = response.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        error_type,
+        json,
+        text,
+    }
+}
+
+/// Signs for `proxy` and sends through it.
+async fn call(
+    proxy: &Proxy,
+    creds: &Credentials,
+    method: &'static str,
+    path: &str,
+    body: &[u8],
+) -> Answer {
+    let request = sign(
+        &proxy.addr.to_string(),
+        creds,
+        method,
+        path,
+        &[],
+        body,
+        How::default(),
+    );
+    send(&proxy.url(), &request).await
+}
+
+fn denied_message(role: &str, method: &str, path: &str) -> String {
+    format!(
+        "User: arn:aws:sts::{ACCOUNT}:assumed-role/{role}/CognitoIdentityCredentials is not authorized to perform: execute-api:Invoke on resource: {}",
+        arn(method, path)
+    )
+}
+
+#[tokio::test]
+async fn real_proxies_pass_what_the_role_allows_with_who_called() {
+    let f = Fixture::start().await;
+    let (guest, guest_creds) = f.guest().await;
+    let (user, user_creds) = f.user("forward-user").await;
+    for proxy in &f.proxies {
+        let kind = proxy.kind;
+        // Allowed: the upstream answers, told who called.
+        let a = call(proxy, &guest_creds, "GET", "/pets/7?color=red", b"").await;
+        assert_eq!(a.status, 200, "{kind:?}: {}\n{}", a.text, proxy.log());
+        assert_eq!(a.json["uri"], "/pets/7?color=red");
+        let header = |name| a.upstream_header(name).unwrap_or_default();
+        assert_eq!(header("x-cognito-identity-id"), guest);
+        assert_eq!(header("x-cognito-identity-pool-id"), f.pool);
+        assert_eq!(header("x-cognito-authentication-type"), "unauthenticated");
+        assert_eq!(
+            header("x-amzn-user-arn"),
+            format!("arn:aws:sts::{ACCOUNT}:assumed-role/ApiGuest/CognitoIdentityCredentials")
+        );
+        assert!(header("x-amzn-caller").ends_with(":CognitoIdentityCredentials"));
+        assert_eq!(header("x-amzn-access-key"), guest_creds.access_key_id());
+        assert_eq!(header("x-amzn-account-id"), ACCOUNT);
+        assert_eq!(header("x-amzn-source-ip"), "127.0.0.1");
+        assert_eq!(header("x-amzn-resource-arn"), arn("GET", "pets/7"));
+        assert_eq!(
+            header("x-amzn-content-sha256"),
+            cognate_sigv4::payload_hash(b"")
+        );
+        // A guest has no provider: the header is absent or empty, never
+        // anything a client sent.
+        assert_eq!(
+            a.upstream_header("x-cognito-authentication-provider")
+                .unwrap_or_default(),
+            ""
+        );
+
+        // A body, covered by its signed hash, which the upstream checks.
+        let a = call(proxy, &guest_creds, "POST", "/pets", br#"{"name":"rex"}"#).await;
+        assert_eq!(a.status, 200, "{kind:?}: {}", a.text);
+        assert_eq!(
+            a.json["bodySha256"],
+            cognate_sigv4::payload_hash(br#"{"name":"rex"}"#)
+        );
+
+        // Denied by the policy: API Gateway's 403.
+        let a = call(proxy, &guest_creds, "DELETE", "/pets/7", b"").await;
+        assert_eq!(a.status, 403, "{kind:?}: {}", a.text);
+        assert_eq!(
+            a.error_type.as_deref(),
+            Some("AccessDeniedException"),
+            "{kind:?}"
+        );
+        assert_eq!(
+            a.json["Message"],
+            denied_message("ApiGuest", "DELETE", "pets/7")
+        );
+        // An explicit deny says so.
+        let a = call(proxy, &guest_creds, "GET", "/pets/secret-1", b"").await;
+        assert_eq!(a.status, 403, "{kind:?}");
+        assert_eq!(
+            a.json["Message"],
+            format!(
+                "{} with an explicit deny",
+                denied_message("ApiGuest", "GET", "pets/secret-1")
+            )
+        );
+
+        // Per-identity paths: one's own, not another's.
+        let own = format!("/users/{guest}/notes");
+        assert_eq!(
+            call(proxy, &guest_creds, "PUT", &own, b"x").await.status,
+            200
+        );
+        let other = format!("/users/{user}/notes");
+        let a = call(proxy, &guest_creds, "PUT", &other, b"x").await;
+        assert_eq!(a.status, 403, "{kind:?}");
+
+        // The authenticated role is not the guest role.
+        let a = call(proxy, &guest_creds, "GET", "/private/report", b"").await;
+        assert_eq!(a.status, 403, "{kind:?}");
+        let a = call(proxy, &user_creds, "GET", "/private/report", b"").await;
+        assert_eq!(a.status, 200, "{kind:?}: {}", a.text);
+        assert_eq!(
+            a.upstream_header("x-cognito-authentication-type")
+                .as_deref(),
+            Some("authenticated")
+        );
+        let key = f.idp.logins_key();
+        assert_eq!(
+            a.upstream_header("x-cognito-authentication-provider"),
+            Some(format!("{key},{key}:{CLIENT}:forward-user"))
+        );
+        assert!(
+            a.upstream_header("x-amzn-user-arn")
+                .unwrap()
+                .contains("/ApiUser/")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_client_cannot_forge_who_it_is() {
+    let f = Fixture::start().await;
+    let (guest, creds) = f.guest().await;
+    let forged = [
+        (
+            "x-cognito-identity-id",
+            "us-east-1:00000000-0000-0000-0000-000000000000",
+        ),
+        ("x-cognito-authentication-type", "authenticated"),
+        ("x-cognito-authentication-provider", "accounts.google.com"),
+        ("x-amzn-user-arn", "arn:aws:iam::000000000000:root"),
+        ("x-amzn-content-sha256", "0000"),
+    ];
+    for proxy in &f.proxies {
+        let kind = proxy.kind;
+        // Copies added to a signed request, and copies signed with it:
+        // the first pass with cognate's values in their place; the second
+        // pass the same way (nginx) or are refused (Caddy deletes the
+        // copies before it asks, which breaks their signature). Never does
+        // a copy reach the upstream.
+        let mut unsigned = sign(
+            &proxy.addr.to_string(),
+            &creds,
+            "GET",
+            "/pets/1",
+            &[],
+            b"",
+            How::default(),
+        );
+        unsigned
+            .headers
+            .extend(forged.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let signed = sign(
+            &proxy.addr.to_string(),
+            &creds,
+            "GET",
+            "/pets/1",
+            &forged,
+            b"",
+            How::default(),
+        );
+        for (what, request) in [("unsigned", unsigned), ("signed", signed)] {
+            let a = send(&proxy.url(), &request).await;
+            if what == "signed" && a.status == 403 {
+                assert_eq!(kind, ProxyKind::Caddy, "{}", a.text);
+                continue;
+            }
+            assert_eq!(a.status, 200, "{kind:?}, {what}: {}", a.text);
+            assert_eq!(
+                a.upstream_header("x-cognito-identity-id"),
+                Some(guest.clone())
+            );
+            assert_eq!(
+                a.upstream_header("x-cognito-authentication-type")
+                    .as_deref(),
+                Some("unauthenticated")
+            );
+            assert_eq!(
+                a.upstream_header("x-cognito-authentication-provider")
+                    .unwrap_or_default(),
+                ""
+            );
+            assert!(
+                a.upstream_header("x-amzn-user-arn")
+                    .unwrap()
+                    .contains("assumed-role/ApiGuest/")
+            );
+            assert_eq!(
+                a.upstream_header("x-amzn-content-sha256"),
+                Some(cognate_sigv4::payload_hash(b""))
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn tampered_replayed_and_foreign_requests_are_refused() {
+    let f = Fixture::start().await;
+    let (_, creds) = f.guest().await;
+    let other = TestServer::start_with(with_api).await;
+    let other_pool = create_pool(&other, "other", true).await;
+    let other_role = create_role(&other, "Other", &trust(&other_pool, "unauthenticated")).await;
+    crate::common::set_pool_role(&other, &other_pool, "unauthenticated", &other_role).await;
+    let anon = other.anonymous_cognito();
+    let other_guest = guest_id(&anon, &other_pool).await;
+    let out = anon
+        .get_credentials_for_identity()
+        .identity_id(other_guest)
+        .send()
+        .await
+        .unwrap();
+    let foreign = vended(out.credentials().unwrap());
+
+    for proxy in &f.proxies {
+        let kind = proxy.kind;
+        let host = proxy.addr.to_string();
+        let signed = |method, path: &str, extra: &[(&str, &str)], body: &[u8], how| {
+            sign(&host, &creds, method, path, extra, body, how)
+        };
+        let refused = |a: &Answer, error_type: &str| {
+            assert_eq!(a.status, 403, "{kind:?}: {}", a.text);
+            assert_eq!(
+                a.error_type.as_deref(),
+                Some(error_type),
+                "{kind:?}: {}",
+                a.text
+            );
+        };
+
+        // Unsigned.
+        let a = send(
+            &proxy.url(),
+            &Signed {
+                method: "GET",
+                path_and_query: "/pets/1".into(),
+                headers: vec![],
+                body: vec![],
+            },
+        )
+        .await;
+        refused(&a, "MissingAuthenticationTokenException");
+        assert_eq!(a.json, json!({"message": "Missing Authentication Token"}));
+
+        // Tampered path, query and signed header.
+        let mut r = signed(
+            "GET",
+            "/pets/1?a=1",
+            &[("x-app", "one")],
+            b"",
+            How::default(),
+        );
+        r.path_and_query = "/pets/2?a=1".into();
+        refused(&send(&proxy.url(), &r).await, "InvalidSignatureException");
+        r.path_and_query = "/pets/1?a=2".into();
+        refused(&send(&proxy.url(), &r).await, "InvalidSignatureException");
+        r.path_and_query = "/pets/1?a=1".into();
+        for (name, value) in &mut r.headers {
+            if name == "x-app" {
+                *value = "two".into();
+            }
+        }
+        refused(&send(&proxy.url(), &r).await, "InvalidSignatureException");
+
+        // A tampered body passes the proxy's check (which never sees it)
+        // but not the upstream's: the body is not the one signed.
+        let mut r = signed("POST", "/pets", &[], br#"{"name":"rex"}"#, How::default());
+        r.body = br#"{"name":"evil"}"#.to_vec();
+        let a = send(&proxy.url(), &r).await;
+        assert_eq!(a.status, 400, "{kind:?}: {}", a.text);
+        assert!(
+            a.message().contains("does not match"),
+            "{kind:?}: {}",
+            a.text
+        );
+        // A body whose hash the signature does not carry is refused.
+        let no_hash = How {
+            content_sha256: false,
+            ..How::default()
+        };
+        let a = send(&proxy.url(), &signed("POST", "/pets", &[], b"{}", no_hash)).await;
+        refused(&a, "InvalidSignatureException");
+        assert!(
+            a.message().contains("x-amz-content-sha256"),
+            "{kind:?}: {}",
+            a.text
+        );
+
+        // Outside the 15-minute window.
+        let stale = How {
+            time: SystemTime::now() - Duration::from_secs(20 * 60),
+            ..How::default()
+        };
+        let a = send(&proxy.url(), &signed("GET", "/pets/1", &[], b"", stale)).await;
+        refused(&a, "InvalidSignatureException");
+        assert!(a.message().starts_with("Signature expired"), "{}", a.text);
+
+        // Scoped to another service.
+        let sts = How {
+            service: "sts",
+            ..How::default()
+        };
+        let a = send(&proxy.url(), &signed("GET", "/pets/1", &[], b"", sts)).await;
+        refused(&a, "InvalidSignatureException");
+        assert!(a.message().contains("execute-api"), "{}", a.text);
+
+        // Another deployment's credentials.
+        let r = sign(&host, &foreign, "GET", "/pets/1", &[], b"", How::default());
+        let a = send(&proxy.url(), &r).await;
+        refused(&a, "UnrecognizedClientException");
+        assert_eq!(
+            a.json["message"],
+            "The security token included in the request is invalid."
+        );
+
+        // The presigned form works like the header form.
+        let presigned = How {
+            presigned: true,
+            ..How::default()
+        };
+        let a = send(&proxy.url(), &signed("GET", "/pets/3", &[], b"", presigned)).await;
+        assert_eq!(a.status, 200, "{kind:?}: {}", a.text);
+    }
+
+    // An expired session, an hour and more later.
+    f.s.clock.advance(Duration::from_secs(3700));
+    for proxy in &f.proxies {
+        let later = How {
+            time: SystemTime::now() + Duration::from_secs(3700),
+            ..How::default()
+        };
+        let r = sign(
+            &proxy.addr.to_string(),
+            &creds,
+            "GET",
+            "/pets/1",
+            &[],
+            b"",
+            later,
+        );
+        let a = send(&proxy.url(), &r).await;
+        assert_eq!(a.status, 403, "{:?}: {}", proxy.kind, a.text);
+        assert_eq!(a.error_type.as_deref(), Some("ExpiredTokenException"));
+    }
+}
+
+/// Sessions of the basic flow (AssumeRoleWithWebIdentity) are judged the
+/// same way, without the guest scope-down policy.
+#[tokio::test]
+async fn credentials_from_assume_role_with_web_identity_pass_too() {
+    let f = Fixture::start().await;
+    let anon = f.s.anonymous_cognito();
+    let id = guest_id(&anon, &f.pool).await;
+    let token = anon
+        .get_open_id_token()
+        .identity_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .token
+        .unwrap();
+    let out =
+        f.s.anonymous_sts()
+            .assume_role_with_web_identity()
+            .role_arn(&f.guest_role)
+            .role_session_name("basic-flow")
+            .web_identity_token(token)
+            .send()
+            .await
+            .unwrap();
+    let creds = assumed(&out);
+    for proxy in &f.proxies {
+        let a = call(proxy, &creds, "GET", "/pets/9", b"").await;
+        assert_eq!(a.status, 200, "{:?}: {}", proxy.kind, a.text);
+        assert_eq!(a.upstream_header("x-cognito-identity-id"), Some(id.clone()));
+        assert_eq!(
+            a.upstream_header("x-amzn-user-arn"),
+            Some(format!(
+                "arn:aws:sts::{ACCOUNT}:assumed-role/ApiGuest/basic-flow"
+            ))
+        );
+        let a = call(proxy, &creds, "GET", "/private/x", b"").await;
+        assert_eq!(a.status, 403, "{:?}", proxy.kind);
+    }
+    let _ = &f.auth_role;
+}
+
+/// What forward-auth decides, IAM's SimulatePrincipalPolicy decides too,
+/// for the same role, action, resource and context.
+#[tokio::test]
+async fn decisions_agree_with_simulate_principal_policy() {
+    let f = Fixture::start().await;
+    let (guest, creds) = f.guest().await;
+    let cases = [
+        ("GET", "/pets/1"),
+        ("POST", "/pets"),
+        ("DELETE", "/pets/1"),
+        ("GET", "/pets/secret-plans"),
+        ("PUT", "/users/GUEST/files"),
+        ("PUT", "/users/us-east-1:someone-else/files"),
+        ("GET", "/private/report"),
+        ("GET", "/"),
+    ];
+    for (method, path) in cases {
+        let path = path.replace("GUEST", &guest);
+        let decided = decide(&f.s, &creds, method, &path).await;
+        let resource = arn(method, path.trim_start_matches('/'));
+        let simulated =
+            f.s.iam()
+                .simulate_principal_policy()
+                .policy_source_arn(&f.guest_role)
+                .action_names("execute-api:Invoke")
+                .resource_arns(&resource)
+                .context_entries(
+                    aws_sdk_iam::types::ContextEntry::builder()
+                        .context_key_name("cognito-identity.amazonaws.com:sub")
+                        .context_key_type(aws_sdk_iam::types::ContextKeyTypeEnum::String)
+                        .context_key_values(&guest)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        let simulated = simulated.evaluation_results()[0]
+            .eval_decision()
+            .as_str()
+            .to_string();
+        let allowed = decided["decision"] == "Allow";
+        assert_eq!(
+            allowed,
+            simulated == "allowed",
+            "{method} {path}: decide {decided}, simulation {simulated}"
+        );
+        if simulated == "explicitDeny" {
+            assert!(
+                decided["message"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("with an explicit deny")
+            );
+        }
+    }
+}
+
+/// `POST /authz/decide` with a signed request as middleware saw it.
+async fn decide(s: &TestServer, creds: &Credentials, method: &'static str, path: &str) -> Value {
+    let host = "api.example.com";
+    let request = sign(host, creds, method, path, &[], b"", How::default());
+    let headers: serde_json::Map<String, Value> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let (path, query) = match request.path_and_query.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (request.path_and_query.clone(), String::new()),
+    };
+    let response = reqwest::Client::new()
+        .post(format!("{}/authz/decide", s.endpoint()))
+        .json(&json!({"method": method, "path": path, "query": query, "headers": headers}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn decide_answers_the_principal_and_the_statements() {
+    let f = Fixture::start().await;
+    let (guest, creds) = f.guest().await;
+    let allowed = decide(&f.s, &creds, "GET", "/pets/1").await;
+    assert_eq!(allowed["decision"], "Allow");
+    assert_eq!(allowed["principal"]["cognitoIdentityId"], guest);
+    assert_eq!(allowed["resource"], arn("GET", "pets/1"));
+    assert_eq!(
+        allowed["matchedStatements"].as_array().unwrap().len(),
+        2,
+        "{allowed}"
+    );
+    let denied = decide(&f.s, &creds, "GET", "/pets/secret").await;
+    assert_eq!(denied["decision"], "Deny");
+    assert_eq!(denied["status"], 403);
+    assert_eq!(denied["errorType"], "AccessDeniedException");
+    assert_eq!(denied["matchedStatements"][0]["effect"], "Deny");
+}
+
+/// Envoy's ext_authz (HTTP): the original method, the original path after
+/// the prefix, the original headers, the body when `with_request_body` is
+/// set. Traefik's ForwardAuth: X-Forwarded-* and, with `forwardBody`, the
+/// body. Neither is in Debian, so their requests are made here as their
+/// documentation describes them.
+#[tokio::test]
+async fn envoy_and_traefik_request_shapes_are_understood() {
+    let f = Fixture::start().await;
+    let (guest, creds) = f.guest().await;
+    let client = reqwest::Client::new();
+    let endpoint = f.s.endpoint();
+    let host = "api.example.com";
+    let body = br#"{"name":"tom"}"#;
+
+    // Envoy, with the body.
+    let r = sign(host, &creds, "POST", "/pets?x=1", &[], body, How::default());
+    let mut envoy = client.post(format!("{endpoint}/authz/forward/pets?x=1"));
+    for (k, v) in &r.headers {
+        envoy = envoy.header(k, v);
+    }
+    let response = envoy.body(body.to_vec()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-cognito-identity-id"], guest.as_str());
+    // ...and with another body than the one signed.
+    let mut envoy = client.post(format!("{endpoint}/authz/forward/pets?x=1"));
+    for (k, v) in &r.headers {
+        envoy = envoy.header(k, v);
+    }
+    let response = envoy.body(b"{}".to_vec()).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "InvalidSignatureException"
+    );
+
+    // Traefik: a GET carrying the original as X-Forwarded-*, and the body.
+    let r = sign(host, &creds, "POST", "/pets", &[], body, How::default());
+    let mut traefik = client
+        .get(format!("{endpoint}/authz/forward"))
+        .header("x-forwarded-method", "POST")
+        .header("x-forwarded-uri", "/pets")
+        .header("x-forwarded-host", host)
+        .header("x-forwarded-proto", "https");
+    for (k, v) in r.headers.iter().filter(|(k, _)| k != "host") {
+        traefik = traefik.header(k, v);
+    }
+    let response = traefik.body(body.to_vec()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn only_the_configured_callers_may_ask() {
+    fn elsewhere(settings: &mut Settings) {
+        with_api(settings);
+        settings.forward_auth.callers =
+            cognate_server::client_address::TrustedProxies::parse(&["10.9.9.9"]).unwrap();
+    }
+    let s = TestServer::start_with(elsewhere).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/authz/forward", s.endpoint()))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/pets/1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = reqwest::Client::new()
+        .post(format!("{}/authz/decide", s.endpoint()))
+        .json(&json!({"method": "GET", "path": "/", "headers": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}
