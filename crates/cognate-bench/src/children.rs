@@ -89,6 +89,7 @@ pub async fn start_cognate(
     server_bin: Option<&PathBuf>,
     log_file: &Path,
     signing_algorithm: &str,
+    extra_config: &str,
 ) -> ChildServer {
     let addr = free_addr();
     let exe = std::env::current_exe().expect("the path of this binary");
@@ -109,7 +110,7 @@ pub async fn start_cognate(
     // measures the server, not its throttle.
     let config = data_dir.with_file_name(format!("bench-config-{name}.toml"));
     // A top-level key: before the `[limits]` table.
-    let text = format!("signing_algorithm = \"{signing_algorithm}\"\n{BENCH_CONFIG}");
+    let text = format!("signing_algorithm = \"{signing_algorithm}\"\n{BENCH_CONFIG}{extra_config}");
     std::fs::write(&config, text).expect("the bench config file");
     command
         .arg("--config")

@@ -75,6 +75,97 @@ impl Signer {
     }
 }
 
+/// Signs requests to an API behind forward-auth, as an app does: service
+/// `execute-api`, temporary credentials, the body's hash in
+/// `x-amz-content-sha256`.
+#[derive(Clone)]
+pub struct ApiSigner {
+    identity: Identity,
+}
+
+impl ApiSigner {
+    pub fn new(access_key_id: &str, secret: &str, session_token: &str) -> ApiSigner {
+        let creds = Credentials::new(
+            access_key_id,
+            secret,
+            Some(session_token.to_string()),
+            None,
+            "cognate-bench",
+        );
+        ApiSigner {
+            identity: creds.into(),
+        }
+    }
+
+    /// The headers SigV4 adds to `method host path` with an empty body,
+    /// signed now.
+    pub fn sign(&self, method: &str, host: &str, path: &str) -> Vec<(&'static str, String)> {
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+        let params = v4::SigningParams::builder()
+            .identity(&self.identity)
+            .region("us-east-1")
+            .name("execute-api")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .expect("signing parameters are complete")
+            .into();
+        let uri = format!("http://{host}{path}");
+        let signable = SignableRequest::new(
+            method,
+            uri.as_str(),
+            std::iter::once(("host", host)),
+            SignableBody::Bytes(b""),
+        )
+        .expect("a valid request");
+        let (instructions, _) = sign(signable, &params)
+            .expect("signing succeeds")
+            .into_parts();
+        let (headers, _) = instructions.into_parts();
+        headers
+            .into_iter()
+            .map(|h| (h.name(), h.value().to_string()))
+            .collect()
+    }
+}
+
+/// The signature headers of one request, made again when they are five
+/// minutes old: a load generator that signed every request would spend,
+/// on the cores it shares with the server, what a real client spends on
+/// its own machine.
+pub struct SignedOnce {
+    signer: ApiSigner,
+    method: &'static str,
+    host: String,
+    path: &'static str,
+    signed: std::sync::Mutex<(std::time::Instant, Vec<(&'static str, String)>)>,
+}
+
+impl SignedOnce {
+    pub fn new(signer: ApiSigner, method: &'static str, host: String, path: &'static str) -> Self {
+        let headers = signer.sign(method, &host, path);
+        SignedOnce {
+            signer,
+            method,
+            host,
+            path,
+            signed: std::sync::Mutex::new((std::time::Instant::now(), headers)),
+        }
+    }
+
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut signed = self.signed.lock().unwrap_or_else(|p| p.into_inner());
+        if signed.0.elapsed() > std::time::Duration::from_secs(300) {
+            *signed = (
+                std::time::Instant::now(),
+                self.signer.sign(self.method, &self.host, self.path),
+            );
+        }
+        signed.1.clone()
+    }
+}
+
 /// A `POST /` request: content type, optional target, body, and whether
 /// (and for which service) to sign it.
 pub struct Call<'a> {

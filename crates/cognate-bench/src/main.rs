@@ -23,11 +23,13 @@ use std::net::SocketAddr;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use cognate_testkit::OidcProvider;
+use http_body_util::Full;
 use serde_json::{Value, json};
 
 use crate::children::{ADMIN_KEY_ID, ADMIN_SECRET, ChildServer};
@@ -375,6 +377,136 @@ const OPEN_ID_TOKEN: &str = "GetOpenIdToken (guest)";
 const OPEN_ID_TOKEN_ES256: &str = "GetOpenIdToken (ES256)";
 const GET_CREDENTIALS_GUEST: &str = "GetCredentialsForIdentity (guest)";
 const DESCRIBE_POOL_SIGNED: &str = "DescribeIdentityPool (SigV4)";
+const FORWARD_DECISION: &str = "forward-auth decision (allowed)";
+const NGINX_PLAIN: &str = "nginx -> baseline (no auth)";
+const NGINX_FORWARD: &str = "nginx + forward-auth -> baseline";
+/// The API forward-auth decides for in the bench.
+const FORWARD_API: &str = "[[apis]]\nid = \"benchapi01\"\nstage = \"prod\"\n";
+const FORWARD_RESOURCE: &str = "arn:aws:execute-api:us-east-1:000000000000:benchapi01/prod/POST/";
+
+/// The forward-auth lines: a guest's credentials allowed to invoke
+/// `POST /`, and nginx in front of the baseline with and without asking.
+struct ForwardLines {
+    signer: client::ApiSigner,
+    plain: cognate_testkit::Proxy,
+    forward: cognate_testkit::Proxy,
+}
+
+impl ForwardLines {
+    async fn set_up(
+        cognate: SocketAddr,
+        baseline: SocketAddr,
+        signer: &Signer,
+        f: &Fixture,
+    ) -> Option<ForwardLines> {
+        let role = f.unauth_role.rsplit('/').next().expect("a role name");
+        let policy = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": FORWARD_RESOURCE}]});
+        client::query(
+            cognate,
+            signer,
+            "iam",
+            &[
+                ("Action", "PutRolePolicy"),
+                ("Version", "2010-05-08"),
+                ("RoleName", role),
+                ("PolicyName", "invoke"),
+                ("PolicyDocument", &policy.to_string()),
+            ],
+        )
+        .await
+        .expect("PutRolePolicy");
+        let answer = client::cognito(
+            cognate,
+            signer,
+            "GetCredentialsForIdentity",
+            &json!({"IdentityId": f.guests[0]}),
+            false,
+        )
+        .await
+        .expect("GetCredentialsForIdentity");
+        let c = &answer["Credentials"];
+        let text = |k: &str| c[k].as_str().expect("a credential").to_string();
+        let api_signer = client::ApiSigner::new(
+            &text("AccessKeyId"),
+            &text("SecretKey"),
+            &text("SessionToken"),
+        );
+        let upstream = baseline.to_string();
+        let kind = cognate_testkit::ProxyKind::Nginx;
+        let forward = cognate_testkit::Proxy::start(kind, &cognate.to_string(), &upstream)?;
+        let plain = cognate_testkit::Proxy::start_plain_nginx(&upstream)?;
+        Some(ForwardLines {
+            signer: api_signer,
+            plain,
+            forward,
+        })
+    }
+
+    fn scenarios(&self, cognate: SocketAddr) -> Vec<Scenario> {
+        let signed = |host: String| {
+            Arc::new(client::SignedOnce::new(
+                self.signer.clone(),
+                "POST",
+                host,
+                "/",
+            ))
+        };
+        let api = signed("api.bench".into());
+        let decision: MakeRequest = Arc::new(move |_| {
+            let mut builder = http::Request::builder()
+                .method("GET")
+                .uri("/authz/forward")
+                .header("host", cognate.to_string())
+                .header("x-forwarded-method", "POST")
+                .header("x-forwarded-uri", "/")
+                .header("x-forwarded-host", "api.bench");
+            for (name, value) in api.headers() {
+                builder = builder.header(name, value);
+            }
+            builder
+                .body(Full::new(Bytes::new()))
+                .expect("a valid request")
+        });
+        let through = |addr: SocketAddr, sign: bool| -> MakeRequest {
+            let api = sign.then(|| signed(addr.to_string()));
+            Arc::new(move |_| {
+                let host = addr.to_string();
+                let mut builder = http::Request::builder()
+                    .method("POST")
+                    .uri("/")
+                    .header("host", &host)
+                    .header("content-length", "0");
+                for (name, value) in api.iter().flat_map(|api| api.headers()) {
+                    builder = builder.header(name, value);
+                }
+                builder
+                    .body(Full::new(Bytes::new()))
+                    .expect("a valid request")
+            })
+        };
+        vec![
+            Scenario {
+                name: FORWARD_DECISION,
+                addr: cognate,
+                make: decision,
+                ceiling: Ceiling::None,
+            },
+            Scenario {
+                name: NGINX_PLAIN,
+                addr: self.plain.addr,
+                make: through(self.plain.addr, false),
+                ceiling: Ceiling::None,
+            },
+            Scenario {
+                name: NGINX_FORWARD,
+                addr: self.forward.addr,
+                make: through(self.forward.addr, true),
+                ceiling: Ceiling::None,
+            },
+        ]
+    }
+}
 
 struct Scenario {
     name: &'static str,
@@ -628,16 +760,8 @@ async fn run(args: RunArgs) {
         .server_log
         .clone()
         .unwrap_or_else(|| tmp.path().join("cognate.log"));
-    let cognate = children::start_cognate(
-        "cognate",
-        &data_dir,
-        args.server_bin.as_ref(),
-        &server_log,
-        "RS512",
-    )
-    .await;
-    // A second cognate with ES256 signing keys, for its GetOpenIdToken
-    // line; started only if that line is selected.
+    // Only a server that has the forward-auth lines to run is given an API
+    // (older binaries, run with --server-bin, do not know the setting).
     let wants = |name: &str| {
         args.only.is_empty()
             || args
@@ -645,6 +769,20 @@ async fn run(args: RunArgs) {
                 .iter()
                 .any(|o| name.to_lowercase().contains(&o.to_lowercase()))
     };
+    let forward_wanted = [FORWARD_DECISION, NGINX_PLAIN, NGINX_FORWARD]
+        .iter()
+        .any(|name| wants(name));
+    let cognate = children::start_cognate(
+        "cognate",
+        &data_dir,
+        args.server_bin.as_ref(),
+        &server_log,
+        "RS512",
+        if forward_wanted { FORWARD_API } else { "" },
+    )
+    .await;
+    // A second cognate with ES256 signing keys, for its GetOpenIdToken
+    // line; started only if that line is selected.
     let es256_server = if wants(OPEN_ID_TOKEN_ES256) {
         let dir = tmp.path().join("data-es256");
         std::fs::create_dir_all(&dir).expect("the ES256 data directory");
@@ -655,6 +793,7 @@ async fn run(args: RunArgs) {
                 args.server_bin.as_ref(),
                 &tmp.path().join("cognate-es256.log"),
                 "ES256",
+                "",
             )
             .await,
         )
@@ -725,6 +864,16 @@ async fn run(args: RunArgs) {
             .map_or(all.len(), |i| i + 1);
         all.insert(at, line);
     }
+    let forward_lines = if forward_wanted {
+        let lines = ForwardLines::set_up(cognate.addr, baseline.addr, &signer, &fixture).await;
+        match &lines {
+            Some(lines) => all.extend(lines.scenarios(cognate.addr)),
+            None => println!("forward-auth lines: nginx is not installed; skipped"),
+        }
+        lines
+    } else {
+        None
+    };
     all.retain(|s| s.name.starts_with("baseline") || wants(s.name));
 
     println!("\nprobes (one request each)");
@@ -763,7 +912,14 @@ async fn run(args: RunArgs) {
             ceilings.sqlite.push(c);
         }
         for &c in &levels {
+            let proxy = forward_lines.as_ref().and_then(|l| {
+                [&l.plain, &l.forward]
+                    .into_iter()
+                    .find(|p| p.addr == s.addr)
+                    .map(|p| p.pid())
+            });
             let pid = match &es256_server {
+                _ if proxy.is_some() => proxy.unwrap_or_default(),
                 _ if s.addr == baseline.addr => baseline.pid(),
                 Some(es256) if s.addr == es256.addr => es256.pid(),
                 _ => cognate.pid(),
@@ -817,6 +973,8 @@ async fn run(args: RunArgs) {
         // No target: a signed call's cost, watched for changes (SigV4 and
         // authorization on every signed request).
         (DESCRIBE_POOL_SIGNED, 0.0, None, &[][..]),
+        (FORWARD_DECISION, 0.5, None, &[64][..]),
+        (NGINX_FORWARD, 0.5, None, &[64][..]),
     ]
     .into_iter()
     .filter_map(|(name, rate, p99, target_levels)| {
@@ -825,6 +983,23 @@ async fn run(args: RunArgs) {
             Some(es256) if s.addr == es256.addr => es256.pid(),
             _ => cognate.pid(),
         };
+        // Through nginx is held to nginx proxying without asking.
+        if let Some(lines) = forward_lines.as_ref().filter(|_| name == NGINX_FORWARD) {
+            let plain = all.iter().find(|p| p.name == NGINX_PLAIN)?;
+            return Some(paired::PairedLine {
+                name: s.name,
+                addr: s.addr,
+                make: s.make.clone(),
+                pid: lines.forward.pid(),
+                reference: paired::Reference::Baseline {
+                    addr: plain.addr,
+                    make: plain.make.clone(),
+                    pid: lines.plain.pid(),
+                },
+                target: paired::Target { rate, p99 },
+                target_levels,
+            });
+        }
         Some(paired::PairedLine {
             name: s.name,
             addr: s.addr,

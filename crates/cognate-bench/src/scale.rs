@@ -86,6 +86,7 @@ pub async fn run(args: ScaleArgs) {
         args.server_bin.as_ref(),
         &log,
         "RS512",
+        "",
     )
     .await;
     let signer = Signer::new(ADMIN_KEY_ID, ADMIN_SECRET, cognate.addr);

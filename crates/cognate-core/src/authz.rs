@@ -141,18 +141,19 @@ impl Cognate {
         let identity = self.identity_policies(&role).await?;
         // Session policies were validated when the session was made; one
         // that no longer parses must still narrow, so it denies everything.
-        let mut scope: Vec<Policy> = Vec::with_capacity(session.session_policies.len());
+        let mut parsed: Vec<Policy> = Vec::with_capacity(session.session_policies.len());
         let mut unreadable_scope = false;
-        if session.guest_scope_down {
-            match &*GUEST_SCOPE_DOWN {
-                Some(policy) => scope.push(policy.clone()),
-                None => unreadable_scope = true,
-            }
-        }
         for doc in &session.session_policies {
             match Policy::parse(doc, PolicyKind::Session, SIMULATION_POLICY_MAX) {
-                Ok(p) => scope.push(p),
+                Ok(p) => parsed.push(p),
                 Err(_) => unreadable_scope = true,
+            }
+        }
+        let mut scope: Vec<&Policy> = parsed.iter().collect();
+        if session.guest_scope_down {
+            match &*GUEST_SCOPE_DOWN {
+                Some(policy) => scope.push(policy),
+                None => unreadable_scope = true,
             }
         }
         let p = &session.provider;
@@ -187,8 +188,7 @@ impl Cognate {
             }));
         }
         let identity_refs: Vec<&Policy> = identity.iter().collect();
-        let scope_refs: Vec<&Policy> = scope.iter().collect();
-        Ok(Some(evaluate_scoped(&identity_refs, &scope_refs, &ctx)))
+        Ok(Some(evaluate_scoped(&identity_refs, &scope, &ctx)))
     }
 }
 

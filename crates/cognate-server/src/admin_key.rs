@@ -53,6 +53,60 @@ impl AdminSigningKeys {
     }
 }
 
+/// The SigV4 keys derived from the secrets of temporary credentials, by
+/// access key id and scope, for their signed requests after the first
+/// (forward-auth sees the same session many times a second). An entry is
+/// used only for the very secret it was derived from. Bounded: cleared when
+/// full.
+#[derive(Default)]
+pub struct SessionSigningKeys(
+    std::sync::Mutex<std::collections::HashMap<SessionScope, SessionKey>>,
+);
+
+/// Access key id, date, region, service.
+type SessionScope = (String, String, String, String);
+
+struct SessionKey {
+    secret: String,
+    key: [u8; 32],
+}
+
+const MAX_CACHED_SESSION_KEYS: usize = 4096;
+
+impl SessionSigningKeys {
+    pub(crate) fn key(
+        &self,
+        access_key_id: &str,
+        secret: &str,
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> [u8; 32] {
+        let scope = (
+            access_key_id.to_owned(),
+            date.to_owned(),
+            region.to_owned(),
+            service.to_owned(),
+        );
+        let mut keys = match self.0.lock() {
+            Ok(keys) => keys,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(found) = keys.get(&scope)
+            && found.secret == secret
+        {
+            return found.key;
+        }
+        if keys.len() >= MAX_CACHED_SESSION_KEYS {
+            keys.clear();
+        }
+        let key = cognate_sigv4::signing_key(secret, date, region, service);
+        let secret = secret.to_owned();
+        keys.insert(scope, SessionKey { secret, key });
+        key
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -79,5 +133,28 @@ mod tests {
         }
         assert!(cache.0.lock().unwrap().len() <= MAX_CACHED_SIGNING_KEYS);
         assert_eq!(cache.key(secret, "20261127", "us-east-1", "sts"), derived);
+    }
+
+    #[test]
+    fn a_session_key_serves_only_its_own_secret() {
+        let cache = SessionSigningKeys::default();
+        let key = |secret| {
+            cache.key(
+                "ASIAEXAMPLE",
+                secret,
+                "20261206",
+                "us-east-1",
+                "execute-api",
+            )
+        };
+        let derived =
+            |secret| cognate_sigv4::signing_key(secret, "20261206", "us-east-1", "execute-api");
+        assert_eq!(key("first-secret"), derived("first-secret"));
+        assert_eq!(key("first-secret"), derived("first-secret"));
+        assert_eq!(key("other-secret"), derived("other-secret"));
+        for n in 0..(MAX_CACHED_SESSION_KEYS + 10) {
+            cache.key(&format!("ASIA{n}"), "s", "20261206", "us-east-1", "sts");
+        }
+        assert!(cache.0.lock().unwrap().len() <= MAX_CACHED_SESSION_KEYS);
     }
 }

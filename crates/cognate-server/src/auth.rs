@@ -93,28 +93,49 @@ pub fn authenticate(
         ));
     }
     let now = state.cognate.clock().now();
+    let (key, authority) = signer_of(state, &info).map_err(|unknown| match unknown {
+        UnknownSigner::Unrecognized => ApiError::unknown_access_key(call.protocol),
+        UnknownSigner::Expired => ApiError::expired_session(call.protocol),
+    })?;
+    cognate_sigv4::verify_with_signing_key(&request, &info, &key, now)
+        .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
+    Ok(caller(info.region, authority))
+}
+
+/// Why a signature's access key cannot be used.
+pub(crate) enum UnknownSigner {
+    /// Neither the admin key nor temporary credentials of this deployment.
+    Unrecognized,
+    /// Temporary credentials past their expiry.
+    Expired,
+}
+
+/// Who signed: the admin key (the account root) or a session cognate
+/// vended (its token is the sealed session), and the SigV4 key derived
+/// from its secret for the signature's scope.
+pub(crate) fn signer_of(
+    state: &AppState,
+    info: &cognate_sigv4::SignedRequestInfo,
+) -> Result<([u8; 32], Authority), UnknownSigner> {
+    let (date, region, service) = (&info.date, &info.region, &info.service);
     if info.access_key_id == state.admin.access_key_id {
-        let key = state.admin_signing_keys.key(
-            &state.admin.secret_access_key,
-            &info.date,
-            &info.region,
-            &info.service,
-        );
-        cognate_sigv4::verify_with_signing_key(&request, &info, &key, now)
-            .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
-        return Ok(caller(info.region, Authority::Root));
+        let secret = &state.admin.secret_access_key;
+        let key = state.admin_signing_keys.key(secret, date, region, service);
+        return Ok((key, Authority::Root));
     }
-    // Temporary credentials: the session token is the sealed session.
+    let cognate = &state.cognate;
     let session = info
         .security_token
         .as_deref()
-        .and_then(|token| state.cognate.sts().open_session(token))
+        .and_then(|token| cognate.sts().open_session(token))
         .filter(|s| s.access_key_id == info.access_key_id)
-        .ok_or_else(|| ApiError::unknown_access_key(call.protocol))?;
-    if state.cognate.clock().now_secs() >= session.expires_at {
-        return Err(ApiError::expired_session(call.protocol));
+        .ok_or(UnknownSigner::Unrecognized)?;
+    if cognate.clock().now_secs() >= session.expires_at {
+        return Err(UnknownSigner::Expired);
     }
-    cognate_sigv4::verify(&request, &info, &session.secret_access_key, now)
-        .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
-    Ok(caller(info.region, Authority::Session(Box::new(session))))
+    let (akid, secret) = (&session.access_key_id, &session.secret_access_key);
+    let key = state
+        .session_signing_keys
+        .key(akid, secret, date, region, service);
+    Ok((key, Authority::Session(Box::new(session))))
 }

@@ -20,7 +20,14 @@ const PATH_ENCODE_SET: &AsciiSet = &QUERY_ENCODE_SET.remove(b'/');
 
 pub(crate) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
+/// The SHA-256 of nothing, the payload hash of every request without a body.
+pub(crate) const EMPTY_SHA256: &str =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    if data.is_empty() {
+        return EMPTY_SHA256.to_string();
+    }
     hex::encode(digest::digest(&digest::SHA256, data))
 }
 
@@ -226,6 +233,14 @@ pub(crate) fn canonical_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_empty_hash_is_the_hash_of_nothing() {
+        assert_eq!(
+            EMPTY_SHA256,
+            hex::encode(digest::digest(&digest::SHA256, b""))
+        );
+    }
 
     #[test]
     fn query_encoding() {

@@ -280,7 +280,7 @@ pub fn verify_detached_payload(
             "Only one 'x-amz-content-sha256' header is allowed.",
         ));
     }
-    let empty = canonical::sha256_hex(b"");
+    let empty = canonical::EMPTY_SHA256.to_string();
     let is_hash = |v: &str| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit());
     let (has_body, known) = match payload {
         DetachedPayload::Unseen { has_body } => (has_body, None),

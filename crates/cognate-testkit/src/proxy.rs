@@ -21,6 +21,8 @@ use crate::server::{FixtureServer, json_response};
 pub const NGINX_CONF: &str = include_str!("../../../deploy/forward-auth/nginx.conf");
 /// The documented Caddy site block.
 pub const CADDYFILE: &str = include_str!("../../../deploy/forward-auth/Caddyfile");
+/// nginx proxying without asking anyone, for comparison.
+const NGINX_PLAIN: &str = "server {\n    listen {{listen}};\n    location / {\n        proxy_pass http://{{upstream}};\n    }\n}\n";
 
 /// An upstream that answers what it received: 200 with
 /// `{"method", "uri", "headers": {name: [values]}, "bodySha256"}`, or,
@@ -112,8 +114,22 @@ impl Proxy {
     /// `cognate` (`127.0.0.1:PORT`) and proxying to `upstream`. `None` when
     /// the proxy is not installed and `COGNATE_TEST_REQUIRE_PROXIES` is not
     /// `1` (CI sets it, so there a missing proxy fails).
-    #[allow(clippy::expect_used, clippy::panic)] // test fixture
     pub fn start(kind: ProxyKind, cognate: &str, upstream: &str) -> Option<Proxy> {
+        let template = match kind {
+            ProxyKind::Nginx => NGINX_CONF,
+            ProxyKind::Caddy => CADDYFILE,
+        };
+        Proxy::start_site(kind, template, cognate, upstream)
+    }
+
+    /// nginx proxying to `upstream` without forward-auth: what the cost of
+    /// asking is measured against.
+    pub fn start_plain_nginx(upstream: &str) -> Option<Proxy> {
+        Proxy::start_site(ProxyKind::Nginx, NGINX_PLAIN, "", upstream)
+    }
+
+    #[allow(clippy::expect_used, clippy::panic)] // test fixture
+    fn start_site(kind: ProxyKind, template: &str, cognate: &str, upstream: &str) -> Option<Proxy> {
         let Some(binary) = kind.binary() else {
             assert!(
                 std::env::var("COGNATE_TEST_REQUIRE_PROXIES").as_deref() != Ok("1"),
@@ -135,14 +151,14 @@ impl Proxy {
         let mut command = match kind {
             ProxyKind::Nginx => {
                 let conf = dir.join("nginx.conf");
-                std::fs::write(&conf, nginx_main(&dir, &fill(NGINX_CONF))).expect("nginx.conf");
+                std::fs::write(&conf, nginx_main(&dir, &fill(template))).expect("nginx.conf");
                 let mut c = Command::new(binary);
                 c.arg("-p").arg(&dir).arg("-c").arg(&conf);
                 c
             }
             ProxyKind::Caddy => {
                 let conf = dir.join("Caddyfile");
-                std::fs::write(&conf, caddy_main(&dir, &fill(CADDYFILE))).expect("Caddyfile");
+                std::fs::write(&conf, caddy_main(&dir, &fill(template))).expect("Caddyfile");
                 let mut c = Command::new(binary);
                 c.args(["run", "--adapter", "caddyfile", "--config"])
                     .arg(&conf);
@@ -196,6 +212,11 @@ impl Proxy {
         let mut text = std::fs::read_to_string(self.dir.join("proxy.log")).unwrap_or_default();
         text.push_str(&std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default());
         text
+    }
+
+    /// The proxy's (master) process.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `http://127.0.0.1:PORT`.

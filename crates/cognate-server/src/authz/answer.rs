@@ -37,18 +37,18 @@ pub(crate) enum Denial {
 /// The identity headers, in the order the README lists them. Every one is
 /// sent on every allow, empty when it has no value, so that a proxy that
 /// copies only what the reply carries cannot let a client's copy through.
-pub const IDENTITY_HEADERS: [&str; 11] = [
-    "x-cognito-identity-id",
-    "x-cognito-identity-pool-id",
-    "x-cognito-authentication-type",
-    "x-cognito-authentication-provider",
-    "x-amzn-user-arn",
-    "x-amzn-caller",
-    "x-amzn-access-key",
-    "x-amzn-account-id",
-    "x-amzn-source-ip",
-    "x-amzn-content-sha256",
-    "x-amzn-resource-arn",
+pub const IDENTITY_HEADERS: [HeaderName; 11] = [
+    HeaderName::from_static("x-cognito-identity-id"),
+    HeaderName::from_static("x-cognito-identity-pool-id"),
+    HeaderName::from_static("x-cognito-authentication-type"),
+    HeaderName::from_static("x-cognito-authentication-provider"),
+    HeaderName::from_static("x-amzn-user-arn"),
+    HeaderName::from_static("x-amzn-caller"),
+    HeaderName::from_static("x-amzn-access-key"),
+    HeaderName::from_static("x-amzn-account-id"),
+    HeaderName::from_static("x-amzn-source-ip"),
+    HeaderName::from_static("x-amzn-content-sha256"),
+    HeaderName::from_static("x-amzn-resource-arn"),
 ];
 
 /// The header carrying a denial's JSON body, for proxies that drop the
@@ -81,7 +81,7 @@ impl Allowed {
         let mut response = StatusCode::OK.into_response();
         let headers = response.headers_mut();
         for (name, value) in IDENTITY_HEADERS.iter().zip(self.identity_values()) {
-            headers.insert(*name, header_value(&value));
+            headers.insert(name.clone(), header_value(&value));
         }
         headers.insert(REQUEST_ID, header_value(request_id));
         response
@@ -92,7 +92,7 @@ impl Allowed {
         let principal: serde_json::Map<String, Value> = IDENTITY_HEADERS
             .iter()
             .zip(self.identity_values())
-            .map(|(name, value)| (json_name(name), Value::String(value)))
+            .map(|(name, value)| (json_name(name.as_str()), Value::String(value)))
             .collect();
         json!({
             "decision": "Allow",

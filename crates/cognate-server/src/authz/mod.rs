@@ -21,14 +21,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{any, post};
+use cognate_core::Caller;
 use cognate_core::invoke::{InvokeIdentity, execute_api_arn};
-use cognate_core::{Authority, Caller};
 use cognate_policy::MatchedStatement;
 
 pub use apis::{ApiRoute, ForwardAuth};
 
 use self::answer::Denial;
 use self::original::{Original, Payload};
+use crate::auth::{UnknownSigner, signer_of};
 use crate::state::AppState;
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -86,25 +87,10 @@ pub(crate) async fn check(state: &AppState, original: &Original) -> Result<Allow
     let cognate = &state.cognate;
     let config = cognate.config();
     let now = cognate.clock().now();
-    let (secret, authority) = if info.access_key_id == state.admin.access_key_id {
-        (state.admin.secret_access_key.clone(), Authority::Root)
-    } else {
-        // Temporary credentials: the session token is the sealed session.
-        let session = info
-            .security_token
-            .as_deref()
-            .and_then(|token| cognate.sts().open_session(token))
-            .filter(|s| s.access_key_id == info.access_key_id)
-            .ok_or(Denial::UnrecognizedClient)?;
-        if cognate.clock().now_secs() >= session.expires_at {
-            return Err(Denial::ExpiredToken);
-        }
-        (
-            session.secret_access_key.clone(),
-            Authority::Session(Box::new(session)),
-        )
-    };
-    let key = cognate_sigv4::signing_key(&secret, &info.date, &info.region, &info.service);
+    let (key, authority) = signer_of(state, &info).map_err(|unknown| match unknown {
+        UnknownSigner::Unrecognized => Denial::UnrecognizedClient,
+        UnknownSigner::Expired => Denial::ExpiredToken,
+    })?;
     let payload_hash = match &original.payload {
         Payload::Body(bytes) => {
             cognate_sigv4::verify_with_signing_key(&request, &info, &key, now)

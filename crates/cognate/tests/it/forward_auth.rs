@@ -49,7 +49,11 @@ fn policy(authenticated: bool) -> String {
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": allowed},
-            {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": arn("*", "pets/secret*")}
+            {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": arn("*", "pets/secret*")},
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": arn("GET", "office/*"),
+             "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": arn("GET", "vault/*"),
+             "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
         ]
     })
     .to_string()
@@ -821,6 +825,51 @@ async fn envoy_and_traefik_request_shapes_are_understood() {
     }
     let response = traefik.body(body.to_vec()).send().await.unwrap();
     assert_eq!(response.status(), 200);
+}
+
+/// The client's address and protocol, as the proxy reports them, reach the
+/// policies as `aws:SourceIp` and `aws:SecureTransport`.
+#[tokio::test]
+async fn the_clients_address_and_protocol_reach_the_conditions() {
+    let f = Fixture::start().await;
+    let (_, creds) = f.guest().await;
+    let client = reqwest::Client::new();
+    let endpoint = f.s.endpoint();
+    let ask = |path: &'static str, forwarded_for: Option<&'static str>, proto: &'static str| {
+        let r = sign(
+            "api.example.com",
+            &creds,
+            "GET",
+            path,
+            &[],
+            b"",
+            How::default(),
+        );
+        let mut request = client
+            .get(format!("{endpoint}/authz/forward"))
+            .header("x-forwarded-method", "GET")
+            .header("x-forwarded-uri", path)
+            .header("x-forwarded-host", "api.example.com")
+            .header("x-forwarded-proto", proto);
+        if let Some(address) = forwarded_for {
+            request = request.header("x-forwarded-for", address);
+        }
+        for (k, v) in r.headers.iter().filter(|(k, _)| k != "host") {
+            request = request.header(k, v);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let allowed = |r: &reqwest::Response| r.status() == 200;
+    assert!(allowed(
+        &ask("/office/plan", Some("10.1.2.3"), "http").await
+    ));
+    let from_outside = ask("/office/plan", Some("192.0.2.9"), "http").await;
+    assert_eq!(from_outside.status(), 403);
+    assert!(allowed(&ask("/vault/key", None, "https").await));
+    assert_eq!(ask("/vault/key", None, "http").await.status(), 403);
+    // The address the upstream is told is the one the policy saw.
+    let told = ask("/office/plan", Some("10.1.2.3"), "http").await;
+    assert_eq!(told.headers()["x-amzn-source-ip"], "10.1.2.3");
 }
 
 #[tokio::test]
