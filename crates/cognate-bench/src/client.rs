@@ -44,35 +44,49 @@ impl Signer {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Vec<(&'static str, String)> {
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region("us-east-1")
-            .name(service)
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .expect("signing parameters are complete")
-            .into();
         let uri = format!("http://{}/", self.host);
         let all: Vec<(&str, &str)> = std::iter::once(("host", self.host.as_str()))
             .chain(headers.iter().copied())
             .collect();
-        let signable = SignableRequest::new(
-            "POST",
-            uri.as_str(),
-            all.into_iter(),
-            SignableBody::Bytes(body),
-        )
-        .expect("a valid request");
-        let (instructions, _) = sign(signable, &params)
-            .expect("signing succeeds")
-            .into_parts();
-        let (headers, _) = instructions.into_parts();
-        headers
-            .into_iter()
-            .map(|h| (h.name(), h.value().to_string()))
-            .collect()
+        let settings = SigningSettings::default();
+        sign_now(&self.identity, service, settings, "POST", &uri, &all, body)
     }
+}
+
+/// The headers SigV4 adds to a request, signed now in us-east-1.
+fn sign_now(
+    identity: &Identity,
+    service: &str,
+    settings: SigningSettings,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let params = v4::SigningParams::builder()
+        .identity(identity)
+        .region("us-east-1")
+        .name(service)
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .expect("signing parameters are complete")
+        .into();
+    let signable = SignableRequest::new(
+        method,
+        uri,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .expect("a valid request");
+    let (instructions, _) = sign(signable, &params)
+        .expect("signing succeeds")
+        .into_parts();
+    let (headers, _) = instructions.into_parts();
+    headers
+        .into_iter()
+        .map(|h| (h.name(), h.value().to_string()))
+        .collect()
 }
 
 /// Signs requests to an API behind forward-auth, as an app does: service
@@ -102,31 +116,17 @@ impl ApiSigner {
     pub fn sign(&self, method: &str, host: &str, path: &str) -> Vec<(&'static str, String)> {
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region("us-east-1")
-            .name("execute-api")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .expect("signing parameters are complete")
-            .into();
         let uri = format!("http://{host}{path}");
-        let signable = SignableRequest::new(
+        let headers = [("host", host)];
+        sign_now(
+            &self.identity,
+            "execute-api",
+            settings,
             method,
-            uri.as_str(),
-            std::iter::once(("host", host)),
-            SignableBody::Bytes(b""),
+            &uri,
+            &headers,
+            b"",
         )
-        .expect("a valid request");
-        let (instructions, _) = sign(signable, &params)
-            .expect("signing succeeds")
-            .into_parts();
-        let (headers, _) = instructions.into_parts();
-        headers
-            .into_iter()
-            .map(|h| (h.name(), h.value().to_string()))
-            .collect()
     }
 }
 

@@ -280,7 +280,6 @@ impl Raw {
             PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
             sign,
         };
-        use aws_sigv4::sign::v4;
         let identity = Credentials::new(
             how.key.0,
             how.key.1,
@@ -298,15 +297,7 @@ impl Raw {
         if how.unsigned_payload && !how.presigned {
             settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         }
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(how.region)
-            .name(how.service)
-            .time(how.time)
-            .settings(settings)
-            .build()
-            .unwrap()
-            .into();
+        let params = signing_params(&identity, how.region, how.service, how.time, settings);
         let host = server.server.addr.to_string();
         let uri = format!("http://{host}{}", self.path_and_query);
         let mut headers: Vec<(String, String)> = vec![("host".into(), host.clone())];
@@ -848,6 +839,27 @@ pub async fn describe_pool(
     described.send().await.unwrap()
 }
 
+/// A guest's credentials (GetCredentialsForIdentity without logins),
+/// through `client`.
+pub async fn guest_credentials(
+    client: &aws_sdk_cognitoidentity::Client,
+    identity_id: &str,
+) -> Credentials {
+    let out = client
+        .get_credentials_for_identity()
+        .identity_id(identity_id);
+    vended(out.send().await.unwrap().credentials().unwrap())
+}
+
+/// A guest's OpenID token (GetOpenIdToken without logins), through `client`.
+pub async fn guest_open_id_token(
+    client: &aws_sdk_cognitoidentity::Client,
+    identity_id: &str,
+) -> String {
+    let out = client.get_open_id_token().identity_id(identity_id);
+    out.send().await.unwrap().token.unwrap()
+}
+
 /// GetId of a new guest, through `client`.
 pub async fn guest_id(client: &aws_sdk_cognitoidentity::Client, pool_id: &str) -> String {
     let out = client.get_id().identity_pool_id(pool_id).send().await;
@@ -919,4 +931,21 @@ pub async fn create_policy(s: &TestServer, name: &str, document: &str) -> String
         .policy_name(name)
         .policy_document(document);
     created.send().await.unwrap().policy.unwrap().arn.unwrap()
+}
+
+/// SigV4 signing parameters, as an SDK builds them.
+pub fn signing_params<'a>(
+    identity: &'a aws_smithy_runtime_api::client::identity::Identity,
+    region: &'a str,
+    service: &'a str,
+    time: std::time::SystemTime,
+    settings: aws_sigv4::http_request::SigningSettings,
+) -> aws_sigv4::http_request::SigningParams<'a> {
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(settings);
+    params.build().unwrap().into()
 }

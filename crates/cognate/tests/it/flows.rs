@@ -11,8 +11,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::json;
 
 use crate::common::{
-    TestServer, code, create_role, guest_id_error, message, register_oidc, set_pool_roles, trust,
-    vended, verify_with_jwks,
+    TestServer, code, create_role, guest_id_error, guest_open_id_token, message, register_oidc,
+    set_pool_roles, trust, vended, verify_with_jwks,
 };
 
 const CLIENT: &str = "app-client-1";
@@ -425,14 +425,7 @@ async fn open_id_tokens_verify_against_the_published_jwks_and_survive_rotation()
         .await
         .unwrap();
     let id = id.identity_id().unwrap().to_string();
-    let old_token = anon
-        .get_open_id_token()
-        .identity_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .token
-        .unwrap();
+    let old_token = guest_open_id_token(&anon, &id).await;
     let claims = verify_with_jwks(&s, &old_token, Algorithm::RS512, &setup.pool_id).await;
     assert_eq!(claims["sub"], id.as_str());
 
@@ -456,14 +449,7 @@ async fn open_id_tokens_verify_against_the_published_jwks_and_survive_rotation()
         .to_string();
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
-    let new_token = anon
-        .get_open_id_token()
-        .identity_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .token
-        .unwrap();
+    let new_token = guest_open_id_token(&anon, &id).await;
     let header = jsonwebtoken::decode_header(&new_token).unwrap();
     assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
     let claims = verify_with_jwks(&s, &new_token, Algorithm::RS512, &setup.pool_id).await;

@@ -13,8 +13,8 @@ use cognate_testkit::{EchoUpstream, OidcProvider, Proxy, ProxyKind};
 use serde_json::{Value, json};
 
 use crate::common::{
-    ACCOUNT, TestServer, assumed, create_pool, create_role, guest_id, login_id, register_oidc,
-    set_pool_roles, trust, vended,
+    ACCOUNT, TestServer, assumed, create_pool, create_role, guest_credentials, guest_id,
+    guest_open_id_token, login_id, register_oidc, set_pool_roles, signing_params, trust, vended,
 };
 
 const API: &str = "petsapi01";
@@ -120,13 +120,8 @@ impl Fixture {
     async fn guest(&self) -> (String, Credentials) {
         let anon = self.s.anonymous_cognito();
         let id = guest_id(&anon, &self.pool).await;
-        let out = anon
-            .get_credentials_for_identity()
-            .identity_id(&id)
-            .send()
-            .await
-            .unwrap();
-        (id, vended(out.credentials().unwrap()))
+        let credentials = guest_credentials(&anon, &id).await;
+        (id, credentials)
     }
 
     /// An OIDC user's identity id and credentials.
@@ -187,7 +182,6 @@ fn sign(
         PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
         sign,
     };
-    use aws_sigv4::sign::v4;
     let identity = creds.clone().into();
     let mut settings = SigningSettings::default();
     if how.presigned {
@@ -196,15 +190,7 @@ fn sign(
     } else if how.content_sha256 {
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
     }
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name(how.service)
-        .time(how.time)
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
+    let params = signing_params(&identity, "us-east-1", how.service, how.time, settings);
     let uri = format!("http://{host}{path_and_query}");
     let mut headers: Vec<(String, String)> = vec![("host".into(), host.into())];
     headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -231,6 +217,11 @@ fn sign(
         headers,
         body: body.to_vec(),
     }
+}
+
+/// `GET path` through `proxy`, signed with `creds`.
+fn get(proxy: &Proxy, creds: &Credentials, path: &str, how: How) -> Signed {
+    sign(&proxy.addr.to_string(), creds, "GET", path, &[], b"", how)
 }
 
 /// What came back: the status, the error type and the JSON body.
@@ -431,15 +422,7 @@ async fn a_client_cannot_forge_who_it_is() {
         // pass the same way (nginx) or are refused (Caddy deletes the
         // copies before it asks, which breaks their signature). Never does
         // a copy reach the upstream.
-        let mut unsigned = sign(
-            &proxy.addr.to_string(),
-            &creds,
-            "GET",
-            "/pets/1",
-            &[],
-            b"",
-            How::default(),
-        );
+        let mut unsigned = get(proxy, &creds, "/pets/1", How::default());
         unsigned
             .headers
             .extend(forged.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -496,13 +479,7 @@ async fn tampered_replayed_and_foreign_requests_are_refused() {
     crate::common::set_pool_role(&other, &other_pool, "unauthenticated", &other_role).await;
     let anon = other.anonymous_cognito();
     let other_guest = guest_id(&anon, &other_pool).await;
-    let out = anon
-        .get_credentials_for_identity()
-        .identity_id(other_guest)
-        .send()
-        .await
-        .unwrap();
-    let foreign = vended(out.credentials().unwrap());
+    let foreign = guest_credentials(&anon, &other_guest).await;
 
     for proxy in &f.proxies {
         let kind = proxy.kind;
@@ -621,15 +598,7 @@ async fn tampered_replayed_and_foreign_requests_are_refused() {
             time: SystemTime::now() + Duration::from_secs(3700),
             ..How::default()
         };
-        let r = sign(
-            &proxy.addr.to_string(),
-            &creds,
-            "GET",
-            "/pets/1",
-            &[],
-            b"",
-            later,
-        );
+        let r = get(proxy, &creds, "/pets/1", later);
         let a = send(&proxy.url(), &r).await;
         assert_eq!(a.status, 403, "{:?}: {}", proxy.kind, a.text);
         assert_eq!(a.error_type.as_deref(), Some("ExpiredTokenException"));
@@ -643,14 +612,7 @@ async fn credentials_from_assume_role_with_web_identity_pass_too() {
     let f = Fixture::start().await;
     let anon = f.s.anonymous_cognito();
     let id = guest_id(&anon, &f.pool).await;
-    let token = anon
-        .get_open_id_token()
-        .identity_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .token
-        .unwrap();
+    let token = guest_open_id_token(&anon, &id).await;
     let out =
         f.s.anonymous_sts()
             .assume_role_with_web_identity()

@@ -10,8 +10,8 @@ use cognate_testkit::OidcProvider;
 use serde_json::json;
 
 use crate::common::{
-    TestServer, create_policy, create_role, fresh_postgres_database, guest_id, login_id,
-    register_oidc, set_pool_roles, trust,
+    TestServer, create_policy, create_role, fresh_postgres_database, guest_id, guest_open_id_token,
+    login_id, register_oidc, set_pool_roles, trust,
 };
 
 fn cognate(args: &[&str]) -> Command {
@@ -112,14 +112,7 @@ async fn export_then_import_preserves_everything() {
         None,
         "vended",
     );
-    let old_token = anon
-        .get_open_id_token()
-        .identity_id(&guest)
-        .send()
-        .await
-        .unwrap()
-        .token
-        .unwrap();
+    let old_token = guest_open_id_token(&anon, &guest).await;
 
     let source_dir = s.dir.path().to_path_buf();
     let master = std::fs::read_to_string(source_dir.join("master.key"))
