@@ -93,6 +93,14 @@ fuzz_target!(|data: &[u8]| {
         headers: &pairs,
         body: &t.body,
     };
+    // A query with a malformed escape or invalid UTF-8 is refused: it
+    // canonicalises like another query.
+    if !well_formed(req.query) {
+        match cognate_sigv4::parse(&req) {
+            Err(cognate_sigv4::SigV4Error::Malformed { .. }) => return,
+            other => panic!("malformed query {:?} gave {other:?}", req.query),
+        }
+    }
     let info = match cognate_sigv4::parse(&req) {
         Ok(Some(info)) => info,
         other => panic!("aws-sigv4 signed {req:?} but parse gave {other:?}"),
@@ -101,3 +109,30 @@ fuzz_target!(|data: &[u8]| {
         panic!("aws-sigv4 signed {req:?} but verify failed: {e:?}");
     }
 });
+
+fn well_formed(query: &str) -> bool {
+    let bytes = query.as_bytes();
+    let escapes = bytes.iter().enumerate().all(|(i, b)| {
+        *b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    escapes
+        && query.split(['&', '=']).all(|piece| {
+            let mut out = Vec::new();
+            let b = piece.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' {
+                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("00");
+                    out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                    i += 3;
+                } else {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).is_ok()
+        })
+}

@@ -42,7 +42,8 @@ class Echo(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         digest = hashlib.sha256(body).hexdigest()
         verified = self.headers.get("x-amzn-content-sha256")
-        if verified is not None and verified != digest:
+        # Fail closed: no verified hash, no request.
+        if verified != digest:
             status, answer = 400, {"message": "The body does not match the SHA-256 its signature covers."}
         else:
             headers = {}

@@ -56,7 +56,7 @@ function startUpstream() {
       const digest = createHash("sha256").update(body).digest("hex");
       const verified = req.headers["x-amzn-content-sha256"];
       const [status, answer] =
-        verified !== undefined && verified !== digest
+        verified !== digest
           ? [400, { message: "The body does not match the SHA-256 its signature covers." }]
           : [200, { method: req.method, uri: req.url, headers: req.headers, bodySha256: digest }];
       res.writeHead(status, { "content-type": "application/json" });

@@ -168,7 +168,7 @@ impl Cognate {
             .with_key(
                 "aws:CurrentTime",
                 chrono::DateTime::from_timestamp(now, 0)
-                    .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                     .unwrap_or_default(),
             )
             .with_key(format!("{p}:aud"), session.audience.clone())

@@ -93,6 +93,8 @@ pub fn authenticate(
         ));
     }
     let now = state.cognate.clock().now();
+    // Stale requests first: they must not make keys to derive and cache.
+    cognate_sigv4::check_time(&info, now).map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
     let (key, authority) = signer_of(state, &info).map_err(|unknown| match unknown {
         UnknownSigner::Unrecognized => ApiError::unknown_access_key(call.protocol),
         UnknownSigner::Expired => ApiError::expired_session(call.protocol),

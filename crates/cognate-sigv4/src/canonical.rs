@@ -53,6 +53,22 @@ pub(crate) fn form_decode(value: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&decoded).into_owned())
 }
 
+/// Whether every `%` of `query` starts an escape of two hex digits and the
+/// decoded bytes of every name and value are UTF-8.
+pub(crate) fn query_is_well_formed(query: &str) -> bool {
+    let bytes = query.as_bytes();
+    let escapes_ok = bytes.iter().enumerate().all(|(i, b)| {
+        *b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    escapes_ok
+        && query
+            .split(['&', '='])
+            .all(|piece| percent_decode(piece.as_bytes()).decode_utf8().is_ok())
+}
+
 /// Splits a raw query string into decoded `(name, value)` pairs, in order.
 /// Empty `&`-separated pieces are skipped; a piece without `=` has an empty value.
 pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
@@ -240,6 +256,15 @@ mod tests {
             EMPTY_SHA256,
             hex::encode(digest::digest(&digest::SHA256, b""))
         );
+    }
+
+    #[test]
+    fn malformed_queries_are_told_apart() {
+        assert!(query_is_well_formed(""));
+        assert!(query_is_well_formed("a=1&b=%E2%9C%93&c=a+b&flag"));
+        assert!(!query_is_well_formed("id=%ff"));
+        assert!(!query_is_well_formed("x=%zz"));
+        assert!(!query_is_well_formed("x=%2"));
     }
 
     #[test]

@@ -290,24 +290,36 @@ pub fn verify_detached_payload(
         ),
         DetachedPayload::Hash(_) => return Err(SigV4Error::InvalidContentSha256),
     };
-    let hash = match (declared, known) {
+    let hashes = match (declared, known) {
         (Some(canonical::UNSIGNED_PAYLOAD), _) if has_body => {
             return Err(SigV4Error::UnsignedPayload);
         }
-        (Some(canonical::UNSIGNED_PAYLOAD), _) => canonical::UNSIGNED_PAYLOAD.to_string(),
+        (Some(canonical::UNSIGNED_PAYLOAD), _) => vec![canonical::UNSIGNED_PAYLOAD.to_string()],
         (Some(value), known) if is_hash(value) => {
             let value = value.to_ascii_lowercase();
             if known.is_some_and(|k| k != value) {
                 return Err(SigV4Error::ContentSha256Mismatch);
             }
-            value
+            vec![value]
         }
         (Some(_), _) => return Err(SigV4Error::InvalidContentSha256),
-        (None, Some(known)) => known,
+        (None, Some(known)) => vec![known],
         (None, None) if has_body => return Err(SigV4Error::BodyHashMissing),
-        (None, None) => empty,
+        // A presigned URL may be signed over UNSIGNED-PAYLOAD, as S3-style
+        // presigners do, when it carries no body.
+        (None, None) if info.is_presigned() => {
+            vec![empty.clone(), canonical::UNSIGNED_PAYLOAD.to_string()]
+        }
+        (None, None) => vec![empty.clone()],
     };
-    verify_canonical(req, info, signing_key, std::slice::from_ref(&hash))
+    let matched = verify_canonical(req, info, signing_key, &hashes)?;
+    // Whoever holds the body compares it with a hash: for a request signed
+    // without its body's hash, which has none, the empty body's.
+    Ok(if matched == canonical::UNSIGNED_PAYLOAD {
+        empty
+    } else {
+        matched
+    })
 }
 
 /// Checks the signature over each canonical URI form and payload hash
@@ -361,7 +373,10 @@ fn verify_canonical(
     })
 }
 
-fn check_time(info: &SignedRequestInfo, now: SystemTime) -> Result<(), SigV4Error> {
+/// Checks the request's time against `now` (±15 minutes; a presigned URL
+/// until it expires), as the verifiers do first: servers call it before
+/// looking up or deriving a key, so a stale request costs them nothing.
+pub fn check_time(info: &SignedRequestInfo, now: SystemTime) -> Result<(), SigV4Error> {
     let fmt = time::format_amz_date;
     if let Some(expires) = info.presigned_expires {
         // Presigned URLs live for X-Amz-Expires; the 15-minute window only

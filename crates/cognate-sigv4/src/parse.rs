@@ -33,6 +33,14 @@ fn single_header<'a>(req: &'a Request<'a>, name: &'a str) -> Result<Option<&'a s
 
 pub(crate) fn parse(req: &Request<'_>) -> Result<Option<SignedRequestInfo>, SigV4Error> {
     let authorization = single_header(req, "authorization")?;
+    // Malformed escapes and invalid UTF-8 decode to the same canonical
+    // query as other strings (`%zz` as `%25zz`, any bad byte as U+FFFD):
+    // a captured request could be changed without changing its signature.
+    if !crate::canonical::query_is_well_formed(req.query) {
+        return Err(SigV4Error::malformed(
+            "The query string is not valid percent-encoded UTF-8.",
+        ));
+    }
     let presigned = query_pairs(req.query).any(|(name, _)| {
         name == PRESIGN_ALGORITHM || name == PRESIGN_CREDENTIAL || name == PRESIGN_SIGNATURE
     });

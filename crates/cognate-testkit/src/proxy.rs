@@ -27,7 +27,8 @@ const NGINX_PLAIN: &str = "server {\n    listen {{listen}};\n    location / {\n 
 /// An upstream that answers what it received: 200 with
 /// `{"method", "uri", "headers": {name: [values]}, "bodySha256"}`, or,
 /// as the documented setups require of an upstream, 400 when the body does
-/// not match the `X-Amzn-Content-Sha256` cognate verified.
+/// not match the `X-Amzn-Content-Sha256` cognate verified, or that header
+/// is missing (it fails closed).
 pub struct EchoUpstream {
     server: FixtureServer,
 }
@@ -49,9 +50,8 @@ impl EchoUpstream {
 
 async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let body_sha256 = sha256_hex(&body);
-    if let Some(verified) = headers.get("x-amzn-content-sha256")
-        && verified.as_bytes() != body_sha256.as_bytes()
-    {
+    let verified = headers.get("x-amzn-content-sha256");
+    if verified.is_none_or(|verified| verified.as_bytes() != body_sha256.as_bytes()) {
         return json_response(
             StatusCode::BAD_REQUEST,
             &json!({"message": "The body does not match the SHA-256 its signature covers."}),

@@ -352,17 +352,35 @@ fn forward_auth(
             )));
         }
         let path_prefix = api.path_prefix.unwrap_or_else(|| "/".into());
-        if !path_prefix.starts_with('/') || path_prefix.contains(['?', '#', '%']) {
+        let odd_segment = path_prefix.contains("//")
+            || path_prefix
+                .split('/')
+                .any(|segment| matches!(segment, "." | ".."));
+        if !path_prefix.starts_with('/')
+            || path_prefix.contains(['?', '#', '%', ';'])
+            || odd_segment
+        {
             return Err(invalid(format!(
                 "[[apis]] {}: path_prefix '{path_prefix}' must be a path such as /api",
                 api.id
+            )));
+        }
+        let host = api.host.as_deref().map(cognate_server::authz::routing_host);
+        let same = |other: &ApiRoute| {
+            other.host == host
+                && other.path_prefix.trim_end_matches('/') == path_prefix.trim_end_matches('/')
+        };
+        if settings.apis.iter().any(same) {
+            return Err(invalid(format!(
+                "[[apis]] {}: another API already has host {:?} and path_prefix '{path_prefix}'",
+                api.id, api.host
             )));
         }
         settings.apis.push(ApiRoute {
             id: api.id,
             stage: api.stage,
             region: api_region,
-            host: api.host.map(|h| h.to_ascii_lowercase()),
+            host,
             path_prefix,
         });
     }
@@ -402,6 +420,29 @@ mod tests {
         };
         assert_eq!(quota(""), 1000);
         assert_eq!(quota("max_pools_per_region = 5"), 5);
+    }
+
+    #[test]
+    fn apis_are_checked() {
+        let apis =
+            |text: &str| Settings::resolve(Overrides::default(), toml::from_str(text).unwrap());
+        let ok = apis("[[apis]]\nid = \"a1\"\nstage = \"prod\"\nhost = \"API.Example.com:443\"\npath_prefix = \"/v1\"\n")
+            .unwrap();
+        assert_eq!(
+            ok.forward_auth.apis[0].host.as_deref(),
+            Some("api.example.com")
+        );
+        assert_eq!(ok.forward_auth.apis[0].region, "us-east-1");
+        for bad in [
+            "[[apis]]\nid = \"a 1\"\nstage = \"prod\"\n",
+            "[[apis]]\nid = \"a1\"\nstage = \"prod\"\npath_prefix = \"v1\"\n",
+            "[[apis]]\nid = \"a1\"\nstage = \"prod\"\npath_prefix = \"/a/../b\"\n",
+            "[[apis]]\nid = \"a1\"\nstage = \"prod\"\npath_prefix = \"//a\"\n",
+            "[[apis]]\nid = \"a1\"\nstage = \"prod\"\nregion = \"mars-1\"\n",
+            "[[apis]]\nid = \"a1\"\nstage = \"prod\"\n[[apis]]\nid = \"a2\"\nstage = \"prod\"\npath_prefix = \"/\"\n",
+        ] {
+            assert!(apis(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -28,15 +28,24 @@ pub(crate) enum Denial {
     },
     /// The caller is not among the forward-auth callers.
     NotACaller,
+    /// The proxy routed the request on another host than the one signed.
+    HostMismatch {
+        routed: String,
+        signed: String,
+    },
     /// The proxy's request does not describe the original one.
     BadForwardRequest(String),
+    /// The description is ambiguous: the client sent forwarding headers of
+    /// its own, or sent one twice.
+    AmbiguousRequest(String),
     /// The domain failed; the detail is logged, never sent.
     Internal(String),
 }
 
 /// The identity headers, in the order the README lists them. Every one is
-/// sent on every allow, empty when it has no value, so that a proxy that
-/// copies only what the reply carries cannot let a client's copy through.
+/// sent on every allow, empty when it has no value: nginx's
+/// `proxy_set_header` then removes a client's copy. (Caddy's `copy_headers`
+/// skips empty values, so its configuration deletes client copies itself.)
 pub const IDENTITY_HEADERS: [HeaderName; 11] = [
     HeaderName::from_static("x-cognito-identity-id"),
     HeaderName::from_static("x-cognito-identity-pool-id"),
@@ -60,19 +69,33 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 impl Allowed {
     /// The values of [`IDENTITY_HEADERS`], in order.
     fn identity_values(&self) -> [String; 11] {
-        let id = &self.identity;
+        self.clone_parts().into_values()
+    }
+
+    fn clone_parts(&self) -> Allowed {
+        Allowed {
+            identity: self.identity.clone(),
+            payload_hash: self.payload_hash.clone(),
+            resource: self.resource.clone(),
+            matched_statements: Vec::new(),
+            source_ip: self.source_ip,
+        }
+    }
+
+    fn into_values(self) -> [String; 11] {
+        let id = self.identity;
         [
-            id.cognito_identity_id.clone(),
-            id.cognito_identity_pool_id.clone(),
-            id.cognito_authentication_type.clone(),
-            id.cognito_authentication_provider.clone(),
-            id.user_arn.clone(),
-            id.caller.clone(),
-            id.access_key.clone(),
-            id.account_id.clone(),
+            id.cognito_identity_id,
+            id.cognito_identity_pool_id,
+            id.cognito_authentication_type,
+            id.cognito_authentication_provider,
+            id.user_arn,
+            id.caller,
+            id.access_key,
+            id.account_id,
             self.source_ip.to_string(),
-            self.payload_hash.clone(),
-            self.resource.clone(),
+            self.payload_hash,
+            self.resource,
         ]
     }
 
@@ -80,7 +103,8 @@ impl Allowed {
     pub fn into_response(self, request_id: &str) -> Response {
         let mut response = StatusCode::OK.into_response();
         let headers = response.headers_mut();
-        for (name, value) in IDENTITY_HEADERS.iter().zip(self.identity_values()) {
+        headers.reserve(IDENTITY_HEADERS.len() + 1);
+        for (name, value) in IDENTITY_HEADERS.iter().zip(self.into_values()) {
             headers.insert(name.clone(), header_value(&value));
         }
         headers.insert(REQUEST_ID, header_value(request_id));
@@ -159,9 +183,11 @@ impl Denial {
                 };
                 (forbidden, kind, e.to_string())
             }
+            // API Gateway's type for it (other services say
+            // UnrecognizedClientException).
             Denial::UnrecognizedClient => (
                 forbidden,
-                "UnrecognizedClientException",
+                "AccessDeniedException",
                 "The security token included in the request is invalid.".into(),
             ),
             Denial::ExpiredToken => (
@@ -172,6 +198,15 @@ impl Denial {
             Denial::AccessDenied { message, .. } => {
                 (forbidden, "AccessDeniedException", message.clone())
             }
+            Denial::HostMismatch { routed, signed } => (
+                forbidden,
+                "IncompleteSignatureException",
+                format!(
+                    "The request was routed to host '{}' but signed for host '{}'.",
+                    clip(routed),
+                    clip(signed)
+                ),
+            ),
             Denial::NotACaller => (
                 forbidden,
                 "AccessDeniedException",
@@ -179,6 +214,9 @@ impl Denial {
                  (authz.callers)."
                     .into(),
             ),
+            Denial::AmbiguousRequest(message) => {
+                (forbidden, "AccessDeniedException", message.clone())
+            }
             Denial::BadForwardRequest(message) => (
                 StatusCode::BAD_REQUEST,
                 "BadRequestException",
@@ -206,12 +244,19 @@ impl Denial {
             tracing::error!(%detail, "forward-auth decision failed");
         }
         let (status, error_type, message) = self.parts();
-        let body = ascii_json(&self.body(message));
+        let body = ascii_json(&self.body(message.clone()));
+        // The header copy stays within a proxy's buffer for a reply's head
+        // (nginx: 4 KiB by default), whatever the message echoes.
+        let short = if body.len() > MAX_HEADER_BODY {
+            ascii_json(&self.body(format!("{}...", clip(&message))))
+        } else {
+            body.clone()
+        };
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
         headers.insert(ERROR_TYPE, HeaderValue::from_static(error_type));
         headers.insert(REQUEST_ID, header_value(request_id));
-        headers.insert(ERROR_BODY, header_value(&body));
+        headers.insert(ERROR_BODY, header_value(&short));
         (status, headers, body).into_response()
     }
 
@@ -241,6 +286,14 @@ impl Denial {
     }
 }
 
+/// The longest denial body sent as a header.
+const MAX_HEADER_BODY: usize = 2048;
+
+/// At most 256 characters of something the request said.
+fn clip(text: &str) -> String {
+    text.chars().take(256).collect()
+}
+
 /// JSON text in ASCII (anything else as `\u` escapes), so that it can also
 /// travel as a header value.
 fn ascii_json(value: &Value) -> String {
@@ -259,10 +312,11 @@ fn ascii_json(value: &Value) -> String {
     out
 }
 
-/// Values made here are ASCII; anything else is sent empty rather than
-/// dropped, so the header is always there.
+/// A header value: text as UTF-8 bytes (a resource path may hold any
+/// character); one that cannot be a header value (a control character) is
+/// sent empty rather than dropped, so the header is always there.
 fn header_value(value: &str) -> HeaderValue {
-    HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static(""))
+    HeaderValue::from_bytes(value.as_bytes()).unwrap_or(HeaderValue::from_static(""))
 }
 
 #[cfg(test)]

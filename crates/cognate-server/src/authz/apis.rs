@@ -44,18 +44,16 @@ pub struct ApiRoute {
 }
 
 impl ForwardAuth {
-    /// The API a request is for: the longest matching prefix, a route for
-    /// its host before one for any host.
+    /// The API a request is for: a route for its host before one for any
+    /// host, then the longest matching prefix. `host` is compared as
+    /// requests are routed (`routing_host`: no case, port or final dot).
     pub fn route(&self, host: &str, path: &str) -> Option<&ApiRoute> {
+        let host = super::original::routing_host(host);
         self.apis
             .iter()
-            .filter(|api| {
-                api.host
-                    .as_deref()
-                    .is_none_or(|h| h.eq_ignore_ascii_case(host))
-            })
+            .filter(|api| api.host.as_deref().is_none_or(|h| *h == host))
             .filter(|api| api.resource_path(path).is_some())
-            .max_by_key(|api| (api.path_prefix.len(), api.host.is_some()))
+            .max_by_key(|api| (api.host.is_some(), api.path_prefix.len()))
     }
 }
 
@@ -77,15 +75,17 @@ impl ApiRoute {
 
 /// The path the policies see: percent-decoded segments, empty ones
 /// dropped, joined by `/`, with a leading `/`. `None` when a segment
-/// decodes to `.` or `..`, holds a `/` or `\`, a control character, or is
-/// not UTF-8: such a path could name another resource to the upstream
-/// than to the policy, so it is not decided at all.
+/// decodes to `.` or `..` (also before a `;`, which some servers drop),
+/// holds a `/` or `\`, a control character, or is not UTF-8: such a path
+/// could name another resource to the upstream than to the policy, so it
+/// is not decided at all.
 pub fn decoded_path(raw: &str) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
     for segment in raw.split('/').filter(|s| !s.is_empty()) {
         let decoded = percent_decode(segment)?;
-        if decoded == "."
-            || decoded == ".."
+        let before_parameters = decoded.split(';').next().unwrap_or_default();
+        if before_parameters == "."
+            || before_parameters == ".."
             || decoded.contains(['/', '\\'])
             || decoded.chars().any(char::is_control)
         {
@@ -147,6 +147,19 @@ mod tests {
         assert_eq!(id("API.example.com", "/pets"), Some("pets-here"));
         assert_eq!(id("other.example.com", "/pets/1"), Some("pets"));
         assert_eq!(id("other.example.com", "/petshop"), Some("any"));
+        // A route for the host wins over a longer prefix for any host, and
+        // the host is compared as it is routed.
+        let hosts = ForwardAuth {
+            apis: vec![
+                api("long", None, "/pets/toys"),
+                api("here", Some("api.example.com"), "/"),
+            ],
+            ..ForwardAuth::default()
+        };
+        let id = |host, path| hosts.route(host, path).map(|a| a.id.as_str());
+        assert_eq!(id("api.example.com", "/pets/toys/1"), Some("here"));
+        assert_eq!(id("API.Example.com.:8443", "/pets/toys/1"), Some("here"));
+        assert_eq!(id("other.example.com", "/pets/toys/1"), Some("long"));
         let none = ForwardAuth {
             apis: vec![api("pets", None, "/pets")],
             ..ForwardAuth::default()
@@ -181,6 +194,8 @@ mod tests {
             "/a%00b",
             "/a%zz",
             "/a%ff",
+            "/x/..;/admin",
+            "/x/.;jsessionid=1/admin",
         ] {
             assert_eq!(decoded_path(bad), None, "{bad}");
         }

@@ -33,7 +33,14 @@ pub(super) async fn handle(
             return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
         }
     };
-    let original = question.into_original(peer);
+    let original = match question.into_original() {
+        Ok(original) => original,
+        Err(message) => {
+            let answer =
+                json!({"message": format!("The decision request is not valid: {message}")});
+            return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
+        }
+    };
     let answer = match super::check(&state, &original).await {
         Ok(allowed) => allowed.to_json(),
         Err(denial) if denial.is_internal() => return denial.into_response(&request_id),

@@ -26,6 +26,7 @@ use cognate_core::invoke::{InvokeIdentity, execute_api_arn};
 use cognate_policy::MatchedStatement;
 
 pub use apis::{ApiRoute, ForwardAuth};
+pub use original::routing_host;
 
 use self::answer::Denial;
 use self::original::{Original, Payload};
@@ -87,6 +88,8 @@ pub(crate) async fn check(state: &AppState, original: &Original) -> Result<Allow
     let cognate = &state.cognate;
     let config = cognate.config();
     let now = cognate.clock().now();
+    // Stale requests first: they must not make keys to derive and cache.
+    cognate_sigv4::check_time(&info, now).map_err(Denial::Signature)?;
     let (key, authority) = signer_of(state, &info).map_err(|unknown| match unknown {
         UnknownSigner::Unrecognized => Denial::UnrecognizedClient,
         UnknownSigner::Expired => Denial::ExpiredToken,

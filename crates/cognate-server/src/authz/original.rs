@@ -40,19 +40,17 @@ pub(crate) struct Original {
 /// appends it to a prefix).
 const FORWARD_PATH: &str = "/authz/forward";
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The last of a comma-separated forwarding header: the one the nearest
-/// proxy wrote.
-fn last(value: &str) -> &str {
-    value.rsplit(',').next().unwrap_or(value).trim()
-}
-
 impl Original {
     /// The request a reverse proxy asks about. `proxies` are the addresses
     /// believed about the client's address and protocol.
+    ///
+    /// The caller says which request it is in one way only: Envoy by the
+    /// path after `/authz/forward/` (the request is then the original, and
+    /// no header it carries may say otherwise); the others by
+    /// `X-Forwarded-Method` and `X-Forwarded-Uri`, or by nginx's
+    /// `X-Original-Method` and `X-Original-URI`. Both families at once, or
+    /// a comma in one of them, is refused: one of them would be the
+    /// client's.
     pub fn from_proxy(
         method: &Method,
         uri: &Uri,
@@ -61,17 +59,40 @@ impl Original {
         peer: SocketAddr,
         proxies: &TrustedProxies,
     ) -> Result<Original, Denial> {
-        let method = header(headers, "x-forwarded-method")
-            .or_else(|| header(headers, "x-original-method"))
-            .map(|m| last(m).to_string())
-            .unwrap_or_else(|| method.as_str().to_string());
-        let target = match header(headers, "x-forwarded-uri")
-            .or_else(|| header(headers, "x-original-uri"))
-        {
-            Some(target) => target.to_string(),
-            None => {
-                let path = uri.path().strip_prefix(FORWARD_PATH).unwrap_or_default();
-                if path.is_empty() {
+        // Ambiguity a client can cause is refused with a 403 (nginx makes
+        // anything else from the auth request a 500).
+        let ambiguous = |message: String| Denial::AmbiguousRequest(message);
+        let single = |name: &str| -> Result<Option<&str>, Denial> {
+            let mut values = headers.get_all(name).iter();
+            let first = values.next();
+            if values.next().is_some() {
+                return Err(ambiguous(format!("{name} is sent more than once.")));
+            }
+            let value = first
+                .map(|v| {
+                    v.to_str()
+                        .map_err(|_| ambiguous(format!("{name} is not text.")))
+                })
+                .transpose()?;
+            if value.is_some_and(|v| v.contains(',')) {
+                return Err(ambiguous(format!("{name} holds more than one value.")));
+            }
+            Ok(value)
+        };
+        let suffix = uri.path().strip_prefix(FORWARD_PATH).unwrap_or_default();
+        let (method, target, host, envoy) = if !suffix.is_empty() {
+            let target = match uri.query() {
+                Some(query) => format!("{suffix}?{query}"),
+                None => suffix.to_string(),
+            };
+            let host = single("host")?.unwrap_or_default();
+            (method.as_str().to_string(), target, host.to_string(), true)
+        } else {
+            let forwarded = (single("x-forwarded-method")?, single("x-forwarded-uri")?);
+            let original = (single("x-original-method")?, single("x-original-uri")?);
+            let (m, target) = match (forwarded, original) {
+                ((Some(m), Some(u)), (None, None)) | ((None, None), (Some(m), Some(u))) => (m, u),
+                ((None, None), (None, None)) => {
                     return Err(Denial::BadForwardRequest(
                         "The forward-auth request does not say which request it asks about: \
                          send X-Forwarded-Method and X-Forwarded-Uri, or append the original \
@@ -79,40 +100,68 @@ impl Original {
                             .into(),
                     ));
                 }
-                match uri.query() {
-                    Some(query) => format!("{path}?{query}"),
-                    None => path.to_string(),
+                _ => {
+                    return Err(ambiguous(
+                        "Send the original request's method and URI once: X-Forwarded-Method \
+                         and X-Forwarded-Uri, or X-Original-Method and X-Original-URI, not both \
+                         and not one of a pair."
+                            .into(),
+                    ));
                 }
-            }
+            };
+            let host = match single("x-forwarded-host")? {
+                Some(host) => host,
+                None => single("host")?.unwrap_or_default(),
+            };
+            (m.to_string(), target.to_string(), host.to_string(), false)
         };
+        // nginx routes on the request line's host, which may differ from
+        // the Host header the client signed: they must name one host.
+        if let Some(routed) = single("x-forwarded-server")?
+            && routing_host(routed) != routing_host(&host)
+        {
+            return Err(Denial::HostMismatch {
+                routed: routed.to_string(),
+                signed: host,
+            });
+        }
         let (path, query) = match target.split_once('?') {
             Some((path, query)) => (path.to_string(), query.to_string()),
             None => (target, String::new()),
         };
-        let host = header(headers, "x-forwarded-host")
-            .map(last)
-            .or_else(|| header(headers, "host"))
-            .unwrap_or_default()
-            .to_string();
-        // The proxy's own request has no body, or the original's; the
-        // original's length and encoding are forwarded apart when not.
-        let forwarded_length = header(headers, "x-forwarded-content-length");
-        let length = forwarded_length.or_else(|| header(headers, "content-length"));
-        let chunked = header(headers, "x-forwarded-transfer-encoding")
-            .or_else(|| header(headers, "transfer-encoding"))
-            .is_some_and(|te| !te.trim().is_empty());
-        let has_body = chunked || length.is_some_and(|n| n.trim() != "0" && !n.trim().is_empty());
+        // Whether the original has a body: the body itself (Envoy
+        // `with_request_body`, Traefik `forwardBody`), or the length and
+        // encoding the proxy reports. Without a report (HTTP/2, Caddy's
+        // chunked requests, Envoy without the body) only the methods that
+        // carry none are taken to have none.
+        let forwarded_length = if envoy {
+            None
+        } else {
+            single("x-forwarded-content-length")?.filter(|n| !n.trim().is_empty())
+        };
+        let chunked = !envoy
+            && single("x-forwarded-transfer-encoding")?.is_some_and(|te| !te.trim().is_empty());
+        let bodiless_method = matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+        let has_body = !body.is_empty()
+            || chunked
+            || match forwarded_length.map(|n| n.trim().parse::<u64>()) {
+                Some(Ok(0)) => false,
+                Some(_) => true,
+                None => !bodiless_method,
+            };
         let mut original_headers = Vec::with_capacity(headers.len());
         for (name, value) in headers {
             let Ok(value) = value.to_str() else { continue };
             match name.as_str() {
                 "host" => continue,
-                "content-length" if forwarded_length.is_some() => continue,
+                "content-length" if forwarded_length.is_some() || (envoy && body.is_empty()) => {
+                    continue;
+                }
                 _ => original_headers.push((name.as_str().to_string(), value.to_string())),
             }
         }
         original_headers.push(("host".into(), host.clone()));
-        if let Some(length) = forwarded_length.filter(|n| !n.trim().is_empty()) {
+        if let Some(length) = forwarded_length {
             original_headers.push(("content-length".into(), length.trim().to_string()));
         }
         let payload = if body.is_empty() {
@@ -135,6 +184,20 @@ impl Original {
     }
 }
 
+/// A host as requests are routed on it: without case, port or final dot.
+pub fn routing_host(host: &str) -> String {
+    let host = host.trim();
+    let without_port = match host.strip_prefix('[') {
+        // `[::1]:8080`
+        Some(v6) => v6.split_once(']').map_or(v6, |(address, _)| address),
+        None => match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        },
+    };
+    without_port.trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// `POST /authz/decide`'s question: the request as middleware saw it.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -151,10 +214,10 @@ pub(crate) struct DecideRequest {
     body_sha256: Option<String>,
     /// Without `bodySha256`: whether the request had a body.
     #[serde(default)]
-    has_body: bool,
-    /// The client's address, when the middleware knows it.
-    #[serde(default)]
-    source_ip: Option<IpAddr>,
+    has_body: Option<bool>,
+    /// The client's address (`aws:SourceIp`): required, since the
+    /// middleware's own address would satisfy conditions meant for clients.
+    source_ip: IpAddr,
     #[serde(default)]
     secure_transport: bool,
 }
@@ -167,9 +230,9 @@ enum HeaderValues {
 }
 
 impl DecideRequest {
-    /// The original request; `peer` is the middleware's address, the
-    /// client's when it does not name one.
-    pub fn into_original(self, peer: SocketAddr) -> Original {
+    /// The original request; refused when it does not say whether the
+    /// request had a body.
+    pub fn into_original(self) -> Result<Original, String> {
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, values) in self.headers {
             let name = name.to_ascii_lowercase();
@@ -185,13 +248,14 @@ impl DecideRequest {
             .find(|(name, _)| name == "host")
             .map(|(_, value)| value.clone())
             .unwrap_or_default();
-        let payload = match self.body_sha256 {
-            Some(hash) => Payload::Hash(hash),
-            None => Payload::Unseen {
-                has_body: self.has_body,
-            },
+        let payload = match (self.body_sha256, self.has_body) {
+            (Some(hash), _) => Payload::Hash(hash),
+            (None, Some(has_body)) => Payload::Unseen { has_body },
+            (None, None) => {
+                return Err("Say whether the request had a body: bodySha256, or hasBody.".into());
+            }
         };
-        Original {
+        Ok(Original {
             method: self.method,
             path: self.path,
             query: self.query,
@@ -199,9 +263,9 @@ impl DecideRequest {
             headers,
             payload,
             origin: Origin {
-                source_ip: self.source_ip.unwrap_or(peer.ip()),
+                source_ip: self.source_ip,
                 secure_transport: self.secure_transport,
             },
-        }
+        })
     }
 }
