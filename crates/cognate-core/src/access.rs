@@ -212,16 +212,8 @@ impl Cognate {
             Authority::Anonymous => return Ok(false),
             Authority::Session(session) => session,
         };
-        let mut keys = access.keys.clone();
-        keys.push(("aws:RequestedRegion".into(), vec![caller.region.clone()]));
-        if let Some(origin) = &caller.origin {
-            keys.push(("aws:SourceIp".into(), vec![origin.source_ip.to_string()]));
-            keys.push((
-                "aws:SecureTransport".into(),
-                vec![origin.secure_transport.to_string()],
-            ));
-        }
-        self.session_allows(session, &access.action.to_string(), &access.resource, &keys)
+        let action = access.action.to_string();
+        self.session_allows(caller, session, &action, &access.resource, &access.keys)
             .await
     }
 }

@@ -84,11 +84,60 @@ pub fn evaluate_scoped(identity: &[&Policy], scope: &[&Policy], ctx: &RequestCon
     }
 }
 
+/// A role's identity policies, parsed, and the context keys they read.
+#[derive(Debug)]
+pub(crate) struct RolePermissions {
+    policies: Vec<Policy>,
+    /// Lower-cased, each once.
+    context_keys: Vec<String>,
+}
+
+/// The context keys the policies of one decision read: only these are
+/// made, since formatting every key for every signed request costs more
+/// than most evaluations.
+struct KeysRead<'a>(Vec<&'a str>);
+
+impl<'a> KeysRead<'a> {
+    fn of(role: &'a RolePermissions, scope: &'a [String]) -> KeysRead<'a> {
+        let mut read: Vec<&str> = role.context_keys.iter().map(String::as_str).collect();
+        for key in scope {
+            if !read.contains(&key.as_str()) {
+                read.push(key);
+            }
+        }
+        KeysRead(read)
+    }
+
+    /// Whether a policy reads `key_lc` (already lower-cased).
+    fn wants(&self, key_lc: &str) -> bool {
+        self.0.contains(&key_lc)
+    }
+
+    /// Whether a policy reads `key`, whatever its case.
+    fn wants_any_case(&self, key: &str) -> bool {
+        !self.0.is_empty() && self.wants(&key.to_lowercase())
+    }
+}
+
+fn lowercase_keys(policies: &[&Policy]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for key in policies.iter().flat_map(|p| p.context_keys()) {
+        let key = key.to_lowercase();
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+static GUEST_SCOPE_DOWN_KEYS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| lowercase_keys(&GUEST_SCOPE_DOWN.iter().collect::<Vec<_>>()));
+
 impl Cognate {
     /// A role's identity policies, parsed: its inline policies and the
     /// default versions of its attached managed policies (policies deleted
     /// meanwhile, or that no longer parse, grant nothing).
-    async fn identity_policies(&self, role: &CachedRole) -> Result<Arc<[Policy]>> {
+    async fn identity_policies(&self, role: &CachedRole) -> Result<Arc<RolePermissions>> {
         let load = async {
             let mut policies: Vec<Policy> = role
                 .role
@@ -101,30 +150,40 @@ impl Cognate {
                     policies.push(p);
                 }
             }
-            Ok::<_, Error>(Arc::from(policies))
+            let context_keys = lowercase_keys(&policies.iter().collect::<Vec<_>>());
+            Ok::<_, Error>(Arc::new(RolePermissions {
+                policies,
+                context_keys,
+            }))
         };
         role.permissions.get_or_try_init(|| load).await.cloned()
     }
 
-    /// Whether `session` may perform `action` (`service:Operation`) on
-    /// `resource`, given the request's condition keys.
+    /// Whether `session` (the authority of `caller`) may perform `action`
+    /// (`service:Operation`) on `resource`, given the request's condition
+    /// keys besides the caller's own.
     pub async fn session_allows(
         &self,
+        caller: &Caller,
         session: &Session,
         action: &str,
         resource: &str,
         keys: &[(String, Vec<String>)],
     ) -> Result<bool> {
         Ok(self
-            .session_decision(session, action, resource, keys)
+            .session_decision(caller, session, action, resource, keys)
             .await?
             .is_some_and(|d| d.is_allowed()))
     }
 
-    /// The full decision for a request signed with `session`; `None` when
-    /// the session's role no longer exists (or is another role now).
+    /// The full decision for a request signed with `session` (the
+    /// authority of `caller`, whose region and origin are the request's
+    /// `aws:RequestedRegion`, `aws:SourceIp` and `aws:SecureTransport`);
+    /// `None` when the session's role no longer exists (or is another role
+    /// now).
     pub async fn session_decision(
         &self,
+        caller: &Caller,
         session: &Session,
         action: &str,
         resource: &str,
@@ -150,35 +209,13 @@ impl Cognate {
             }
         }
         let mut scope: Vec<&Policy> = parsed.iter().collect();
+        let mut scope_keys = lowercase_keys(&scope);
         if session.guest_scope_down {
             match &*GUEST_SCOPE_DOWN {
                 Some(policy) => scope.push(policy),
                 None => unreadable_scope = true,
             }
-        }
-        let p = &session.provider;
-        let now = self.clock.now_secs();
-        let mut ctx = RequestContext::new(action, resource)
-            .with_principal(RequestPrincipal::Aws(session.assumed_role_arn()))
-            .with_key("aws:userid", session.user_id())
-            .with_key("aws:PrincipalArn", role.role.arn.clone())
-            .with_key("aws:PrincipalAccount", session.account.clone())
-            .with_key("aws:PrincipalType", "AssumedRole")
-            .with_key("aws:EpochTime", now.to_string())
-            .with_key(
-                "aws:CurrentTime",
-                chrono::DateTime::from_timestamp(now, 0)
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                    .unwrap_or_default(),
-            )
-            .with_key(format!("{p}:aud"), session.audience.clone())
-            .with_key(format!("{p}:sub"), session.subject.clone())
-            .with_values(format!("{p}:amr"), session.amr.iter().cloned());
-        for (key, value) in &session.principal_tags {
-            ctx = ctx.with_key(format!("aws:PrincipalTag/{key}"), value.clone());
-        }
-        for (key, values) in keys {
-            ctx = ctx.with_values(key, values.iter().cloned());
+            scope_keys.extend(GUEST_SCOPE_DOWN_KEYS.iter().cloned());
         }
         if unreadable_scope && scope.is_empty() {
             return Ok(Some(Decision {
@@ -187,8 +224,87 @@ impl Cognate {
                 missing_context_keys: Vec::new(),
             }));
         }
-        let identity_refs: Vec<&Policy> = identity.iter().collect();
+        let read = KeysRead::of(&identity, &scope_keys);
+        let ctx = self.session_context(&read, caller, session, &role, action, resource, keys);
+        let identity_refs: Vec<&Policy> = identity.policies.iter().collect();
         Ok(Some(evaluate_scoped(&identity_refs, &scope, &ctx)))
+    }
+
+    /// The request as the policies of a session's decision see it, with
+    /// the context keys they read.
+    #[allow(clippy::too_many_arguments)]
+    fn session_context(
+        &self,
+        read: &KeysRead<'_>,
+        caller: &Caller,
+        session: &Session,
+        role: &CachedRole,
+        action: &str,
+        resource: &str,
+        keys: &[(String, Vec<String>)],
+    ) -> RequestContext {
+        let mut ctx = RequestContext::new(action, resource)
+            .with_principal(RequestPrincipal::Aws(session.assumed_role_arn()));
+        if read.0.is_empty() {
+            return ctx;
+        }
+        let k = &mut ctx.keys;
+        if read.wants("aws:userid") {
+            k.insert("aws:userid", session.user_id());
+        }
+        if read.wants("aws:principalarn") {
+            k.insert("aws:PrincipalArn", role.role.arn.clone());
+        }
+        if read.wants("aws:principalaccount") {
+            k.insert("aws:PrincipalAccount", session.account.clone());
+        }
+        if read.wants("aws:principaltype") {
+            k.insert("aws:PrincipalType", "AssumedRole");
+        }
+        let now = self.clock.now_secs();
+        if read.wants("aws:epochtime") {
+            k.insert("aws:EpochTime", now.to_string());
+        }
+        if read.wants("aws:currenttime") {
+            let time = chrono::DateTime::from_timestamp(now, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            k.insert("aws:CurrentTime", time);
+        }
+        if read.wants("aws:requestedregion") {
+            k.insert("aws:RequestedRegion", caller.region.clone());
+        }
+        if let Some(origin) = &caller.origin {
+            if read.wants("aws:sourceip") {
+                k.insert("aws:SourceIp", origin.source_ip.to_string());
+            }
+            if read.wants("aws:securetransport") {
+                k.insert("aws:SecureTransport", origin.secure_transport.to_string());
+            }
+        }
+        let p = &session.provider;
+        for (suffix, values) in [
+            ("aud", std::slice::from_ref(&session.audience)),
+            ("sub", std::slice::from_ref(&session.subject)),
+            ("amr", session.amr.as_slice()),
+        ] {
+            let key = format!("{p}:{suffix}");
+            if read.wants_any_case(&key) {
+                k.set(key, values.iter().cloned());
+            }
+        }
+        for (key, value) in &session.principal_tags {
+            let key = format!("aws:PrincipalTag/{key}");
+            if read.wants_any_case(&key) {
+                k.insert(key, value.clone());
+            }
+        }
+        for (key, values) in keys {
+            if read.wants_any_case(key) {
+                k.set(key, values.iter().cloned());
+            }
+        }
+        ctx
     }
 }
 

@@ -40,7 +40,7 @@ pub struct CachedRole {
     /// once the first signed request of its sessions needs them. Read from
     /// the store after the role was, so at least as new as it; a change to
     /// any of them raises the generation, which drops this entry.
-    pub(crate) permissions: tokio::sync::OnceCell<Arc<[Policy]>>,
+    pub(crate) permissions: tokio::sync::OnceCell<Arc<crate::authz::RolePermissions>>,
 }
 
 impl CachedRole {

@@ -135,17 +135,8 @@ impl Cognate {
                 return Ok(denied(caller, arn, EvalDecision::ImplicitDeny, Vec::new()));
             }
         };
-        let mut keys = vec![(
-            "aws:RequestedRegion".to_string(),
-            vec![caller.region.clone()],
-        )];
-        if let Some(origin) = &caller.origin {
-            keys.push(("aws:SourceIp".into(), vec![origin.source_ip.to_string()]));
-            let secure = origin.secure_transport.to_string();
-            keys.push(("aws:SecureTransport".into(), vec![secure]));
-        }
         let decision = self
-            .session_decision(session, INVOKE_ACTION, arn, &keys)
+            .session_decision(caller, session, INVOKE_ACTION, arn, &[])
             .await?;
         Ok(match decision {
             Some(d) if d.is_allowed() => InvokeDecision {

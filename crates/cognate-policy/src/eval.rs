@@ -79,24 +79,33 @@ impl Decision {
     }
 }
 
-/// Request data derived once per evaluation.
+/// Request data derived once per evaluation. The characters are made
+/// only for patterns that need them (most match on the text itself).
 struct Prepared<'a> {
     ctx: &'a RequestContext,
     action_lc: String,
-    action_chars: Vec<char>,
-    resource_chars: Vec<char>,
+    action_chars: std::cell::OnceCell<Vec<char>>,
+    resource_chars: std::cell::OnceCell<Vec<char>>,
 }
 
 impl<'a> Prepared<'a> {
     fn new(ctx: &'a RequestContext) -> Self {
-        let action_lc = ctx.action.to_lowercase();
-        let action_chars = action_lc.chars().collect();
         Prepared {
             ctx,
-            action_lc,
-            action_chars,
-            resource_chars: ctx.resource.chars().collect(),
+            action_lc: ctx.action.to_lowercase(),
+            action_chars: std::cell::OnceCell::new(),
+            resource_chars: std::cell::OnceCell::new(),
         }
+    }
+
+    fn action_chars(&self) -> &[char] {
+        self.action_chars
+            .get_or_init(|| self.action_lc.chars().collect())
+    }
+
+    fn resource_chars(&self) -> &[char] {
+        self.resource_chars
+            .get_or_init(|| self.ctx.resource.chars().collect())
     }
 }
 
@@ -140,7 +149,7 @@ impl Statement {
             .action
             .patterns
             .iter()
-            .any(|pat| pat.matches_chars(&p.action_lc, &p.action_chars));
+            .any(|pat| pat.matches_chars(&p.action_lc, || p.action_chars()));
         any != self.action.negated
     }
 
@@ -160,7 +169,7 @@ impl Statement {
         for pat in &block.patterns {
             let m = match pat {
                 ResourcePattern::Static(compiled) => {
-                    Some(compiled.matches_chars(resource, &p.resource_chars))
+                    Some(compiled.matches_chars(resource, || p.resource_chars()))
                 }
                 ResourcePattern::Dynamic(tpl) => tpl
                     .resolve_tokens(&p.ctx.keys, &mut *sink)

@@ -109,9 +109,9 @@ impl Pattern {
 
     /// Matches the whole of a pre-split character slice (avoids re-collecting
     /// when the same text is tested against many patterns).
-    pub(crate) fn matches_chars(&self, text: &str, chars: &[char]) -> bool {
+    pub(crate) fn matches_chars<'c>(&self, text: &str, chars: impl FnOnce() -> &'c [char]) -> bool {
         match &self.shape {
-            Shape::General => dp_match(&self.toks, chars),
+            Shape::General => dp_match(&self.toks, chars()),
             _ => self.matches(text),
         }
     }

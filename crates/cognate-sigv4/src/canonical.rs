@@ -28,7 +28,20 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
     if data.is_empty() {
         return EMPTY_SHA256.to_string();
     }
-    hex::encode(digest::digest(&digest::SHA256, data))
+    lower_hex(digest::digest(&digest::SHA256, data).as_ref())
+}
+
+/// Lower-case hex, in one allocation (the `hex` crate pushes a character
+/// at a time).
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0x0f)]);
+    }
+    // Only ASCII digits were written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// URI-encodes a string for the canonical query string (`%20` for space,
@@ -226,7 +239,8 @@ pub(crate) fn canonical_headers(
     req: &Request<'_>,
     signed_headers: &[String],
 ) -> Result<String, String> {
-    let mut out = String::new();
+    let length: usize = req.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+    let mut out = String::with_capacity(length);
     for name in signed_headers {
         out.push_str(name);
         out.push(':');
@@ -249,6 +263,15 @@ pub(crate) fn canonical_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_are_lower_case_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            hex::encode(digest::digest(&digest::SHA256, b"abc"))
+        );
+        assert_eq!(lower_hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+    }
 
     #[test]
     fn the_empty_hash_is_the_hash_of_nothing() {

@@ -341,15 +341,19 @@ fn verify_canonical(
     let mut first: Option<(String, String)> = None;
     for uri in canonical::canonical_uri_candidates(req.path) {
         for payload_hash in payload_hashes {
-            let canonical_request = format!(
-                "{}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{payload_hash}",
-                req.method
-            );
-            let string_to_sign = format!(
-                "{ALGORITHM}\n{}\n{scope}\n{}",
-                info.amz_date,
-                canonical::sha256_hex(canonical_request.as_bytes())
-            );
+            // Built piece by piece into one buffer: this runs for every
+            // signed request.
+            let pieces = [
+                req.method,
+                &uri,
+                &query,
+                &headers,
+                &signed_headers,
+                payload_hash,
+            ];
+            let canonical_request = join_lines(&pieces);
+            let hash = canonical::sha256_hex(canonical_request.as_bytes());
+            let string_to_sign = join_lines(&[ALGORITHM, &info.amz_date, &scope, &hash]);
             if let Some(provided) = &provided
                 && hmac::verify(&key, string_to_sign.as_bytes(), provided).is_ok()
             {
@@ -371,6 +375,19 @@ fn verify_canonical(
         canonical_request,
         string_to_sign,
     })
+}
+
+/// `pieces` joined with newlines.
+fn join_lines(pieces: &[&str]) -> String {
+    let length = pieces.iter().map(|p| p.len() + 1).sum::<usize>();
+    let mut out = String::with_capacity(length);
+    for (i, piece) in pieces.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(piece);
+    }
+    out
 }
 
 /// Checks the request's time against `now` (±15 minutes; a presigned URL

@@ -105,7 +105,10 @@ impl Allowed {
         let headers = response.headers_mut();
         headers.reserve(IDENTITY_HEADERS.len() + 1);
         for (name, value) in IDENTITY_HEADERS.iter().zip(self.into_values()) {
-            headers.insert(name.clone(), header_value(&value));
+            // The value's own buffer, checked, not copied.
+            let value = HeaderValue::from_maybe_shared(axum::body::Bytes::from(value))
+                .unwrap_or(HeaderValue::from_static(""));
+            headers.insert(name.clone(), value);
         }
         headers.insert(REQUEST_ID, header_value(request_id));
         response

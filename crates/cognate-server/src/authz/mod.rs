@@ -53,7 +53,7 @@ pub(crate) struct Allowed {
 
 /// Verifies the original request's signature and decides
 /// `execute-api:Invoke` on what it is for.
-pub(crate) async fn check(state: &AppState, original: &Original) -> Result<Allowed, Denial> {
+pub(crate) async fn check(state: &AppState, original: &Original<'_>) -> Result<Allowed, Denial> {
     let settings = &state.forward_auth;
     let path = apis::decoded_path(&original.path).ok_or(Denial::MissingAuthenticationToken)?;
     let api = settings
@@ -66,7 +66,7 @@ pub(crate) async fn check(state: &AppState, original: &Original) -> Result<Allow
     let headers: Vec<(&str, &str)> = original
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
         .collect();
     let body = match &original.payload {
         Payload::Body(bytes) => bytes.as_ref(),

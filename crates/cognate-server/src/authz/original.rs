@@ -3,10 +3,11 @@
 //! path after `/authz/forward` and the request itself), middleware in a
 //! JSON document.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use cognate_core::access::Origin;
 use serde::Deserialize;
 
@@ -23,15 +24,17 @@ pub(crate) enum Payload {
     Hash(String),
 }
 
-pub(crate) struct Original {
-    pub method: String,
+/// Borrowed from the proxy's request where it can be: a decision is made
+/// for every request the proxy passes.
+pub(crate) struct Original<'a> {
+    pub method: Cow<'a, str>,
     /// Still percent-encoded, as the client sent it.
-    pub path: String,
-    pub query: String,
-    pub host: String,
-    /// The headers the client sent, `host` and `content-length` as it sent
-    /// them.
-    pub headers: Vec<(String, String)>,
+    pub path: Cow<'a, str>,
+    pub query: Cow<'a, str>,
+    pub host: Cow<'a, str>,
+    /// The headers the client sent (names lower-case), `host` and
+    /// `content-length` as it sent them.
+    pub headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     pub payload: Payload,
     pub origin: Origin,
 }
@@ -40,7 +43,7 @@ pub(crate) struct Original {
 /// appends it to a prefix).
 const FORWARD_PATH: &str = "/authz/forward";
 
-impl Original {
+impl<'a> Original<'a> {
     /// The request a reverse proxy asks about. `proxies` are the addresses
     /// believed about the client's address and protocol.
     ///
@@ -52,20 +55,20 @@ impl Original {
     /// a comma in one of them, is refused: one of them would be the
     /// client's.
     pub fn from_proxy(
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
+        method: &'a Method,
+        uri: &'a Uri,
+        headers: &'a HeaderMap,
         body: Bytes,
         peer: SocketAddr,
         proxies: &TrustedProxies,
-    ) -> Result<Original, Denial> {
+    ) -> Result<Original<'a>, Denial> {
         // Ambiguity a client can cause is refused with a 403 (nginx makes
         // anything else from the auth request a 500).
         let ambiguous = |message: String| Denial::AmbiguousRequest(message);
-        let single = |name: &str| -> Result<Option<&str>, Denial> {
-            let mut values = headers.get_all(name).iter();
-            let first = values.next();
-            if values.next().is_some() {
+        let forwarding = ForwardingHeaders::find(headers);
+        let single = |name: &'static str| -> Result<Option<&'a str>, Denial> {
+            let (first, count) = forwarding.get(name);
+            if count > 1 {
                 return Err(ambiguous(format!("{name} is sent more than once.")));
             }
             let value = first
@@ -82,11 +85,11 @@ impl Original {
         let suffix = uri.path().strip_prefix(FORWARD_PATH).unwrap_or_default();
         let (method, target, host, envoy) = if !suffix.is_empty() {
             let target = match uri.query() {
-                Some(query) => format!("{suffix}?{query}"),
-                None => suffix.to_string(),
+                Some(query) => (suffix, query),
+                None => (suffix, ""),
             };
             let host = single("host")?.unwrap_or_default();
-            (method.as_str().to_string(), target, host.to_string(), true)
+            (method.as_str(), target, host, true)
         } else {
             let forwarded = (single("x-forwarded-method")?, single("x-forwarded-uri")?);
             let original = (single("x-original-method")?, single("x-original-uri")?);
@@ -113,22 +116,24 @@ impl Original {
                 Some(host) => host,
                 None => single("host")?.unwrap_or_default(),
             };
-            (m.to_string(), target.to_string(), host.to_string(), false)
+            (
+                m,
+                target.split_once('?').unwrap_or((target, "")),
+                host,
+                false,
+            )
         };
         // nginx routes on the request line's host, which may differ from
         // the Host header the client signed: they must name one host.
         if let Some(routed) = single("x-forwarded-server")?
-            && routing_host(routed) != routing_host(&host)
+            && routing_host(routed) != routing_host(host)
         {
             return Err(Denial::HostMismatch {
                 routed: routed.to_string(),
-                signed: host,
+                signed: host.to_string(),
             });
         }
-        let (path, query) = match target.split_once('?') {
-            Some((path, query)) => (path.to_string(), query.to_string()),
-            None => (target, String::new()),
-        };
+        let (path, query) = target;
         // Whether the original has a body: the body itself (Envoy
         // `with_request_body`, Traefik `forwardBody`), or the length and
         // encoding the proxy reports. Without a report (HTTP/2, Caddy's
@@ -141,7 +146,7 @@ impl Original {
         };
         let chunked = !envoy
             && single("x-forwarded-transfer-encoding")?.is_some_and(|te| !te.trim().is_empty());
-        let bodiless_method = matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+        let bodiless_method = matches!(method, "GET" | "HEAD" | "OPTIONS");
         let has_body = !body.is_empty()
             || chunked
             || match forwarded_length.map(|n| n.trim().parse::<u64>()) {
@@ -149,7 +154,7 @@ impl Original {
                 Some(_) => true,
                 None => !bodiless_method,
             };
-        let mut original_headers = Vec::with_capacity(headers.len());
+        let mut original_headers = Vec::with_capacity(headers.len() + 1);
         for (name, value) in headers {
             let Ok(value) = value.to_str() else { continue };
             match name.as_str() {
@@ -157,12 +162,15 @@ impl Original {
                 "content-length" if forwarded_length.is_some() || (envoy && body.is_empty()) => {
                     continue;
                 }
-                _ => original_headers.push((name.as_str().to_string(), value.to_string())),
+                name => original_headers.push((Cow::Borrowed(name), Cow::Borrowed(value))),
             }
         }
-        original_headers.push(("host".into(), host.clone()));
+        original_headers.push((Cow::Borrowed("host"), Cow::Borrowed(host)));
         if let Some(length) = forwarded_length {
-            original_headers.push(("content-length".into(), length.trim().to_string()));
+            original_headers.push((
+                Cow::Borrowed("content-length"),
+                Cow::Borrowed(length.trim()),
+            ));
         }
         let payload = if body.is_empty() {
             Payload::Unseen { has_body }
@@ -170,10 +178,10 @@ impl Original {
             Payload::Body(body)
         };
         Ok(Original {
-            method,
-            path,
-            query,
-            host,
+            method: Cow::Borrowed(method),
+            path: Cow::Borrowed(path),
+            query: Cow::Borrowed(query),
+            host: Cow::Borrowed(host),
             headers: original_headers,
             payload,
             origin: Origin {
@@ -181,6 +189,49 @@ impl Original {
                 secure_transport: proxies.secure_transport(peer.ip(), headers),
             },
         })
+    }
+}
+
+/// The headers that describe the original request, found in one pass over
+/// the proxy's headers (a lookup by name hashes the name each time).
+struct ForwardingHeaders<'a> {
+    /// The first value of each of [`ForwardingHeaders::NAMES`], and how many
+    /// were sent.
+    found: [(Option<&'a HeaderValue>, usize); ForwardingHeaders::NAMES.len()],
+}
+
+impl<'a> ForwardingHeaders<'a> {
+    const NAMES: [&'static str; 9] = [
+        "host",
+        "x-forwarded-method",
+        "x-forwarded-uri",
+        "x-original-method",
+        "x-original-uri",
+        "x-forwarded-host",
+        "x-forwarded-server",
+        "x-forwarded-content-length",
+        "x-forwarded-transfer-encoding",
+    ];
+
+    fn find(headers: &'a HeaderMap) -> ForwardingHeaders<'a> {
+        let mut found = [(None, 0); Self::NAMES.len()];
+        for (name, value) in headers {
+            if let Some(i) = Self::NAMES.iter().position(|n| *n == name.as_str())
+                && let Some((first, count)) = found.get_mut(i)
+            {
+                first.get_or_insert(value);
+                *count += 1;
+            }
+        }
+        ForwardingHeaders { found }
+    }
+
+    fn get(&self, name: &str) -> (Option<&'a HeaderValue>, usize) {
+        Self::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| self.found.get(i).copied())
+            .unwrap_or((None, 0))
     }
 }
 
@@ -232,14 +283,15 @@ enum HeaderValues {
 impl DecideRequest {
     /// The original request; refused when it does not say whether the
     /// request had a body.
-    pub fn into_original(self) -> Result<Original, String> {
-        let mut headers = Vec::with_capacity(self.headers.len());
+    pub fn into_original(self) -> Result<Original<'static>, String> {
+        let mut headers: Vec<(Cow<'static, str>, Cow<'static, str>)> =
+            Vec::with_capacity(self.headers.len());
         for (name, values) in self.headers {
             let name = name.to_ascii_lowercase();
             match values {
-                HeaderValues::One(value) => headers.push((name, value)),
+                HeaderValues::One(value) => headers.push((name.into(), value.into())),
                 HeaderValues::Many(values) => {
-                    headers.extend(values.into_iter().map(|v| (name.clone(), v)));
+                    headers.extend(values.into_iter().map(|v| (name.clone().into(), v.into())));
                 }
             }
         }
@@ -256,9 +308,9 @@ impl DecideRequest {
             }
         };
         Ok(Original {
-            method: self.method,
-            path: self.path,
-            query: self.query,
+            method: self.method.into(),
+            path: self.path.into(),
+            query: self.query.into(),
             host,
             headers,
             payload,

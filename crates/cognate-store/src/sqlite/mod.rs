@@ -845,7 +845,7 @@ impl Store for SqliteStore {
     }
 
     async fn config_generation(&self) -> StoreResult<i64> {
-        self.engine.read(|conn| {
+        self.engine.config_generation(|conn| {
             Ok(conn
                 .prepare_cached("SELECT value FROM config_generation WHERE id = 1")?
                 .query_row([], |row| row.get(0))?)

@@ -14,15 +14,17 @@ mod snapshot;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cognate_core::store::{StoreError, StoreResult};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tokio::sync::oneshot;
 
-use snapshot::{IdleReaders, MAX_SNAPSHOT_AGE, Reader, commit_counter};
+use snapshot::{
+    HeldSnapshot, IdleReaders, MAX_SNAPSHOT_AGE, Reader, commit_counter, snapshot_is_stale,
+};
 use writer::{Job, WriteJob, WriterSide, write_loop};
 
 /// How long a connection waits for a lock held by another process (the
@@ -114,6 +116,18 @@ pub(crate) struct Engine {
     commits: Arc<AtomicU64>,
     max_snapshot_age: Duration,
     jobs: mpsc::Sender<Box<dyn WriteJob>>,
+    /// The configuration generation as last read, and the snapshot it was
+    /// read in: every signed call asks for it.
+    generation: Mutex<Option<GenerationSeen>>,
+}
+
+/// A value read in one snapshot, which reads in any snapshot may reuse
+/// while that snapshot would still be reused (see `Reader`).
+#[derive(Clone, Copy)]
+struct GenerationSeen {
+    value: i64,
+    commits_seen: u64,
+    snapshot_began: Instant,
 }
 
 impl Engine {
@@ -161,12 +175,21 @@ impl Engine {
             commits,
             max_snapshot_age,
             jobs,
+            generation: Mutex::new(None),
         })
     }
 
     /// Runs a read on this thread, in one snapshot that holds every commit
     /// this process acknowledged before the call.
     pub(crate) fn read<T>(&self, work: impl FnOnce(&Connection) -> SqlResult<T>) -> StoreResult<T> {
+        self.read_in_snapshot(work).map(|(value, _)| value)
+    }
+
+    /// As `read`, with the snapshot the read was made in.
+    fn read_in_snapshot<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> SqlResult<T>,
+    ) -> StoreResult<(T, HeldSnapshot)> {
         let idle = self.readers.lock().ok().and_then(|mut idle| idle.pop());
         let mut reader = match idle {
             Some(reader) => reader,
@@ -174,7 +197,7 @@ impl Engine {
         };
         let result = reader
             .fresh_snapshot(&self.commits, self.max_snapshot_age)
-            .and_then(|()| work(&reader.conn));
+            .and_then(|held| Ok((work(&reader.conn)?, held)));
         if result.is_err() {
             reader.end_snapshot();
         }
@@ -184,6 +207,36 @@ impl Engine {
             idle.push(reader);
         }
         result.map_err(StoreError::from)
+    }
+
+    /// A value of the configuration generation row, read as `read` would
+    /// read it: reused, without a reader, for as long as the snapshot it
+    /// was read in would be.
+    pub(crate) fn config_generation(
+        &self,
+        query: impl FnOnce(&Connection) -> SqlResult<i64>,
+    ) -> StoreResult<i64> {
+        let seen = self.generation.lock().ok().and_then(|seen| *seen);
+        if let Some(seen) = seen
+            && !snapshot_is_stale(
+                seen.commits_seen,
+                seen.snapshot_began,
+                self.commits.load(Ordering::Acquire),
+                Instant::now(),
+                self.max_snapshot_age,
+            )
+        {
+            return Ok(seen.value);
+        }
+        let (value, held) = self.read_in_snapshot(query)?;
+        if let Ok(mut seen) = self.generation.lock() {
+            *seen = Some(GenerationSeen {
+                value,
+                commits_seen: held.commits_seen,
+                snapshot_began: held.began,
+            });
+        }
+        Ok(value)
     }
 
     /// Runs `work` in the writer's next group commit; answers once that
@@ -357,6 +410,49 @@ mod snapshot_tests {
             .unwrap();
         std::thread::sleep(age + Duration::from_millis(10));
         assert_eq!(count(&engine), 1);
+    }
+
+    /// The settings row count, read as the configuration generation is.
+    fn remembered_count(engine: &Engine) -> i64 {
+        engine
+            .config_generation(|conn| {
+                Ok(conn.query_row("SELECT COUNT(*) FROM settings", [], |r| r.get(0))?)
+            })
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_remembered_generation_gives_way_to_every_commit_of_this_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let engine = Engine::open_with(&path, 4, LONG).unwrap();
+        let other_engine = Engine::open_with(&path, 4, LONG).unwrap();
+        assert_eq!(remembered_count(&engine), 0);
+        for n in 1..=5 {
+            insert(&engine, format!("k{n}"), 1).await;
+            assert_eq!(remembered_count(&engine), n);
+        }
+        insert(&other_engine, "other".into(), 1).await;
+        assert_eq!(remembered_count(&engine), 6);
+    }
+
+    #[tokio::test]
+    async fn a_remembered_generation_is_kept_no_longer_than_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        // Long enough that the second read below comes within it.
+        let age = Duration::from_secs(1);
+        let engine = Engine::open_with(&path, 4, age).unwrap();
+        assert_eq!(remembered_count(&engine), 0);
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute("INSERT INTO settings (name, value) VALUES ('k', x'00')", [])
+            .unwrap();
+        // Within the snapshot's age the value is reused (another process's
+        // commit is not seen yet, as by any read); after it, read again.
+        assert_eq!(remembered_count(&engine), 0);
+        std::thread::sleep(age + Duration::from_millis(10));
+        assert_eq!(remembered_count(&engine), 1);
     }
 
     #[tokio::test]

@@ -30,11 +30,25 @@ pub(super) struct Reader {
     snapshot: Option<HeldSnapshot>,
 }
 
-struct HeldSnapshot {
+#[derive(Clone, Copy)]
+pub(super) struct HeldSnapshot {
     /// The commit count read before the transaction began: the snapshot
     /// holds at least these commits.
+    pub(super) commits_seen: u64,
+    pub(super) began: Instant,
+}
+
+/// Whether a snapshot that holds `commits_seen` commits and began at
+/// `began` may no longer be read: this process has committed since, or it
+/// is as old as reads may be late.
+pub(super) fn snapshot_is_stale(
     commits_seen: u64,
     began: Instant,
+    commits: u64,
+    now: Instant,
+    max_age: Duration,
+) -> bool {
+    commits_seen != commits || now.duration_since(began) >= max_age
 }
 
 impl Reader {
@@ -49,16 +63,17 @@ impl Reader {
 
     pub(super) fn is_stale(&self, commits: u64, now: Instant, max_age: Duration) -> bool {
         self.snapshot.as_ref().is_some_and(|held| {
-            held.commits_seen != commits || now.duration_since(held.began) >= max_age
+            snapshot_is_stale(held.commits_seen, held.began, commits, now, max_age)
         })
     }
 
-    /// Makes sure a transaction no older than the rules allow is open.
+    /// Makes sure a transaction no older than the rules allow is open, and
+    /// says which.
     pub(super) fn fresh_snapshot(
         &mut self,
         commits: &AtomicU64,
         max_age: Duration,
-    ) -> SqlResult<()> {
+    ) -> SqlResult<HeldSnapshot> {
         let now = Instant::now();
         // Read before the transaction begins, so the snapshot holds at
         // least this many commits.
@@ -66,14 +81,18 @@ impl Reader {
         if self.is_stale(seen, now, max_age) {
             self.end_snapshot();
         }
-        if self.snapshot.is_none() {
-            self.conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
-            self.snapshot = Some(HeldSnapshot {
-                commits_seen: seen,
-                began: now,
-            });
+        match self.snapshot {
+            Some(held) => Ok(held),
+            None => {
+                self.conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+                let held = HeldSnapshot {
+                    commits_seen: seen,
+                    began: now,
+                };
+                self.snapshot = Some(held);
+                Ok(held)
+            }
         }
-        Ok(())
     }
 
     pub(super) fn end_snapshot(&mut self) {
