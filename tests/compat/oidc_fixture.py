@@ -34,7 +34,8 @@ def _uint(n: int) -> str:
 
 
 class OidcProvider:
-    def __init__(self, user_pool_id=None):
+    def __init__(self, user_pool_id=None, tls=None):
+        """``tls``: an ``ssl.SSLContext`` to serve HTTPS with."""
         self.user_pool_id = user_pool_id
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "kid-" + uuid.uuid4().hex[:12]
@@ -75,8 +76,11 @@ class OidcProvider:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if tls is not None else "http"
+        self.base = f"{scheme}://127.0.0.1:{self.port}"
         self.issuer = f"{self.base}/{user_pool_id}" if user_pool_id else self.base
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
