@@ -23,7 +23,7 @@ pub enum Authority {
     Anonymous,
     /// Temporary credentials cognate vended: their role's policies,
     /// narrowed by their session policies, decide.
-    Session(Box<Session>),
+    Session(std::sync::Arc<Session>),
 }
 
 /// Who is calling, as the protocol layer authenticated it.

@@ -1,5 +1,10 @@
-//! The admin key: the account root's long-term credentials, and the
-//! SigV4 keys derived from its secret.
+//! The signers of requests: the admin key (the account root's long-term
+//! credentials) and the SigV4 keys derived from its secret, and the
+//! sessions cognate vended as they sign requests.
+
+use std::sync::Arc;
+
+use cognate_core::session::Session;
 
 /// The long-term admin credentials.
 #[derive(Clone)]
@@ -53,57 +58,89 @@ impl AdminSigningKeys {
     }
 }
 
-/// The SigV4 keys derived from the secrets of temporary credentials, by
-/// access key id and scope, for their signed requests after the first
-/// (forward-auth sees the same session many times a second). An entry is
-/// used only for the very secret it was derived from. Bounded: cleared when
-/// full.
+/// Sessions that signed requests, by access key id: the session their
+/// token seals, opened once, and the SigV4 keys derived from its secret
+/// for each scope it signed in (forward-auth sees the same session many
+/// times a second). An entry serves only the very token it was opened
+/// from. Bounded: cleared when full.
 #[derive(Default)]
-pub struct SessionSigningKeys(
-    std::sync::Mutex<std::collections::HashMap<SessionScope, SessionKey>>,
-);
+pub struct SessionSigners(std::sync::Mutex<std::collections::HashMap<String, OpenedSession>>);
 
-/// Access key id, date, region, service.
-type SessionScope = (String, String, String, String);
-
-struct SessionKey {
-    secret: String,
-    key: [u8; 32],
+struct OpenedSession {
+    token: String,
+    session: Arc<Session>,
+    /// Date, region, service, and the key derived for them.
+    keys: Vec<(String, String, String, [u8; 32])>,
 }
 
-const MAX_CACHED_SESSION_KEYS: usize = 4096;
+const MAX_CACHED_SESSIONS: usize = 4096;
+/// Scopes kept per session: a day's date in a region or two.
+const MAX_SCOPES_PER_SESSION: usize = 8;
 
-impl SessionSigningKeys {
-    pub(crate) fn key(
+impl SessionSigners {
+    /// The session `token` seals (opened by `open`, which is called only
+    /// for a token not seen before) if it was issued to `access_key_id`,
+    /// and the SigV4 key its secret gives for the scope.
+    pub(crate) fn signer(
         &self,
         access_key_id: &str,
-        secret: &str,
-        date: &str,
-        region: &str,
-        service: &str,
-    ) -> [u8; 32] {
-        let scope = (
-            access_key_id.to_owned(),
-            date.to_owned(),
-            region.to_owned(),
-            service.to_owned(),
-        );
-        let mut keys = match self.0.lock() {
-            Ok(keys) => keys,
-            Err(poisoned) => poisoned.into_inner(),
+        token: &str,
+        (date, region, service): (&str, &str, &str),
+        open: impl FnOnce(&str) -> Option<Session>,
+    ) -> Option<(Arc<Session>, [u8; 32])> {
+        let mut sessions = self.lock();
+        let cached = sessions.get_mut(access_key_id).filter(|entry| {
+            // The token is a credential: compared in constant time.
+            aws_lc_rs::constant_time::verify_slices_are_equal(
+                entry.token.as_bytes(),
+                token.as_bytes(),
+            )
+            .is_ok()
+        });
+        let entry = match cached {
+            Some(entry) => entry,
+            None => {
+                drop(sessions);
+                let session = open(token).filter(|s| s.access_key_id == access_key_id)?;
+                sessions = self.lock();
+                if sessions.len() >= MAX_CACHED_SESSIONS {
+                    sessions.clear();
+                }
+                let entry = OpenedSession {
+                    token: token.to_owned(),
+                    session: Arc::new(session),
+                    keys: Vec::new(),
+                };
+                sessions.insert(access_key_id.to_owned(), entry);
+                sessions.get_mut(access_key_id)?
+            }
         };
-        if let Some(found) = keys.get(&scope)
-            && found.secret == secret
-        {
-            return found.key;
+        let found = entry
+            .keys
+            .iter()
+            .find(|(d, r, s, _)| d == date && r == region && s == service)
+            .map(|(_, _, _, key)| *key);
+        let key = match found {
+            Some(key) => key,
+            None => {
+                let secret = &entry.session.secret_access_key;
+                let key = cognate_sigv4::signing_key(secret, date, region, service);
+                if entry.keys.len() >= MAX_SCOPES_PER_SESSION {
+                    entry.keys.clear();
+                }
+                let scope = (date.to_owned(), region.to_owned(), service.to_owned());
+                entry.keys.push((scope.0, scope.1, scope.2, key));
+                key
+            }
+        };
+        Some((Arc::clone(&entry.session), key))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OpenedSession>> {
+        match self.0.lock() {
+            Ok(sessions) => sessions,
+            Err(poisoned) => poisoned.into_inner(),
         }
-        if keys.len() >= MAX_CACHED_SESSION_KEYS {
-            keys.clear();
-        }
-        let key = cognate_sigv4::signing_key(secret, date, region, service);
-        let secret = secret.to_owned();
-        keys.insert(scope, SessionKey { secret, key });
-        key
     }
 }
 
@@ -136,25 +173,74 @@ mod tests {
     }
 
     #[test]
-    fn a_session_key_serves_only_its_own_secret() {
-        let cache = SessionSigningKeys::default();
-        let key = |secret| {
-            cache.key(
-                "ASIAEXAMPLE",
-                secret,
-                "20261206",
-                "us-east-1",
-                "execute-api",
-            )
+    fn a_session_is_opened_once_per_token_and_serves_only_that_token() {
+        let cache = SessionSigners::default();
+        let opened = std::cell::Cell::new(0);
+        let session = |akid: &str, secret: &str| Session {
+            access_key_id: akid.into(),
+            secret_access_key: secret.into(),
+            issued_at: 1,
+            expires_at: 2,
+            account: "000000000000".into(),
+            role_arn: "arn:aws:iam::000000000000:role/R".into(),
+            role_name: "R".into(),
+            role_id: "AROAEXAMPLE".into(),
+            session_name: "s".into(),
+            provider: "cognito-identity.amazonaws.com".into(),
+            audience: "us-east-1:pool".into(),
+            subject: "us-east-1:id".into(),
+            amr: vec!["unauthenticated".into()],
+            principal_tags: Default::default(),
+            session_policies: Vec::new(),
+            guest_scope_down: true,
         };
+        let scope = ("20261206", "us-east-1", "execute-api");
         let derived =
             |secret| cognate_sigv4::signing_key(secret, "20261206", "us-east-1", "execute-api");
-        assert_eq!(key("first-secret"), derived("first-secret"));
-        assert_eq!(key("first-secret"), derived("first-secret"));
-        assert_eq!(key("other-secret"), derived("other-secret"));
-        for n in 0..(MAX_CACHED_SESSION_KEYS + 10) {
-            cache.key(&format!("ASIA{n}"), "s", "20261206", "us-east-1", "sts");
+        let signer = |akid: &str, token: &str, secret: &'static str| {
+            cache.signer(akid, token, scope, |_| {
+                opened.set(opened.get() + 1);
+                Some(session(akid, secret))
+            })
+        };
+        let (first, key) = signer("ASIAEXAMPLE", "token-1", "first-secret").unwrap();
+        assert_eq!(key, derived("first-secret"));
+        assert_eq!(first.secret_access_key, "first-secret");
+        let (_, again) = signer("ASIAEXAMPLE", "token-1", "ignored").unwrap();
+        assert_eq!((again, opened.get()), (derived("first-secret"), 1));
+        // Another token under the same access key id is opened, not reused.
+        let (other, key) = signer("ASIAEXAMPLE", "token-2", "other-secret").unwrap();
+        assert_eq!(
+            (other.secret_access_key.as_str(), key),
+            ("other-secret", derived("other-secret"))
+        );
+        assert_eq!(opened.get(), 2);
+        // A token sealed for another access key id gives nothing.
+        assert!(
+            cache
+                .signer("ASIAOTHER", "token-3", scope, |_| Some(session(
+                    "ASIAEXAMPLE",
+                    "s"
+                )))
+                .is_none()
+        );
+        // Another scope, another key from the same secret.
+        let (_, west) = cache
+            .signer(
+                "ASIAEXAMPLE",
+                "token-2",
+                ("20261206", "eu-west-1", "execute-api"),
+                |_| None,
+            )
+            .unwrap();
+        assert_eq!(
+            west,
+            cognate_sigv4::signing_key("other-secret", "20261206", "eu-west-1", "execute-api")
+        );
+        for n in 0..(MAX_CACHED_SESSIONS + 10) {
+            let akid = format!("ASIA{n}");
+            cache.signer(&akid, "t", scope, |_| Some(session(&akid, "s")));
         }
-        assert!(cache.0.lock().unwrap().len() <= MAX_CACHED_SESSION_KEYS);
+        assert!(cache.0.lock().unwrap().len() <= MAX_CACHED_SESSIONS);
     }
 }

@@ -126,18 +126,19 @@ pub(crate) fn signer_of(
         return Ok((key, Authority::Root));
     }
     let cognate = &state.cognate;
-    let session = info
+    let token = info
         .security_token
         .as_deref()
-        .and_then(|token| cognate.sts().open_session(token))
-        .filter(|s| s.access_key_id == info.access_key_id)
+        .ok_or(UnknownSigner::Unrecognized)?;
+    let scope = (date.as_str(), region.as_str(), service.as_str());
+    let (session, key) = state
+        .session_signers
+        .signer(&info.access_key_id, token, scope, |token| {
+            cognate.sts().open_session(token)
+        })
         .ok_or(UnknownSigner::Unrecognized)?;
     if cognate.clock().now_secs() >= session.expires_at {
         return Err(UnknownSigner::Expired);
     }
-    let (akid, secret) = (&session.access_key_id, &session.secret_access_key);
-    let key = state
-        .session_signing_keys
-        .key(akid, secret, date, region, service);
-    Ok((key, Authority::Session(Box::new(session))))
+    Ok((key, Authority::Session(session)))
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use cognate_core::Cognate;
 
-use crate::admin_key::{AdminKey, AdminSigningKeys, SessionSigningKeys};
+use crate::admin_key::{AdminKey, AdminSigningKeys, SessionSigners};
 use crate::client_address::TrustedProxies;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
@@ -14,7 +14,7 @@ pub struct AppState {
     pub admin: AdminKey,
     pub admin_signing_keys: AdminSigningKeys,
     /// Keys derived from the secrets of the sessions that sign requests.
-    pub session_signing_keys: SessionSigningKeys,
+    pub session_signers: SessionSigners,
     pub metrics: Metrics,
     /// Largest request body accepted.
     pub max_body_bytes: usize,

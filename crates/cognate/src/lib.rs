@@ -211,7 +211,7 @@ pub async fn start_with_clock(
             secret_access_key: secret_access_key.clone(),
         },
         admin_signing_keys: Default::default(),
-        session_signing_keys: Default::default(),
+        session_signers: Default::default(),
         metrics: Default::default(),
         max_body_bytes: 1024 * 1024,
         body_read_timeout: settings.http.body_read_timeout(),
