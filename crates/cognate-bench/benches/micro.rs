@@ -217,7 +217,10 @@ fn signing(c: &mut Criterion) {
         runtime.block_on(async {
             let store = cognate_store::sqlite::SqliteStore::open(
                 &format!("sqlite://{}/keys-{alg}.db", dir.path().display()),
-                &cognate_store::StoreOptions { max_connections: 1 },
+                &cognate_store::StoreOptions {
+                    max_connections: 1,
+                    ..Default::default()
+                },
             )
             .await
             .unwrap();

@@ -61,9 +61,15 @@ pub async fn fill(
     progress: bool,
 ) -> Result<FillReport, String> {
     let url = format!("sqlite://{}/cognate.db", data_dir.display());
-    let store = SqliteStore::open(&url, &StoreOptions { max_connections: 1 })
-        .await
-        .map_err(|e| format!("cannot open {url}: {e}"))?;
+    let store = SqliteStore::open(
+        &url,
+        &StoreOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(|e| format!("cannot open {url}: {e}"))?;
     let Some((region, _)) = pool_id.split_once(':') else {
         return Err(format!("'{pool_id}' is not a pool id (<region>:<uuid>)"));
     };

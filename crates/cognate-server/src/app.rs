@@ -34,18 +34,41 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(api).post(api).options(preflight))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(crate::openid::routes())
         .merge(crate::authz::routes())
         .with_state(state)
 }
 
-async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    match state.cognate.store().get_setting("health-probe").await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+/// Liveness: the process answers. It reads nothing, so a database that
+/// hangs does not make an orchestrator restart a node that would serve
+/// again once the database does (that is `/readyz`'s to say).
+async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+/// How long `/readyz` waits for the database (the design's bound).
+const READINESS_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Readiness: the database answers the query every request begins with
+/// (the configuration generation), within one second even while it hangs.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let probe = tokio::time::timeout(READINESS_BOUND, state.cognate.store().config_generation());
+    match probe.await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready: the database failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the database failed\n",
+            )
+                .into_response()
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the database did not answer within 1 s");
+            let body = "not ready: the database did not answer within 1 s\n";
+            (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
         }
     }
 }
@@ -126,6 +149,18 @@ async fn api(
                     state.metrics.record(operation, outcome, started.elapsed());
                 }
                 None => state.metrics.record_unparsed(),
+            }
+            if error.is_server_fault() {
+                // The one line that ties a client's 5xx to its cause.
+                let operation = operation.map(|o| o.to_string()).unwrap_or_default();
+                let cause = error.cause.as_deref().unwrap_or(&error.message);
+                tracing::error!(
+                    request_id = %request_id,
+                    operation = %operation,
+                    status = error.status.as_u16(),
+                    cause = %cause,
+                    "request failed"
+                );
             }
             error.render(protocol, &request_id)
         }

@@ -22,6 +22,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub status: StatusCode,
+    /// Why the server failed, for its log only: never sent.
+    pub cause: Option<String>,
 }
 
 impl ApiError {
@@ -30,7 +32,13 @@ impl ApiError {
             code,
             message: message.into(),
             status,
+            cause: None,
         }
+    }
+
+    fn caused_by(mut self, cause: &str) -> ApiError {
+        self.cause = Some(cause.to_string());
+        self
     }
 
     /// A body over `limit` bytes.
@@ -108,7 +116,7 @@ impl ApiError {
                 | Error::InvalidIdentityToken(_)
                 | Error::PackedPolicyTooLarge(_) => json("InvalidParameterException"),
                 Error::ExpiredToken(_) => json("NotAuthorizedException"),
-                Error::Internal(_) => ApiError::internal(),
+                Error::Internal(detail) => ApiError::internal().caused_by(detail),
             },
             Protocol::Query(service) => {
                 let q = |code, status| ApiError::new(code, status, message.clone());
@@ -141,7 +149,7 @@ impl ApiError {
                     | Error::DeveloperUserAlreadyRegistered(_) => {
                         q("InvalidParameterValue", S::BAD_REQUEST)
                     }
-                    Error::Internal(_) => ApiError::internal_query(service),
+                    Error::Internal(detail) => ApiError::internal_query(service).caused_by(detail),
                 }
             }
         }

@@ -4,6 +4,7 @@
 //! this crate's tests turn on).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cognate_core::store::{Store, StoreError};
 
@@ -31,11 +32,30 @@ pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, S
 pub struct StoreOptions {
     /// Connections to open at most (readers for SQLite).
     pub max_connections: u32,
+    /// PostgreSQL: how long a statement may run, and wait for a lock,
+    /// before the database cancels it (`statement_timeout`,
+    /// `lock_timeout`); `None` leaves the server's setting.
+    pub statement_timeout: Option<Duration>,
+    pub lock_timeout: Option<Duration>,
+    /// PostgreSQL: how long a request waits for a connection of the pool
+    /// (opening one included).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL: an idle connection is closed after this long, so that
+    /// a quiet node gives its connections back to the others.
+    pub idle_timeout: Duration,
 }
 
 impl Default for StoreOptions {
+    /// No statement or lock limit (what the command-line tools use);
+    /// `cognate serve` sets its own.
     fn default() -> Self {
-        StoreOptions { max_connections: 8 }
+        StoreOptions {
+            max_connections: 8,
+            statement_timeout: None,
+            lock_timeout: None,
+            acquire_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
     }
 }
 

@@ -185,7 +185,10 @@ mod postgres {
         let url = server_url()?;
         let database = fresh_database(&url).await;
         // Few connections per case: cases run in parallel on one server.
-        let options = StoreOptions { max_connections: 4 };
+        let options = StoreOptions {
+            max_connections: 4,
+            ..Default::default()
+        };
         let store = PostgresStore::open(&database, &options).await.unwrap();
         Some((Arc::new(store), ()))
     }
@@ -202,7 +205,14 @@ mod postgres {
         for _ in 0..4 {
             let database = database.clone();
             opens.push(tokio::spawn(async move {
-                PostgresStore::open(&database, &StoreOptions { max_connections: 2 }).await
+                PostgresStore::open(
+                    &database,
+                    &StoreOptions {
+                        max_connections: 2,
+                        ..Default::default()
+                    },
+                )
+                .await
             }));
         }
         for open in opens {
@@ -391,9 +401,15 @@ mod postgres {
     async fn killed_connections_are_retried() {
         let Some(url) = server_url() else { return };
         let database = fresh_database(&url).await;
-        let store = PostgresStore::open(&database, &StoreOptions { max_connections: 4 })
-            .await
-            .unwrap();
+        let store = PostgresStore::open(
+            &database,
+            &StoreOptions {
+                max_connections: 4,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         let name = database.rsplit('/').next().unwrap().to_string();
         let killer = tokio::spawn(async move {
             let mut admin = PgConnection::connect(&url).await.unwrap();

@@ -18,6 +18,34 @@ pub const DEFAULT_MAX_POOLS_PER_REGION: usize = 1000;
 /// Unused guests are deleted after 90 days unless configured otherwise.
 pub const DEFAULT_GUEST_TTL_DAYS: u64 = 90;
 
+/// The `[database]` settings: how long `cognate serve` lets a request wait
+/// on PostgreSQL. A request that runs out of time is answered at once with
+/// the protocol's retryable server error. (The embedded SQLite has its own
+/// bound, a 5 s busy timeout.)
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// A statement running longer is cancelled (`statement_timeout`).
+    pub statement_timeout_ms: u64,
+    /// A statement waiting longer for a lock is cancelled (`lock_timeout`).
+    pub lock_timeout_ms: u64,
+    /// A request waits this long for a connection of the pool.
+    pub acquire_timeout_ms: u64,
+    /// An idle connection is closed after this long.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            statement_timeout_ms: 5_000,
+            lock_timeout_ms: 2_000,
+            acquire_timeout_ms: 2_000,
+            idle_timeout_secs: 60,
+        }
+    }
+}
+
 /// What `--config FILE` may contain. Every key is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +88,9 @@ pub struct FileConfig {
     /// once.
     #[serde(default)]
     pub http: Option<HttpConfig>,
+    /// Time limits on the database (PostgreSQL).
+    #[serde(default)]
+    pub database: Option<DatabaseConfig>,
     /// Forward-auth: who may ask (`callers`) and the SigV4 service the
     /// signatures are scoped to (`service`, default `execute-api`).
     #[serde(default)]
@@ -151,6 +182,7 @@ pub struct Settings {
     pub max_pools_per_region: usize,
     pub http: HttpConfig,
     pub forward_auth: ForwardAuth,
+    pub database: DatabaseConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -272,6 +304,7 @@ impl Settings {
                 .unwrap_or(DEFAULT_MAX_POOLS_PER_REGION),
             http,
             forward_auth,
+            database: file.database.unwrap_or_default(),
         })
     }
 
@@ -303,6 +336,7 @@ impl Settings {
             max_pools_per_region: DEFAULT_MAX_POOLS_PER_REGION,
             http: HttpConfig::default(),
             forward_auth: ForwardAuth::default(),
+            database: DatabaseConfig::default(),
         })
     }
 }

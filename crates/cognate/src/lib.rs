@@ -100,21 +100,49 @@ pub async fn open_domain(
     .map_err(|e| StartError::Domain(e.to_string()))
 }
 
+/// The store of `settings`, with `cognate serve`'s time limits on the
+/// database (see [`open_store_unbounded`] for the command-line tools).
 pub async fn open_store(
     settings: &Settings,
+) -> Result<Arc<dyn cognate_core::store::Store>, StartError> {
+    let limits = &settings.database;
+    let millis = std::time::Duration::from_millis;
+    open_store_with(
+        settings,
+        cognate_store::StoreOptions {
+            max_connections: settings.max_connections,
+            statement_timeout: Some(millis(limits.statement_timeout_ms)),
+            lock_timeout: Some(millis(limits.lock_timeout_ms)),
+            acquire_timeout: millis(limits.acquire_timeout_ms),
+            idle_timeout: std::time::Duration::from_secs(limits.idle_timeout_secs),
+        },
+    )
+    .await
+}
+
+/// The store of `settings` without statement or lock limits: an export,
+/// import or key rotation may rightly take longer than a request.
+pub async fn open_store_unbounded(
+    settings: &Settings,
+) -> Result<Arc<dyn cognate_core::store::Store>, StartError> {
+    let options = cognate_store::StoreOptions {
+        max_connections: settings.max_connections,
+        ..Default::default()
+    };
+    open_store_with(settings, options).await
+}
+
+async fn open_store_with(
+    settings: &Settings,
+    options: cognate_store::StoreOptions,
 ) -> Result<Arc<dyn cognate_core::store::Store>, StartError> {
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| StartError::DataDir {
         path: settings.data_dir.display().to_string(),
         message: e.to_string(),
     })?;
-    cognate_store::open(
-        &settings.database_url,
-        &cognate_store::StoreOptions {
-            max_connections: settings.max_connections,
-        },
-    )
-    .await
-    .map_err(|e| StartError::Store(e.to_string()))
+    cognate_store::open(&settings.database_url, &options)
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))
 }
 
 /// Rereads the signing keys now and then, so a rotation made by another

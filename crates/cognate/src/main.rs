@@ -233,7 +233,7 @@ async fn export(out: Option<PathBuf>, args: ServeArgs) -> ExitCode {
     let Some(settings) = settings(args) else {
         return ExitCode::FAILURE;
     };
-    let store = match cognate::open_store(&settings).await {
+    let store = match cognate::open_store_unbounded(&settings).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");
@@ -276,7 +276,7 @@ async fn import(input: PathBuf, args: ServeArgs) -> ExitCode {
     let Some(settings) = settings(args) else {
         return ExitCode::FAILURE;
     };
-    let store = match cognate::open_store(&settings).await {
+    let store = match cognate::open_store_unbounded(&settings).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");
@@ -318,7 +318,7 @@ async fn rotate_keys(args: ServeArgs) -> ExitCode {
         .clone()
         .unwrap_or_else(|| format!("http://{}", settings.listen));
     let result = async {
-        let store = cognate::open_store(&settings).await?;
+        let store = cognate::open_store_unbounded(&settings).await?;
         let clock = std::sync::Arc::new(cognate_core::clock::SystemClock);
         let domain = cognate::open_domain(&settings, store, clock, issuer).await?;
         domain

@@ -48,11 +48,9 @@ fn text_response(body: String) -> Response {
     response
 }
 
-/// A domain error as a JSON-protocol error.
+/// A domain error as a JSON-protocol error (a server fault is logged
+/// with its request where it is answered, `app::api`).
 pub fn domain(error: cognate_core::Error) -> ApiError {
-    if let cognate_core::Error::Internal(detail) = &error {
-        tracing::error!(%detail, "internal error");
-    }
     ApiError::from_domain(&error, Protocol::Json)
 }
 

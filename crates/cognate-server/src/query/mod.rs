@@ -132,12 +132,7 @@ pub fn xml_response(operation: Operation, writer: XmlWriter, request_id: &str) -
 
 /// A domain error in the Query shape of `service`.
 pub fn domain(service: Service) -> impl Fn(cognate_core::Error) -> ApiError {
-    move |error| {
-        if let cognate_core::Error::Internal(detail) = &error {
-            tracing::error!(%detail, "internal error");
-        }
-        ApiError::from_domain(&error, Protocol::Query(service))
-    }
+    move |error| ApiError::from_domain(&error, Protocol::Query(service))
 }
 
 /// One STS or IAM operation: its input, read from the form parameters and

@@ -70,9 +70,6 @@ use rows::{
     policy_row, role_row, sql_limit,
 };
 
-/// How long to wait for a connection (opening one included).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 pub struct PostgresStore {
     pool: PgPool,
 }
@@ -109,15 +106,24 @@ impl PostgresStore {
         };
         let connect =
             PgConnectOptions::from_str(url).map_err(|e| failed("invalid PostgreSQL URL", &e))?;
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_with(connect)
-            .await
-            .map_err(|e| failed("connecting to", &e))?;
-        migrate(&pool)
+        // Migrations run unbounded, on a connection of their own: adding an
+        // index to a large table may take longer than any request may.
+        migrate(&connect, options.acquire_timeout)
             .await
             .map_err(|e| failed("migrating the PostgreSQL database", &e))?;
+        let mut bounded = Vec::new();
+        if let Some(limit) = options.statement_timeout {
+            bounded.push(("statement_timeout", limit.as_millis().to_string()));
+        }
+        if let Some(limit) = options.lock_timeout {
+            bounded.push(("lock_timeout", limit.as_millis().to_string()));
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(options.acquire_timeout)
+            .idle_timeout(options.idle_timeout)
+            .connect_lazy_with(connect.options(bounded));
         Ok(PostgresStore { pool })
     }
 
@@ -131,13 +137,31 @@ impl PostgresStore {
 /// and its bookkeeping commit in one transaction, so the loser fails (a
 /// duplicate table or migration row) without effect, and its next attempt
 /// finds the migration applied.
-async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+async fn migrate(
+    connect: &PgConnectOptions,
+    connect_timeout: Duration,
+) -> Result<(), MigrateError> {
     let mut migrator: Migrator = sqlx::migrate!("./migrations/postgres");
     migrator.set_locking(false);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match migrator.run(pool).await {
+        // A pool of one connection, closed afterwards (the migrator's
+        // future over a bare connection cannot be spawned).
+        let single = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(connect_timeout)
+            .connect_with(connect.clone())
+            .await;
+        let outcome = match single {
+            Ok(single) => {
+                let outcome = migrator.run(&single).await;
+                single.close().await;
+                outcome
+            }
+            Err(e) => Err(MigrateError::Execute(e)),
+        };
+        match outcome {
             Ok(()) => return Ok(()),
             Err(MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _))
                 if attempt < MAX_ATTEMPTS

@@ -7,6 +7,7 @@
 mod adversarial;
 mod audit;
 mod boundaries;
+mod bounded;
 mod common;
 mod crash;
 mod developer;

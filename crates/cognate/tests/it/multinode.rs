@@ -18,9 +18,12 @@ use crate::common::{
 
 const KEY_ID: &str = "AKIAMULTINODETEST000";
 const SECRET: &str = "multinode/test/secret/0000000000000000000";
-const MASTER: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+pub(crate) const MASTER: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-fn cognito(endpoint: &str, creds: Option<Credentials>) -> aws_sdk_cognitoidentity::Client {
+pub(crate) fn cognito(
+    endpoint: &str,
+    creds: Option<Credentials>,
+) -> aws_sdk_cognitoidentity::Client {
     let mut b = aws_sdk_cognitoidentity::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -32,7 +35,7 @@ fn cognito(endpoint: &str, creds: Option<Credentials>) -> aws_sdk_cognitoidentit
     aws_sdk_cognitoidentity::Client::from_conf(b.build())
 }
 
-fn admin() -> Credentials {
+pub(crate) fn admin() -> Credentials {
     Credentials::new(KEY_ID, SECRET, None, None, "admin")
 }
 
@@ -389,8 +392,19 @@ fn node_command(
     master: &str,
     dir: &std::path::Path,
 ) -> Command {
+    node_command_with(subcommand, database, master, dir, "")
+}
+
+/// As `node_command`, with more lines for the configuration file.
+pub(crate) fn node_command_with(
+    subcommand: &[&str],
+    database: &str,
+    master: &str,
+    dir: &std::path::Path,
+    config_text: &str,
+) -> Command {
     let config = dir.join("cognate.toml");
-    std::fs::write(&config, "key_reload_interval = 1\n").unwrap();
+    std::fs::write(&config, format!("key_reload_interval = 1\n{config_text}")).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cognate"));
     cmd.args(subcommand)
         .env("COGNATE_DATABASE_URL", database)
