@@ -21,7 +21,7 @@ pub const DEFAULT_GUEST_TTL_DAYS: u64 = 90;
 /// The `[database]` settings: how long `cognate serve` lets a request wait
 /// on PostgreSQL. A request that runs out of time is answered at once with
 /// the protocol's retryable server error. (The embedded SQLite has its own
-/// bound, a 5 s busy timeout.)
+/// bound, a 10 s busy timeout.)
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
