@@ -16,6 +16,7 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -166,8 +167,15 @@ def test_the_image_is_small_and_runs_as_a_user_that_is_not_root(image):
     labels = config["Labels"]
     for label in ("source", "version", "licenses"):
         assert labels.get(f"org.opencontainers.image.{label}"), label
-    # No secret is baked in: the data directory is empty.
-    assert os.listdir(os.path.join(image["root"], "data")) == []
+    assert labels["org.opencontainers.image.licenses"] == "Apache-2.0"
+    # The source URL carries no credentials of the checkout it came from.
+    assert not re.search(r"://[^/@]*@", labels["org.opencontainers.image.source"]), labels
+    # No secret is baked in: the data directory is empty, and the user's
+    # own (a named volume starts out as the image's /data is).
+    data = os.path.join(image["root"], "data")
+    assert os.listdir(data) == []
+    info = os.stat(data)
+    assert (info.st_uid, info.st_gid) == owner_of(image), (info.st_uid, info.st_gid)
 
 
 def tree_size(root):

@@ -67,7 +67,9 @@ impl AdminSigningKeys {
 pub struct SessionSigners(std::sync::Mutex<std::collections::HashMap<String, OpenedSession>>);
 
 struct OpenedSession {
-    token: String,
+    /// The SHA-256 of the token (tokens carry policies and tags: kept
+    /// whole, 4096 of them could take tens of megabytes).
+    token_hash: [u8; 32],
     session: Arc<Session>,
     /// Date, region, service, and the key derived for them.
     keys: Vec<(String, String, String, [u8; 32])>,
@@ -77,44 +79,62 @@ const MAX_CACHED_SESSIONS: usize = 4096;
 /// Scopes kept per session: a day's date in a region or two.
 const MAX_SCOPES_PER_SESSION: usize = 8;
 
+/// Why a session may not sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionRefusal {
+    /// The token does not open, or was issued to another access key id.
+    Unrecognized,
+    Expired,
+}
+
 impl SessionSigners {
     /// The session `token` seals (opened by `open`, which is called only
-    /// for a token not seen before) if it was issued to `access_key_id`,
-    /// and the SigV4 key its secret gives for the scope.
+    /// for a token not seen before) if it was issued to `access_key_id`
+    /// and is not expired at `now_secs`, and the SigV4 key its secret
+    /// gives for the scope (derived only for a live session).
     pub(crate) fn signer(
         &self,
         access_key_id: &str,
         token: &str,
         (date, region, service): (&str, &str, &str),
+        now_secs: i64,
         open: impl FnOnce(&str) -> Option<Session>,
-    ) -> Option<(Arc<Session>, [u8; 32])> {
+    ) -> Result<(Arc<Session>, [u8; 32]), SessionRefusal> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut token_hash = [0u8; 32];
+        token_hash.copy_from_slice(digest.as_ref());
         let mut sessions = self.lock();
         let cached = sessions.get_mut(access_key_id).filter(|entry| {
-            // The token is a credential: compared in constant time.
-            aws_lc_rs::constant_time::verify_slices_are_equal(
-                entry.token.as_bytes(),
-                token.as_bytes(),
-            )
-            .is_ok()
+            // A credential's hash: compared in constant time all the same.
+            aws_lc_rs::constant_time::verify_slices_are_equal(&entry.token_hash, &token_hash)
+                .is_ok()
         });
         let entry = match cached {
             Some(entry) => entry,
             None => {
                 drop(sessions);
-                let session = open(token).filter(|s| s.access_key_id == access_key_id)?;
+                let session = open(token)
+                    .filter(|s| s.access_key_id == access_key_id)
+                    .ok_or(SessionRefusal::Unrecognized)?;
                 sessions = self.lock();
                 if sessions.len() >= MAX_CACHED_SESSIONS {
                     sessions.clear();
                 }
                 let entry = OpenedSession {
-                    token: token.to_owned(),
+                    token_hash,
                     session: Arc::new(session),
                     keys: Vec::new(),
                 };
                 sessions.insert(access_key_id.to_owned(), entry);
-                sessions.get_mut(access_key_id)?
+                sessions
+                    .get_mut(access_key_id)
+                    .ok_or(SessionRefusal::Unrecognized)?
             }
         };
+        // Before a key is derived: an expired session makes none.
+        if now_secs >= entry.session.expires_at {
+            return Err(SessionRefusal::Expired);
+        }
         let found = entry
             .keys
             .iter()
@@ -133,7 +153,7 @@ impl SessionSigners {
                 key
             }
         };
-        Some((Arc::clone(&entry.session), key))
+        Ok((Arc::clone(&entry.session), key))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OpenedSession>> {
@@ -198,7 +218,7 @@ mod tests {
         let derived =
             |secret| cognate_sigv4::signing_key(secret, "20261206", "us-east-1", "execute-api");
         let signer = |akid: &str, token: &str, secret: &'static str| {
-            cache.signer(akid, token, scope, |_| {
+            cache.signer(akid, token, scope, 1, |_| {
                 opened.set(opened.get() + 1);
                 Some(session(akid, secret))
             })
@@ -216,30 +236,32 @@ mod tests {
         );
         assert_eq!(opened.get(), 2);
         // A token sealed for another access key id gives nothing.
-        assert!(
-            cache
-                .signer("ASIAOTHER", "token-3", scope, |_| Some(session(
-                    "ASIAEXAMPLE",
-                    "s"
-                )))
-                .is_none()
-        );
+        let stranger = |_: &str| Some(session("ASIAEXAMPLE", "s"));
+        let refused = cache.signer("ASIAOTHER", "token-3", scope, 1, stranger);
+        assert_eq!(refused.err(), Some(SessionRefusal::Unrecognized));
         // Another scope, another key from the same secret.
-        let (_, west) = cache
-            .signer(
-                "ASIAEXAMPLE",
-                "token-2",
-                ("20261206", "eu-west-1", "execute-api"),
-                |_| None,
-            )
+        let west = ("20261206", "eu-west-1", "execute-api");
+        let (_, west_key) = cache
+            .signer("ASIAEXAMPLE", "token-2", west, 1, |_| None)
             .unwrap();
         assert_eq!(
-            west,
+            west_key,
             cognate_sigv4::signing_key("other-secret", "20261206", "eu-west-1", "execute-api")
         );
+        // Expired (these sessions expire at 2): refused before a key is made.
+        let tomorrow = ("20261207", "us-east-1", "sts");
+        let expired = cache.signer("ASIAEXAMPLE", "token-2", tomorrow, 2, |_| None);
+        assert_eq!(expired.err(), Some(SessionRefusal::Expired));
+        let scopes = cache
+            .0
+            .lock()
+            .unwrap()
+            .get("ASIAEXAMPLE")
+            .map(|e| e.keys.len());
+        assert_eq!(scopes, Some(2));
         for n in 0..(MAX_CACHED_SESSIONS + 10) {
             let akid = format!("ASIA{n}");
-            cache.signer(&akid, "t", scope, |_| Some(session(&akid, "s")));
+            let _ = cache.signer(&akid, "t", scope, 1, |_| Some(session(&akid, "s")));
         }
         assert!(cache.0.lock().unwrap().len() <= MAX_CACHED_SESSIONS);
     }

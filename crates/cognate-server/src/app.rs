@@ -41,6 +41,46 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Where a starting node puts its router once it can serve.
+pub type ServingApp = Arc<std::sync::RwLock<Option<Router>>>;
+
+/// What a node serves while it cannot reach its database yet: liveness,
+/// "not ready", and for every call a retryable 503 in the protocol's shape;
+/// once `serving` holds the real router, every request goes to it.
+pub fn starting_router(serving: ServingApp) -> Router {
+    Router::new().fallback(move |request: Request| {
+        let serving = serving.read().ok().and_then(|app| app.clone());
+        async move {
+            match serving {
+                Some(app) => match tower::ServiceExt::oneshot(app, request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                },
+                None => not_serving_yet(request),
+            }
+        }
+    })
+}
+
+fn not_serving_yet(request: Request) -> Response {
+    match request.uri().path() {
+        "/healthz" => (StatusCode::OK, "ok\n").into_response(),
+        "/readyz" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the database cannot be reached yet\n",
+        )
+            .into_response(),
+        _ => {
+            let request_id = new_request_id();
+            let protocol = protocol_hint(request.headers());
+            finish(
+                ApiError::starting().render(protocol, &request_id),
+                &request_id,
+            )
+        }
+    }
+}
+
 /// Liveness: the process answers. It reads nothing, so a database that
 /// hangs does not make an orchestrator restart a node that would serve
 /// again once the database does (that is `/readyz`'s to say).

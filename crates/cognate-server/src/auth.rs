@@ -9,6 +9,7 @@ use cognate_core::access::Origin;
 use cognate_core::{Authority, Caller};
 use cognate_sigv4::{ScopeProblem, SigV4Error};
 
+use crate::admin_key::SessionRefusal;
 use crate::call::Call;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, Protocol};
@@ -131,14 +132,15 @@ pub(crate) fn signer_of(
         .as_deref()
         .ok_or(UnknownSigner::Unrecognized)?;
     let scope = (date.as_str(), region.as_str(), service.as_str());
+    let now = cognate.clock().now_secs();
     let (session, key) = state
         .session_signers
-        .signer(&info.access_key_id, token, scope, |token| {
+        .signer(&info.access_key_id, token, scope, now, |token| {
             cognate.sts().open_session(token)
         })
-        .ok_or(UnknownSigner::Unrecognized)?;
-    if cognate.clock().now_secs() >= session.expires_at {
-        return Err(UnknownSigner::Expired);
-    }
+        .map_err(|refusal| match refusal {
+            SessionRefusal::Unrecognized => UnknownSigner::Unrecognized,
+            SessionRefusal::Expired => UnknownSigner::Expired,
+        })?;
     Ok((key, Authority::Session(session)))
 }

@@ -22,5 +22,7 @@ pub mod wire_error;
 pub mod xml;
 
 pub use admin_key::AdminKey;
-pub use app::router;
+pub use app::{ServingApp, router, starting_router};
+/// The router `router` makes, for the binary that serves it.
+pub use axum::Router;
 pub use state::AppState;

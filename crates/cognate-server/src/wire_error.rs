@@ -217,6 +217,15 @@ impl ApiError {
         }
     }
 
+    /// A node that cannot reach its database yet (retryable: a 503).
+    pub fn starting() -> ApiError {
+        ApiError::new(
+            "ServiceUnavailable",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is starting: its database cannot be reached yet. Please try again.",
+        )
+    }
+
     pub fn internal() -> ApiError {
         ApiError::new(
             "InternalErrorException",

@@ -198,7 +198,11 @@ pub async fn start_with_clock(
             )
         }
     };
-    let store = open_store(&settings).await?;
+    let admin = AdminKey {
+        access_key_id: access_key_id.clone(),
+        secret_access_key: secret_access_key.clone(),
+    };
+    let store = open_store(&settings).await;
     let listener = TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| StartError::Listen {
@@ -213,7 +217,62 @@ pub async fn start_with_clock(
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let cognate = open_domain(&settings, store, clock, issuer.clone()).await?;
+    let (app, background) = match store {
+        Ok(store) => {
+            let (app, background) = serving(&settings, store, clock, issuer.clone(), admin).await?;
+            (app, background)
+        }
+        // A node of several on PostgreSQL starts while its database cannot
+        // be reached, says it is not ready, and serves once it can.
+        Err(e) if is_postgres(&settings.database_url) => {
+            tracing::warn!("{e}; serving as not ready, and trying again");
+            let serving_app = Arc::new(std::sync::RwLock::new(None));
+            let opener = spawn_opener(
+                settings.clone(),
+                clock,
+                issuer.clone(),
+                admin,
+                serving_app.clone(),
+            );
+            (cognate_server::starting_router(serving_app), vec![opener])
+        }
+        Err(e) => return Err(e),
+    };
+    let (tx, rx) = oneshot::channel::<()>();
+    let http = settings.http.clone();
+    let trusted_proxies = settings.trusted_proxies.clone();
+    let task = tokio::spawn(async move {
+        cognate_server::listener::serve(listener, app, &http, &trusted_proxies, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    Ok(Running {
+        addr,
+        issuer,
+        admin_access_key_id: access_key_id,
+        admin_secret_access_key: secret_access_key,
+        admin_credentials_file: generated_file,
+        shutdown: Some(tx),
+        task,
+        background,
+    })
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The domain over `store`, its background tasks, and the router serving
+/// it.
+async fn serving(
+    settings: &Settings,
+    store: Arc<dyn cognate_core::store::Store>,
+    clock: Arc<dyn Clock>,
+    issuer: String,
+    admin: AdminKey,
+) -> Result<(cognate_server::Router, Vec<JoinHandle<()>>), StartError> {
+    let cognate = open_domain(settings, store, clock, issuer).await?;
     // Here and not in `open_domain`: `cognate keys rotate` opens the domain
     // too, and must rotate once, not twice.
     if let Some(kid) = cognate
@@ -234,10 +293,7 @@ pub async fn start_with_clock(
     let sweeper = spawn_guest_sweeper(cognate.clone(), settings.guest_sweep_interval);
     let state = Arc::new(AppState {
         cognate,
-        admin: AdminKey {
-            access_key_id: access_key_id.clone(),
-            secret_access_key: secret_access_key.clone(),
-        },
+        admin,
         admin_signing_keys: Default::default(),
         session_signers: Default::default(),
         metrics: Default::default(),
@@ -247,24 +303,64 @@ pub async fn start_with_clock(
         trusted_proxies: settings.trusted_proxies.clone(),
         forward_auth: settings.forward_auth.clone(),
     });
-    let app = cognate_server::router(state);
-    let (tx, rx) = oneshot::channel::<()>();
-    let http = settings.http.clone();
-    let trusted_proxies = settings.trusted_proxies.clone();
-    let task = tokio::spawn(async move {
-        cognate_server::listener::serve(listener, app, &http, &trusted_proxies, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    Ok(Running {
-        addr,
-        issuer,
-        admin_access_key_id: access_key_id,
-        admin_secret_access_key: secret_access_key,
-        admin_credentials_file: generated_file,
-        shutdown: Some(tx),
-        task,
-        background: vec![reloader, sweeper],
+    Ok((cognate_server::router(state), vec![reloader, sweeper]))
+}
+
+/// Opens the store and the domain until it can (backing off to 5 s
+/// between attempts, each failure logged), then hands the router to the
+/// starting node.
+fn spawn_opener(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    issuer: String,
+    admin: AdminKey,
+    serving_app: cognate_server::ServingApp,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut delay = std::time::Duration::from_millis(100);
+        loop {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            let store = match open_store(&settings).await {
+                Ok(store) => store,
+                Err(e) => {
+                    tracing::warn!("{e}; trying again in {delay:?}");
+                    continue;
+                }
+            };
+            match serving(
+                &settings,
+                store,
+                clock.clone(),
+                issuer.clone(),
+                admin.clone(),
+            )
+            .await
+            {
+                Ok((app, background)) => {
+                    if let Ok(mut slot) = serving_app.write() {
+                        *slot = Some(app);
+                    }
+                    tracing::info!("the database answers: ready");
+                    // The background tasks end with this one.
+                    let _guard = AbortOnDrop(background);
+                    std::future::pending::<()>().await;
+                }
+                // The database may have gone again meanwhile; a wrong
+                // master key is said again each time.
+                Err(e) => tracing::warn!("{e}; trying again in {delay:?}"),
+            }
+        }
     })
+}
+
+/// Aborts its tasks when dropped.
+struct AbortOnDrop(Vec<JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }

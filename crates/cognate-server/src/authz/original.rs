@@ -227,6 +227,7 @@ impl<'a> ForwardingHeaders<'a> {
     }
 
     fn get(&self, name: &str) -> (Option<&'a HeaderValue>, usize) {
+        debug_assert!(Self::NAMES.contains(&name), "{name} is not looked for");
         Self::NAMES
             .iter()
             .position(|n| *n == name)

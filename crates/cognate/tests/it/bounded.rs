@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::Connection;
+use sqlx::Connection as _;
 
 use crate::common::{Node, fresh_postgres_database, postgres_server, spawn_cognate};
 use crate::multinode::{MASTER, admin, cognito, node_command_with};
@@ -142,4 +142,55 @@ async fn readiness_says_not_ready_within_its_bound_while_the_database_hangs() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn a_node_starts_before_its_database_and_serves_once_it_can() {
+    let Some(server) = postgres_server() else {
+        return;
+    };
+
+    // A database that does not exist yet stands for one that is down.
+    let name = format!("cognate_late_{}", uuid::Uuid::new_v4().simple());
+    let (base, _) = server.rsplit_once('/').unwrap();
+    let database = format!("{base}/{name}");
+    let node = start(&database, "");
+    let client = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let request = client.get(format!("{}{path}", node.endpoint));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("/healthz").await, 200);
+    assert_eq!(status("/readyz").await, 503);
+    let refused = get_id(&node, "us-east-1:00000000-0000-0000-0000-000000000000").await;
+    assert_eq!(refused.status(), 503, "a retryable error while starting");
+    assert!(refused.headers().contains_key("x-amzn-requestid"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["__type"], "ServiceUnavailable", "{body}");
+
+    let mut admin_conn = sqlx::PgConnection::connect(&server).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin_conn)
+        .await
+        .unwrap();
+    let created = Instant::now();
+    while status("/readyz").await != 200 {
+        assert!(
+            created.elapsed() < Duration::from_secs(15),
+            "not ready 15 s after the database came:\n{}",
+            node.log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("ready {:?} after the database came", created.elapsed());
+    let pool_id = cognito(&node.endpoint, Some(admin()))
+        .create_identity_pool()
+        .identity_pool_name("late")
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    assert_eq!(get_id(&node, &pool_id).await.status(), 200);
 }
