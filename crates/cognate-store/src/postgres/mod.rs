@@ -448,6 +448,27 @@ impl Store for PostgresStore {
         row.as_ref().map(identity_row).transpose()
     }
 
+    async fn generation_and_identity(&self, id: &str) -> StoreResult<(i64, Option<Identity>)> {
+        // One round trip for what every public call on an identity starts
+        // with (the text is made once: the statement cache is keyed by it).
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT g.value AS generation, {IDENTITY_COLUMNS} FROM config_generation g \
+                 LEFT JOIN identities i ON i.id = $1 WHERE g.id = 1"
+            )
+        });
+        let row = retrying!("generation_and_identity", async {
+            Ok(sqlx::query(&SQL).bind(id).fetch_one(&self.pool).await?)
+        })?;
+        let generation: i64 = row.try_get("generation").map_err(backend)?;
+        let found: Option<String> = row.try_get("id").map_err(backend)?;
+        let identity = match found {
+            Some(_) => Some(identity_row(&row)?),
+            None => None,
+        };
+        Ok((generation, identity))
+    }
+
     async fn find_login_owners(
         &self,
         pool_id: &str,
