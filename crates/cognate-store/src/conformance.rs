@@ -336,6 +336,54 @@ pub async fn unlink_removes_only_the_named_login(store: Arc<dyn Store>) {
     assert!(matches!(again, Err(StoreError::Conflict(_))));
 }
 
+/// Guests created at once all land (the engines group their commits), and
+/// an id already taken fails its own call only, leaving nothing of it.
+pub async fn concurrent_guests_commit_and_a_taken_id_fails_alone(store: Arc<dyn Store>) {
+    let pool_id = "us-east-1:cg";
+    store
+        .insert_guests(&[new_identity("us-east-1:taken", pool_id)])
+        .await
+        .unwrap();
+    let mut calls = Vec::new();
+    for n in 0..64 {
+        let store = store.clone();
+        calls.push(tokio::spawn(async move {
+            let mut guests = vec![new_identity(&format!("us-east-1:g{n:02}"), pool_id)];
+            if n == 7 {
+                guests.push(new_identity("us-east-1:taken", pool_id));
+            }
+            store.insert_guests(&guests).await
+        }));
+    }
+    for (n, call) in calls.into_iter().enumerate() {
+        let outcome = call.await.unwrap();
+        if n == 7 {
+            assert!(
+                matches!(outcome, Err(StoreError::Conflict(_))),
+                "{outcome:?}"
+            );
+        } else {
+            outcome.unwrap();
+        }
+    }
+    let mut listed = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = store
+            .list_identities(pool_id, false, Some(&after), 50)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        listed.extend(page.into_iter().map(|i| i.id));
+    }
+    assert_eq!(listed.len(), 64, "63 guests and the taken one: {listed:?}");
+    assert!(
+        !listed.contains(&"us-east-1:g07".to_string()),
+        "a failed call left its guest"
+    );
+}
+
 pub async fn identities_page_and_hide_disabled(store: Arc<dyn Store>) {
     let pool_id = "us-east-1:p";
     store
@@ -1241,6 +1289,7 @@ macro_rules! conformance_tests {
             idle_guests_are_deleted_and_others_kept,
             config_generation_counts_config_changes,
             generation_and_identity_agree_with_separate_reads,
+            concurrent_guests_commit_and_a_taken_id_fails_alone,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {

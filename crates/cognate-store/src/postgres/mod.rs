@@ -61,6 +61,7 @@ use crate::records::{
 };
 use crate::{StoreOptions, redact_url};
 
+mod guests;
 mod retry;
 mod rows;
 
@@ -72,6 +73,7 @@ use rows::{
 
 pub struct PostgresStore {
     pool: PgPool,
+    guests: guests::GuestBatcher,
 }
 
 /// Raises the configuration generation inside the transaction of a pool,
@@ -124,7 +126,8 @@ impl PostgresStore {
             .acquire_timeout(options.acquire_timeout)
             .idle_timeout(options.idle_timeout)
             .connect_lazy_with(connect.options(bounded));
-        Ok(PostgresStore { pool })
+        let guests = guests::GuestBatcher::start(pool.clone());
+        Ok(PostgresStore { pool, guests })
     }
 
     async fn begin(&self) -> Attempt<Transaction<'static, Postgres>> {
@@ -517,13 +520,7 @@ impl Store for PostgresStore {
     }
 
     async fn insert_guests(&self, identities: &[NewIdentity]) -> StoreResult<()> {
-        retrying!("insert_guests", async {
-            let mut tx = self.begin().await?;
-            for identity in identities {
-                insert_identity(&mut tx, identity).await?;
-            }
-            commit(tx).await
-        })
+        self.guests.insert(identities).await
     }
 
     async fn list_identities(
