@@ -29,6 +29,18 @@ async fn lock(server_database: &str, table: &str) -> sqlx::PgConnection {
     conn
 }
 
+/// A pool allowing guests, made with the admin key; its id.
+async fn guest_pool(node: &Node, name: &str) -> String {
+    let cognito = cognito(&node.endpoint, Some(admin()));
+    let created = cognito
+        .create_identity_pool()
+        .identity_pool_name(name)
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await;
+    created.unwrap().identity_pool_id().to_string()
+}
+
 async fn get_id(node: &Node, pool_id: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(&node.endpoint)
@@ -48,15 +60,7 @@ async fn a_locked_table_gives_a_timely_retryable_error_whose_request_id_is_logge
     };
     let database = fresh_postgres_database(&server, "cognate_bounded").await;
     let node = start(&database, "[database]\nlock_timeout_ms = 300\n");
-    let pool_id = cognito(&node.endpoint, Some(admin()))
-        .create_identity_pool()
-        .identity_pool_name("bounded")
-        .allow_unauthenticated_identities(true)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string();
+    let pool_id = guest_pool(&node, "bounded").await;
     assert_eq!(get_id(&node, &pool_id).await.status(), 200);
 
     let holder = lock(&database, "identities").await;
@@ -183,14 +187,6 @@ async fn a_node_starts_before_its_database_and_serves_once_it_can() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!("ready {:?} after the database came", created.elapsed());
-    let pool_id = cognito(&node.endpoint, Some(admin()))
-        .create_identity_pool()
-        .identity_pool_name("late")
-        .allow_unauthenticated_identities(true)
-        .send()
-        .await
-        .unwrap()
-        .identity_pool_id()
-        .to_string();
+    let pool_id = guest_pool(&node, "late").await;
     assert_eq!(get_id(&node, &pool_id).await.status(), 200);
 }
