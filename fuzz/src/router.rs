@@ -157,7 +157,7 @@ impl Harness {
                     secret_access_key: ADMIN_SECRET.into(),
                 },
                 admin_signing_keys: Default::default(),
-                session_signing_keys: Default::default(),
+                session_signers: Default::default(),
                 metrics: Default::default(),
                 max_body_bytes: 1024 * 1024,
                 body_read_timeout: std::time::Duration::from_secs(30),
