@@ -137,6 +137,27 @@ impl Proxy {
             );
             return None;
         };
+        // The free port is free only until someone binds it: another test
+        // running beside this one may take it first. Then start again.
+        for _ in 0..4 {
+            match Proxy::start_once(kind, &binary, template, cognate, upstream) {
+                Ok(proxy) => return Some(proxy),
+                // Caddy says "address already in use", nginx "Address ...".
+                Err(log) if log.to_lowercase().contains("address already in use") => continue,
+                Err(log) => panic!("{kind:?} did not start: {log}"),
+            }
+        }
+        panic!("{kind:?} found no free port in four attempts");
+    }
+
+    #[allow(clippy::expect_used, clippy::panic)] // test fixture
+    fn start_once(
+        kind: ProxyKind,
+        binary: &std::path::Path,
+        template: &str,
+        cognate: &str,
+        upstream: &str,
+    ) -> Result<Proxy, String> {
         let dir =
             std::env::temp_dir().join(format!("cognate-{kind:?}-{}", crate::random_alnum(10)));
         std::fs::create_dir_all(&dir).expect("proxy: directory");
@@ -182,29 +203,25 @@ impl Proxy {
             child,
             dir,
         };
-        proxy.wait_listening();
-        Some(proxy)
+        proxy.wait_listening()?;
+        Ok(proxy)
     }
 
-    #[allow(clippy::panic)] // test fixture
-    fn wait_listening(&mut self) {
+    /// Waits until the proxy accepts connections; its log if it exits or
+    /// does not listen within 20 s.
+    fn wait_listening(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok()
             {
-                return;
+                return Ok(());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{:?} exited ({status}): {}", self.kind, self.log());
+                return Err(format!("exited ({status}): {}", self.log()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!(
-            "{:?} did not listen on {}: {}",
-            self.kind,
-            self.addr,
-            self.log()
-        );
+        Err(format!("did not listen on {}: {}", self.addr, self.log()))
     }
 
     /// What the proxy wrote to its log, for failure messages.
