@@ -67,15 +67,56 @@ impl AdminSigningKeys {
 pub struct SessionSigners(std::sync::Mutex<std::collections::HashMap<String, OpenedSession>>);
 
 struct OpenedSession {
-    /// The SHA-256 of the token (tokens carry policies and tags: kept
-    /// whole, 4096 of them could take tens of megabytes).
-    token_hash: [u8; 32],
+    token: TokenKey,
     session: Arc<Session>,
     /// Date, region, service, and the key derived for them.
     keys: Vec<(String, String, String, [u8; 32])>,
 }
 
 const MAX_CACHED_SESSIONS: usize = 4096;
+
+/// Longest token kept as it is; a longer one (session policies and tags
+/// make them so) is kept as its SHA-256, so 4096 entries stay within a few
+/// megabytes. A guest's token (~500 characters) is compared without
+/// hashing it on every request.
+const MAX_TOKEN_KEPT: usize = 1024;
+
+/// What an entry remembers of the token it was opened from (compared
+/// only through `matches`, in constant time).
+enum TokenKey {
+    Whole(Box<str>),
+    Sha256([u8; 32]),
+}
+
+impl TokenKey {
+    fn of(token: &str) -> TokenKey {
+        if token.len() <= MAX_TOKEN_KEPT {
+            return TokenKey::Whole(token.into());
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(digest.as_ref());
+        TokenKey::Sha256(hash)
+    }
+
+    /// Whether `token` is the one remembered; in constant time, since the
+    /// token is a credential.
+    fn matches(&self, token: &str) -> bool {
+        let equal = aws_lc_rs::constant_time::verify_slices_are_equal;
+        match self {
+            TokenKey::Whole(kept) => equal(kept.as_bytes(), token.as_bytes()).is_ok(),
+            TokenKey::Sha256(hash) => {
+                token.len() > MAX_TOKEN_KEPT
+                    && equal(
+                        hash,
+                        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+                            .as_ref(),
+                    )
+                    .is_ok()
+            }
+        }
+    }
+}
 /// Scopes kept per session: a day's date in a region or two.
 const MAX_SCOPES_PER_SESSION: usize = 8;
 
@@ -100,15 +141,10 @@ impl SessionSigners {
         now_secs: i64,
         open: impl FnOnce(&str) -> Option<Session>,
     ) -> Result<(Arc<Session>, [u8; 32]), SessionRefusal> {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        let mut token_hash = [0u8; 32];
-        token_hash.copy_from_slice(digest.as_ref());
         let mut sessions = self.lock();
-        let cached = sessions.get_mut(access_key_id).filter(|entry| {
-            // A credential's hash: compared in constant time all the same.
-            aws_lc_rs::constant_time::verify_slices_are_equal(&entry.token_hash, &token_hash)
-                .is_ok()
-        });
+        let cached = sessions
+            .get_mut(access_key_id)
+            .filter(|entry| entry.token.matches(token));
         let entry = match cached {
             Some(entry) => entry,
             None => {
@@ -121,7 +157,7 @@ impl SessionSigners {
                     sessions.clear();
                 }
                 let entry = OpenedSession {
-                    token_hash,
+                    token: TokenKey::of(token),
                     session: Arc::new(session),
                     keys: Vec::new(),
                 };
@@ -190,6 +226,20 @@ mod tests {
         }
         assert!(cache.0.lock().unwrap().len() <= MAX_CACHED_SIGNING_KEYS);
         assert_eq!(cache.key(secret, "20261127", "us-east-1", "sts"), derived);
+    }
+
+    #[test]
+    fn long_tokens_are_kept_as_hashes_and_still_told_apart() {
+        let long = "t".repeat(MAX_TOKEN_KEPT + 1);
+        let other = format!("{}u", "t".repeat(MAX_TOKEN_KEPT));
+        let kept = TokenKey::of(&long);
+        assert!(matches!(kept, TokenKey::Sha256(_)));
+        assert!(kept.matches(&long));
+        assert!(!kept.matches(&other));
+        assert!(!kept.matches("short"));
+        let short = TokenKey::of("short");
+        assert!(matches!(short, TokenKey::Whole(_)));
+        assert!(short.matches("short") && !short.matches("shorT") && !short.matches(&long));
     }
 
     #[test]
