@@ -68,20 +68,6 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
 impl Allowed {
     /// The values of [`IDENTITY_HEADERS`], in order.
-    fn identity_values(&self) -> [String; 11] {
-        self.clone_parts().into_values()
-    }
-
-    fn clone_parts(&self) -> Allowed {
-        Allowed {
-            identity: self.identity.clone(),
-            payload_hash: self.payload_hash.clone(),
-            resource: self.resource.clone(),
-            matched_statements: Vec::new(),
-            source_ip: self.source_ip,
-        }
-    }
-
     fn into_values(self) -> [String; 11] {
         let id = self.identity;
         [
@@ -115,18 +101,20 @@ impl Allowed {
     }
 
     /// The principal and the statements that allowed, for `/authz/decide`.
-    pub fn to_json(&self) -> Value {
+    pub fn into_json(self) -> Value {
+        let resource = self.resource.clone();
+        let matched = statements(&self.matched_statements);
         let principal: serde_json::Map<String, Value> = IDENTITY_HEADERS
             .iter()
-            .zip(self.identity_values())
+            .zip(self.into_values())
             .map(|(name, value)| (json_name(name.as_str()), Value::String(value)))
             .collect();
         json!({
             "decision": "Allow",
             "status": 200,
-            "resource": self.resource,
+            "resource": resource,
             "principal": principal,
-            "matchedStatements": statements(&self.matched_statements),
+            "matchedStatements": matched,
         })
     }
 }

@@ -42,7 +42,7 @@ pub(super) async fn handle(
         }
     };
     let answer = match super::check(&state, &original).await {
-        Ok(allowed) => allowed.to_json(),
+        Ok(allowed) => allowed.into_json(),
         Err(denial) if denial.is_internal() => return denial.into_response(&request_id),
         Err(denial) => denial.to_json(),
     };

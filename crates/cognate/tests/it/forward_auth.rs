@@ -786,37 +786,30 @@ async fn envoy_and_traefik_request_shapes_are_understood() {
 
     // Envoy, with the body.
     let r = sign(host, &creds, "POST", "/pets?x=1", &[], body, How::default());
-    let mut envoy = client.post(format!("{endpoint}/authz/forward/pets?x=1"));
-    for (k, v) in &r.headers {
-        envoy = envoy.header(k, v);
-    }
-    let response = envoy.body(body.to_vec()).send().await.unwrap();
+    let envoy = client.post(format!("{endpoint}/authz/forward/pets?x=1"));
+    let envoy = with_headers(envoy, &r.headers).body(body.to_vec());
+    let response = envoy.send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-cognito-identity-id"], guest.as_str());
     // ...and with another body than the one signed.
-    let mut envoy = client.post(format!("{endpoint}/authz/forward/pets?x=1"));
-    for (k, v) in &r.headers {
-        envoy = envoy.header(k, v);
-    }
-    let response = envoy.body(b"{}".to_vec()).send().await.unwrap();
-    assert_eq!(response.status(), 403);
-    assert_eq!(
-        response.headers()["x-amzn-errortype"],
-        "InvalidSignatureException"
-    );
+    let envoy = client.post(format!("{endpoint}/authz/forward/pets?x=1"));
+    let envoy = with_headers(envoy, &r.headers).body(b"{}".to_vec());
+    assert_refused(envoy, "InvalidSignatureException").await;
 
     // Traefik: a GET carrying the original as X-Forwarded-*, and the body.
     let r = sign(host, &creds, "POST", "/pets", &[], body, How::default());
-    let mut traefik = client
+    let traefik = client
         .get(format!("{endpoint}/authz/forward"))
         .header("x-forwarded-method", "POST")
         .header("x-forwarded-uri", "/pets")
         .header("x-forwarded-host", host)
         .header("x-forwarded-proto", "https");
-    for (k, v) in r.headers.iter().filter(|(k, _)| k != "host") {
-        traefik = traefik.header(k, v);
-    }
-    let response = traefik.body(body.to_vec()).send().await.unwrap();
+    let signed = r.headers.iter().filter(|(k, _)| k != "host");
+    let response = with_headers(traefik, signed)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 }
 
@@ -847,9 +840,7 @@ async fn the_clients_address_and_protocol_reach_the_conditions() {
         if let Some(address) = forwarded_for {
             request = request.header("x-forwarded-for", address);
         }
-        for (k, v) in r.headers.iter().filter(|(k, _)| k != "host") {
-            request = request.header(k, v);
-        }
+        let request = with_headers(request, r.headers.iter().filter(|(k, _)| k != "host"));
         async move { request.send().await.unwrap() }
     };
     let allowed = |r: &reqwest::Response| r.status() == 200;
@@ -922,6 +913,33 @@ async fn raw_status(addr: &str, head: &str, body: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
+/// `request` with the signature's `headers` added.
+fn with_headers<'a>(
+    mut request: reqwest::RequestBuilder,
+    headers: impl IntoIterator<Item = &'a (String, String)>,
+) -> reqwest::RequestBuilder {
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    request
+}
+
+/// Sends `request` and checks that it is refused with API Gateway's
+/// `error_type`.
+async fn assert_refused(request: reqwest::RequestBuilder, error_type: &str) {
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(response.headers()["x-amzn-errortype"], error_type);
+}
+
+/// `head` (a request line) with the signature's header lines after it.
+fn head_with(mut head: String, headers: &[(String, String)]) -> String {
+    for (k, v) in headers {
+        head.push_str(&format!("\r\n{k}: {v}"));
+    }
+    head
+}
+
 /// Requests whose description is ambiguous, or whose parts disagree, are
 /// refused instead of decided on one reading.
 #[tokio::test]
@@ -934,36 +952,20 @@ async fn ambiguous_and_inconsistent_requests_are_refused() {
 
     // Envoy's path names the request: a client's X-Forwarded-Uri does not.
     let r = sign(host, &creds, "GET", "/pets/1", &[], b"", How::default());
-    let mut envoy = client
+    let envoy = client
         .get(format!("{endpoint}/authz/forward/admin/users"))
         .header("x-forwarded-uri", "/pets/1")
         .header("x-forwarded-method", "GET");
-    for (k, v) in &r.headers {
-        envoy = envoy.header(k, v);
-    }
-    let response = envoy.send().await.unwrap();
-    assert_eq!(response.status(), 403);
-    assert_eq!(
-        response.headers()["x-amzn-errortype"],
-        "InvalidSignatureException"
-    );
+    assert_refused(with_headers(envoy, &r.headers), "InvalidSignatureException").await;
 
     // Both conventions at once: one of them is the client's.
-    let mut both = client
+    let both = client
         .get(format!("{endpoint}/authz/forward"))
         .header("x-forwarded-method", "GET")
         .header("x-forwarded-uri", "/pets/1")
         .header("x-original-method", "DELETE")
         .header("x-original-uri", "/admin");
-    for (k, v) in &r.headers {
-        both = both.header(k, v);
-    }
-    let response = both.send().await.unwrap();
-    assert_eq!(response.status(), 403);
-    assert_eq!(
-        response.headers()["x-amzn-errortype"],
-        "AccessDeniedException"
-    );
+    assert_refused(with_headers(both, &r.headers), "AccessDeniedException").await;
 
     // Envoy without the body reports its own length (0): a POST must carry
     // its hash, whatever the length says.
@@ -972,18 +974,10 @@ async fn ambiguous_and_inconsistent_requests_are_refused() {
         ..How::default()
     };
     let r = sign(host, &creds, "POST", "/pets", &[], b"", no_hash);
-    let mut envoy = client
+    let envoy = client
         .post(format!("{endpoint}/authz/forward/pets"))
         .header("content-length", "0");
-    for (k, v) in &r.headers {
-        envoy = envoy.header(k, v);
-    }
-    let response = envoy.send().await.unwrap();
-    assert_eq!(response.status(), 403);
-    assert_eq!(
-        response.headers()["x-amzn-errortype"],
-        "InvalidSignatureException"
-    );
+    assert_refused(with_headers(envoy, &r.headers), "InvalidSignatureException").await;
 
     // Paths that servers rewrite are not decided.
     let r = sign(
@@ -995,20 +989,17 @@ async fn ambiguous_and_inconsistent_requests_are_refused() {
         b"",
         How::default(),
     );
-    let mut odd = client
+    let odd = client
         .get(format!("{endpoint}/authz/forward"))
         .header("x-forwarded-method", "GET")
         .header("x-forwarded-uri", "/pets/..;/admin")
         .header("x-forwarded-host", host);
-    for (k, v) in r.headers.iter().filter(|(k, _)| k != "host") {
-        odd = odd.header(k, v);
-    }
-    let response = odd.send().await.unwrap();
-    assert_eq!(response.status(), 403);
-    assert_eq!(
-        response.headers()["x-amzn-errortype"],
-        "MissingAuthenticationTokenException"
-    );
+    let signed = r.headers.iter().filter(|(k, _)| k != "host");
+    assert_refused(
+        with_headers(odd, signed),
+        "MissingAuthenticationTokenException",
+    )
+    .await;
 
     for proxy in &f.proxies {
         let kind = proxy.kind;
@@ -1025,18 +1016,12 @@ async fn ambiguous_and_inconsistent_requests_are_refused() {
             b"",
             How::default(),
         );
-        let mut head = format!("GET http://{addr}/pets/1 HTTP/1.1");
-        for (k, v) in &r.headers {
-            head.push_str(&format!("\r\n{k}: {v}"));
-        }
+        let head = head_with(format!("GET http://{addr}/pets/1 HTTP/1.1"), &r.headers);
         assert_eq!(raw_status(&addr, &head, b"").await, 403, "{kind:?}");
 
         // A chunked body without its hash.
         let r = get(proxy, &creds, "/pets", no_hash);
-        let mut head = "POST /pets HTTP/1.1".to_string();
-        for (k, v) in &r.headers {
-            head.push_str(&format!("\r\n{k}: {v}"));
-        }
+        let mut head = head_with("POST /pets HTTP/1.1".to_string(), &r.headers);
         head.push_str("\r\ntransfer-encoding: chunked");
         let status = raw_status(&addr, &head, b"2\r\n{}\r\n0\r\n\r\n").await;
         assert_eq!(status, 403, "{kind:?}");
