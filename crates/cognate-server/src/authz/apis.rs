@@ -75,18 +75,20 @@ impl ApiRoute {
 
 /// The path the policies see: percent-decoded segments, empty ones
 /// dropped, joined by `/`, with a leading `/`. `None` when a segment
-/// decodes to `.` or `..` (also before a `;`, which some servers drop),
-/// holds a `/` or `\`, a control character, or is not UTF-8: such a path
+/// decodes to `.` or `..`, holds a `;`, `/` or `\`, a control character,
+/// or is not UTF-8: such a path
 /// could name another resource to the upstream than to the policy, so it
 /// is not decided at all.
 pub fn decoded_path(raw: &str) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
     for segment in raw.split('/').filter(|s| !s.is_empty()) {
         let decoded = percent_decode(segment)?;
-        let before_parameters = decoded.split(';').next().unwrap_or_default();
-        if before_parameters == "."
-            || before_parameters == ".."
-            || decoded.contains(['/', '\\'])
+        // `;` starts path parameters that servlet containers and others
+        // drop (`/admin;x` serves `/admin`): the policy would see another
+        // resource than the upstream serves.
+        if decoded == "."
+            || decoded == ".."
+            || decoded.contains([';', '/', '\\'])
             || decoded.chars().any(char::is_control)
         {
             return None;
@@ -196,6 +198,8 @@ mod tests {
             "/a%ff",
             "/x/..;/admin",
             "/x/.;jsessionid=1/admin",
+            "/admin;x/users",
+            "/admin%3Bx/users",
         ] {
             assert_eq!(decoded_path(bad), None, "{bad}");
         }

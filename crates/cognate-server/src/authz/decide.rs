@@ -7,8 +7,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::body::to_bytes;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -20,26 +20,36 @@ use crate::state::AppState;
 pub(super) async fn handle(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    request: Request,
 ) -> Response {
     let request_id = crate::app::new_request_id();
+    // The caller first: nobody else may make cognate read a body.
     if !state.forward_auth.callers.trusts(peer.ip()) {
         return Denial::NotACaller.into_response(&request_id);
     }
+    let invalid = |message: String| {
+        let answer = json!({"message": format!("The decision request is not valid: {message}")});
+        (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response()
+    };
+    // Bounded in size and time, as every other body is.
+    let read = tokio::time::timeout(
+        state.body_read_timeout,
+        to_bytes(request.into_body(), state.max_body_bytes),
+    );
+    let body = match read.await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
+            return invalid(format!("it is larger than {} bytes.", state.max_body_bytes));
+        }
+        Err(_) => return invalid("it was not sent in time.".into()),
+    };
     let question: DecideRequest = match serde_json::from_slice(&body) {
         Ok(question) => question,
-        Err(e) => {
-            let answer = json!({"message": format!("The decision request is not valid: {e}")});
-            return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
-        }
+        Err(e) => return invalid(e.to_string()),
     };
     let original = match question.into_original() {
         Ok(original) => original,
-        Err(message) => {
-            let answer =
-                json!({"message": format!("The decision request is not valid: {message}")});
-            return (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response();
-        }
+        Err(message) => return invalid(message),
     };
     let answer = match super::check(&state, &original).await {
         Ok(allowed) => allowed.into_json(),

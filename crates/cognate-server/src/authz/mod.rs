@@ -126,7 +126,12 @@ pub(crate) async fn check(state: &AppState, original: &Original<'_>) -> Result<A
         authority,
         origin: Some(original.origin.clone()),
     };
-    let method = original.method.to_ascii_uppercase();
+    // Methods are case-sensitive: `get` is not `GET` to the upstream, so
+    // it is not decided as `GET` (API Gateway knows no such route either).
+    if !original.method.bytes().all(|b| b.is_ascii_uppercase()) || original.method.is_empty() {
+        return Err(Denial::MissingAuthenticationToken);
+    }
+    let method = original.method.to_string();
     let resource = execute_api_arn(
         &api.region,
         &config.account,

@@ -82,6 +82,14 @@ impl<'a> Original<'a> {
             }
             Ok(value)
         };
+        // Envoy with `allow_partial_message` sends the body's beginning
+        // only: a signature over it says nothing of the rest.
+        if single("x-envoy-auth-partial-body")?.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            return Err(Denial::BadForwardRequest(
+                "The body was cut short (x-envoy-auth-partial-body); send it whole or not at all."
+                    .into(),
+            ));
+        }
         let suffix = uri.path().strip_prefix(FORWARD_PATH).unwrap_or_default();
         let (method, target, host, envoy) = if !suffix.is_empty() {
             let target = match uri.query() {
@@ -201,7 +209,7 @@ struct ForwardingHeaders<'a> {
 }
 
 impl<'a> ForwardingHeaders<'a> {
-    const NAMES: [&'static str; 9] = [
+    const NAMES: [&'static str; 10] = [
         "host",
         "x-forwarded-method",
         "x-forwarded-uri",
@@ -211,6 +219,7 @@ impl<'a> ForwardingHeaders<'a> {
         "x-forwarded-server",
         "x-forwarded-content-length",
         "x-forwarded-transfer-encoding",
+        "x-envoy-auth-partial-body",
     ];
 
     fn find(headers: &'a HeaderMap) -> ForwardingHeaders<'a> {

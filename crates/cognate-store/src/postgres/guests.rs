@@ -59,6 +59,11 @@ async fn commit_batches(pool: PgPool, mut queue: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
+        // A caller that went away (its client hung up) gets no guest.
+        batch.retain(|job| !job.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
         let all: Vec<&NewIdentity> = batch.iter().flat_map(|j| &j.identities).collect();
         match insert_all(&pool, &all).await {
             Ok(()) => {

@@ -1001,6 +1001,52 @@ async fn ambiguous_and_inconsistent_requests_are_refused() {
     )
     .await;
 
+    // Path parameters, which servlet containers drop (`/pets;x/1` serves
+    // `/pets/1`), are not decided either.
+    let r = sign(host, &creds, "GET", "/pets;x/1", &[], b"", How::default());
+    let params = client
+        .get(format!("{endpoint}/authz/forward"))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/pets;x/1")
+        .header("x-forwarded-host", host);
+    let signed = r.headers.iter().filter(|(k, _)| k != "host");
+    assert_refused(
+        with_headers(params, signed),
+        "MissingAuthenticationTokenException",
+    )
+    .await;
+
+    // A method is case-sensitive: `get` is not decided as `GET`.
+    let r = sign(host, &creds, "get", "/pets/1", &[], b"", How::default());
+    let lower = client
+        .get(format!("{endpoint}/authz/forward"))
+        .header("x-forwarded-method", "get")
+        .header("x-forwarded-uri", "/pets/1")
+        .header("x-forwarded-host", host);
+    let signed = r.headers.iter().filter(|(k, _)| k != "host");
+    assert_refused(
+        with_headers(lower, signed),
+        "MissingAuthenticationTokenException",
+    )
+    .await;
+
+    // Envoy sending only the beginning of a body: not decided on it.
+    let body = br#"{"name":"tom"}"#;
+    let r = sign(host, &creds, "POST", "/pets", &[], body, How::default());
+    let partial = client
+        .post(format!("{endpoint}/authz/forward/pets"))
+        .header("x-envoy-auth-partial-body", "true");
+    let response = with_headers(partial, &r.headers)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "BadRequestException"
+    );
+
     for proxy in &f.proxies {
         let kind = proxy.kind;
         let addr = proxy.addr.to_string();
@@ -1034,6 +1080,28 @@ async fn ambiguous_and_inconsistent_requests_are_refused() {
             Some(arn("GET", "pets/café"))
         );
     }
+}
+
+/// `/authz/decide` reads a body no larger than any other request's (and
+/// only from a configured caller).
+#[tokio::test]
+async fn decide_reads_a_bounded_body() {
+    let f = Fixture::start().await;
+    let url = format!("{}/authz/decide", f.s.endpoint());
+    // Over the 1 MiB limit of every request, under axum's own default.
+    let padding = "x".repeat(1_500_000);
+    let question = json!({"method": "GET", "path": "/pets/1", "headers": {"x-pad": padding},
+        "hasBody": false, "sourceIp": "10.0.0.1"});
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&question)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("larger than 1048576 bytes"), "{message}");
 }
 
 /// `/authz/decide` wants the client's address and whether there was a
