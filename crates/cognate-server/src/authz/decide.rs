@@ -7,7 +7,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::to_bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -31,17 +30,9 @@ pub(super) async fn handle(
         let answer = json!({"message": format!("The decision request is not valid: {message}")});
         (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response()
     };
-    // Bounded in size and time, as every other body is.
-    let read = tokio::time::timeout(
-        state.body_read_timeout,
-        to_bytes(request.into_body(), state.max_body_bytes),
-    );
-    let body = match read.await {
-        Ok(Ok(body)) => body,
-        Ok(Err(_)) => {
-            return invalid(format!("it is larger than {} bytes.", state.max_body_bytes));
-        }
-        Err(_) => return invalid("it was not sent in time.".into()),
+    let body = match super::read_body(&state, request.into_body()).await {
+        Ok(body) => body,
+        Err(reason) => return invalid(format!("it {reason}.")),
     };
     let question: DecideRequest = match serde_json::from_slice(&body) {
         Ok(question) => question,

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::to_bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 
@@ -36,18 +35,9 @@ async fn decide(
     }
     let (parts, body) = request.into_parts();
     // Envoy and Traefik can send the original body along.
-    let body = tokio::time::timeout(
-        state.body_read_timeout,
-        to_bytes(body, state.max_body_bytes),
-    )
-    .await
-    .map_err(|_| Denial::BadForwardRequest("The request body was not sent in time.".into()))?
-    .map_err(|_| {
-        Denial::BadForwardRequest(format!(
-            "The request body is larger than {} bytes.",
-            state.max_body_bytes
-        ))
-    })?;
+    let body = super::read_body(state, body)
+        .await
+        .map_err(|reason| Denial::BadForwardRequest(format!("The request body {reason}.")))?;
     let believed = state.trusted_proxies.with(callers);
     let original = Original::from_proxy(
         &parts.method,

@@ -40,6 +40,21 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/authz/decide", post(decide::handle))
 }
 
+/// A forward-auth caller's body, bounded in size and time as every other
+/// body is; the reason when it is not (`"is larger than … bytes"`, `"was
+/// not sent in time"`), to end a sentence about it.
+async fn read_body(state: &AppState, body: axum::body::Body) -> Result<axum::body::Bytes, String> {
+    let read = tokio::time::timeout(
+        state.body_read_timeout,
+        axum::body::to_bytes(body, state.max_body_bytes),
+    );
+    match read.await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_)) => Err(format!("is larger than {} bytes", state.max_body_bytes)),
+        Err(_) => Err("was not sent in time".into()),
+    }
+}
+
 /// A request that may pass: who sent it, and what it was checked against.
 pub(crate) struct Allowed {
     pub identity: InvokeIdentity,
