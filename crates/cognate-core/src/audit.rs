@@ -71,6 +71,24 @@ pub fn idle_guests_deleted(count: u64) {
     tracing::info!(target: TARGET, event = "idle_guests_deleted", count);
 }
 
+/// The deployment was emptied (`Cognate::reset`): what went, by kind.
+pub fn deployment_reset(account: &str, removed: &crate::store::ResetCounts) {
+    tracing::info!(
+        target: TARGET,
+        event = "deployment_reset",
+        account,
+        pools = removed.pools,
+        identities = removed.identities,
+        logins = removed.logins,
+        merges = removed.merges,
+        roles = removed.roles,
+        managed_policies = removed.managed_policies,
+        role_policy_attachments = removed.role_policy_attachments,
+        oidc_providers = removed.oidc_providers,
+        saml_providers = removed.saml_providers,
+    );
+}
+
 pub fn keys_rotated(kid: &str) {
     tracing::info!(target: TARGET, event = "signing_key_rotated", kid);
 }

@@ -21,6 +21,7 @@ pub mod logins;
 pub mod model;
 pub mod operation;
 pub mod pools;
+pub mod reset;
 mod saml;
 pub mod service;
 pub mod session;

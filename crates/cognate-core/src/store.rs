@@ -38,6 +38,22 @@ pub enum PolicyDeletion {
     Attached,
 }
 
+/// What `Store::reset` removed, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResetCounts {
+    pub pools: u64,
+    pub identities: u64,
+    /// Logins of every kind: provider logins and developer user ids.
+    pub logins: u64,
+    pub merges: u64,
+    /// Roles, with their inline policies (part of the role).
+    pub roles: u64,
+    pub managed_policies: u64,
+    pub role_policy_attachments: u64,
+    pub oidc_providers: u64,
+    pub saml_providers: u64,
+}
+
 /// A new identity to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewIdentity {
@@ -217,6 +233,14 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes up to `limit` guests (no logins, never merged, not
     /// disabled) last changed before `before`; returns how many.
     async fn delete_idle_guests(&self, before: i64, limit: usize) -> StoreResult<u64>;
+
+    /// Empties the deployment's configuration and identities in one
+    /// transaction: every pool, identity, login, merge, role (inline
+    /// policies included), managed policy, attachment, OIDC and SAML
+    /// provider, of every account. Signing keys and settings (the master
+    /// key check, the session sealing key) stay. Raises the configuration
+    /// generation, so every node's caches drop what they hold.
+    async fn reset(&self) -> StoreResult<ResetCounts>;
 
     // ---- configuration generation ----
 

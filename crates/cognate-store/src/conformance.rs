@@ -11,7 +11,9 @@ use cognate_core::model::{
     Login, ManagedPolicy, ManagedPolicyVersion, MergeCause, MergeRecord, OidcProvider, Pool, Role,
     SamlProvider, SigningKeyRecord,
 };
-use cognate_core::store::{IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError};
+use cognate_core::store::{
+    IdentityChanges, NewIdentity, PolicyDeletion, ResetCounts, Store, StoreError,
+};
 
 /// A pool allowing guests, with nothing else set.
 pub fn pool(id: &str, account: &str) -> Pool {
@@ -1258,6 +1260,161 @@ pub async fn config_generation_counts_config_changes(store: Arc<dyn Store>) {
     assert!(generation_moved(s, &mut g).await, "delete_pool");
 }
 
+pub async fn reset_empties_all_but_keys_and_settings(store: Arc<dyn Store>) {
+    let s = &*store;
+    // A little of everything, in two accounts.
+    let mut developer_pool = pool("us-east-1:r1", "111");
+    developer_pool.developer_provider_name = Some("login.example".into());
+    s.insert_pool(&developer_pool, 10).await.unwrap();
+    s.insert_pool(&pool("us-east-1:r2", "222"), 10)
+        .await
+        .unwrap();
+    let p = &developer_pool.id;
+    create_with(s, p, "us-east-1:ri1", &[login("login.example", "dev-user")]).await;
+    create_with(s, p, "us-east-1:ri2", &[login("accounts.google.com", "g")]).await;
+    s.insert_guests(&[new_identity("us-east-1:ri3", p)])
+        .await
+        .unwrap();
+    s.apply_identity_changes(&IdentityChanges {
+        pool_id: p.clone(),
+        now: 11,
+        merges: vec![MergeRecord {
+            pool_id: p.clone(),
+            from_identity: "us-east-1:ri2".into(),
+            to_identity: "us-east-1:ri1".into(),
+            at: 11,
+            cause: MergeCause::LoginPresented,
+        }],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut guest_role = role("111", "Guest");
+    guest_role
+        .inline_policies
+        .insert("inline".into(), r#"{"Version":"2012-10-17"}"#.into());
+    s.insert_role(&guest_role).await.unwrap();
+    s.insert_role(&role("222", "Other")).await.unwrap();
+    let policy = managed_policy("111", "p1");
+    s.insert_managed_policy(&policy).await.unwrap();
+    s.attach_role_policy("111", "Guest", &policy.arn)
+        .await
+        .unwrap();
+    let oidc = OidcProvider {
+        account: "111".into(),
+        arn: "arn:aws:iam::111:oidc-provider/127.0.0.1:9000".into(),
+        url: "http://127.0.0.1:9000".into(),
+        client_ids: vec!["c1".into()],
+        thumbprints: vec![],
+        created_at: 1,
+        tags: BTreeMap::new(),
+    };
+    s.insert_oidc_provider(&oidc).await.unwrap();
+    s.insert_saml_provider(&saml_provider("111", "corp"))
+        .await
+        .unwrap();
+    let key = SigningKeyRecord {
+        kid: "k1".into(),
+        alg: "RS512".into(),
+        sealed_private_key: vec![1, 2, 3],
+        public_jwk: "{}".into(),
+        created_at: 1,
+        retired_at: None,
+    };
+    s.insert_signing_key(&key).await.unwrap();
+    s.init_setting("master_key_check", b"kept").await.unwrap();
+    let mut g = s.config_generation().await.unwrap();
+
+    let removed = s.reset().await.unwrap();
+    assert_eq!(
+        removed,
+        ResetCounts {
+            pools: 2,
+            identities: 3,
+            logins: 2,
+            merges: 1,
+            roles: 2,
+            managed_policies: 1,
+            role_policy_attachments: 1,
+            oidc_providers: 1,
+            saml_providers: 1,
+        }
+    );
+    assert!(generation_moved(s, &mut g).await, "reset");
+
+    // Nothing of it is left, in any account.
+    assert!(s.list_all_pools(None, 10).await.unwrap().is_empty());
+    assert_eq!(s.get_pool(p).await.unwrap(), None);
+    for id in ["us-east-1:ri1", "us-east-1:ri2", "us-east-1:ri3"] {
+        assert_eq!(s.get_identity(id).await.unwrap(), None, "{id}");
+        assert!(s.merges_of(id).await.unwrap().is_empty(), "{id}");
+    }
+    assert!(
+        s.list_identities(p, false, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.merges_of_pool(p).await.unwrap().is_empty());
+    let dev = login("login.example", "dev-user");
+    assert!(
+        s.find_login_owners(p, &[dev.clone()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.pool_by_developer_provider("111", "us-east-1", "login.example")
+            .await
+            .unwrap(),
+        None
+    );
+    for account in ["111", "222"] {
+        assert!(s.list_roles(account, None, 10).await.unwrap().is_empty());
+        assert!(
+            s.list_managed_policies(account, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(s.list_oidc_providers(account).await.unwrap().is_empty());
+        assert!(s.list_saml_providers(account).await.unwrap().is_empty());
+    }
+    assert_eq!(s.get_managed_policy(&policy.arn).await.unwrap(), None);
+
+    // The keys and settings stay.
+    assert_eq!(s.list_signing_keys().await.unwrap(), vec![key]);
+    assert_eq!(
+        s.get_setting("master_key_check").await.unwrap(),
+        Some(b"kept".to_vec())
+    );
+
+    // Everything can be made again under the same names, and nothing of
+    // the old attachments comes back with it.
+    s.insert_pool(&developer_pool, 10).await.unwrap();
+    create_with(s, p, "us-east-1:ri1", &[dev.clone()]).await;
+    assert_eq!(
+        s.find_login_owners(p, &[dev]).await.unwrap(),
+        vec![(
+            login("login.example", "dev-user"),
+            "us-east-1:ri1".to_string()
+        )]
+    );
+    s.insert_role(&role("111", "Guest")).await.unwrap();
+    s.insert_managed_policy(&policy).await.unwrap();
+    let again = s.get_role("111", "Guest").await.unwrap().unwrap();
+    assert!(again.attached_policies.is_empty() && again.inline_policies.is_empty());
+    let again = s.get_managed_policy(&policy.arn).await.unwrap().unwrap();
+    assert_eq!(again.attachment_count, 0);
+    s.insert_oidc_provider(&oidc).await.unwrap();
+
+    // An empty deployment resets too, and the generation still moves.
+    s.reset().await.unwrap();
+    g = s.config_generation().await.unwrap();
+    assert_eq!(s.reset().await.unwrap(), ResetCounts::default());
+    assert!(generation_moved(s, &mut g).await, "reset of nothing");
+}
+
 /// Generates one `#[tokio::test]` per conformance case for an engine,
 /// given an async expression that yields a fresh `Arc<dyn Store>` and
 /// whatever must outlive it (e.g. its temporary directory), or `None`
@@ -1290,6 +1447,7 @@ macro_rules! conformance_tests {
             config_generation_counts_config_changes,
             generation_and_identity_agree_with_separate_reads,
             concurrent_guests_commit_and_a_taken_id_fails_alone,
+            reset_empties_all_but_keys_and_settings,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {

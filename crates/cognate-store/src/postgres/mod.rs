@@ -87,6 +87,15 @@ async fn bump_generation(tx: &mut Transaction<'static, Postgres>) -> Attempt<()>
     Ok(())
 }
 
+/// Deletes every row of `table` (a name of ours, never input) in `tx`;
+/// returns how many (`Store::reset`).
+async fn delete_all(tx: &mut Transaction<'static, Postgres>, table: &str) -> Attempt<u64> {
+    let deleted = sqlx::query(&format!("DELETE FROM {table}"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(deleted.rows_affected())
+}
+
 /// Removes the URL's password from a message, should a driver error quote it.
 fn scrub(message: String, url: &str) -> String {
     let password = url
@@ -941,6 +950,31 @@ impl Store for PostgresStore {
             .rows_affected();
             commit(tx).await?;
             Ok(deleted)
+        })
+    }
+
+    async fn reset(&self) -> StoreResult<cognate_core::store::ResetCounts> {
+        retrying!("reset", async {
+            // As delete_pool: a row another transaction changes meanwhile
+            // fails the attempt (40001), which runs again.
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                .await?;
+            let removed = cognate_core::store::ResetCounts {
+                logins: delete_all(&mut tx, "logins").await?,
+                merges: delete_all(&mut tx, "merges").await?,
+                identities: delete_all(&mut tx, "identities").await?,
+                pools: delete_all(&mut tx, "pools").await?,
+                role_policy_attachments: delete_all(&mut tx, "role_policy_attachments").await?,
+                roles: delete_all(&mut tx, "roles").await?,
+                managed_policies: delete_all(&mut tx, "managed_policies").await?,
+                oidc_providers: delete_all(&mut tx, "oidc_providers").await?,
+                saml_providers: delete_all(&mut tx, "saml_providers").await?,
+            };
+            bump_generation(&mut tx).await?;
+            commit(tx).await?;
+            Ok(removed)
         })
     }
 

@@ -844,6 +844,31 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn reset(&self) -> StoreResult<cognate_core::store::ResetCounts> {
+        // One job of the writer: its savepoint commits whole or not at all.
+        self.engine
+            .write(|conn| {
+                let delete = |table: &str| -> SqlResult<u64> {
+                    let sql = format!("DELETE FROM {table}");
+                    Ok(conn.prepare_cached(&sql)?.execute([])? as u64)
+                };
+                let removed = cognate_core::store::ResetCounts {
+                    logins: delete("logins")?,
+                    merges: delete("merges")?,
+                    identities: delete("identities")?,
+                    pools: delete("pools")?,
+                    role_policy_attachments: delete("role_policy_attachments")?,
+                    roles: delete("roles")?,
+                    managed_policies: delete("managed_policies")?,
+                    oidc_providers: delete("oidc_providers")?,
+                    saml_providers: delete("saml_providers")?,
+                };
+                bump_generation(conn)?;
+                Ok(removed)
+            })
+            .await
+    }
+
     async fn config_generation(&self) -> StoreResult<i64> {
         self.engine.config_generation(|conn| {
             Ok(conn
