@@ -15,7 +15,6 @@ use crate::identities::Identities;
 use crate::ids;
 use crate::logins::{LoginUse, VerifiedLogins};
 use crate::model::{AmbiguousRoleResolution, MatchType, Pool, RoleMappingType};
-use crate::pools::is_user_pool_provider_name;
 use crate::service::Cognate;
 use crate::session::Session;
 use crate::trust::WebIdentity;
@@ -89,15 +88,17 @@ fn saml_role(login: &VerifiedLogin, custom_role_arn: Option<&str>) -> Result<Opt
     }
 }
 
-/// The `amr` claim: how the identity authenticated in this call.
-pub(crate) fn amr(logins: &[VerifiedLogin]) -> Vec<String> {
+/// The `amr` claim: how the identity authenticated in this call. A login
+/// through one of the pool's user pools (by its configuration, not by the
+/// shape of its name) is `<provider>:CognitoSignIn:<sub>`.
+pub(crate) fn amr(pool: &Pool, logins: &[VerifiedLogin]) -> Vec<String> {
     if logins.is_empty() {
         return vec!["unauthenticated".into()];
     }
     let mut out = vec!["authenticated".to_string()];
     for login in logins {
         out.push(login.provider.clone());
-        if is_user_pool_provider_name(&login.provider) {
+        if pool.names_user_pool(&login.provider) {
             out.push(format!(
                 "{}:CognitoSignIn:{}",
                 login.provider, login.subject
@@ -230,14 +231,7 @@ impl Cognate {
                 // mappings: a user pool's groups name the roles, and making
                 // a group with a role needs `iam:PassRole` there. Any other
                 // issuer could name whichever role trusts the pool.
-                RoleMappingType::Token
-                    if !pool
-                        .cognito_identity_providers
-                        .iter()
-                        .any(|p| p.provider_name == login.provider) =>
-                {
-                    None
-                }
+                RoleMappingType::Token if !pool.names_user_pool(&login.provider) => None,
                 RoleMappingType::Token => {
                     let roles = claim_list(&login.claims, "cognito:roles");
                     match custom_role_arn {
@@ -302,7 +296,7 @@ impl Identities<'_> {
         let (pool, identity, verified) = self
             .authenticate_loaded(identity, pool, logins, LoginUse::GetOpenIdToken)
             .await?;
-        let amr = amr(&verified.logins);
+        let amr = amr(&pool, &verified.logins);
         let tags = principal_tags(&pool, &verified.logins);
         let token =
             self.sign_open_id_token(&pool, &identity.id, &amr, OPEN_ID_TOKEN_SECS, &tags)?;
@@ -341,7 +335,7 @@ impl Identities<'_> {
                 (amr, tags)
             }
             None => (
-                amr(&verified.logins),
+                amr(&pool, &verified.logins),
                 principal_tags(&pool, &verified.logins),
             ),
         };

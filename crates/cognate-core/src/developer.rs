@@ -149,7 +149,7 @@ impl Developer<'_> {
             }
         }
         let resolved = resolved.ok_or_else(contended)?;
-        let mut amr = amr(&verified.logins);
+        let mut amr = amr(&pool, &verified.logins);
         if amr.first().map(String::as_str) == Some("unauthenticated") {
             amr = vec!["authenticated".into()];
         }

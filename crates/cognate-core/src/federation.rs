@@ -29,7 +29,11 @@ pub enum ProviderKind {
     Twitter,
     /// `www.digits.com`: Twitter's Digits, shut down in 2017; refused.
     Digits,
-    /// `cognito-idp.<region>.amazonaws.com/<userPoolId>`: user pool ID tokens.
+    /// A `CognitoIdentityProviders` entry: user pool ID tokens (`token_use`
+    /// `id`, `aud` one of the entry's client ids). Named
+    /// `cognito-idp.<region>.amazonaws.com/<userPoolId>`, or
+    /// `<loopback host>[:<port>]/<userPoolId>` for a local emulator, whose
+    /// issuer is then `http://<name>`.
     CognitoUserPool,
 }
 
@@ -100,4 +104,61 @@ pub trait LoginVerifier: Send + Sync + 'static {
         token: &str,
         now: SystemTime,
     ) -> Result<VerifiedLogin, LoginError>;
+}
+
+/// Whether a host is this machine: `localhost` or a name under it
+/// (`*.localhost`, with or without a trailing dot, any case), an address in
+/// `127.0.0.0/8`, `::1`, or an IPv4-mapped loopback address. An IPv6 address
+/// may come with its brackets. The one loopback rule: the verifiers allow
+/// plain `http` and expect `http://<Logins key>` as a local user pool's
+/// issuer only for such hosts, and a pool accepts a local user pool's
+/// provider name only for them.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => {
+            let name = bare.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LocalHost",
+            "localhost.",
+            "app.localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "[::ffff:127.0.0.1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "localhost.example.com",
+            "notlocalhost",
+            "10.0.0.1",
+            "0.0.0.0",
+            "[::]",
+            "cognito-idp.us-east-1.amazonaws.com",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 }

@@ -42,6 +42,16 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// Whether a Logins key is one of this pool's CognitoIdentityProviders:
+    /// what makes a login a user-pool login (its `amr`, Token role
+    /// mappings), whatever the name looks like (`cognito-idp...` or a
+    /// local emulator's `localhost:9229/<pool id>`).
+    pub fn names_user_pool(&self, key: &str) -> bool {
+        self.cognito_identity_providers
+            .iter()
+            .any(|p| p.provider_name == key)
+    }
+
     /// A pool with nothing set: no guests, providers, roles or tags;
     /// created at `at`, version 1. Fixtures and bulk loads start here.
     pub fn empty(id: &str, account: &str, region: &str, name: &str, at: i64) -> Pool {

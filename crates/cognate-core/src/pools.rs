@@ -207,8 +207,21 @@ impl Cognate {
     }
 }
 
-/// `cognito-idp.<region>.amazonaws.com/<region>_<id>`.
+/// Whether a name may be given as a `CognitoIdentityProviders` entry:
+/// Cognito's `cognito-idp.<region>.amazonaws.com/<region>_<id>`, or a user
+/// pool on this machine, `<loopback host>[:<port>]/<pool id>`. The second is
+/// what a local user-pool emulator such as cognito-local issues
+/// (`iss = http://localhost:9229/local_AbC123`, so Amplify sends the Logins
+/// key `localhost:9229/local_AbC123`), and the verifier expects exactly that
+/// issuer, `http://<name>`, for a loopback name. Only the entry's shape is
+/// checked here: whether a Logins key is a user pool is decided by the
+/// pool's configuration ([`Pool::names_user_pool`]), never by its name.
 pub fn is_user_pool_provider_name(name: &str) -> bool {
+    is_cognito_user_pool_name(name) || is_loopback_user_pool_name(name)
+}
+
+/// `cognito-idp.<region>.amazonaws.com/<region>_<id>`.
+fn is_cognito_user_pool_name(name: &str) -> bool {
     let Some(rest) = name.strip_prefix("cognito-idp.") else {
         return false;
     };
@@ -219,6 +232,45 @@ pub fn is_user_pool_provider_name(name: &str) -> bool {
         && pool
             .split_once('_')
             .is_some_and(|(r, id)| r == region && !id.is_empty())
+}
+
+/// `<host>[:<port>]/<pool id>` where the host is loopback under the one
+/// rule the verifiers apply ([`crate::federation::is_loopback_host`]):
+/// `localhost` (or a name under it) or `127.0.0.0/8` written as four
+/// numbers; the port 1 to 65535;
+/// the pool id shaped like a user pool id (`[\w-]+_[0-9A-Za-z]+`, e.g.
+/// cognito-local's `local_AbC123`). An IPv6 host cannot be written: the
+/// name's pattern (`[\w._:/-]+`) has no brackets.
+fn is_loopback_user_pool_name(name: &str) -> bool {
+    let Some((authority, pool_id)) = name.split_once('/') else {
+        return false;
+    };
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    let host_ok = host.parse::<std::net::Ipv4Addr>().is_ok()
+        || host.trim_end_matches('.').split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    let pool_ok = pool_id.rsplit_once('_').is_some_and(|(prefix, id)| {
+        !prefix.is_empty()
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    port_ok && host_ok && crate::federation::is_loopback_host(host) && pool_ok
 }
 
 /// Whether a provider name (or user-pool `<provider>:<clientId>` role

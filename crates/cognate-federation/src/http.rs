@@ -2,9 +2,9 @@
 //! within the same origin, bounded size and time, and errors that never
 //! carry a URL (a query string may hold a token).
 
-use std::net::IpAddr;
 use std::time::Duration;
 
+use cognate_core::federation::is_loopback_host;
 use reqwest::{Client, StatusCode, Url, redirect};
 
 /// Why a fetch failed. The display text names no URL and no token.
@@ -45,22 +45,10 @@ pub(crate) fn check_url(url: &Url) -> Result<(), FetchError> {
     }
 }
 
-/// `localhost`, `127.0.0.0/8`, `::1` (and IPv4-mapped loopback).
+/// `localhost`, `127.0.0.0/8`, `::1` (and IPv4-mapped loopback): the
+/// domain's one loopback rule ([`is_loopback_host`]).
 pub(crate) fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
-        Ok(IpAddr::V6(ip)) => {
-            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-        Err(_) => {
-            let d = bare.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-    }
+    url.host_str().is_some_and(is_loopback_host)
 }
 
 /// Parses a URL and checks it with [`check_url`].

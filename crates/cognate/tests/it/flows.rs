@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use cognate_testkit::{BadToken, OidcProvider};
+use cognate_testkit::{BadToken, CognitoUserPool, OidcProvider};
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 
 use crate::common::{
     TestServer, code, create_role, guest_id_error, guest_open_id_token, message, register_oidc,
-    set_pool_roles, trust, vended, verify_with_jwks,
+    set_pool_roles, trust, trust_with_tags, vended, verify_with_jwks,
 };
 
 const CLIENT: &str = "app-client-1";
@@ -625,4 +625,138 @@ async fn guest_credentials_are_scoped_down() {
         .unwrap();
     let user_creds = vended(user_creds.credentials().unwrap());
     iam_with(user_creds).list_roles().send().await.unwrap();
+}
+
+/// A user pool on this machine, named as Amplify names it from a local
+/// emulator's `iss` (`127.0.0.1:<port>/<pool id>`), is a user pool: its ID
+/// tokens are checked as a user pool's (`token_use`, `aud` against the
+/// client id, issuer `http://<name>`), and a login through it is
+/// `<name>:CognitoSignIn:<sub>` in the `amr`, which a trust policy can
+/// require; its default principal tags are a user pool's.
+#[tokio::test]
+async fn a_loopback_user_pool_signs_in_as_a_user_pool() {
+    let s = TestServer::start().await;
+    let user_pool = CognitoUserPool::start_with_pool_id("local_Lb0Xq7Zp").await;
+    let key = user_pool.logins_key();
+    assert!(key.starts_with("127.0.0.1:"), "{key}");
+    let c = s.cognito();
+    let pool_id = c
+        .create_identity_pool()
+        .identity_pool_name("loopback-user-pool")
+        .allow_unauthenticated_identities(false)
+        .cognito_identity_providers(
+            aws_sdk_cognitoidentity::types::CognitoIdentityProvider::builder()
+                .provider_name(&key)
+                .client_id("localclient1")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    // Only a login that says CognitoSignIn through this user pool may
+    // assume the authenticated role.
+    let signed_in = format!("{key}:CognitoSignIn:*");
+    let auth_role = create_role(
+        &s,
+        "LocalUserPoolAuth",
+        &trust_with_tags(&pool_id, &signed_in),
+    )
+    .await;
+    let unauth_role = create_role(
+        &s,
+        "LocalUserPoolUnauth",
+        &trust(&pool_id, "unauthenticated"),
+    )
+    .await;
+    set_pool_roles(&c, &pool_id, &unauth_role, &auth_role).await;
+    c.set_principal_tag_attribute_map()
+        .identity_pool_id(&pool_id)
+        .identity_provider_name(&key)
+        .use_defaults(true)
+        .send()
+        .await
+        .unwrap();
+
+    let anon = s.anonymous_cognito();
+    let token = user_pool.id_token(json!({"sub": "alice-sub", "aud": "localclient1"}));
+    let id = anon
+        .get_id()
+        .identity_pool_id(&pool_id)
+        .logins(&key, &token)
+        .send()
+        .await
+        .unwrap()
+        .identity_id()
+        .unwrap()
+        .to_string();
+
+    let open_id = anon
+        .get_open_id_token()
+        .identity_id(&id)
+        .logins(&key, &token)
+        .send()
+        .await
+        .unwrap();
+    let claims = decode_claims(open_id.token().unwrap());
+    assert_eq!(
+        claims["amr"],
+        json!([
+            "authenticated",
+            key,
+            format!("{key}:CognitoSignIn:alice-sub")
+        ])
+    );
+    assert_eq!(
+        claims["https://aws.amazon.com/tags"]["principal_tags"],
+        json!({"client": ["localclient1"], "username": ["alice-sub"]})
+    );
+
+    let creds = anon
+        .get_credentials_for_identity()
+        .identity_id(&id)
+        .logins(&key, &token)
+        .send()
+        .await
+        .unwrap();
+    let me = s
+        .sts_with(vended(creds.credentials().unwrap()))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        me.arn()
+            .unwrap()
+            .contains("assumed-role/LocalUserPoolAuth/"),
+        "{:?}",
+        me.arn()
+    );
+
+    // Checked as a user pool's ID token: an access token, another app
+    // client and another user pool's issuer are refused.
+    let access = user_pool.access_token(json!({"sub": "alice-sub", "aud": "localclient1"}));
+    let other_client = user_pool.id_token(json!({"sub": "alice-sub", "aud": "otherclient"}));
+    let other_pool = CognitoUserPool::start_with_pool_id("local_Other123").await;
+    let other_issuer = other_pool.id_token(json!({"sub": "alice-sub", "aud": "localclient1"}));
+    for (what, bad) in [
+        ("access token", access),
+        ("other client", other_client),
+        ("other issuer", other_issuer),
+    ] {
+        let err = anon
+            .get_credentials_for_identity()
+            .identity_id(&id)
+            .logins(&key, bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            code(&err),
+            "NotAuthorizedException",
+            "{what}: {}",
+            message(&err)
+        );
+    }
 }

@@ -654,3 +654,93 @@ async fn the_pool_quota_answers_limit_exceeded() {
         .await
         .unwrap();
 }
+
+/// A user pool on this machine (a local emulator such as cognito-local,
+/// whose tokens say `iss = http://localhost:9229/<pool id>`) may be named
+/// `<loopback host>[:<port>]/<pool id>`, on create and on update; any
+/// other name that is not Cognito's is refused with AWS's message.
+#[tokio::test]
+async fn loopback_user_pool_names_are_accepted_and_others_refused() {
+    let s = TestServer::start().await;
+    let c = s.cognito();
+    let user_pool = |name: &str| {
+        CognitoIdentityProvider::builder()
+            .provider_name(name)
+            .client_id("localclient1")
+            .build()
+    };
+    let created = c
+        .create_identity_pool()
+        .identity_pool_name("local-user-pool")
+        .allow_unauthenticated_identities(false)
+        .cognito_identity_providers(user_pool("localhost:9229/local_AbC123de"))
+        .send()
+        .await
+        .unwrap();
+    let id = created.identity_pool_id().to_string();
+    assert_eq!(
+        created.cognito_identity_providers()[0].provider_name(),
+        Some("localhost:9229/local_AbC123de")
+    );
+    for name in [
+        "127.0.0.1:9229/local_AbC123de",
+        "127.0.0.1/us-east-1_abc",
+        "app.localhost:9229/local_x",
+        "localhost/local_x",
+    ] {
+        let updated = c
+            .update_identity_pool()
+            .identity_pool_id(&id)
+            .identity_pool_name("local-user-pool")
+            .allow_unauthenticated_identities(false)
+            .cognito_identity_providers(user_pool(name))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {}", message(&e)));
+        assert_eq!(
+            updated.cognito_identity_providers()[0].provider_name(),
+            Some(name)
+        );
+    }
+
+    for name in [
+        "example.com:9229/local_AbC123de",
+        "localhost.example.com:9229/local_x",
+        "10.0.0.1:9229/local_x",
+        "localhost:9229",
+        "localhost:9229/",
+        "localhost:9229/nounderscore",
+        "localhost:0/local_x",
+        "localhost:65536/local_x",
+        "localhost:9229/local_x/extra",
+        "127.1:9229/local_x",
+        "cognito-idp.us-east-1.amazonaws.com/eu-west-1_abc",
+    ] {
+        let err = c
+            .create_identity_pool()
+            .identity_pool_name("bogus")
+            .allow_unauthenticated_identities(false)
+            .cognito_identity_providers(user_pool(name))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "InvalidParameterException", "{name}");
+        assert_eq!(
+            message(&err),
+            format!(
+                "Invalid Cognito Identity Provider name: {name}. Expected cognito-idp.<region>.amazonaws.com/<userPoolId>."
+            )
+        );
+    }
+    let pools = c
+        .list_identity_pools()
+        .max_results(60)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        pools.identity_pools().len(),
+        1,
+        "a refused pool was created"
+    );
+}
