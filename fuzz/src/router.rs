@@ -167,6 +167,7 @@ impl Harness {
                 ),
                 trusted_proxies: Default::default(),
                 forward_auth: Default::default(),
+                allow_reset: false,
             });
             cognate_server::router(state)
         });

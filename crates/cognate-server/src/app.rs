@@ -38,6 +38,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::openid::routes())
         .merge(crate::authz::routes())
+        .merge(crate::reset::routes())
         .with_state(state)
 }
 
@@ -233,33 +234,9 @@ async fn serve_call(
         error,
     };
     let hint = protocol_hint(&headers);
-    // A declared length over the limit is refused before any byte is read.
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
-        return Err(unparsed(
-            hint,
-            ApiError::body_too_large(state.max_body_bytes),
-        ));
-    }
-    // A client that stops sending must not hold the connection forever.
-    let body = match tokio::time::timeout(
-        state.body_read_timeout,
-        to_bytes(body, state.max_body_bytes),
-    )
-    .await
-    {
-        Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            return Err(unparsed(
-                hint,
-                ApiError::body_too_large(state.max_body_bytes),
-            ));
-        }
-        Err(_) => return Err(unparsed(hint, ApiError::body_timeout())),
-    };
+    let body = read_body(state, &headers, body)
+        .await
+        .map_err(|error| unparsed(hint, error))?;
     let call = parse_call(&method, &uri, &headers, body.clone())
         .map_err(|(protocol, error)| unparsed(protocol, error))?;
     let (operation, protocol) = (call.operation, call.protocol);
@@ -291,6 +268,32 @@ async fn serve_call(
     Ok((operation, response))
 }
 
+/// A request's body, within the size and time limits every body has.
+pub(crate) async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::body::Bytes, ApiError> {
+    // A declared length over the limit is refused before any byte is read.
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
+        return Err(ApiError::body_too_large(state.max_body_bytes));
+    }
+    // A client that stops sending must not hold the connection forever.
+    let read = tokio::time::timeout(
+        state.body_read_timeout,
+        to_bytes(body, state.max_body_bytes),
+    );
+    match read.await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_)) => Err(ApiError::body_too_large(state.max_body_bytes)),
+        Err(_) => Err(ApiError::body_timeout()),
+    }
+}
+
 /// The abuse limit of unsigned calls by source address. (New guests are
 /// limited too, by address and by pool, where GetId makes one:
 /// `cognito::identities`.)
@@ -306,7 +309,7 @@ fn check_limits(state: &AppState, call: &Call, client: std::net::IpAddr) -> Resu
 
 /// Headers every API response carries: its request id, and what browser
 /// SDKs, which call directly, need.
-fn finish(mut response: Response, request_id: &str) -> Response {
+pub(crate) fn finish(mut response: Response, request_id: &str) -> Response {
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert(X_AMZN_REQUEST_ID, v);

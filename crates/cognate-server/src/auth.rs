@@ -33,22 +33,53 @@ pub fn authenticate(
     request: &RequestParts<'_>,
     origin: Origin,
 ) -> Result<Caller, ApiError> {
+    if call.operation.is_public() {
+        let config = state.cognate.config();
+        return Ok(Caller {
+            account: config.account.clone(),
+            region: config.default_region.clone(),
+            authority: Authority::Anonymous,
+            origin: Some(origin),
+        });
+    }
+    // A JSON call's operation is its X-Amz-Target: signed, or a captured
+    // request could be replayed as another operation on the same body.
+    let signed_target = (call.protocol == Protocol::Json).then_some("X-Amz-Target");
+    let expected = Expected {
+        protocol: call.protocol,
+        service: call.operation.service().signing_name(),
+        signed_header: signed_target,
+    };
+    authenticate_signed(state, request, &expected, origin)
+}
+
+/// What a signed request must be: the protocol its errors answer in, the
+/// SigV4 service its credential scope names, and a header its signature
+/// must cover (beside those SigV4 always covers), if any.
+pub struct Expected<'a> {
+    pub protocol: Protocol,
+    pub service: &'a str,
+    pub signed_header: Option<&'a str>,
+}
+
+/// Authenticates a request that must be signed (every call but the public
+/// ones, and cognate's own signed paths such as `/admin/reset`): the admin
+/// key is the account root, temporary credentials cognate vended are a
+/// session.
+pub fn authenticate_signed(
+    state: &AppState,
+    request: &RequestParts<'_>,
+    expected: &Expected<'_>,
+    origin: Origin,
+) -> Result<Caller, ApiError> {
     let RequestParts {
         method,
         uri,
         headers,
         body,
     } = request;
+    let protocol = expected.protocol;
     let config = state.cognate.config();
-    let caller = |region: String, authority: Authority| Caller {
-        account: config.account.clone(),
-        region,
-        authority,
-        origin: Some(origin),
-    };
-    if call.operation.is_public() {
-        return Ok(caller(config.default_region.clone(), Authority::Anonymous));
-    }
     let header_pairs: Vec<(&str, &str)> = headers
         .iter()
         .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
@@ -61,15 +92,13 @@ pub fn authenticate(
         body,
     };
     let info = cognate_sigv4::parse(&request)
-        .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?
-        .ok_or_else(|| ApiError::missing_authentication(call.protocol))?;
-    // A JSON call's operation is its X-Amz-Target: signed, or a captured
-    // request could be replayed as another operation on the same body.
-    if call.protocol == Protocol::Json {
-        info.require_signed_header("X-Amz-Target")
-            .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
+        .map_err(|e| ApiError::from_sigv4(&e, protocol))?
+        .ok_or_else(|| ApiError::missing_authentication(protocol))?;
+    if let Some(header) = expected.signed_header {
+        info.require_signed_header(header)
+            .map_err(|e| ApiError::from_sigv4(&e, protocol))?;
     }
-    let service = call.operation.service().signing_name();
+    let service = expected.service;
     let mut scope_problems = Vec::new();
     // The region becomes part of the ids and ARNs the call makes: the
     // configured one or one of AWS's.
@@ -90,19 +119,24 @@ pub fn authenticate(
             &SigV4Error::InvalidCredentialScope {
                 problems: scope_problems,
             },
-            call.protocol,
+            protocol,
         ));
     }
     let now = state.cognate.clock().now();
     // Stale requests first: they must not make keys to derive and cache.
-    cognate_sigv4::check_time(&info, now).map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
+    cognate_sigv4::check_time(&info, now).map_err(|e| ApiError::from_sigv4(&e, protocol))?;
     let (key, authority) = signer_of(state, &info).map_err(|unknown| match unknown {
-        UnknownSigner::Unrecognized => ApiError::unknown_access_key(call.protocol),
-        UnknownSigner::Expired => ApiError::expired_session(call.protocol),
+        UnknownSigner::Unrecognized => ApiError::unknown_access_key(protocol),
+        UnknownSigner::Expired => ApiError::expired_session(protocol),
     })?;
     cognate_sigv4::verify_with_signing_key(&request, &info, &key, now)
-        .map_err(|e| ApiError::from_sigv4(&e, call.protocol))?;
-    Ok(caller(info.region, authority))
+        .map_err(|e| ApiError::from_sigv4(&e, protocol))?;
+    Ok(Caller {
+        account: config.account.clone(),
+        region: info.region,
+        authority,
+        origin: Some(origin),
+    })
 }
 
 /// Why a signature's access key cannot be used.

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openid;
 pub mod operation;
 pub mod query;
+pub mod reset;
 pub mod state;
 pub mod validate;
 pub mod wire_error;

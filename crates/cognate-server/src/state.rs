@@ -25,4 +25,7 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     /// Forward-auth: who may ask, and the APIs it decides for.
     pub forward_auth: crate::authz::ForwardAuth,
+    /// Whether `POST /admin/reset` may empty the deployment (`[testing]
+    /// allow_reset`); never by default.
+    pub allow_reset: bool,
 }

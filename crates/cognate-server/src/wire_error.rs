@@ -217,6 +217,17 @@ impl ApiError {
         }
     }
 
+    /// `POST /admin/reset` on a deployment that does not allow it.
+    pub fn reset_not_enabled() -> ApiError {
+        ApiError::new(
+            "ResetNotEnabledException",
+            StatusCode::NOT_FOUND,
+            "Resetting is not enabled on this deployment. Start it with --allow-reset \
+             (COGNATE_ALLOW_RESET=true, or allow_reset = true under [testing] in the \
+             config file) where its data may be thrown away, as in tests.",
+        )
+    }
+
     /// A node that cannot reach its database yet (retryable: a 503).
     pub fn starting() -> ApiError {
         ApiError::new(

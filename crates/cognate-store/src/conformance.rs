@@ -1358,7 +1358,7 @@ pub async fn reset_empties_all_but_keys_and_settings(store: Arc<dyn Store>) {
     assert!(s.merges_of_pool(p).await.unwrap().is_empty());
     let dev = login("login.example", "dev-user");
     assert!(
-        s.find_login_owners(p, &[dev.clone()])
+        s.find_login_owners(p, std::slice::from_ref(&dev))
             .await
             .unwrap()
             .is_empty()
@@ -1392,7 +1392,7 @@ pub async fn reset_empties_all_but_keys_and_settings(store: Arc<dyn Store>) {
     // Everything can be made again under the same names, and nothing of
     // the old attachments comes back with it.
     s.insert_pool(&developer_pool, 10).await.unwrap();
-    create_with(s, p, "us-east-1:ri1", &[dev.clone()]).await;
+    create_with(s, p, "us-east-1:ri1", std::slice::from_ref(&dev)).await;
     assert_eq!(
         s.find_login_owners(p, &[dev]).await.unwrap(),
         vec![(

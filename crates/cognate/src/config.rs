@@ -98,6 +98,19 @@ pub struct FileConfig {
     /// The APIs forward-auth decides for.
     #[serde(default)]
     pub apis: Vec<ApiConfig>,
+    /// Settings for deployments made for tests (`[testing]`).
+    #[serde(default)]
+    pub testing: Option<TestingConfig>,
+}
+
+/// `[testing]`: what only a deployment made for tests should allow.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestingConfig {
+    /// `POST /admin/reset`, signed by the admin key, empties the
+    /// deployment (pools, identities, IAM; keys and settings stay).
+    /// Default false.
+    pub allow_reset: Option<bool>,
 }
 
 /// `[authz]`.
@@ -153,6 +166,7 @@ pub struct Overrides {
     pub trusted_proxies: Option<String>,
     pub header_read_timeout_secs: Option<u64>,
     pub max_client_connections: Option<usize>,
+    pub allow_reset: Option<bool>,
 }
 
 /// The resolved settings of a server.
@@ -183,6 +197,9 @@ pub struct Settings {
     pub http: HttpConfig,
     pub forward_auth: ForwardAuth,
     pub database: DatabaseConfig,
+    /// Whether `POST /admin/reset` may empty the deployment; never by
+    /// default.
+    pub allow_reset: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -275,6 +292,10 @@ impl Settings {
             http.max_connections = Some(max);
         }
         let forward_auth = forward_auth(file.authz.unwrap_or_default(), file.apis, &region)?;
+        let allow_reset = flags
+            .allow_reset
+            .or(file.testing.and_then(|testing| testing.allow_reset))
+            .unwrap_or(false);
         Ok(Settings {
             listen,
             data_dir,
@@ -305,6 +326,7 @@ impl Settings {
             http,
             forward_auth,
             database: file.database.unwrap_or_default(),
+            allow_reset,
         })
     }
 
@@ -337,6 +359,7 @@ impl Settings {
             http: HttpConfig::default(),
             forward_auth: ForwardAuth::default(),
             database: DatabaseConfig::default(),
+            allow_reset: false,
         })
     }
 }
@@ -502,6 +525,24 @@ mod tests {
             err.to_string(),
             "COGNATE_TRUSTED_PROXIES: '10.0.0.0/40' is not an address or a range like 10.0.0.0/8"
         );
+    }
+
+    #[test]
+    fn reset_is_allowed_only_when_asked_flag_then_file() {
+        let allowed = |flag: Option<bool>, file: &str| {
+            let flags = Overrides {
+                allow_reset: flag,
+                ..Default::default()
+            };
+            Settings::resolve(flags, toml::from_str(file).unwrap()).map(|s| s.allow_reset)
+        };
+        assert!(!allowed(None, "").unwrap());
+        assert!(!Settings::for_data_dir(Path::new("/tmp/x")).allow_reset);
+        assert!(allowed(None, "[testing]\nallow_reset = true\n").unwrap());
+        assert!(!allowed(None, "[testing]\nallow_reset = false\n").unwrap());
+        assert!(allowed(Some(true), "").unwrap());
+        assert!(!allowed(Some(false), "[testing]\nallow_reset = true\n").unwrap());
+        assert!(toml::from_str::<FileConfig>("[testing]\nallow_rest = true\n").is_err());
     }
 
     #[test]

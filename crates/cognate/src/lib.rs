@@ -302,7 +302,14 @@ async fn serving(
         limiter: cognate_server::limits::Limiter::new(&settings.limits),
         trusted_proxies: settings.trusted_proxies.clone(),
         forward_auth: settings.forward_auth.clone(),
+        allow_reset: settings.allow_reset,
     });
+    if settings.allow_reset {
+        tracing::warn!(
+            "POST /admin/reset is enabled: the admin key can empty this deployment \
+             (pools, identities, IAM); meant for tests only"
+        );
+    }
     Ok((cognate_server::router(state), vec![reloader, sweeper]))
 }
 

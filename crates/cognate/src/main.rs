@@ -115,6 +115,17 @@ struct ServeArgs {
     /// file, or "-" for stdout [default: off].
     #[arg(long, env = "COGNATE_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
+    /// Let POST /admin/reset, signed by the admin key, empty the deployment
+    /// (pools, identities, IAM; signing keys stay): for tests, never where
+    /// the data matters [default: false].
+    #[arg(
+        long,
+        env = "COGNATE_ALLOW_RESET",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    allow_reset: Option<bool>,
 }
 
 /// The log on stdout (`COGNATE_LOG` filters it, default `info`), plus the
@@ -219,6 +230,7 @@ fn settings(args: ServeArgs) -> Option<Settings> {
         trusted_proxies: args.trusted_proxies,
         header_read_timeout_secs: args.header_read_timeout,
         max_client_connections: args.max_client_connections,
+        allow_reset: args.allow_reset,
     };
     match Settings::resolve(overrides, file) {
         Ok(s) => Some(s),

@@ -275,7 +275,12 @@ impl Raw {
 
     /// Signs as `how` says: header or presigned form, any region, a
     /// session token, or over `UNSIGNED-PAYLOAD`.
-    pub fn sign(mut self, server: &TestServer, how: &Signing<'_>) -> Raw {
+    pub fn sign(self, server: &TestServer, how: &Signing<'_>) -> Raw {
+        self.sign_for(&server.server.addr.to_string(), how)
+    }
+
+    /// As `sign`, for a server at `host` (`127.0.0.1:port`).
+    pub fn sign_for(mut self, host: &str, how: &Signing<'_>) -> Raw {
         use aws_sigv4::http_request::{
             PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
             sign,
@@ -298,7 +303,7 @@ impl Raw {
             settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         }
         let params = signing_params(&identity, how.region, how.service, how.time, settings);
-        let host = server.server.addr.to_string();
+        let host = host.to_string();
         let uri = format!("http://{host}{}", self.path_and_query);
         let mut headers: Vec<(String, String)> = vec![("host".into(), host.clone())];
         headers.extend(self.headers.iter().cloned());
@@ -361,8 +366,13 @@ impl Raw {
     }
 
     pub async fn send(self, server: &TestServer) -> RawResponse {
+        self.send_to(&server.endpoint()).await
+    }
+
+    /// Sends to the server at `endpoint` (`http://127.0.0.1:port`).
+    pub async fn send_to(self, endpoint: &str) -> RawResponse {
         let client = reqwest::Client::new();
-        let url = format!("{}{}", server.endpoint(), self.path_and_query);
+        let url = format!("{endpoint}{}", self.path_and_query);
         let mut request = client.request(self.method.parse().unwrap(), url);
         for (name, value) in &self.headers {
             request = request.header(name, value);

@@ -19,6 +19,7 @@ mod multinode;
 mod pools;
 mod properties;
 mod protocol;
+mod reset;
 mod saml;
 mod signing;
 mod sts;
