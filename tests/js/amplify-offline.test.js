@@ -205,7 +205,7 @@ before(async () => {
   });
   // After configure, which installs its default storage.
   cognitoUserPoolsTokenProvider.setKeyValueStorage(new MemoryStorage());
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await Promise.all([cognate?.stop(), local?.stop()]);

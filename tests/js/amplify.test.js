@@ -71,7 +71,7 @@ before(async () => {
       Roles: { unauthenticated: roles.guest.arn, authenticated: roles.user.arn },
     }),
   );
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await Promise.all([cognate?.stop(), issuer?.stop()]);
