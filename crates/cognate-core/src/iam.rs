@@ -17,6 +17,8 @@ use crate::store::{PolicyDeletion, StoreError};
 
 /// IAM's default quota of managed policies attached to one role.
 pub const MAX_ATTACHED_POLICIES_PER_ROLE: usize = 10;
+/// Versions IAM keeps of a managed policy.
+pub const MAX_POLICY_VERSIONS: usize = 5;
 
 fn no_such_role(name: &str) -> Error {
     Error::ResourceNotFound(format!("The role with name {name} cannot be found."))
@@ -601,6 +603,53 @@ impl Iam<'_> {
             ))
         })?;
         Ok((policy, version))
+    }
+
+    /// CreatePolicyVersion: a new version of the document, made the
+    /// default when `set_as_default`. IAM keeps at most five versions and
+    /// refuses a sixth.
+    pub async fn create_policy_version(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        document: &str,
+        set_as_default: bool,
+    ) -> Result<ManagedPolicyVersion> {
+        let mut policy = self
+            .authorized_policy(caller, Operation::CreatePolicyVersion, arn)
+            .await?;
+        crate::trust::parse_managed_policy(document)?;
+        if policy.versions.len() >= MAX_POLICY_VERSIONS {
+            return Err(Error::LimitExceeded(format!(
+                "A managed policy can have up to {MAX_POLICY_VERSIONS} versions. Before you create a new version, you must delete an existing version."
+            )));
+        }
+        let next = policy
+            .versions
+            .iter()
+            .filter_map(|v| v.version_id.strip_prefix('v')?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let now = self.clock.now_secs();
+        let version = ManagedPolicyVersion {
+            version_id: format!("v{next}"),
+            document: document.to_string(),
+            created_at: now,
+        };
+        policy.versions.push(version.clone());
+        if set_as_default {
+            policy.default_version_id = version.version_id.clone();
+        }
+        policy.updated_at = now;
+        self.store
+            .update_managed_policy(&policy)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => no_such_policy(arn),
+                other => other.into(),
+            })?;
+        Ok(version)
     }
 
     pub async fn delete_policy(&self, caller: &Caller, arn: &str) -> Result<()> {

@@ -108,6 +108,7 @@ operations! {
         CreatePolicy,
         GetPolicy,
         GetPolicyVersion,
+        CreatePolicyVersion,
         DeletePolicy,
         ListPolicies,
         AttachRolePolicy,

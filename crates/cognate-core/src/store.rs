@@ -177,6 +177,9 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a managed policy (`AlreadyExists` if its ARN, or its name in
     /// the account ignoring case, is taken). `attachment_count` is ignored.
     async fn insert_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()>;
+    /// Replaces a managed policy's versions and default version (its
+    /// name, path and ARN stay); `NotFound` if it does not exist.
+    async fn update_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()>;
     /// The policy, with `attachment_count` counted from the attachments.
     async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>>;
     /// Deletes a policy unless a role has it attached; atomic with respect

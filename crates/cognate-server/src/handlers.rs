@@ -80,6 +80,9 @@ pub async fn dispatch(cx: &Context<'_>, call: Call) -> Result<Response, ApiError
         O::CreatePolicy => query::<policies::CreatePolicyInput>(cx, operation, input).await,
         O::GetPolicy => query::<policies::GetPolicyInput>(cx, operation, input).await,
         O::GetPolicyVersion => query::<policies::GetPolicyVersionInput>(cx, operation, input).await,
+        O::CreatePolicyVersion => {
+            query::<policies::CreatePolicyVersionInput>(cx, operation, input).await
+        }
         O::DeletePolicy => query::<policies::DeletePolicyInput>(cx, operation, input).await,
         O::ListPolicies => query::<policies::ListPoliciesInput>(cx, operation, input).await,
         O::SimulatePrincipalPolicy => {

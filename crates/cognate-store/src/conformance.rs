@@ -567,6 +567,26 @@ pub async fn managed_policies_round_trip(store: Arc<dyn Store>) {
         .unwrap();
     let names: Vec<&str> = rest.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["Charlie"]);
+    // A new default version replaces the versions; the rest stays.
+    let mut revised = bravo.clone();
+    revised.versions.push(ManagedPolicyVersion {
+        version_id: "v2".into(),
+        document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#.into(),
+        created_at: 2,
+    });
+    revised.default_version_id = "v2".into();
+    revised.updated_at = 2;
+    store.update_managed_policy(&revised).await.unwrap();
+    assert_eq!(
+        store.get_managed_policy(&bravo.arn).await.unwrap(),
+        Some(revised.clone())
+    );
+    let mut missing = managed_policy("111", "nope");
+    missing.arn = "arn:aws:iam::111:policy/nope".into();
+    assert!(matches!(
+        store.update_managed_policy(&missing).await,
+        Err(StoreError::NotFound(_))
+    ));
     assert_eq!(
         store.delete_managed_policy(&bravo.arn).await.unwrap(),
         PolicyDeletion::Deleted

@@ -723,6 +723,24 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn update_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()> {
+        let doc = policy_doc(policy)?;
+        retrying!("update_managed_policy", async {
+            let mut tx = self.begin().await?;
+            let updated = sqlx::query("UPDATE managed_policies SET doc = $1 WHERE arn = $2")
+                .bind(&doc)
+                .bind(&policy.arn)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound(policy.arn.clone()).into());
+            }
+            bump_generation(&mut tx).await?;
+            commit(tx).await
+        })
+    }
+
     async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>> {
         let row = retrying!("get_managed_policy", async {
             Ok(sqlx::query(&format!(

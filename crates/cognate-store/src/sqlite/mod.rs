@@ -638,6 +638,22 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn update_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()> {
+        let doc = policy_doc(policy)?;
+        let arn = policy.arn.clone();
+        self.engine
+            .write(move |conn| {
+                let updated = conn
+                    .prepare_cached("UPDATE managed_policies SET doc = ?1 WHERE arn = ?2")?
+                    .execute(params![doc, arn])?;
+                if updated == 0 {
+                    return Err(StoreError::NotFound(arn).into());
+                }
+                bump_generation(conn)
+            })
+            .await
+    }
+
     async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>> {
         self.engine.read(|conn| {
             Ok(policies(

@@ -129,6 +129,48 @@ impl QueryOperation for GetPolicyVersionInput {
     }
 }
 
+pub struct CreatePolicyVersionInput {
+    policy_arn: String,
+    document: String,
+    set_as_default: bool,
+}
+
+impl QueryOperation for CreatePolicyVersionInput {
+    fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
+        let policy_arn = policy_arn_param(c, params);
+        let document = policy_document(c, params, "PolicyDocument", "policyDocument");
+        let set_as_default = optional_bool(c, params, "SetAsDefault", "setAsDefault");
+        Ok(CreatePolicyVersionInput {
+            policy_arn,
+            document,
+            set_as_default,
+        })
+    }
+
+    async fn call(self, cx: &Context<'_>, w: &mut XmlWriter) -> Result<(), ApiError> {
+        let version = cx
+            .cognate()
+            .iam()
+            .create_policy_version(
+                &cx.caller,
+                &self.policy_arn,
+                &self.document,
+                self.set_as_default,
+            )
+            .await
+            .map_err(err)?;
+        w.open("PolicyVersion")
+            .leaf("VersionId", &version.version_id)
+            .leaf(
+                "IsDefaultVersion",
+                if self.set_as_default { "true" } else { "false" },
+            )
+            .leaf("CreateDate", &timestamp(version.created_at))
+            .close("PolicyVersion");
+        Ok(())
+    }
+}
+
 pub struct DeletePolicyInput {
     policy_arn: String,
 }
