@@ -15,6 +15,7 @@ mod load;
 mod paired;
 mod report;
 mod scale;
+mod startup;
 
 use std::net::SocketAddr;
 
@@ -57,6 +58,9 @@ enum Command {
     /// GetCredentialsForIdentity at a small and a large store (10 million
     /// identities by default), and the server's memory at each.
     Scale(scale::ScaleArgs),
+    /// Start-up time of `cognate serve --ephemeral` (process start to
+    /// `/healthz` 200), beside the axum baseline's.
+    Startup(startup::StartupArgs),
     /// (internal) Run cognate as `cognate serve` would; the bench's child process.
     #[command(hide = true)]
     ServeCognate(ServeArgs),
@@ -175,6 +179,14 @@ fn main() {
                     std::process::exit(1);
                 }
             }
+        }
+        Some(Command::Startup(args)) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(startup::run(args));
         }
         Some(Command::Scale(args)) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()

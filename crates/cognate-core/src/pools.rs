@@ -391,6 +391,40 @@ facade!(
 
 impl Pools<'_> {
     pub async fn create(&self, caller: &Caller, settings: PoolSettings) -> Result<Pool> {
+        let id = ids::regional_uuid(&caller.region);
+        self.create_as(caller, id, settings).await
+    }
+
+    /// CreateIdentityPool with the id chosen by the operator
+    /// (`<region>:<uuid>`, the caller's region), so that a pool declared
+    /// in a file keeps its id across deployments and app configs stay the
+    /// same. Not on the wire: AWS chooses ids.
+    pub async fn create_pinned(
+        &self,
+        caller: &Caller,
+        id: &str,
+        settings: PoolSettings,
+    ) -> Result<Pool> {
+        let uuid = id
+            .strip_prefix(caller.region.as_str())
+            .and_then(|rest| rest.strip_prefix(':'));
+        if !uuid.is_some_and(|u| {
+            uuid::Uuid::parse_str(u).is_ok_and(|p| p.hyphenated().to_string() == u)
+        }) {
+            return Err(Error::InvalidParameter(format!(
+                "IdentityPoolId {id} must be {}:<uuid> (lower-case, hyphenated).",
+                caller.region
+            )));
+        }
+        if self.store.get_pool(id).await?.is_some() {
+            return Err(Error::ResourceConflict(format!(
+                "An identity pool with id {id} already exists."
+            )));
+        }
+        self.create_as(caller, id.to_string(), settings).await
+    }
+
+    async fn create_as(&self, caller: &Caller, id: String, settings: PoolSettings) -> Result<Pool> {
         check_tag_keys(settings.tags.iter().flatten().map(|(k, _)| k))?;
         let tags = settings.tags.iter().flatten().map(|(k, v)| (k, Some(v)));
         self.authorize_access(
@@ -403,7 +437,7 @@ impl Pools<'_> {
         let tags = settings.tags.clone().unwrap_or_default();
         check_tag_count(tags.len())?;
         let pool = Pool {
-            id: ids::regional_uuid(&caller.region),
+            id,
             account: caller.account.clone(),
             region: caller.region.clone(),
             name: settings.name,

@@ -200,6 +200,8 @@ pub struct Settings {
     /// Whether `POST /admin/reset` may empty the deployment; never by
     /// default.
     pub allow_reset: bool,
+    /// A bootstrap file applied at start (`serve --bootstrap`).
+    pub bootstrap: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -327,6 +329,7 @@ impl Settings {
             forward_auth,
             database: file.database.unwrap_or_default(),
             allow_reset,
+            bootstrap: None,
         })
     }
 
@@ -360,6 +363,7 @@ impl Settings {
             forward_auth: ForwardAuth::default(),
             database: DatabaseConfig::default(),
             allow_reset: false,
+            bootstrap: None,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! the listener, serve. `main.rs` is the command line around it; tests
 //! start servers in-process with `start`.
 
+pub mod bootstrap;
 pub mod config;
 pub mod logging;
 pub mod secrets;
@@ -34,6 +35,8 @@ pub enum StartError {
     Federation(String),
     #[error("cannot open the domain: {0}")]
     Domain(String),
+    #[error("cannot apply the bootstrap file: {0}")]
+    Bootstrap(String),
 }
 
 /// A server that is accepting connections.
@@ -288,6 +291,9 @@ async fn serving(
         );
         cognate_core::audit::keys_rotated(&kid);
     }
+    if let Some(path) = &settings.bootstrap {
+        apply_bootstrap(&cognate, path).await?;
+    }
     let cognate = Arc::new(cognate);
     let reloader = spawn_key_reloader(cognate.clone(), settings.key_reload_interval);
     let sweeper = spawn_guest_sweeper(cognate.clone(), settings.guest_sweep_interval);
@@ -311,6 +317,25 @@ async fn serving(
         );
     }
     Ok((cognate_server::router(state), vec![reloader, sweeper]))
+}
+
+/// Applies `serve --bootstrap`'s file, logging each change. Nodes that
+/// start together race to make the same entities; the loser's second
+/// pass finds them made.
+async fn apply_bootstrap(cognate: &Cognate, path: &std::path::Path) -> Result<(), StartError> {
+    let options = bootstrap::Options::default();
+    let changes = match bootstrap::apply(cognate, path, options).await {
+        Err(bootstrap::ApplyError::Entry { .. }) => bootstrap::apply(cognate, path, options).await,
+        first => first,
+    }
+    .map_err(|e| StartError::Bootstrap(e.to_string()))?;
+    for change in &changes {
+        tracing::info!("bootstrap {}: {change}", path.display());
+    }
+    if changes.is_empty() {
+        tracing::info!("bootstrap {}: nothing to change", path.display());
+    }
+    Ok(())
 }
 
 /// Opens the store and the domain until it can (backing off to 5 s

@@ -26,14 +26,46 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve {
+        /// Apply this bootstrap file (pools, roles, policies, providers)
+        /// at start, as `cognate apply` does.
+        #[arg(long, env = "COGNATE_BOOTSTRAP")]
+        bootstrap: Option<PathBuf>,
+        /// Keep everything in a temporary data directory, removed on exit:
+        /// a fresh server for tests (the embedded database unless
+        /// --database-url names another).
+        #[arg(long)]
+        ephemeral: bool,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
+    /// Bring the database to what a bootstrap file declares: create what
+    /// is missing, update what differs, and print each change.
+    Apply {
+        /// The bootstrap file (JSON; see docs/bootstrap.md).
+        file: PathBuf,
+        /// Print what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete pools, roles, managed policies and providers the
+        /// file does not name.
+        #[arg(long)]
+        prune: bool,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
     /// Write everything the database holds (pools, identities, logins,
     /// merges, IAM, sealed keys) as JSON lines, to move a deployment
-    /// between engines.
+    /// between engines; with --bootstrap, a bootstrap file of its
+    /// configuration instead.
     Export {
         /// Where to write [default: stdout].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write a bootstrap file (pools pinned to their ids, roles,
+        /// policies, providers; no identities, no keys).
+        #[arg(long)]
+        bootstrap: bool,
         #[command(flatten)]
         args: ServeArgs,
     },
@@ -182,25 +214,40 @@ fn init_logging(audit_log: Option<&std::path::Path>, to_stderr: bool) -> Result<
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let audit_log = match &cli.command {
-        Command::Serve(args)
+        Command::Serve { args, .. }
         | Command::Keys {
             action: KeysAction::Rotate(args),
         }
+        | Command::Apply { args, .. }
         | Command::Export { args, .. }
         | Command::Import { args, .. } => args.audit_log.clone(),
     };
     // An export may go to stdout: the log must not mix into it.
-    let log_to_stderr = !matches!(cli.command, Command::Serve(_));
+    let log_to_stderr = !matches!(cli.command, Command::Serve { .. });
     if let Err(e) = init_logging(audit_log.as_deref(), log_to_stderr) {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve {
+            bootstrap,
+            ephemeral,
+            args,
+        } => serve(args, bootstrap, ephemeral).await,
+        Command::Apply {
+            file,
+            dry_run,
+            prune,
+            args,
+        } => apply(file, cognate::bootstrap::Options { dry_run, prune }, args).await,
         Command::Keys {
             action: KeysAction::Rotate(args),
         } => rotate_keys(args).await,
-        Command::Export { out, args } => export(out, args).await,
+        Command::Export {
+            out,
+            bootstrap,
+            args,
+        } => export(out, bootstrap, args).await,
         Command::Import { input, args } => import(input, args).await,
     }
 }
@@ -241,7 +288,7 @@ fn settings(args: ServeArgs) -> Option<Settings> {
     }
 }
 
-async fn export(out: Option<PathBuf>, args: ServeArgs) -> ExitCode {
+async fn export(out: Option<PathBuf>, bootstrap: bool, args: ServeArgs) -> ExitCode {
     let Some(settings) = settings(args) else {
         return ExitCode::FAILURE;
     };
@@ -252,6 +299,9 @@ async fn export(out: Option<PathBuf>, args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if bootstrap {
+        return export_bootstrap(store.as_ref(), &settings.account_id, out).await;
+    }
     let result = match &out {
         Some(path) => match std::fs::File::create(path) {
             Ok(file) => {
@@ -321,6 +371,74 @@ async fn import(input: PathBuf, args: ServeArgs) -> ExitCode {
     }
 }
 
+async fn export_bootstrap(
+    store: &dyn cognate_core::store::Store,
+    account: &str,
+    out: Option<PathBuf>,
+) -> ExitCode {
+    let declared = match cognate::bootstrap::declared(store, account).await {
+        Ok(declared) => declared,
+        Err(e) => {
+            tracing::error!("export failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut text = match serde_json::to_string_pretty(&declared) {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::error!("export failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    text.push('\n');
+    let written = match &out {
+        Some(path) => std::fs::write(path, text),
+        None => std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("writing the bootstrap file failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn apply(file: PathBuf, options: cognate::bootstrap::Options, args: ServeArgs) -> ExitCode {
+    let Some(settings) = settings(args) else {
+        return ExitCode::FAILURE;
+    };
+    let issuer = settings
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen));
+    let result = async {
+        let store = cognate::open_store_unbounded(&settings).await?;
+        let clock = std::sync::Arc::new(cognate_core::clock::SystemClock);
+        let domain = cognate::open_domain(&settings, store, clock, issuer).await?;
+        cognate::bootstrap::apply(&domain, &file, options)
+            .await
+            .map_err(|e| cognate::StartError::Bootstrap(e.to_string()))
+    }
+    .await;
+    match result {
+        Ok(changes) => {
+            let would = if options.dry_run { "would " } else { "" };
+            for change in &changes {
+                println!("{would}{change}");
+            }
+            if changes.is_empty() {
+                println!("{} is applied: nothing to change", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn rotate_keys(args: ServeArgs) -> ExitCode {
     let Some(settings) = settings(args) else {
         return ExitCode::FAILURE;
@@ -353,10 +471,33 @@ async fn rotate_keys(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs) -> ExitCode {
-    let Some(settings) = settings(args) else {
+async fn serve(mut args: ServeArgs, bootstrap: Option<PathBuf>, ephemeral: bool) -> ExitCode {
+    // Removed when this returns, after the server has stopped.
+    let _ephemeral_dir = if ephemeral {
+        match tempfile::Builder::new()
+            .prefix("cognate-ephemeral-")
+            .tempdir()
+        {
+            Ok(dir) => {
+                tracing::info!(
+                    "ephemeral data directory {} (removed on exit)",
+                    dir.path().display()
+                );
+                args.data_dir = Some(dir.path().to_path_buf());
+                Some(dir)
+            }
+            Err(e) => {
+                tracing::error!("cannot make a temporary data directory: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let Some(mut settings) = settings(args) else {
         return ExitCode::FAILURE;
     };
+    settings.bootstrap = bootstrap;
     let running = match cognate::start(settings).await {
         Ok(r) => r,
         Err(e) => {

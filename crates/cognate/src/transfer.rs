@@ -63,12 +63,33 @@ fn line<W: Write>(out: &mut W, record: &Record) -> Result<(), TransferError> {
     Ok(())
 }
 
+/// What an export holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything: settings, keys, configuration, identities and merges.
+    Everything,
+    /// Pools, roles, managed policies and providers only: what a
+    /// rehearsal of `cognate apply` needs.
+    Configuration,
+}
+
 /// Writes the deployment of `account`.
 pub async fn export<W: Write>(
     store: &dyn Store,
     account: &str,
     out: &mut W,
 ) -> Result<Counts, TransferError> {
+    export_scope(store, account, Scope::Everything, out).await
+}
+
+/// Writes what `scope` names of the deployment of `account`.
+pub async fn export_scope<W: Write>(
+    store: &dyn Store,
+    account: &str,
+    scope: Scope,
+    out: &mut W,
+) -> Result<Counts, TransferError> {
+    let everything = scope == Scope::Everything;
     let mut counts = Counts::default();
     line(
         out,
@@ -76,7 +97,7 @@ pub async fn export<W: Write>(
             format: FORMAT_VERSION,
         },
     )?;
-    for name in SETTINGS {
+    for name in SETTINGS.iter().filter(|_| everything) {
         if let Some(value) = store.get_setting(name).await? {
             line(
                 out,
@@ -88,7 +109,12 @@ pub async fn export<W: Write>(
             counts.other += 1;
         }
     }
-    for key in store.list_signing_keys().await? {
+    let keys = if everything {
+        store.list_signing_keys().await?
+    } else {
+        Vec::new()
+    };
+    for key in keys {
         line(out, &Record::SigningKey(key))?;
         counts.other += 1;
     }
@@ -140,6 +166,9 @@ pub async fn export<W: Write>(
             let pool_id = pool.id.clone();
             line(out, &Record::Pool(Box::new(pool)))?;
             counts.pools += 1;
+            if !everything {
+                continue;
+            }
             let mut after: Option<String> = None;
             loop {
                 let page = store

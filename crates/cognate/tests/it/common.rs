@@ -21,6 +21,17 @@ pub struct TestServer {
 
 fn no_change(_: &mut Settings) {}
 
+/// A Cognito client without credentials for the server at `endpoint`.
+pub fn anonymous_cognito_at(endpoint: &str) -> aws_sdk_cognitoidentity::Client {
+    let config = aws_sdk_cognitoidentity::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_cognitoidentity::Client::from_conf(config)
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         Self::start_with(no_change).await
@@ -75,6 +86,31 @@ impl TestServer {
         }
     }
 
+    /// Stops the server, runs `between` on its data directory (a command
+    /// line tool, which must not share the embedded database with a
+    /// running server), and starts it again.
+    pub async fn restart_after(self, between: impl FnOnce(&std::path::Path)) -> TestServer {
+        let TestServer {
+            server,
+            dir,
+            clock,
+            configure,
+        } = self;
+        server.stop().await;
+        between(dir.path());
+        let mut settings = Settings::for_data_dir(dir.path());
+        configure(&mut settings);
+        let server = cognate::start_with_clock(settings, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        TestServer {
+            server,
+            dir,
+            clock,
+            configure,
+        }
+    }
+
     /// Stops the server and starts one with other settings on the same
     /// data directory.
     pub async fn restart_with(mut self, configure: fn(&mut Settings)) -> TestServer {
@@ -84,13 +120,7 @@ impl TestServer {
 
     /// A Cognito client without credentials: public operations only.
     pub fn anonymous_cognito(&self) -> aws_sdk_cognitoidentity::Client {
-        let config = aws_sdk_cognitoidentity::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(self.endpoint())
-            .retry_config(RetryConfig::disabled())
-            .build();
-        aws_sdk_cognitoidentity::Client::from_conf(config)
+        anonymous_cognito_at(&self.endpoint())
     }
 
     pub fn endpoint(&self) -> String {

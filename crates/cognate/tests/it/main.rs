@@ -6,6 +6,7 @@
 
 mod adversarial;
 mod audit;
+mod bootstrap;
 mod boundaries;
 mod bounded;
 mod common;
