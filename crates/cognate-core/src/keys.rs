@@ -5,7 +5,7 @@
 //! them.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::encoding::AsDer;
@@ -504,6 +504,24 @@ fn open_private_key(
     })
 }
 
+/// An RSA key being made ahead, on its own thread, by a server that knows
+/// it will need one (a fresh, ephemeral data directory): its generation,
+/// tens of milliseconds, then overlaps the database's creation instead of
+/// following it.
+static SPARE_RSA_KEY: Mutex<Option<std::thread::JoinHandle<Option<RsaKeyPair>>>> = Mutex::new(None);
+
+/// Starts making the RSA key the first `generate_key` will take.
+pub fn make_spare_rsa_key() {
+    let maker = std::thread::spawn(|| RsaKeyPair::generate(KeySize::Rsa2048).ok());
+    if let Ok(mut slot) = SPARE_RSA_KEY.lock() {
+        *slot = Some(maker);
+    }
+}
+
+fn take_spare_rsa_key() -> Option<std::thread::JoinHandle<Option<RsaKeyPair>>> {
+    SPARE_RSA_KEY.lock().ok()?.take()
+}
+
 async fn generate_key(
     alg: SigningAlgorithm,
     master: &SealingKey,
@@ -514,10 +532,16 @@ async fn generate_key(
     let (der, jwk) = match alg {
         SigningAlgorithm::Rs512 => {
             // RSA generation takes tens of milliseconds: keep it off the runtime.
-            let pair = tokio::task::spawn_blocking(|| RsaKeyPair::generate(KeySize::Rsa2048))
-                .await
-                .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))?
-                .map_err(|_| Error::Internal("RSA key generation failed".into()))?;
+            let spare = take_spare_rsa_key();
+            let pair = tokio::task::spawn_blocking(move || {
+                match spare.and_then(|maker| maker.join().ok().flatten()) {
+                    Some(pair) => Ok(pair),
+                    None => RsaKeyPair::generate(KeySize::Rsa2048),
+                }
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))?
+            .map_err(|_| Error::Internal("RSA key generation failed".into()))?;
             let der = pair
                 .as_der()
                 .map_err(|_| Error::Internal("cannot encode the signing key".into()))?;

@@ -2,6 +2,7 @@
 //! within the same origin, bounded size and time, and errors that never
 //! carry a URL (a query string may hold a token).
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use cognate_core::federation::is_loopback_host;
@@ -97,31 +98,52 @@ impl Answer {
     }
 }
 
+/// The HTTP clients, built at the first fetch: building one reads and
+/// parses the system's CA certificates, which would otherwise be most of
+/// a server's start-up time (a server for tests may never fetch).
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
     /// For public hosts: honours the proxy settings of the environment.
-    public: Client,
+    public: Arc<OnceLock<Client>>,
     /// For loopback hosts: never through a proxy.
-    loopback: Client,
+    loopback: Arc<OnceLock<Client>>,
     timeout: Duration,
     max_bytes: usize,
 }
 
 impl Http {
     pub(crate) fn new(timeout: Duration, max_bytes: usize) -> Result<Self, reqwest::Error> {
-        let builder = || {
-            Client::builder()
-                .redirect(redirect_policy())
-                .timeout(timeout)
-                .connect_timeout(timeout)
-                .user_agent(concat!("cognate-federation/", env!("CARGO_PKG_VERSION")))
-        };
         Ok(Http {
-            public: builder().build()?,
-            loopback: builder().no_proxy().build()?,
+            public: Arc::default(),
+            loopback: Arc::default(),
             timeout,
             max_bytes,
         })
+    }
+
+    fn client(&self, loopback: bool) -> Result<&Client, FetchError> {
+        let slot = if loopback {
+            &self.loopback
+        } else {
+            &self.public
+        };
+        if let Some(client) = slot.get() {
+            return Ok(client);
+        }
+        let builder = Client::builder()
+            .redirect(redirect_policy())
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout)
+            .user_agent(concat!("cognate-federation/", env!("CARGO_PKG_VERSION")));
+        let builder = if loopback {
+            builder.no_proxy()
+        } else {
+            builder
+        };
+        let client = builder
+            .build()
+            .map_err(|e| FetchError::Invalid(format!("cannot make an HTTP client: {e}")))?;
+        Ok(slot.get_or_init(|| client))
     }
 
     /// GET `url` (checked first) with extra query pairs and headers; reads
@@ -133,11 +155,7 @@ impl Http {
         authorization: Option<&str>,
     ) -> Result<Answer, FetchError> {
         check_url(url)?;
-        let client = if is_loopback(url) {
-            &self.loopback
-        } else {
-            &self.public
-        };
+        let client = self.client(is_loopback(url))?;
         let mut full = url.clone();
         if !query.is_empty() {
             let mut pairs = full.query_pairs_mut();

@@ -498,6 +498,14 @@ async fn serve(mut args: ServeArgs, bootstrap: Option<PathBuf>, ephemeral: bool)
         return ExitCode::FAILURE;
     };
     settings.bootstrap = bootstrap;
+    // A fresh embedded database needs its first signing key: make it
+    // while the database is being created.
+    if ephemeral
+        && settings.signing_algorithm == cognate_core::keys::SigningAlgorithm::Rs512
+        && settings.database_url.starts_with("sqlite:")
+    {
+        cognate_core::keys::make_spare_rsa_key();
+    }
     let running = match cognate::start(settings).await {
         Ok(r) => r,
         Err(e) => {
