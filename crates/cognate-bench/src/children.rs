@@ -91,6 +91,42 @@ pub async fn start_cognate(
     signing_algorithm: &str,
     extra_config: &str,
 ) -> ChildServer {
+    let config = ChildConfig {
+        signing_algorithm,
+        tables: extra_config,
+        ..ChildConfig::default()
+    };
+    start_cognate_with(name, data_dir, server_bin, log_file, &config).await
+}
+
+/// What a cognate child is given beyond the bench's defaults.
+#[derive(Default)]
+pub struct ChildConfig<'a> {
+    /// `RS512` or `ES256` (empty: `RS512`).
+    pub signing_algorithm: &'a str,
+    /// Top-level keys of the config file (e.g. `max_connections = 64`).
+    pub top_level: &'a str,
+    /// Tables appended to the config file after `[limits]`.
+    pub tables: &'a str,
+    /// `COGNATE_DATABASE_URL` of the child (None: the embedded SQLite
+    /// default in the data directory).
+    pub database_url: Option<&'a str>,
+}
+
+/// [`start_cognate`] with a database URL and top-level settings.
+pub async fn start_cognate_with(
+    name: &'static str,
+    data_dir: &Path,
+    server_bin: Option<&PathBuf>,
+    log_file: &Path,
+    child: &ChildConfig<'_>,
+) -> ChildServer {
+    let signing_algorithm = if child.signing_algorithm.is_empty() {
+        "RS512"
+    } else {
+        child.signing_algorithm
+    };
+    let extra_config = child.tables;
     let addr = free_addr();
     let exe = std::env::current_exe().expect("the path of this binary");
     let mut command = match server_bin {
@@ -110,8 +146,17 @@ pub async fn start_cognate(
     // measures the server, not its throttle.
     let config = data_dir.with_file_name(format!("bench-config-{name}.toml"));
     // A top-level key: before the `[limits]` table.
-    let text = format!("signing_algorithm = \"{signing_algorithm}\"\n{BENCH_CONFIG}{extra_config}");
+    let text = format!(
+        "signing_algorithm = \"{signing_algorithm}\"\n{}{BENCH_CONFIG}{extra_config}",
+        child.top_level
+    );
     std::fs::write(&config, text).expect("the bench config file");
+    // The environment, as an operator sets it (`serve-cognate` reads it
+    // as `cognate serve` does); never inherited from the bench's own.
+    match child.database_url {
+        Some(url) => command.env("COGNATE_DATABASE_URL", url),
+        None => command.env_remove("COGNATE_DATABASE_URL"),
+    };
     command
         .arg("--config")
         .arg(&config)
@@ -190,6 +235,7 @@ pub fn serve_cognate(args: crate::ServeArgs) {
         let overrides = Overrides {
             listen: Some(args.listen),
             data_dir: args.data_dir,
+            database_url: args.database_url,
             admin_access_key_id: args.admin_access_key_id,
             admin_secret_access_key: args.admin_secret_access_key,
             ..Default::default()

@@ -13,6 +13,8 @@ mod client;
 mod fill;
 mod load;
 mod paired;
+mod pgwire;
+mod postgres;
 mod report;
 mod scale;
 mod startup;
@@ -58,6 +60,10 @@ enum Command {
     /// GetCredentialsForIdentity at a small and a large store (10 million
     /// identities by default), and the server's memory at each.
     Scale(scale::ScaleArgs),
+    /// cognate on PostgreSQL beside the embedded SQLite in one run, with
+    /// PostgreSQL's ceilings (`pgbench -S`, durable single-row commits)
+    /// measured on the same server, which the bench starts itself.
+    Postgres(postgres::PostgresArgs),
     /// Start-up time of `cognate serve --ephemeral` (process start to
     /// `/healthz` 200), beside the axum baseline's.
     Startup(startup::StartupArgs),
@@ -140,6 +146,8 @@ pub struct ServeArgs {
     listen: String,
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    #[arg(long, env = "COGNATE_DATABASE_URL")]
+    database_url: Option<String>,
     #[arg(long)]
     admin_access_key_id: Option<String>,
     #[arg(long)]
@@ -187,6 +195,14 @@ fn main() {
                 .build()
                 .expect("a tokio runtime");
             runtime.block_on(startup::run(args));
+        }
+        Some(Command::Postgres(args)) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(postgres::run(args));
         }
         Some(Command::Scale(args)) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -8,11 +8,19 @@
 //! compares different machines. Here each ratio is of two rates measured
 //! within the same few seconds, interleaved.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ceilings;
 use crate::load::{self, ClientScheduling, MakeRequest, Outcome};
+
+/// A rate measured outside the load generator over one slice (e.g. a
+/// `pgbench` run of that length): operations per second.
+pub type MeasureRate =
+    Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = f64> + Send>> + Send + Sync>;
 
 /// What a line is compared with.
 pub enum Reference {
@@ -23,8 +31,31 @@ pub enum Reference {
         make: MakeRequest,
         pid: u32,
     },
+    /// Another server's line under the same load (e.g. the same operation
+    /// on the embedded store), named `name` in the table.
+    Line {
+        name: &'static str,
+        addr: SocketAddr,
+        make: MakeRequest,
+        pid: u32,
+    },
     /// Two threads doing nothing but RS512 signatures.
     Rs512Signing,
+    /// A rate measured by other means for the length of a slice.
+    Rate {
+        name: &'static str,
+        measure: MeasureRate,
+    },
+}
+
+impl Reference {
+    fn name(&self) -> &'static str {
+        match self {
+            Reference::Baseline { .. } => "baseline",
+            Reference::Line { name, .. } | Reference::Rate { name, .. } => name,
+            Reference::Rs512Signing => "RS512 signing",
+        }
+    }
 }
 
 /// The target a paired line is held to: req/s at least `rate` of the
@@ -57,21 +88,25 @@ pub struct Slicing {
 
 enum Measured {
     Load(Outcome),
-    Signing { rate_sum: f64, slices: u32 },
+    /// A rate measured apart from the load generator (signing, pgbench).
+    Rate {
+        rate_sum: f64,
+        slices: u32,
+    },
 }
 
 impl Measured {
     fn rate(&self) -> f64 {
         match self {
             Measured::Load(o) => o.rate(),
-            Measured::Signing { rate_sum, slices } => rate_sum / f64::from(*slices),
+            Measured::Rate { rate_sum, slices } => rate_sum / f64::from(*slices),
         }
     }
 
     fn p99_ms(&self) -> Option<f64> {
         match self {
             Measured::Load(o) => o.percentile_ms(0.99),
-            Measured::Signing { .. } => None,
+            Measured::Rate { .. } => None,
         }
     }
 }
@@ -98,7 +133,10 @@ pub async fn measure(
             let mut reference: Option<Measured> = None;
             for _ in 0..slicing.rounds {
                 let measured = match &line.reference {
-                    Reference::Baseline { addr, make, pid } => Measured::Load(
+                    Reference::Baseline { addr, make, pid }
+                    | Reference::Line {
+                        addr, make, pid, ..
+                    } => Measured::Load(
                         load::run(
                             *addr,
                             make.clone(),
@@ -110,8 +148,12 @@ pub async fn measure(
                         )
                         .await,
                     ),
-                    Reference::Rs512Signing => Measured::Signing {
+                    Reference::Rs512Signing => Measured::Rate {
                         rate_sum: ceilings::measure_rs512_average(slicing.slice).await,
+                        slices: 1,
+                    },
+                    Reference::Rate { measure, .. } => Measured::Rate {
+                        rate_sum: measure(slicing.slice).await,
                         slices: 1,
                     },
                 };
@@ -122,12 +164,12 @@ pub async fn measure(
                         Measured::Load(a)
                     }
                     (
-                        Some(Measured::Signing { rate_sum, slices }),
-                        Measured::Signing {
+                        Some(Measured::Rate { rate_sum, slices }),
+                        Measured::Rate {
                             rate_sum: r,
                             slices: s,
                         },
-                    ) => Measured::Signing {
+                    ) => Measured::Rate {
                         rate_sum: rate_sum + r,
                         slices: slices + s,
                     },
@@ -154,10 +196,7 @@ pub async fn measure(
             let result = PairedResult {
                 name: line.name,
                 concurrency: c,
-                reference_name: match line.reference {
-                    Reference::Baseline { .. } => "baseline",
-                    Reference::Rs512Signing => "RS512 signing",
-                },
+                reference_name: line.reference.name(),
                 line: line_outcome,
                 reference,
                 target: line.target_levels.contains(&c).then_some(line.target),
@@ -202,9 +241,17 @@ fn verdict(result: &PairedResult) -> String {
         (Some(limit), Some(x), Some(y)) => x / y <= limit,
         (Some(_), _, _) => false,
     };
-    let mut target = format!("≥ {rate}");
+    // A target of p99 alone has rate 0.
+    let mut target = if rate > 0.0 {
+        format!("≥ {rate}")
+    } else {
+        String::new()
+    };
     if let Some(limit) = p99 {
-        target.push_str(&format!(", p99 ≤ {limit}x"));
+        if !target.is_empty() {
+            target.push_str(", ");
+        }
+        target.push_str(&format!("p99 ≤ {limit}x"));
     }
     format!(
         "{target}: {}",
