@@ -347,7 +347,7 @@ defaults
     mode tcp
     retries 2
     option redispatch 1
-    timeout connect 1s
+    timeout connect 250ms
     timeout client 30m
     timeout server 30m
     timeout check 1s
@@ -356,7 +356,7 @@ listen postgres
     bind 127.0.0.1:{self.haproxy_port}
     option httpchk GET /primary
     http-check expect status 200
-    default-server inter 500ms fastinter 250ms downinter 250ms rise 2 fall 2 on-marked-down shutdown-sessions
+    default-server inter 250ms fastinter 250ms downinter 250ms rise 2 fall 2 on-marked-down shutdown-sessions
 {servers}
 """
 
