@@ -516,6 +516,14 @@ impl Identities<'_> {
         Ok((identities, next))
     }
 
+    /// How many identities a pool has, counting no further than `cap`
+    /// (for the console's list of pools; authorized as ListIdentities).
+    pub async fn count(&self, caller: &Caller, pool_id: &str, cap: usize) -> Result<usize> {
+        self.authorized_pool(caller, Operation::ListIdentities, pool_id)
+            .await?;
+        Ok(self.store.count_identities(pool_id, cap).await?)
+    }
+
     /// DeleteIdentities: each identity is authorized on the pool it belongs
     /// to; one the caller may not delete is reported back as AccessDenied
     /// (as is an unknown id, unless the caller may delete everywhere, for

@@ -119,10 +119,20 @@ pub async fn check_master_key(store: &dyn Store, master: &SealingKey) -> Result<
 
 /// The shared session-token key, created by the first node to ask.
 pub async fn session_key(store: &dyn Store, master: &SealingKey) -> Result<SealingKey> {
-    let fresh = master.seal(SESSION_KEY_SETTING, &crate::ids::random_bytes(32)?)?;
-    let stored = store.init_setting(SESSION_KEY_SETTING, &fresh).await?;
-    let bytes = master.open(SESSION_KEY_SETTING, &stored).ok_or_else(|| {
-        Error::Internal("the session key cannot be opened with this master key".into())
+    shared_key(store, master, SESSION_KEY_SETTING).await
+}
+
+/// A random key kept in the setting `name`, sealed under the master key:
+/// created by the first node to ask, the same on every node after.
+pub(crate) async fn shared_key(
+    store: &dyn Store,
+    master: &SealingKey,
+    name: &str,
+) -> Result<SealingKey> {
+    let fresh = master.seal(name, &crate::ids::random_bytes(32)?)?;
+    let stored = store.init_setting(name, &fresh).await?;
+    let bytes = master.open(name, &stored).ok_or_else(|| {
+        Error::Internal(format!("the {name} cannot be opened with this master key"))
     })?;
     SealingKey::new(&bytes)
 }

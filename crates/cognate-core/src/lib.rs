@@ -8,6 +8,7 @@ pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod config_cache;
+pub mod console;
 pub mod credentials;
 pub mod developer;
 pub mod error;

@@ -65,7 +65,7 @@ pub struct Cognate {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) verifier: Arc<dyn LoginVerifier>,
     pub(crate) config: DomainConfig,
-    master: SealingKey,
+    pub(crate) master: SealingKey,
     pub(crate) keys: KeyRing,
     pub(crate) sessions: SessionSealer,
     /// Pools and roles for the hot paths; see `config_cache`.
@@ -229,6 +229,14 @@ impl SigningKeys<'_> {
             return Ok(None);
         }
         self.rotate().await.map(Some)
+    }
+
+    /// The signing keys as stored, current and retired (the private
+    /// parts stay sealed), newest first: for the admin console.
+    pub async fn list(&self) -> Result<Vec<crate::model::SigningKeyRecord>> {
+        let mut keys = self.store.list_signing_keys().await?;
+        keys.sort_by(|a, b| (b.created_at, &b.kid).cmp(&(a.created_at, &a.kid)));
+        Ok(keys)
     }
 
     /// The algorithms of the published signing keys.

@@ -140,6 +140,10 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Identity>>;
+    /// How many identities a pool has, counting no further than `cap`
+    /// (the admin console shows "10,000 or more"): bounded work however
+    /// large the pool.
+    async fn count_identities(&self, pool_id: &str, cap: usize) -> StoreResult<usize>;
     /// Deletes an identity and its logins. False if it did not exist.
     async fn delete_identity(&self, id: &str) -> StoreResult<bool>;
     /// Merges into or out of an identity, oldest first.

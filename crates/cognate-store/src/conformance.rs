@@ -441,6 +441,14 @@ pub async fn identities_page_and_hide_disabled(store: Arc<dyn Store>) {
         .unwrap();
     let ids: Vec<_> = visible.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["us-east-1:1", "us-east-1:3", "us-east-1:4"]);
+    // Counted, disabled ones too, no further than the cap.
+    assert_eq!(store.count_identities(pool_id, 100).await.unwrap(), 4);
+    assert_eq!(store.count_identities(pool_id, 2).await.unwrap(), 2);
+    assert_eq!(store.count_identities("us-east-1:q", 100).await.unwrap(), 1);
+    assert_eq!(
+        store.count_identities("us-east-1:none", 100).await.unwrap(),
+        0
+    );
 
     assert!(store.delete_identity("us-east-1:4").await.unwrap());
     assert!(!store.delete_identity("us-east-1:4").await.unwrap());

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use cognate_console::ConsoleConfig;
 use cognate_core::keys::SigningAlgorithm;
 use cognate_federation::{FederationConfig, ProviderOverride};
 use cognate_server::authz::{ApiRoute, ForwardAuth};
@@ -101,6 +102,9 @@ pub struct FileConfig {
     /// Settings for deployments made for tests (`[testing]`).
     #[serde(default)]
     pub testing: Option<TestingConfig>,
+    /// The admin console (`[console] enabled`, `listen`).
+    #[serde(default)]
+    pub console: Option<ConsoleConfig>,
 }
 
 /// `[testing]`: what only a deployment made for tests should allow.
@@ -167,6 +171,10 @@ pub struct Overrides {
     pub header_read_timeout_secs: Option<u64>,
     pub max_client_connections: Option<usize>,
     pub allow_reset: Option<bool>,
+    /// Whether the admin console is served.
+    pub console: Option<bool>,
+    /// The console's own listen address.
+    pub console_listen: Option<String>,
 }
 
 /// The resolved settings of a server.
@@ -202,6 +210,8 @@ pub struct Settings {
     pub allow_reset: bool,
     /// A bootstrap file applied at start (`serve --bootstrap`).
     pub bootstrap: Option<PathBuf>,
+    /// The admin console: on (the default) or off, and where.
+    pub console: ConsoleConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -298,6 +308,13 @@ impl Settings {
             .allow_reset
             .or(file.testing.and_then(|testing| testing.allow_reset))
             .unwrap_or(false);
+        let mut console = file.console.unwrap_or_default();
+        if let Some(enabled) = flags.console {
+            console.enabled = enabled;
+        }
+        if let Some(listen) = flags.console_listen {
+            console.listen = Some(listen).filter(|l| !l.is_empty());
+        }
         Ok(Settings {
             listen,
             data_dir,
@@ -330,6 +347,7 @@ impl Settings {
             database: file.database.unwrap_or_default(),
             allow_reset,
             bootstrap: None,
+            console,
         })
     }
 
@@ -364,6 +382,7 @@ impl Settings {
             database: DatabaseConfig::default(),
             allow_reset: false,
             bootstrap: None,
+            console: ConsoleConfig::default(),
         })
     }
 }
@@ -547,6 +566,41 @@ mod tests {
         assert!(allowed(Some(true), "").unwrap());
         assert!(!allowed(Some(false), "[testing]\nallow_reset = true\n").unwrap());
         assert!(toml::from_str::<FileConfig>("[testing]\nallow_rest = true\n").is_err());
+    }
+
+    #[test]
+    fn the_console_is_on_unless_turned_off_flag_then_file() {
+        let console = |enabled: Option<bool>, listen: Option<&str>, file: &str| {
+            let flags = Overrides {
+                console: enabled,
+                console_listen: listen.map(str::to_string),
+                ..Default::default()
+            };
+            Settings::resolve(flags, toml::from_str(file).unwrap()).map(|s| s.console)
+        };
+        let on = console(None, None, "").unwrap();
+        assert!(on.enabled && on.listen.is_none());
+        assert!(Settings::for_data_dir(Path::new("/tmp/x")).console.enabled);
+        assert!(
+            !console(None, None, "[console]\nenabled = false\n")
+                .unwrap()
+                .enabled
+        );
+        assert!(
+            console(Some(true), None, "[console]\nenabled = false\n")
+                .unwrap()
+                .enabled
+        );
+        assert!(!console(Some(false), None, "").unwrap().enabled);
+        let own = console(None, None, "[console]\nlisten = \"127.0.0.1:8086\"\n").unwrap();
+        assert_eq!(own.listen.as_deref(), Some("127.0.0.1:8086"));
+        let flag = console(
+            None,
+            Some("127.0.0.1:9000"),
+            "[console]\nlisten = \"127.0.0.1:8086\"\n",
+        );
+        assert_eq!(flag.unwrap().listen.as_deref(), Some("127.0.0.1:9000"));
+        assert!(toml::from_str::<FileConfig>("[console]\nenable = false\n").is_err());
     }
 
     #[test]

@@ -47,8 +47,13 @@ pub struct Running {
     pub admin_secret_access_key: String,
     /// Where generated admin credentials were stored, if they were.
     pub admin_credentials_file: Option<std::path::PathBuf>,
+    /// The admin console's own listen address, when it has one
+    /// (`[console] listen`); otherwise it is served on `addr`, if enabled.
+    pub console_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// The console's own listener, when it has one.
+    console: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -61,6 +66,10 @@ impl Running {
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some((tx, task)) = self.console.take() {
+            let _ = tx.send(());
+            let _ = task.await;
         }
         let _ = (&mut self.task).await;
         for task in &self.background {
@@ -220,9 +229,29 @@ pub async fn start_with_clock(
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    // The console on its own address: bound now, so a taken address fails
+    // the start; served once the domain is open (on PostgreSQL, maybe
+    // later), as the main listener is.
+    let console_listener = match (&settings.console.listen, settings.console.enabled) {
+        (Some(address), true) => {
+            let listener = TcpListener::bind(address)
+                .await
+                .map_err(|e| StartError::Listen {
+                    address: address.clone(),
+                    message: e.to_string(),
+                })?;
+            Some(listener)
+        }
+        _ => None,
+    };
+    let console_app: cognate_server::ServingApp = Arc::new(std::sync::RwLock::new(None));
     let (app, background) = match store {
         Ok(store) => {
-            let (app, background) = serving(&settings, store, clock, issuer.clone(), admin).await?;
+            let (app, console, background) =
+                serving(&settings, store, clock, issuer.clone(), admin).await?;
+            if let (Some(console), Ok(mut slot)) = (console, console_app.write()) {
+                *slot = Some(console);
+            }
             (app, background)
         }
         // A node of several on PostgreSQL starts while its database cannot
@@ -236,6 +265,7 @@ pub async fn start_with_clock(
                 issuer.clone(),
                 admin,
                 serving_app.clone(),
+                console_app.clone(),
             );
             (cognate_server::starting_router(serving_app), vec![opener])
         }
@@ -244,6 +274,23 @@ pub async fn start_with_clock(
     let (tx, rx) = oneshot::channel::<()>();
     let http = settings.http.clone();
     let trusted_proxies = settings.trusted_proxies.clone();
+    let mut console_addr = None;
+    let console = match console_listener {
+        Some(listener) => {
+            console_addr = listener.local_addr().ok();
+            let (tx, rx) = oneshot::channel::<()>();
+            let (http, trusted_proxies) = (http.clone(), trusted_proxies.clone());
+            let app = cognate_server::starting_router(console_app);
+            let task = tokio::spawn(async move {
+                cognate_server::listener::serve(listener, app, &http, &trusted_proxies, async {
+                    let _ = rx.await;
+                })
+                .await;
+            });
+            Some((tx, task))
+        }
+        None => None,
+    };
     let task = tokio::spawn(async move {
         cognate_server::listener::serve(listener, app, &http, &trusted_proxies, async {
             let _ = rx.await;
@@ -256,8 +303,10 @@ pub async fn start_with_clock(
         admin_access_key_id: access_key_id,
         admin_secret_access_key: secret_access_key,
         admin_credentials_file: generated_file,
+        console_addr,
         shutdown: Some(tx),
         task,
+        console,
         background,
     })
 }
@@ -266,15 +315,23 @@ fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// The domain over `store`, its background tasks, and the router serving
-/// it.
+/// The routers of a node: the main one, and the console's when it has
+/// its own listener; the background tasks.
+type Served = (
+    cognate_server::Router,
+    Option<cognate_server::Router>,
+    Vec<JoinHandle<()>>,
+);
+
+/// The domain over `store`, its background tasks, and the routers serving
+/// it (the console's apart when it has its own listen address).
 async fn serving(
     settings: &Settings,
     store: Arc<dyn cognate_core::store::Store>,
     clock: Arc<dyn Clock>,
     issuer: String,
     admin: AdminKey,
-) -> Result<(cognate_server::Router, Vec<JoinHandle<()>>), StartError> {
+) -> Result<Served, StartError> {
     let cognate = open_domain(settings, store, clock, issuer).await?;
     // Here and not in `open_domain`: `cognate keys rotate` opens the domain
     // too, and must rotate once, not twice.
@@ -316,7 +373,24 @@ async fn serving(
              (pools, identities, IAM); meant for tests only"
         );
     }
-    Ok((cognate_server::router(state), vec![reloader, sweeper]))
+    let console = match settings.console.enabled {
+        true => Some(
+            cognate_console::Console::open(state.clone())
+                .await
+                .map_err(|e| StartError::Domain(e.to_string()))?
+                .router(),
+        ),
+        false => None,
+    };
+    let mut app = cognate_server::router(state);
+    let console = match (console, &settings.console.listen) {
+        (Some(console), None) => {
+            app = app.merge(console);
+            None
+        }
+        (console, _) => console,
+    };
+    Ok((app, console, vec![reloader, sweeper]))
 }
 
 /// Applies `serve --bootstrap`'s file, logging each change. Nodes that
@@ -347,6 +421,7 @@ fn spawn_opener(
     issuer: String,
     admin: AdminKey,
     serving_app: cognate_server::ServingApp,
+    console_app: cognate_server::ServingApp,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut delay = std::time::Duration::from_millis(100);
@@ -369,7 +444,10 @@ fn spawn_opener(
             )
             .await
             {
-                Ok((app, background)) => {
+                Ok((app, console, background)) => {
+                    if let (Some(console), Ok(mut slot)) = (console, console_app.write()) {
+                        *slot = Some(console);
+                    }
                     if let Ok(mut slot) = serving_app.write() {
                         *slot = Some(app);
                     }

@@ -158,6 +158,19 @@ struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     allow_reset: Option<bool>,
+    /// Serve the admin console at /console/ [default: true].
+    #[arg(
+        long,
+        env = "COGNATE_CONSOLE",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    console: Option<bool>,
+    /// Serve the admin console on this address instead of the main one
+    /// (e.g. 127.0.0.1:8086, to keep it off the public interface).
+    #[arg(long, env = "COGNATE_CONSOLE_LISTEN")]
+    console_listen: Option<String>,
 }
 
 /// The log on stdout (`COGNATE_LOG` filters it, default `info`), plus the
@@ -278,6 +291,8 @@ fn settings(args: ServeArgs) -> Option<Settings> {
         header_read_timeout_secs: args.header_read_timeout,
         max_client_connections: args.max_client_connections,
         allow_reset: args.allow_reset,
+        console: args.console,
+        console_listen: args.console_listen,
     };
     match Settings::resolve(overrides, file) {
         Ok(s) => Some(s),
@@ -498,6 +513,7 @@ async fn serve(mut args: ServeArgs, bootstrap: Option<PathBuf>, ephemeral: bool)
         return ExitCode::FAILURE;
     };
     settings.bootstrap = bootstrap;
+    let console_enabled = settings.console.enabled;
     // A fresh embedded database needs its first signing key: make it
     // while the database is being created.
     if ephemeral
@@ -525,6 +541,11 @@ async fn serve(mut args: ServeArgs, bootstrap: Option<PathBuf>, ephemeral: bool)
             running.endpoint(),
             running.admin_access_key_id
         ),
+    }
+    match (running.console_addr, console_enabled) {
+        (Some(addr), _) => tracing::info!("admin console on http://{addr}/console/"),
+        (None, true) => tracing::info!("admin console on {}/console/", running.endpoint()),
+        (None, false) => tracing::info!("admin console disabled"),
     }
     tokio::select! {
         _ = shutdown_signal() => {

@@ -19,6 +19,7 @@ use crate::call::Context;
 use crate::wire_error::{ApiError, Protocol};
 
 pub use decode::decode;
+pub use pools::checked_pool_settings;
 
 /// One Cognito Identity operation.
 pub(crate) trait JsonOperation: DeserializeOwned + Default {

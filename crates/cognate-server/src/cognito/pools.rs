@@ -148,6 +148,19 @@ impl PoolInput {
     }
 }
 
+/// The settings a CreateIdentityPool or UpdateIdentityPool request body
+/// (`input`, its JSON) gives, checked against the model exactly as on the
+/// wire, errors in AWS's words: the admin console builds this body from
+/// its form, so its messages are the API's.
+pub fn checked_pool_settings(input: Value) -> Result<PoolSettings, cognate_core::Error> {
+    let input: PoolInput = serde_json::from_value(input)
+        .map_err(|e| cognate_core::Error::InvalidParameter(e.to_string()))?;
+    let mut c = Checker::new();
+    let settings = input.settings(&mut c);
+    c.finish()?;
+    Ok(settings)
+}
+
 /// The pool as the service describes it: optional members only when set.
 pub fn pool_json(pool: &Pool) -> Value {
     let mut out = Map::new();

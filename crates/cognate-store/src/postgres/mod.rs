@@ -556,6 +556,19 @@ impl Store for PostgresStore {
         rows.iter().map(identity_row).collect()
     }
 
+    async fn count_identities(&self, pool_id: &str, cap: usize) -> StoreResult<usize> {
+        let count: i64 = retrying!("count_identities", async {
+            Ok(sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT 1 FROM identities WHERE pool_id = $1 LIMIT $2) t",
+            )
+            .bind(pool_id)
+            .bind(sql_limit(cap))
+            .fetch_one(&self.pool)
+            .await?)
+        })?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
     async fn delete_identity(&self, id: &str) -> StoreResult<bool> {
         retrying!("delete_identity", async {
             let mut tx = self.begin().await?;

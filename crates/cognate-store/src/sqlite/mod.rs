@@ -482,6 +482,20 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn count_identities(&self, pool_id: &str, cap: usize) -> StoreResult<usize> {
+        self.engine.read(|conn| {
+            let count: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM identities WHERE pool_id = ?1 LIMIT ?2)",
+                )?
+                .query_row(
+                    params![pool_id, i64::try_from(cap).unwrap_or(i64::MAX)],
+                    |row| row.get(0),
+                )?;
+            Ok(usize::try_from(count).unwrap_or(0))
+        })
+    }
+
     async fn delete_identity(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_string();
         self.engine

@@ -10,6 +10,7 @@ mod bootstrap;
 mod boundaries;
 mod bounded;
 mod common;
+mod console;
 mod crash;
 mod developer;
 mod flows;

@@ -1,0 +1,118 @@
+//! The admin console at `/console/` (DESIGN.md's fixed path): pages
+//! rendered on the server with maud, no JavaScript, one stylesheet
+//! embedded in the binary. Handlers are thin: they call the domain
+//! (`cognate_core::Cognate`'s facades) as the account root, the caller the
+//! admin key is, so every rule and every message is the API's.
+//!
+//! Security, in one place each:
+//! - `session.rs`: sign-in with the admin access key (compared in
+//!   constant time, attempts limited per client address), the sealed
+//!   session cookie (AES-256-GCM under a key kept in the database, so
+//!   every node and a restarted one open it; 30 minutes idle, 8 hours at
+//!   most), sign-out recorded in the database so a replayed cookie is
+//!   refused on every node.
+//! - `guard.rs`: the middleware every console route goes through: the
+//!   response headers (CSP and the rest), the session check, and on every
+//!   state-changing request the same-origin check (`Sec-Fetch-Site`,
+//!   `Origin`) and the CSRF token.
+
+mod guard;
+mod pages;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{any, get, post};
+use cognate_core::Caller;
+use cognate_core::keys::SealingKey;
+use cognate_server::AppState;
+use serde::Deserialize;
+
+/// `[console]` in the TOML file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve the console (default true).
+    pub enabled: bool,
+    /// Serve it on this address only, not on the main listener (e.g.
+    /// `127.0.0.1:8086`, to keep it off the public interface).
+    pub listen: Option<String>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: true,
+            listen: None,
+        }
+    }
+}
+
+/// What the console's handlers share.
+pub struct Console {
+    pub(crate) app: Arc<AppState>,
+    pub(crate) cookie_key: SealingKey,
+    pub(crate) sign_in_limiter: session::SignInLimiter,
+}
+
+pub(crate) type Shared = Arc<Console>;
+
+impl Console {
+    /// The console over the server's state; reads (or makes) the cookie
+    /// key in the database.
+    pub async fn open(app: Arc<AppState>) -> Result<Console, cognate_core::Error> {
+        let cookie_key = app.cognate.console().cookie_key().await?;
+        Ok(Console {
+            app,
+            cookie_key,
+            sign_in_limiter: session::SignInLimiter::default(),
+        })
+    }
+
+    /// The caller the console acts as: the account root (the admin key),
+    /// in the server's region.
+    pub(crate) fn caller(&self) -> Caller {
+        let config = self.app.cognate.config();
+        Caller::root(config.account.clone(), config.default_region.clone())
+    }
+
+    /// The console's routes, all under `/console`.
+    pub fn router(self) -> Router {
+        let shared: Shared = Arc::new(self);
+        Router::new()
+            .route("/console", get(pages::to_console))
+            .route("/console/", get(pages::pools::list))
+            .route(
+                "/console/sign-in",
+                get(pages::sign_in::form).post(pages::sign_in::submit),
+            )
+            .route("/console/sign-out", post(pages::sign_in::sign_out))
+            .route("/console/assets/console.css", get(pages::stylesheet))
+            .route("/console/assets/icon.svg", get(pages::icon))
+            .route("/console/pools/new", get(pages::pools::new_form))
+            .route("/console/pools", post(pages::pools::create))
+            .route(
+                "/console/pools/{id}",
+                get(pages::pools::show).post(pages::pools::update),
+            )
+            .route(
+                "/console/pools/{id}/delete",
+                get(pages::pools::confirm_delete).post(pages::pools::delete),
+            )
+            .route(
+                "/console/pools/{id}/identities",
+                get(pages::identities::list),
+            )
+            .route("/console/identities/{id}", get(pages::identities::show))
+            .route("/console/keys", get(pages::keys::list))
+            .route("/console/keys/rotate", post(pages::keys::rotate))
+            .route("/console/{*rest}", any(pages::not_found))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                guard::guard,
+            ))
+            .layer(axum::middleware::from_fn(guard::headers))
+            .with_state(shared)
+    }
+}
