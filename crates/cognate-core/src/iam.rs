@@ -28,6 +28,12 @@ fn no_such_policy(arn: &str) -> Error {
     Error::ResourceNotFound(format!("Policy {arn} was not found."))
 }
 
+fn no_such_version(arn: &str, version_id: &str) -> Error {
+    Error::ResourceNotFound(format!(
+        "Policy {arn} version {version_id} does not exist or is not attachable."
+    ))
+}
+
 fn not_attachable(arn: &str) -> Error {
     Error::ResourceNotFound(format!("Policy {arn} does not exist or is not attachable."))
 }
@@ -123,6 +129,21 @@ impl Cognate {
         };
         self.authorize_access(caller, access).await?;
         found.ok_or(missing)
+    }
+}
+
+impl Cognate {
+    /// Applies `edit` to a managed policy under the store's lock.
+    async fn edit_policy(
+        &self,
+        arn: &str,
+        edit: crate::store::PolicyEdit,
+    ) -> Result<ManagedPolicy> {
+        match self.store.edit_managed_policy(arn, edit).await {
+            Ok(edited) => edited,
+            Err(StoreError::NotFound(_)) => Err(no_such_policy(arn)),
+            Err(other) => Err(other.into()),
+        }
     }
 }
 
@@ -568,6 +589,7 @@ impl Iam<'_> {
             updated_at: now,
             attachment_count: 0,
             tags: input.tags,
+            highest_version: 1,
         };
         self.store
             .insert_managed_policy(&policy)
@@ -597,17 +619,16 @@ impl Iam<'_> {
         let policy = self
             .authorized_policy(caller, Operation::GetPolicyVersion, arn)
             .await?;
-        let version = policy.version(version_id).cloned().ok_or_else(|| {
-            Error::ResourceNotFound(format!(
-                "Policy {arn} version {version_id} does not exist or is not attachable."
-            ))
-        })?;
+        let version = policy
+            .version(version_id)
+            .cloned()
+            .ok_or_else(|| no_such_version(arn, version_id))?;
         Ok((policy, version))
     }
 
     /// CreatePolicyVersion: a new version of the document, made the
     /// default when `set_as_default`. IAM keeps at most five versions and
-    /// refuses a sixth.
+    /// refuses a sixth; version ids are never reused.
     pub async fn create_policy_version(
         &self,
         caller: &Caller,
@@ -615,41 +636,97 @@ impl Iam<'_> {
         document: &str,
         set_as_default: bool,
     ) -> Result<ManagedPolicyVersion> {
-        let mut policy = self
-            .authorized_policy(caller, Operation::CreatePolicyVersion, arn)
+        self.authorized_policy(caller, Operation::CreatePolicyVersion, arn)
             .await?;
         crate::trust::parse_managed_policy(document)?;
-        if policy.versions.len() >= MAX_POLICY_VERSIONS {
-            return Err(Error::LimitExceeded(format!(
-                "A managed policy can have up to {MAX_POLICY_VERSIONS} versions. Before you create a new version, you must delete an existing version."
-            )));
-        }
-        let next = policy
-            .versions
-            .iter()
-            .filter_map(|v| v.version_id.strip_prefix('v')?.parse::<u32>().ok())
-            .max()
-            .unwrap_or(0)
-            + 1;
         let now = self.clock.now_secs();
-        let version = ManagedPolicyVersion {
-            version_id: format!("v{next}"),
-            document: document.to_string(),
-            created_at: now,
+        let document = document.to_string();
+        let add = move |policy: &mut ManagedPolicy| {
+            if policy.versions.len() >= MAX_POLICY_VERSIONS {
+                return Err(Error::LimitExceeded(format!(
+                    "A managed policy can have up to {MAX_POLICY_VERSIONS} versions. Before you create a new version, you must delete an existing version."
+                )));
+            }
+            let highest = policy
+                .versions
+                .iter()
+                .filter_map(|v| v.version_id.strip_prefix('v')?.parse::<u32>().ok())
+                .chain([policy.highest_version])
+                .max()
+                .unwrap_or(0);
+            let version_id = format!("v{}", highest + 1);
+            policy.highest_version = highest + 1;
+            policy.versions.push(ManagedPolicyVersion {
+                version_id: version_id.clone(),
+                document: document.clone(),
+                created_at: now,
+            });
+            if set_as_default {
+                policy.default_version_id = version_id;
+            }
+            policy.updated_at = now;
+            Ok(())
         };
-        policy.versions.push(version.clone());
-        if set_as_default {
-            policy.default_version_id = version.version_id.clone();
-        }
-        policy.updated_at = now;
-        self.store
-            .update_managed_policy(&policy)
+        let policy = self.edit_policy(arn, Box::new(add)).await?;
+        policy
+            .versions
+            .last()
+            .cloned()
+            .ok_or_else(|| Error::Internal("a policy version was lost".into()))
+    }
+
+    /// DeletePolicyVersion: any version but the default.
+    pub async fn delete_policy_version(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        version_id: &str,
+    ) -> Result<()> {
+        self.authorized_policy(caller, Operation::DeletePolicyVersion, arn)
+            .await?;
+        let (arn_owned, version) = (arn.to_string(), version_id.to_string());
+        let delete = move |policy: &mut ManagedPolicy| {
+            if policy.default_version_id == version {
+                return Err(Error::DeleteConflict(
+                    "Cannot delete the default version of a policy.".into(),
+                ));
+            }
+            let before = policy.versions.len();
+            policy.versions.retain(|v| v.version_id != version);
+            if policy.versions.len() == before {
+                return Err(no_such_version(&arn_owned, &version));
+            }
+            Ok(())
+        };
+        self.edit_policy(arn, Box::new(delete)).await.map(|_| ())
+    }
+
+    /// SetDefaultPolicyVersion.
+    pub async fn set_default_policy_version(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        version_id: &str,
+    ) -> Result<()> {
+        self.authorized_policy(caller, Operation::SetDefaultPolicyVersion, arn)
+            .await?;
+        let (arn_owned, version) = (arn.to_string(), version_id.to_string());
+        let now = self.clock.now_secs();
+        let set = move |policy: &mut ManagedPolicy| {
+            if policy.version(&version).is_none() {
+                return Err(no_such_version(&arn_owned, &version));
+            }
+            policy.default_version_id = version.clone();
+            policy.updated_at = now;
+            Ok(())
+        };
+        self.edit_policy(arn, Box::new(set)).await.map(|_| ())
+    }
+
+    /// ListPolicyVersions: the policy, for its versions (oldest first).
+    pub async fn policy_versions(&self, caller: &Caller, arn: &str) -> Result<ManagedPolicy> {
+        self.authorized_policy(caller, Operation::ListPolicyVersions, arn)
             .await
-            .map_err(|e| match e {
-                StoreError::NotFound(_) => no_such_policy(arn),
-                other => other.into(),
-            })?;
-        Ok(version)
     }
 
     pub async fn delete_policy(&self, caller: &Caller, arn: &str) -> Result<()> {

@@ -252,6 +252,10 @@ pub struct ManagedPolicy {
     pub attachment_count: i64,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The highest version number ever given (`v<n>`): IAM never reuses
+    /// a deleted version's id. 0 in records made before it was kept.
+    #[serde(default)]
+    pub highest_version: u32,
 }
 
 impl ManagedPolicy {

@@ -29,6 +29,11 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A change to a managed policy (its versions, its default), made by
+/// `Store::edit_managed_policy` under the store's lock.
+pub type PolicyEdit =
+    Box<dyn Fn(&mut ManagedPolicy) -> Result<(), crate::error::Error> + Send + Sync>;
+
 /// The outcome of `Store::delete_managed_policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyDeletion {
@@ -181,9 +186,16 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a managed policy (`AlreadyExists` if its ARN, or its name in
     /// the account ignoring case, is taken). `attachment_count` is ignored.
     async fn insert_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()>;
-    /// Replaces a managed policy's versions and default version (its
-    /// name, path and ARN stay); `NotFound` if it does not exist.
-    async fn update_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()>;
+    /// Edits a managed policy atomically with respect to other edits:
+    /// reads it, applies `edit`, and writes it back with a raised
+    /// configuration generation, unless `edit` refuses (then nothing is
+    /// written and its error is returned inside). `NotFound` if there is
+    /// no such policy. `edit` may run more than once (retries).
+    async fn edit_managed_policy(
+        &self,
+        arn: &str,
+        edit: PolicyEdit,
+    ) -> StoreResult<Result<ManagedPolicy, crate::error::Error>>;
     /// The policy, with `attachment_count` counted from the attachments.
     async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>>;
     /// Deletes a policy unless a role has it attached; atomic with respect

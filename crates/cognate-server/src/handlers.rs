@@ -83,6 +83,15 @@ pub async fn dispatch(cx: &Context<'_>, call: Call) -> Result<Response, ApiError
         O::CreatePolicyVersion => {
             query::<policies::CreatePolicyVersionInput>(cx, operation, input).await
         }
+        O::DeletePolicyVersion => {
+            query::<policies::DeletePolicyVersionInput>(cx, operation, input).await
+        }
+        O::SetDefaultPolicyVersion => {
+            query::<policies::SetDefaultPolicyVersionInput>(cx, operation, input).await
+        }
+        O::ListPolicyVersions => {
+            query::<policies::ListPolicyVersionsInput>(cx, operation, input).await
+        }
         O::DeletePolicy => query::<policies::DeletePolicyInput>(cx, operation, input).await,
         O::ListPolicies => query::<policies::ListPoliciesInput>(cx, operation, input).await,
         O::SimulatePrincipalPolicy => {

@@ -531,6 +531,7 @@ fn managed_policy(account: &str, name: &str) -> ManagedPolicy {
         updated_at: 1,
         attachment_count: 0,
         tags: BTreeMap::new(),
+        highest_version: 1,
     }
 }
 
@@ -575,26 +576,80 @@ pub async fn managed_policies_round_trip(store: Arc<dyn Store>) {
         .unwrap();
     let names: Vec<&str> = rest.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["Charlie"]);
-    // A new default version replaces the versions; the rest stays.
-    let mut revised = bravo.clone();
-    revised.versions.push(ManagedPolicyVersion {
-        version_id: "v2".into(),
-        document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#.into(),
-        created_at: 2,
-    });
-    revised.default_version_id = "v2".into();
-    revised.updated_at = 2;
-    store.update_managed_policy(&revised).await.unwrap();
+    // An edit is applied and kept; a refused edit writes nothing.
+    let added = |policy: &mut ManagedPolicy| {
+        policy.versions.push(ManagedPolicyVersion {
+            version_id: "v2".into(),
+            document: r#"{"Version":"2012-10-17","Statement":[]}"#.into(),
+            created_at: 2,
+        });
+        policy.default_version_id = "v2".into();
+        Ok(())
+    };
+    let revised = store
+        .edit_managed_policy(&bravo.arn, Box::new(added))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revised.default_version_id, "v2");
     assert_eq!(
         store.get_managed_policy(&bravo.arn).await.unwrap(),
         Some(revised.clone())
     );
-    let mut missing = managed_policy("111", "nope");
-    missing.arn = "arn:aws:iam::111:policy/nope".into();
+    let refused = store
+        .edit_managed_policy(
+            &bravo.arn,
+            Box::new(|policy: &mut ManagedPolicy| {
+                policy.versions.clear();
+                Err(cognate_core::Error::LimitExceeded("no".into()))
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refused,
+        Err(cognate_core::Error::LimitExceeded("no".into()))
+    );
+    assert_eq!(
+        store.get_managed_policy(&bravo.arn).await.unwrap(),
+        Some(revised)
+    );
     assert!(matches!(
-        store.update_managed_policy(&missing).await,
+        store
+            .edit_managed_policy("arn:aws:iam::111:policy/nope", Box::new(|_| Ok(())))
+            .await,
         Err(StoreError::NotFound(_))
     ));
+    // Concurrent edits each see the one before: no version is lost.
+    let edits = (0..4).map(|_| {
+        let store = store.clone();
+        let arn = bravo.arn.clone();
+        tokio::spawn(async move {
+            let next = |policy: &mut ManagedPolicy| {
+                let n = policy.versions.len() + 1;
+                policy.versions.push(ManagedPolicyVersion {
+                    version_id: format!("v{n}"),
+                    document: "{}".into(),
+                    created_at: 3,
+                });
+                Ok(())
+            };
+            store.edit_managed_policy(&arn, Box::new(next)).await
+        })
+    });
+    for edit in edits.collect::<Vec<_>>() {
+        edit.await.unwrap().unwrap().unwrap();
+    }
+    let ids: Vec<String> = store
+        .get_managed_policy(&bravo.arn)
+        .await
+        .unwrap()
+        .unwrap()
+        .versions
+        .into_iter()
+        .map(|v| v.version_id)
+        .collect();
+    assert_eq!(ids, ["v1", "v2", "v3", "v4", "v5", "v6"]);
     assert_eq!(
         store.delete_managed_policy(&bravo.arn).await.unwrap(),
         PolicyDeletion::Deleted

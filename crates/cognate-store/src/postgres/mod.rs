@@ -50,14 +50,14 @@ use cognate_core::model::{
     SigningKeyRecord,
 };
 use cognate_core::store::{
-    IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError, StoreResult,
+    IdentityChanges, NewIdentity, PolicyDeletion, PolicyEdit, Store, StoreError, StoreResult,
 };
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::records::{
-    OIDC_PROVIDERS, SAML_PROVIDERS, policy_doc, provider_methods, role_doc, to_doc,
+    OIDC_PROVIDERS, SAML_PROVIDERS, from_doc, policy_doc, provider_methods, role_doc, to_doc,
 };
 use crate::{StoreOptions, redact_url};
 
@@ -736,21 +736,33 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn update_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()> {
-        let doc = policy_doc(policy)?;
-        retrying!("update_managed_policy", async {
+    async fn edit_managed_policy(
+        &self,
+        arn: &str,
+        edit: PolicyEdit,
+    ) -> StoreResult<Result<ManagedPolicy, cognate_core::Error>> {
+        retrying!("edit_managed_policy", async {
             let mut tx = self.begin().await?;
-            let updated = sqlx::query("UPDATE managed_policies SET doc = $1 WHERE arn = $2")
-                .bind(&doc)
-                .bind(&policy.arn)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound(policy.arn.clone()).into());
+            let doc: Option<String> =
+                sqlx::query_scalar("SELECT doc FROM managed_policies WHERE arn = $1 FOR UPDATE")
+                    .bind(arn)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(doc) = doc else {
+                return Err(StoreError::NotFound(arn.to_string()).into());
+            };
+            let mut policy: ManagedPolicy = from_doc(&doc)?;
+            if let Err(refused) = edit(&mut policy) {
+                return Ok(Err(refused));
             }
+            sqlx::query("UPDATE managed_policies SET doc = $1 WHERE arn = $2")
+                .bind(policy_doc(&policy)?)
+                .bind(arn)
+                .execute(&mut *tx)
+                .await?;
             bump_generation(&mut tx).await?;
-            commit(tx).await
+            commit(tx).await?;
+            Ok(Ok(policy))
         })
     }
 

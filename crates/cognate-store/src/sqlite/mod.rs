@@ -14,7 +14,7 @@ use cognate_core::model::{
     SamlProvider, SigningKeyRecord,
 };
 use cognate_core::store::{
-    IdentityChanges, NewIdentity, PolicyDeletion, Store, StoreError, StoreResult,
+    IdentityChanges, NewIdentity, PolicyDeletion, PolicyEdit, Store, StoreError, StoreResult,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -652,18 +652,29 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()> {
-        let doc = policy_doc(policy)?;
-        let arn = policy.arn.clone();
+    async fn edit_managed_policy(
+        &self,
+        arn: &str,
+        edit: PolicyEdit,
+    ) -> StoreResult<Result<ManagedPolicy, cognate_core::Error>> {
+        let arn = arn.to_string();
         self.engine
             .write(move |conn| {
-                let updated = conn
-                    .prepare_cached("UPDATE managed_policies SET doc = ?1 WHERE arn = ?2")?
-                    .execute(params![doc, arn])?;
-                if updated == 0 {
+                let doc: Option<String> = conn
+                    .prepare_cached("SELECT doc FROM managed_policies WHERE arn = ?1")?
+                    .query_row(params![arn], |row| row.get(0))
+                    .optional()?;
+                let Some(doc) = doc else {
                     return Err(StoreError::NotFound(arn).into());
+                };
+                let mut policy: ManagedPolicy = from_doc(&doc)?;
+                if let Err(refused) = edit(&mut policy) {
+                    return Ok(Err(refused));
                 }
-                bump_generation(conn)
+                conn.prepare_cached("UPDATE managed_policies SET doc = ?1 WHERE arn = ?2")?
+                    .execute(params![policy_doc(&policy)?, arn])?;
+                bump_generation(conn)?;
+                Ok(Ok(policy))
             })
             .await
     }

@@ -21,6 +21,10 @@ use cognate_server::wire_error::{ApiError, Protocol};
 
 use super::file::{Bootstrap, PoolEntry, RoleEntry};
 
+/// The namespace of the ids of pools a file declares without one.
+const BOOTSTRAP_POOLS: uuid::Uuid =
+    uuid::Uuid::from_u128(0x6c0e_4a1e_2b7d_4f0a_9a55_1d3c_8e2f_b001);
+
 /// One thing applying did, or would do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -303,24 +307,25 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// DeletePolicyVersion of the oldest version that is not the
+    /// default.
     async fn drop_oldest_version(
         &self,
         policy: &cognate_core::model::ManagedPolicy,
         at: &str,
     ) -> Result<(), EntryError> {
-        let mut trimmed = policy.clone();
-        if let Some(oldest) = trimmed
+        let Some(oldest) = policy
             .versions
             .iter()
-            .position(|v| v.version_id != trimmed.default_version_id)
-        {
-            trimmed.versions.remove(oldest);
-        }
+            .find(|v| v.version_id != policy.default_version_id)
+        else {
+            return Ok(());
+        };
         self.domain
-            .store()
-            .update_managed_policy(&trimmed)
+            .iam()
+            .delete_policy_version(&self.root, &policy.arn, &oldest.version_id)
             .await
-            .map_err(|e| EntryError::new(at, Service::Iam, &e.into()))
+            .map_err(iam_error(at))
     }
 
     async fn oidc_providers(&mut self, file: &Bootstrap) -> Result<(), EntryError> {
@@ -649,10 +654,20 @@ impl Run<'_> {
         let mut details = Vec::new();
         let (pool, created) = match current {
             None => {
-                let made = match &entry.identity_pool_id {
-                    Some(id) => pools.create_pinned(&caller, id, settings).await,
-                    None => pools.create(&caller, settings).await,
-                };
+                // An unpinned pool gets an id derived from its account,
+                // region and name: nodes applying one file at once make
+                // one pool (the loser's insert conflicts, and its second
+                // pass finds the pool by name), and a dry run names the
+                // id the pool will have.
+                let id = entry.identity_pool_id.clone().unwrap_or_else(|| {
+                    let key = format!(
+                        "{}/{region}/{}",
+                        self.root.account, entry.identity_pool_name
+                    );
+                    let uuid = uuid::Uuid::new_v5(&BOOTSTRAP_POOLS, key.as_bytes());
+                    format!("{region}:{uuid}")
+                });
+                let made = pools.create_pinned(&caller, &id, settings).await;
                 (made.map_err(cognito_error(at))?, true)
             }
             Some(current) => {
@@ -750,11 +765,14 @@ impl Run<'_> {
 
     async fn prune_roles(&mut self, file: &Bootstrap) -> Result<(), EntryError> {
         let iam = self.domain.iam();
+        let referenced = file.referenced_arns();
         for role in self.all_roles().await.map_err(iam_error("Roles"))? {
+            // A role a declared pool names is mentioned by the file.
             if file
                 .roles
                 .iter()
                 .any(|r| r.role_name.eq_ignore_ascii_case(&role.name))
+                || referenced.contains(role.arn.as_str())
             {
                 continue;
             }
@@ -782,11 +800,13 @@ impl Run<'_> {
             .all_managed_policies()
             .await
             .map_err(iam_error("ManagedPolicies"))?;
+        let referenced = file.referenced_arns();
         for policy in policies {
             if file
                 .managed_policies
                 .iter()
                 .any(|p| p.policy_name.eq_ignore_ascii_case(&policy.name))
+                || referenced.contains(policy.arn.as_str())
             {
                 continue;
             }
@@ -807,11 +827,13 @@ impl Run<'_> {
             .list_oidc_providers(&self.root)
             .await
             .map_err(iam_error("OpenIDConnectProviders"))?;
+        let referenced = file.referenced_arns();
         for provider in oidc {
             let declared = file
                 .oidc_providers
                 .iter()
-                .any(|p| cognate_core::arn::strip_scheme(&p.url) == provider.host_path());
+                .any(|p| cognate_core::arn::strip_scheme(&p.url) == provider.host_path())
+                || referenced.contains(provider.arn.as_str());
             if !declared {
                 let at = format!("OIDC provider {}", provider.host_path());
                 iam.delete_oidc_provider(&self.root, &provider.arn)
@@ -825,7 +847,9 @@ impl Run<'_> {
             .await
             .map_err(iam_error("SAMLProviders"))?;
         for provider in saml {
-            if !file.saml_providers.iter().any(|p| p.name == provider.name) {
+            if !file.saml_providers.iter().any(|p| p.name == provider.name)
+                && !referenced.contains(provider.arn.as_str())
+            {
                 let at = format!("SAML provider {}", provider.name);
                 iam.delete_saml_provider(&self.root, &provider.arn)
                     .await

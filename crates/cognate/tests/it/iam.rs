@@ -160,3 +160,133 @@ async fn openid_connect_providers() {
         .unwrap_err();
     assert_eq!(code(&err), "NoSuchEntity");
 }
+
+/// CreatePolicyVersion, DeletePolicyVersion, SetDefaultPolicyVersion and
+/// ListPolicyVersions: concurrent new versions each get their own id (none
+/// is lost), IAM's quota of five, the default cannot be deleted, and ids
+/// are never reused.
+#[tokio::test]
+async fn policy_versions() {
+    let s = TestServer::start().await;
+    let iam = s.iam();
+    let doc = |action: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#
+        )
+    };
+    let arn = iam
+        .create_policy()
+        .policy_name("versioned")
+        .policy_document(doc("s3:*"))
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    let made: Vec<_> = (0..4)
+        .map(|i| {
+            let iam = iam.clone();
+            let (arn, document) = (arn.clone(), doc(&format!("s3:Get{i}")));
+            tokio::spawn(async move {
+                iam.create_policy_version()
+                    .policy_arn(arn)
+                    .policy_document(document)
+                    .set_as_default(i == 3)
+                    .send()
+                    .await
+                    .unwrap()
+                    .policy_version
+                    .unwrap()
+                    .version_id
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in made {
+        ids.push(task.await.unwrap());
+    }
+    ids.sort();
+    assert_eq!(ids, ["v2", "v3", "v4", "v5"]);
+    let listed = iam
+        .list_policy_versions()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let mut listed: Vec<String> = listed
+        .versions()
+        .iter()
+        .filter_map(|v| v.version_id.clone())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["v1", "v2", "v3", "v4", "v5"]);
+
+    let sixth = iam
+        .create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(doc("s3:Put"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&sixth), "LimitExceeded");
+    let default = iam
+        .get_policy()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .default_version_id
+        .unwrap();
+    let refused = iam
+        .delete_policy_version()
+        .policy_arn(&arn)
+        .version_id(&default)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&refused), "DeleteConflict");
+    let missing = iam
+        .delete_policy_version()
+        .policy_arn(&arn)
+        .version_id("v9")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&missing), "NoSuchEntity");
+
+    // The newest non-default goes; the next id is still new.
+    let newest_other = ["v5", "v4", "v3", "v2"]
+        .into_iter()
+        .find(|v| *v != default)
+        .unwrap();
+    iam.delete_policy_version()
+        .policy_arn(&arn)
+        .version_id(newest_other)
+        .send()
+        .await
+        .unwrap();
+    let next = iam
+        .create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(doc("s3:List"))
+        .send()
+        .await
+        .unwrap()
+        .policy_version
+        .unwrap();
+    assert_eq!(next.version_id(), Some("v6"));
+    assert!(!next.is_default_version());
+    iam.set_default_policy_version()
+        .policy_arn(&arn)
+        .version_id("v6")
+        .send()
+        .await
+        .unwrap();
+    let policy = iam.get_policy().policy_arn(&arn).send().await.unwrap();
+    assert_eq!(policy.policy().unwrap().default_version_id(), Some("v6"));
+}

@@ -171,6 +171,106 @@ impl QueryOperation for CreatePolicyVersionInput {
     }
 }
 
+/// The policy ARN and version id that DeletePolicyVersion and
+/// SetDefaultPolicyVersion take.
+fn policy_version_params(params: &Params, c: &mut Checker) -> (String, String) {
+    let policy_arn = policy_arn_param(c, params);
+    let version_id = required(c, params, "VersionId", "versionId");
+    c.string(
+        "versionId",
+        &version_id,
+        1,
+        128,
+        Some(&v::POLICY_VERSION_ID),
+    );
+    (policy_arn, version_id)
+}
+
+pub struct DeletePolicyVersionInput {
+    policy_arn: String,
+    version_id: String,
+}
+
+impl QueryOperation for DeletePolicyVersionInput {
+    fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
+        let (policy_arn, version_id) = policy_version_params(params, c);
+        Ok(DeletePolicyVersionInput {
+            policy_arn,
+            version_id,
+        })
+    }
+
+    async fn call(self, cx: &Context<'_>, _: &mut XmlWriter) -> Result<(), ApiError> {
+        cx.cognate()
+            .iam()
+            .delete_policy_version(&cx.caller, &self.policy_arn, &self.version_id)
+            .await
+            .map_err(err)
+    }
+}
+
+pub struct SetDefaultPolicyVersionInput {
+    policy_arn: String,
+    version_id: String,
+}
+
+impl QueryOperation for SetDefaultPolicyVersionInput {
+    fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
+        let (policy_arn, version_id) = policy_version_params(params, c);
+        Ok(SetDefaultPolicyVersionInput {
+            policy_arn,
+            version_id,
+        })
+    }
+
+    async fn call(self, cx: &Context<'_>, _: &mut XmlWriter) -> Result<(), ApiError> {
+        cx.cognate()
+            .iam()
+            .set_default_policy_version(&cx.caller, &self.policy_arn, &self.version_id)
+            .await
+            .map_err(err)
+    }
+}
+
+/// ListPolicyVersions. A policy has at most five versions: one page.
+pub struct ListPolicyVersionsInput {
+    policy_arn: String,
+}
+
+impl QueryOperation for ListPolicyVersionsInput {
+    fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
+        // Marker and MaxItems are accepted; five versions fit any page.
+        let _ = max_items(c, params);
+        Ok(ListPolicyVersionsInput {
+            policy_arn: policy_arn_param(c, params),
+        })
+    }
+
+    async fn call(self, cx: &Context<'_>, w: &mut XmlWriter) -> Result<(), ApiError> {
+        let policy = cx
+            .cognate()
+            .iam()
+            .policy_versions(&cx.caller, &self.policy_arn)
+            .await
+            .map_err(err)?;
+        w.open("Versions");
+        for version in policy.versions.iter().rev() {
+            let is_default = version.version_id == policy.default_version_id;
+            w.open("member")
+                .leaf("VersionId", &version.version_id)
+                .leaf(
+                    "IsDefaultVersion",
+                    if is_default { "true" } else { "false" },
+                )
+                .leaf("CreateDate", &timestamp(version.created_at))
+                .close("member");
+        }
+        w.close("Versions");
+        w.leaf("IsTruncated", "false");
+        Ok(())
+    }
+}
+
 pub struct DeletePolicyInput {
     policy_arn: String,
 }
