@@ -7,6 +7,7 @@ port in place of 8085, in every block), and the Python blocks run in the
 directory the server was started from.
 """
 
+import json
 import os
 import re
 import socket
@@ -114,6 +115,9 @@ def test_the_quick_start_runs_as_written(workdir):
     # The log names the credentials file and the changes, never the secret.
     assert "bootstrap quickstart.json: + create identity pool quick start" in log, log
     assert "admin-credentials.json" in log
+    with open(os.path.join(workdir, "cognate-data", "admin-credentials.json")) as f:
+        secret = json.load(f)["secret_access_key"]
+    assert secret and secret not in log
 
 
 def test_the_pytest_example_runs_as_written(workdir):

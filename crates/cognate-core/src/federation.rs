@@ -106,13 +106,15 @@ pub trait LoginVerifier: Send + Sync + 'static {
     ) -> Result<VerifiedLogin, LoginError>;
 }
 
-/// Whether a host is this machine: `localhost` or a name under it
-/// (`*.localhost`, with or without a trailing dot, any case), an address in
+/// Whether a host is this machine: `localhost` (any case), an address in
 /// `127.0.0.0/8`, `::1`, or an IPv4-mapped loopback address. An IPv6 address
 /// may come with its brackets. The one loopback rule: the verifiers allow
 /// plain `http` and expect `http://<Logins key>` as a local user pool's
 /// issuer only for such hosts, and a pool accepts a local user pool's
-/// provider name only for them.
+/// provider name only for them. Names under `.localhost` and `localhost.`
+/// are not: a resolver may send them to DNS, whose answer would then be
+/// trusted over plain http (the verifiers' client resolves `localhost`
+/// itself).
 pub fn is_loopback_host(host: &str) -> bool {
     let bare = host
         .strip_prefix('[')
@@ -123,10 +125,7 @@ pub fn is_loopback_host(host: &str) -> bool {
         Ok(std::net::IpAddr::V6(ip)) => {
             ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
-        Err(_) => {
-            let name = bare.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
     }
 }
 
@@ -139,8 +138,6 @@ mod tests {
         for host in [
             "localhost",
             "LocalHost",
-            "localhost.",
-            "app.localhost",
             "127.0.0.1",
             "127.1.2.3",
             "::1",
@@ -151,6 +148,8 @@ mod tests {
         }
         for host in [
             "",
+            "localhost.",
+            "app.localhost",
             "localhost.example.com",
             "notlocalhost",
             "10.0.0.1",

@@ -405,15 +405,20 @@ impl Pools<'_> {
         id: &str,
         settings: PoolSettings,
     ) -> Result<Pool> {
+        // The region becomes part of the pool's ARNs and its identities'
+        // ids: the configured one or one of AWS's, as a signed call's.
+        let region_known = caller.region == self.config.default_region
+            || ids::AWS_REGIONS.contains(&caller.region.as_str());
         let uuid = id
             .strip_prefix(caller.region.as_str())
-            .and_then(|rest| rest.strip_prefix(':'));
+            .and_then(|rest| rest.strip_prefix(':'))
+            .filter(|_| region_known);
         if !uuid.is_some_and(|u| {
             uuid::Uuid::parse_str(u).is_ok_and(|p| p.hyphenated().to_string() == u)
         }) {
             return Err(Error::InvalidParameter(format!(
-                "IdentityPoolId {id} must be {}:<uuid> (lower-case, hyphenated).",
-                caller.region
+                "IdentityPoolId {id} must be <region>:<uuid> (lower-case, hyphenated), in the configured region ({}) or one of AWS's.",
+                self.config.default_region
             )));
         }
         if self.store.get_pool(id).await?.is_some() {

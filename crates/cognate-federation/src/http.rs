@@ -136,7 +136,12 @@ impl Http {
             .connect_timeout(self.timeout)
             .user_agent(concat!("cognate-federation/", env!("CARGO_PKG_VERSION")));
         let builder = if loopback {
-            builder.no_proxy()
+            // `localhost` is this machine whatever a resolver says.
+            let local = [
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+            ];
+            builder.no_proxy().resolve_to_addrs("localhost", &local)
         } else {
             builder
         };

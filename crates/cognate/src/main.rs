@@ -487,8 +487,17 @@ async fn rotate_keys(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve(mut args: ServeArgs, bootstrap: Option<PathBuf>, ephemeral: bool) -> ExitCode {
+    // Listening for SIGTERM and Ctrl-C from here on (the first poll
+    // installs the handlers), so that a signal during the start still
+    // returns from here and removes an ephemeral directory.
+    let mut shutdown = Box::pin(shutdown_signal());
+    tokio::select! {
+        biased;
+        _ = &mut shutdown => return ExitCode::SUCCESS,
+        _ = std::future::ready(()) => {}
+    }
     // Removed when this returns, after the server has stopped.
-    let _ephemeral_dir = if ephemeral {
+    let ephemeral_dir = if ephemeral {
         match tempfile::Builder::new()
             .prefix("cognate-ephemeral-")
             .tempdir()
@@ -513,6 +522,17 @@ async fn serve(mut args: ServeArgs, bootstrap: Option<PathBuf>, ephemeral: bool)
         return ExitCode::FAILURE;
     };
     settings.bootstrap = bootstrap;
+    if let Some(dir) = &ephemeral_dir {
+        let inside = format!("sqlite://{}", dir.path().display());
+        if !settings.database_url.starts_with(&inside) {
+            tracing::error!(
+                "--ephemeral keeps everything in a temporary directory, but a database URL \
+                 is set (--database-url, COGNATE_DATABASE_URL or database_url in the config \
+                 file): unset it, or leave out --ephemeral"
+            );
+            return ExitCode::FAILURE;
+        }
+    }
     let console_enabled = settings.console.enabled;
     // A fresh embedded database needs its first signing key: make it
     // while the database is being created.
@@ -522,7 +542,15 @@ async fn serve(mut args: ServeArgs, bootstrap: Option<PathBuf>, ephemeral: bool)
     {
         cognate_core::keys::make_spare_rsa_key();
     }
-    let running = match cognate::start(settings).await {
+    let started = tokio::select! {
+        started = cognate::start(settings) => started,
+        _ = &mut shutdown => {
+            tracing::info!("stopped while starting");
+            remove_ephemeral(ephemeral_dir).await;
+            return ExitCode::SUCCESS;
+        }
+    };
+    let running = match started {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("{e}");
@@ -547,13 +575,29 @@ async fn serve(mut args: ServeArgs, bootstrap: Option<PathBuf>, ephemeral: bool)
         (None, true) => tracing::info!("admin console on {}/console/", running.endpoint()),
         (None, false) => tracing::info!("admin console disabled"),
     }
-    tokio::select! {
-        _ = shutdown_signal() => {
-            tracing::info!("shutting down");
-            running.stop().await;
+    shutdown.await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    remove_ephemeral(ephemeral_dir).await;
+    ExitCode::SUCCESS
+}
+
+/// Removes an ephemeral data directory. The embedded database's threads
+/// may still be closing its files when a start is cut short: removal is
+/// tried again for a second.
+async fn remove_ephemeral(dir: Option<tempfile::TempDir>) {
+    let Some(dir) = dir else { return };
+    let path = dir.path().to_path_buf();
+    if dir.close().is_ok() {
+        return;
+    }
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        if std::fs::remove_dir_all(&path).is_ok() || !path.exists() {
+            return;
         }
     }
-    ExitCode::SUCCESS
+    tracing::warn!("could not remove {}", path.display());
 }
 
 async fn shutdown_signal() {

@@ -13,6 +13,16 @@ use super::file::{
 
 const PAGE: usize = 1000;
 
+/// An ARN of the deployment's account, written with `${AWS::AccountId}`
+/// so that the file applies to another account too.
+fn portable(arn: String, account: &str) -> String {
+    let own = format!("arn:aws:iam::{account}:");
+    match arn.strip_prefix(&own) {
+        Some(rest) => format!("arn:aws:iam::${{AWS::AccountId}}:{rest}"),
+        None => arn,
+    }
+}
+
 /// What the deployment of `account` declares.
 pub async fn declared(store: &dyn Store, account: &str) -> Result<Bootstrap, StoreError> {
     let mut file = Bootstrap::default();
@@ -53,7 +63,11 @@ pub async fn declared(store: &dyn Store, account: &str) -> Result<Bootstrap, Sto
                         policy_document: Document::from_stored(doc),
                     })
                     .collect(),
-                managed_policy_arns: role.attached_policies,
+                managed_policy_arns: role
+                    .attached_policies
+                    .into_iter()
+                    .map(|arn| portable(arn, account))
+                    .collect(),
                 role_name: role.name,
                 path: Some(role.path).filter(|p| p != "/"),
                 description: role.description,
@@ -85,7 +99,7 @@ pub async fn declared(store: &dyn Store, account: &str) -> Result<Bootstrap, Sto
         file.identity_pools.extend(
             page.into_iter()
                 .filter(|p| p.account == account)
-                .map(pool_entry),
+                .map(|pool| pool_entry(pool, account)),
         );
         if !full {
             break;
@@ -94,7 +108,10 @@ pub async fn declared(store: &dyn Store, account: &str) -> Result<Bootstrap, Sto
     Ok(file)
 }
 
-fn pool_entry(pool: Pool) -> PoolEntry {
+fn pool_entry(pool: Pool, account: &str) -> PoolEntry {
+    let arns = |list: Vec<String>| -> Vec<String> {
+        list.into_iter().map(|arn| portable(arn, account)).collect()
+    };
     PoolEntry {
         identity_pool_id: Some(pool.id),
         identity_pool_name: pool.name,
@@ -102,7 +119,7 @@ fn pool_entry(pool: Pool) -> PoolEntry {
         allow_classic_flow: pool.allow_classic_flow,
         supported_login_providers: pool.supported_login_providers,
         developer_provider_name: pool.developer_provider_name,
-        open_id_connect_provider_arns: pool.open_id_connect_provider_arns,
+        open_id_connect_provider_arns: arns(pool.open_id_connect_provider_arns),
         cognito_identity_providers: pool
             .cognito_identity_providers
             .into_iter()
@@ -112,9 +129,13 @@ fn pool_entry(pool: Pool) -> PoolEntry {
                 server_side_token_check: p.server_side_token_check,
             })
             .collect(),
-        saml_provider_arns: pool.saml_provider_arns,
+        saml_provider_arns: arns(pool.saml_provider_arns),
         identity_pool_tags: pool.tags,
-        roles: pool.roles,
+        roles: pool
+            .roles
+            .into_iter()
+            .map(|(kind, arn)| (kind, portable(arn, account)))
+            .collect(),
         role_mappings: pool
             .role_mappings
             .into_iter()
@@ -129,7 +150,7 @@ fn pool_entry(pool: Pool) -> PoolEntry {
                                 claim: r.claim,
                                 match_type: r.match_type,
                                 value: r.value,
-                                role_arn: r.role_arn,
+                                role_arn: portable(r.role_arn, account),
                             })
                             .collect(),
                     }),

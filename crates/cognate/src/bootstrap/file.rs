@@ -227,6 +227,31 @@ pub struct FileError {
 }
 
 impl Bootstrap {
+    /// The ARNs the file's entries name (pools' roles, rules' roles and
+    /// providers, roles' managed policies): with `--prune`, what they
+    /// name is kept even when the file does not declare it.
+    pub fn referenced_arns(&self) -> std::collections::BTreeSet<&str> {
+        let mut arns = std::collections::BTreeSet::new();
+        for role in &self.roles {
+            arns.extend(role.managed_policy_arns.iter().map(String::as_str));
+        }
+        for pool in &self.identity_pools {
+            arns.extend(pool.roles.values().map(String::as_str));
+            arns.extend(
+                pool.open_id_connect_provider_arns
+                    .iter()
+                    .map(String::as_str),
+            );
+            arns.extend(pool.saml_provider_arns.iter().map(String::as_str));
+            for mapping in pool.role_mappings.values() {
+                for rule in mapping.rules_configuration.iter().flat_map(|c| &c.rules) {
+                    arns.insert(rule.role_arn.as_str());
+                }
+            }
+        }
+        arns
+    }
+
     /// Reads `path`. `${AWS::AccountId}` and `${AWS::Region}` (as in
     /// CloudFormation) stand for the deployment's account and default
     /// region, so one file serves every deployment.

@@ -285,7 +285,10 @@ fn urlencoding_decode(s: &str) -> String {
 async fn prune_deletes_only_what_the_file_does_not_name() {
     let s = TestServer::start().await;
     let files = tempfile::tempdir().unwrap();
-    let file = write(files.path(), "app.json", &declaration());
+    let mut declared = declaration();
+    declared["IdentityPools"][0]["Roles"]["authenticated"] =
+        json!("arn:aws:iam::${AWS::AccountId}:role/app-user");
+    let file = write(files.path(), "app.json", &declared);
     let s = s.restart_after(|dir| drop(applied(dir, &file, &[]))).await;
     // Made beside the file: a pool, a role with an inline and an attached
     // policy, a managed policy, an OIDC provider.
@@ -323,6 +326,15 @@ async fn prune_deletes_only_what_the_file_does_not_name() {
     iam.attach_role_policy()
         .role_name("extra-role")
         .policy_arn("arn:aws:iam::000000000000:policy/extra-policy")
+        .send()
+        .await
+        .unwrap();
+    // A role the file does not declare but its pool names: kept.
+    iam.create_role()
+        .role_name("app-user")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#,
+        )
         .send()
         .await
         .unwrap();
@@ -366,7 +378,7 @@ async fn prune_deletes_only_what_the_file_does_not_name() {
     assert_eq!(ids, [POOL_ID]);
     let roles = s.iam().list_roles().send().await.unwrap();
     let names: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).collect();
-    assert_eq!(names, ["app-guest"]);
+    assert_eq!(names, ["app-guest", "app-user"]);
     let policies = s.iam().list_policies().send().await.unwrap();
     let names: Vec<&str> = policies
         .policies()
@@ -415,6 +427,11 @@ async fn a_pinned_pool_id_survives_a_fresh_database_and_an_export_round_trips() 
     let text = std::fs::read_to_string(&exported).unwrap();
     let declared: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(declared["IdentityPools"][0]["IdentityPoolId"], POOL_ID);
+    // ARNs of the account are written so that they fit any account.
+    assert_eq!(
+        declared["IdentityPools"][0]["Roles"]["unauthenticated"],
+        "arn:aws:iam::${AWS::AccountId}:role/app-guest"
+    );
     assert!(applied(second.path(), &exported, &[])[0].ends_with("nothing to change"));
     let third = TestServer::start().await;
     let third = third
@@ -446,12 +463,16 @@ async fn a_bad_entry_is_refused_by_its_name_and_nothing_is_applied() {
         .unwrap()
         .remove("Principal");
     let malformed_file = write(files.path(), "malformed.json", &malformed);
+    let mut elsewhere = declaration();
+    elsewhere["IdentityPools"][0]["IdentityPoolId"] =
+        json!("bogus:4b2f7c1e-1111-4a5b-9c3d-000000000001");
+    let elsewhere_file = write(files.path(), "elsewhere.json", &elsewhere);
     let typo_file = files.path().join("typo.json");
     std::fs::write(&typo_file, r#"{"Rolez": []}"#).unwrap();
     let mut outputs = Vec::new();
     let s = s
         .restart_after(|dir| {
-            for file in [&bad_file, &malformed_file, &typo_file] {
+            for file in [&bad_file, &malformed_file, &typo_file, &elsewhere_file] {
                 outputs.push(apply(dir, file, &[]));
             }
         })
@@ -480,6 +501,15 @@ async fn a_bad_entry_is_refused_by_its_name_and_nothing_is_applied() {
         errors[2].contains("typo.json: unknown field `Rolez`"),
         "{}",
         errors[2]
+    );
+    // A pinned id in a region no signed call could name would make a
+    // pool nobody can see or manage.
+    assert!(
+        errors[3].contains(
+            "elsewhere.json: IdentityPools[0] (my app): InvalidParameterException: IdentityPoolId bogus:4b2f7c1e-1111-4a5b-9c3d-000000000001 must be <region>:<uuid>"
+        ),
+        "{}",
+        errors[3]
     );
     // Nothing of the files' good entries was made.
     let roles = s.iam().list_roles().send().await.unwrap();
@@ -558,5 +588,115 @@ async fn serve_applies_a_bootstrap_file_in_an_ephemeral_directory_it_removes() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
     drain.join().unwrap();
+    assert!(!data_dir.exists(), "{} is still there", data_dir.display());
+}
+
+#[tokio::test]
+async fn an_unpinned_pool_gets_one_id_however_often_and_wherever_it_is_made() {
+    let files = tempfile::tempdir().unwrap();
+    let mut unpinned = declaration();
+    unpinned["IdentityPools"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("IdentityPoolId");
+    let file = write(files.path(), "unpinned.json", &unpinned);
+    let pool_line = |lines: &[String]| {
+        lines
+            .iter()
+            .find(|l| l.contains("identity pool my app"))
+            .cloned()
+            .unwrap_or_else(|| panic!("{lines:?}"))
+    };
+    // The plan names the id the pool gets, in every deployment.
+    let first = tempfile::tempdir().unwrap();
+    let planned = pool_line(&applied(first.path(), &file, &["--dry-run"]));
+    let made = pool_line(&applied(first.path(), &file, &[]));
+    assert_eq!(planned, format!("would {made}"));
+    let second = tempfile::tempdir().unwrap();
+    assert_eq!(pool_line(&applied(second.path(), &file, &[])), made);
+
+    // Applies racing on one database make one pool: the loser's insert
+    // conflicts instead of making a second pool of that name.
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let mut args = vec!["apply", file.to_str().unwrap(), "--data-dir"];
+                args.push(dir.path().to_str().unwrap());
+                cognate(&args)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outputs: Vec<Output> = racers
+            .into_iter()
+            .map(|r| r.wait_with_output().unwrap())
+            .collect();
+        assert!(outputs.iter().any(|o| o.status.success()));
+        // Whatever the race did, the file applies and names one pool.
+        let again = applied(dir.path(), &file, &[]);
+        assert!(
+            again.iter().all(|l| !l.contains("create identity pool")),
+            "{again:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ephemeral_refuses_a_database_elsewhere_and_cleans_up_when_stopped_while_starting() {
+    use std::io::{BufRead, BufReader};
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = cognate(&["serve", "--ephemeral", "--listen", "127.0.0.1:0"])
+        .env(
+            "COGNATE_DATABASE_URL",
+            format!("sqlite://{}/cognate.db", elsewhere.path().display()),
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stdout(&out).contains("--ephemeral keeps everything in a temporary directory"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!elsewhere.path().join("cognate.db").exists());
+
+    // SIGTERM right after the directory is made, while the server starts.
+    let files = tempfile::tempdir().unwrap();
+    let file = write(files.path(), "app.json", &declaration());
+    let mut child = cognate(&[
+        "serve",
+        "--ephemeral",
+        "--bootstrap",
+        file.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let data_dir = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let rest = line.split("ephemeral data directory ").nth(1)?;
+            rest.split_whitespace().next().map(std::path::PathBuf::from)
+        })
+        .expect("the directory is logged");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    drop(lines);
     assert!(!data_dir.exists(), "{} is still there", data_dir.display());
 }

@@ -685,7 +685,6 @@ async fn loopback_user_pool_names_are_accepted_and_others_refused() {
     for name in [
         "127.0.0.1:9229/local_AbC123de",
         "127.0.0.1/us-east-1_abc",
-        "app.localhost:9229/local_x",
         "localhost/local_x",
     ] {
         let updated = c
@@ -706,6 +705,8 @@ async fn loopback_user_pool_names_are_accepted_and_others_refused() {
     for name in [
         "example.com:9229/local_AbC123de",
         "localhost.example.com:9229/local_x",
+        "app.localhost:9229/local_x",
+        "localhost.:9229/local_x",
         "10.0.0.1:9229/local_x",
         "localhost:9229",
         "localhost:9229/",
