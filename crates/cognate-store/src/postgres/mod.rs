@@ -132,6 +132,12 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .min_connections(0)
+            // sqlx pings every connection it hands out: a round trip
+            // before each statement (cognate-bench postgres counted three
+            // round trips per one-statement request). A connection that
+            // died meanwhile fails its statement instead, which
+            // `retrying!` runs again on another one.
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .idle_timeout(options.idle_timeout)
             .connect_lazy_with(connect.options(bounded));
