@@ -260,7 +260,7 @@ mod tests {
             "http://127.0.0.1:80/",
             "http://127.1.2.3/",
             "http://localhost:9/x",
-            "http://LOCALHOST./",
+            "http://LOCALHOST/",
             "http://[::1]:8080/",
             "http://[::ffff:127.0.0.1]/",
         ] {
@@ -273,6 +273,9 @@ mod tests {
             "http://[::2]/",
             "http://localhost.example.com/",
             "http://127.0.0.1.nip.io/",
+            // Resolved by DNS, whose answer plain http would trust.
+            "http://localhost./",
+            "http://app.localhost/",
         ] {
             assert!(!is_loopback(&u(s)), "{s}");
             assert!(check_url(&u(s)).is_err(), "{s}");
