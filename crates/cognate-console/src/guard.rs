@@ -104,10 +104,18 @@ pub(crate) async fn guard(State(console): State<Shared>, request: Request, next:
     if is_public(&path) {
         return next.run(Request::from_parts(parts, body)).await;
     }
-    let opened = match session::cookie_value(&parts.headers) {
-        Some(value) => console.open_session(value).await.map_err(Some),
-        None => Err(None),
-    };
+    // The first cookie of the name that opens: a planted one must not
+    // hide (and then clear) the admin's own.
+    let mut opened = Err(None);
+    for value in session::cookie_values(&parts.headers) {
+        match console.open_session(value).await {
+            Ok(session) => {
+                opened = Ok(session);
+                break;
+            }
+            Err(why) => opened = Err(Some(why)),
+        }
+    }
     let session = match opened {
         Ok(session) => session,
         Err(why) => {
@@ -132,14 +140,9 @@ pub(crate) async fn guard(State(console): State<Shared>, request: Request, next:
         }
     };
     let request = if changes_state(&parts.method) {
-        let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+        let bytes = match read_form(&console, body, MAX_FORM_BYTES).await {
             Ok(bytes) => bytes,
-            Err(_) => {
-                return crate::pages::refused(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "The form is too large.",
-                );
-            }
+            Err(refused) => return refused,
         };
         let token = csrf_token(&parts.headers, &bytes);
         if !token.is_some_and(|t| session::csrf_matches(&session, &t)) {
@@ -228,4 +231,25 @@ fn same_origin(console: &crate::Console, parts: &http::request::Parts) -> bool {
         .map(str::trim);
     let host = forwarded.or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()));
     host.is_some_and(|host| host.eq_ignore_ascii_case(authority))
+}
+
+/// A form's body, within `limit` bytes and the server's body read
+/// timeout (as every API body): a client sending slowly must not hold a
+/// connection for ever.
+pub(crate) async fn read_form(
+    console: &crate::Shared,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, Response> {
+    match tokio::time::timeout(console.app.body_read_timeout, to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(crate::pages::refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The form is too large.",
+        )),
+        Err(_) => Err(crate::pages::refused(
+            StatusCode::REQUEST_TIMEOUT,
+            "The form took too long to arrive.",
+        )),
+    }
 }

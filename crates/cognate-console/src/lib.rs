@@ -108,11 +108,14 @@ impl Console {
             .route("/console/keys", get(pages::keys::list))
             .route("/console/keys/rotate", post(pages::keys::rotate))
             .route("/console/{*rest}", any(pages::not_found))
-            .layer(axum::middleware::from_fn_with_state(
+            // Route layers: merged into the API's router, a plain layer
+            // would also wrap its fallback and answer every unknown path
+            // with the console's sign-in.
+            .route_layer(axum::middleware::from_fn_with_state(
                 shared.clone(),
                 guard::guard,
             ))
-            .layer(axum::middleware::from_fn(guard::headers))
+            .route_layer(axum::middleware::from_fn(guard::headers))
             .with_state(shared)
     }
 }

@@ -201,15 +201,16 @@ pub(crate) fn clear_cookie(secure: bool) -> String {
     )
 }
 
-/// The console cookie's value among a request's `Cookie` headers.
-pub(crate) fn cookie_value(headers: &http::HeaderMap) -> Option<&str> {
+/// The console cookie's values among a request's `Cookie` headers: more
+/// than one when another site on the host planted one of the same name.
+pub(crate) fn cookie_values(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .filter(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value)
 }
 
@@ -252,9 +253,16 @@ impl SignInLimiter {
                 *tokens + now.duration_since(*at).as_secs_f64() / REFILL_SECS < SIGN_IN_BURST
             });
             if buckets.len() >= MAX_TRACKED {
-                // All busy: an attacker with many addresses. Keep refusing
-                // new ones rather than forget the ones being limited.
-                return false;
+                // All busy: an attacker with many addresses. Refusing every
+                // new address would lock the admin out too; forget the
+                // tenth least recently seen instead (each forgotten one
+                // regains a burst: a few guesses, not a lock-out).
+                let mut seen: Vec<(Instant, IpAddr)> =
+                    buckets.iter().map(|(key, (_, at))| (*at, *key)).collect();
+                seen.sort_unstable();
+                for (_, key) in seen.iter().take(MAX_TRACKED / 10) {
+                    buckets.remove(key);
+                }
             }
         }
         let (tokens, at) = buckets.entry(key).or_insert((SIGN_IN_BURST, now));
@@ -314,12 +322,23 @@ mod tests {
     }
 
     #[test]
+    fn many_addresses_cannot_lock_a_new_one_out() {
+        let limiter = SignInLimiter::default();
+        for n in 0..MAX_TRACKED as u32 {
+            let address = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+            assert!(limiter.allow(address));
+        }
+        let admin: IpAddr = "192.0.2.77".parse().unwrap();
+        assert!(limiter.allow(admin));
+    }
+
+    #[test]
     fn the_cookie_is_found_among_others() {
         let mut headers = http::HeaderMap::new();
         headers.insert(
             http::header::COOKIE,
             "a=1; cognate_console=abc; b=2".parse().unwrap(),
         );
-        assert_eq!(cookie_value(&headers), Some("abc"));
+        assert_eq!(cookie_values(&headers).next(), Some("abc"));
     }
 }

@@ -28,7 +28,8 @@ pub(crate) async fn list(
     };
     let body = html! {
         h1 { "Signing keys" }
-        @if let Some(kid) = &query.rotated {
+        // Named only if it is the newest key: the query is anyone's to write.
+        @if let Some(kid) = query.rotated.as_ref().filter(|kid| keys.first().is_some_and(|k| &k.kid == *kid)) {
             p class="notice" role="status" {
                 "Rotated: " code { (kid) } " signs new tokens. Other nodes switch to it when they next reread the keys (within their key reload interval)."
             }

@@ -79,8 +79,9 @@ pub(crate) async fn list(
     }
     let body = html! {
         h1 { "Identity pools" }
-        @if let Some(name) = &query.deleted {
-            p class="notice" role="status" { "Deleted the identity pool " strong { (name) } "." }
+        // Only that a pool was deleted: the query is anyone's to write.
+        @if query.deleted.is_some() {
+            p class="notice" role="status" { "The identity pool was deleted." }
         }
         p { a class="button" href="/console/pools/new" { "Create an identity pool" } }
         @if rows.is_empty() {

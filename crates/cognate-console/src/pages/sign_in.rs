@@ -26,7 +26,11 @@ fn next_page(next: Option<&str>) -> &str {
             if next.starts_with("/console/")
                 && !next.contains("//")
                 && !next.contains('\\')
-                && !next.chars().any(char::is_control) =>
+                && !next.chars().any(char::is_control)
+                && !next.to_ascii_lowercase().contains("%2e")
+                && !next
+                    .split(['/', '?', '#'])
+                    .any(|segment| segment == "." || segment == "..") =>
         {
             next
         }
@@ -79,8 +83,9 @@ pub(crate) struct Credentials {
 pub(crate) async fn submit(State(console): State<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let client = client(&console, &parts);
-    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024).await else {
-        return super::refused(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.");
+    let bytes = match crate::guard::read_form(&console, body, 16 * 1024).await {
+        Ok(bytes) => bytes,
+        Err(refused) => return refused,
     };
     let Ok(form) = serde_urlencoded::from_bytes::<Credentials>(&bytes) else {
         return super::refused(StatusCode::BAD_REQUEST, "The sign-in form is malformed.");
@@ -94,11 +99,11 @@ pub(crate) async fn submit(State(console): State<Shared>, request: Request) -> R
             StatusCode::TOO_MANY_REQUESTS,
             next,
             &form.access_key_id,
-            Some("Too many sign-in attempts from your address. Wait a minute and try again."),
+            Some("Too many sign-in attempts from your address. Wait a few seconds and try again."),
         );
         response
             .headers_mut()
-            .insert("retry-after", HeaderValue::from_static("60"));
+            .insert("retry-after", HeaderValue::from_static("12"));
         return response;
     }
     if !is_admin_key(

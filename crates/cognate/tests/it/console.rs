@@ -250,7 +250,7 @@ async fn a_wrong_key_is_refused_and_attempts_are_throttled() {
     let answer = b.sign_in_as(&id, &secret).await;
     assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(answer.set_cookie().is_none());
-    assert_eq!(answer.headers["retry-after"], "60");
+    assert_eq!(answer.headers["retry-after"], "12");
     assert_security_headers(&answer, "throttled");
     // A page asked for still needs signing in.
     assert_eq!(b.get("/console/").await.status, StatusCode::SEE_OTHER);
@@ -706,4 +706,83 @@ async fn a_console_on_its_own_address_is_not_on_the_main_one() {
     assert_eq!(apart.get("/console/").await.status, StatusCode::OK);
     // The API is not served there.
     assert_eq!(apart.get("/healthz").await.status, StatusCode::NOT_FOUND);
+}
+
+fn short_body_timeout(settings: &mut cognate::Settings) {
+    settings.http.body_read_timeout_secs = 1;
+}
+
+/// Mends from an attack on the console: a slow form is cut off like a
+/// slow API body; unknown paths outside /console/ stay the API's 404; a
+/// planted cookie of the same name neither hides nor clears the admin's;
+/// `next` cannot climb out of /console/; notices do not echo the query.
+#[tokio::test]
+async fn the_console_bounds_forms_keeps_to_its_paths_and_trusts_no_query_text() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let s = TestServer::start_with(short_body_timeout).await;
+    // A sign-in whose body never finishes: 408 within the body timeout.
+    let mut slow = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+    slow.write_all(
+        format!(
+            "POST /console/sign-in HTTP/1.1\r\nhost: {}\r\ncontent-type: application/x-www-form-urlencoded\r\nsec-fetch-site: same-origin\r\ncontent-length: 1000\r\n\r\nacc",
+            s.server.addr
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = vec![0; 512];
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut answer))
+        .await
+        .expect("answered within the body timeout")
+        .unwrap();
+    let head = String::from_utf8_lossy(&answer[..read]);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+
+    // Not the console's: the API's plain 404, without its headers.
+    let mut b = Browser::of(&s);
+    let answer = b.get("/nonexistent").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert!(answer.headers.get("content-security-policy").is_none());
+    let answer = b
+        .post_with("/foo", &[("x", "1")], &[("sec-fetch-site", "cross-site")])
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+
+    // A planted cookie before the real one.
+    b.sign_in(&s).await;
+    let real = b.cookie.clone().unwrap();
+    let answer = b
+        .send(b.http.get(format!("{}/console/keys", b.base)).header(
+            "cookie",
+            format!("cognate_console=planted; cognate_console={real}"),
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.set_cookie().is_none());
+
+    // `next` climbing out of /console/ lands on the console's first page.
+    let mut fresh = Browser::of(&s);
+    let answer = fresh
+        .post(
+            "/console/sign-in",
+            &[
+                ("access_key_id", s.server.admin_access_key_id.as_str()),
+                (
+                    "secret_access_key",
+                    s.server.admin_secret_access_key.as_str(),
+                ),
+                ("next", "/console/../../evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.location(), "/console/");
+
+    // Notices say what happened, not what a link's query says.
+    let answer = fresh.get("/console/?deleted=ProductionPool").await;
+    assert!(!answer.body.contains("ProductionPool"));
+    let answer = fresh.get("/console/keys?rotated=ATTACKER-TEXT").await;
+    assert!(!answer.body.contains("ATTACKER-TEXT"));
 }
