@@ -10,6 +10,9 @@ use sqlx::{Postgres, Transaction};
 
 /// Attempts per operation (the first one included).
 pub(super) const MAX_ATTEMPTS: u32 = 5;
+/// Attempts when the last one lost its connection before committing:
+/// enough to go through a whole pool of connections that died together.
+const MAX_ATTEMPTS_AFTER_LOST_CONNECTIONS: u32 = 20;
 
 pub(super) const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -78,10 +81,12 @@ pub(super) fn after_failure(
     attempt: u32,
     what: &str,
 ) -> Result<Duration, StoreError> {
+    let mut lost_connection = false;
     let (e, retryable) = match failure {
         Failure::Store(e) => return Err(e),
         Failure::Db(e) => {
-            let retryable = is_rolled_back(&e) || is_connection_loss(&e);
+            lost_connection = is_connection_loss(&e);
+            let retryable = is_rolled_back(&e) || lost_connection;
             (e, retryable)
         }
         Failure::Commit(e) => {
@@ -99,7 +104,16 @@ pub(super) fn after_failure(
     if !retryable {
         return Err(backend(e));
     }
-    if attempt >= MAX_ATTEMPTS {
+    // Pooled connections are not pinged when handed out, so after a
+    // database restart or failover every idle one fails its first
+    // statement in turn: losing a connection before the commit costs a
+    // request more attempts than a conflict does.
+    let limit = if lost_connection {
+        MAX_ATTEMPTS_AFTER_LOST_CONNECTIONS
+    } else {
+        MAX_ATTEMPTS
+    };
+    if attempt >= limit {
         return Err(StoreError::Backend(format!(
             "{what}: giving up after {attempt} attempts: {e}"
         )));
