@@ -112,6 +112,17 @@ pub async fn open_domain(
     .map_err(|e| StartError::Domain(e.to_string()))
 }
 
+/// The domain of `settings` for a command-line tool (`apply`, `keys
+/// rotate`): the store without `serve`'s time limits, the real clock.
+pub async fn open_admin_domain(settings: &Settings) -> Result<Cognate, StartError> {
+    let issuer = settings
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen));
+    let store = open_store_unbounded(settings).await?;
+    open_domain(settings, store, Arc::new(SystemClock), issuer).await
+}
+
 /// The store of `settings`, with `cognate serve`'s time limits on the
 /// database (see [`open_store_unbounded`] for the command-line tools).
 pub async fn open_store(

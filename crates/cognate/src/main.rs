@@ -423,14 +423,8 @@ async fn apply(file: PathBuf, options: cognate::bootstrap::Options, args: ServeA
     let Some(settings) = settings(args) else {
         return ExitCode::FAILURE;
     };
-    let issuer = settings
-        .issuer
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", settings.listen));
     let result = async {
-        let store = cognate::open_store_unbounded(&settings).await?;
-        let clock = std::sync::Arc::new(cognate_core::clock::SystemClock);
-        let domain = cognate::open_domain(&settings, store, clock, issuer).await?;
+        let domain = cognate::open_admin_domain(&settings).await?;
         cognate::bootstrap::apply(&domain, &file, options)
             .await
             .map_err(|e| cognate::StartError::Bootstrap(e.to_string()))
@@ -458,14 +452,8 @@ async fn rotate_keys(args: ServeArgs) -> ExitCode {
     let Some(settings) = settings(args) else {
         return ExitCode::FAILURE;
     };
-    let issuer = settings
-        .issuer
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", settings.listen));
     let result = async {
-        let store = cognate::open_store_unbounded(&settings).await?;
-        let clock = std::sync::Arc::new(cognate_core::clock::SystemClock);
-        let domain = cognate::open_domain(&settings, store, clock, issuer).await?;
+        let domain = cognate::open_admin_domain(&settings).await?;
         domain
             .signing_keys()
             .rotate()

@@ -172,61 +172,65 @@ impl QueryOperation for CreatePolicyVersionInput {
 }
 
 /// The policy ARN and version id that DeletePolicyVersion and
-/// SetDefaultPolicyVersion take.
-fn policy_version_params(params: &Params, c: &mut Checker) -> (String, String) {
-    let policy_arn = policy_arn_param(c, params);
-    let version_id = required(c, params, "VersionId", "versionId");
-    c.string(
-        "versionId",
-        &version_id,
-        1,
-        128,
-        Some(&v::POLICY_VERSION_ID),
-    );
-    (policy_arn, version_id)
-}
-
-pub struct DeletePolicyVersionInput {
+/// SetDefaultPolicyVersion name.
+pub struct PolicyVersionRef {
     policy_arn: String,
     version_id: String,
 }
 
-impl QueryOperation for DeletePolicyVersionInput {
-    fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
-        let (policy_arn, version_id) = policy_version_params(params, c);
-        Ok(DeletePolicyVersionInput {
+impl PolicyVersionRef {
+    fn parse(params: &Params, c: &mut Checker) -> PolicyVersionRef {
+        let policy_arn = policy_arn_param(c, params);
+        let version_id = required(c, params, "VersionId", "versionId");
+        c.string(
+            "versionId",
+            &version_id,
+            1,
+            128,
+            Some(&v::POLICY_VERSION_ID),
+        );
+        PolicyVersionRef {
             policy_arn,
             version_id,
-        })
+        }
+    }
+}
+
+pub struct DeletePolicyVersionInput(PolicyVersionRef);
+
+impl QueryOperation for DeletePolicyVersionInput {
+    fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
+        Ok(DeletePolicyVersionInput(PolicyVersionRef::parse(params, c)))
     }
 
     async fn call(self, cx: &Context<'_>, _: &mut XmlWriter) -> Result<(), ApiError> {
-        cx.cognate()
-            .iam()
-            .delete_policy_version(&cx.caller, &self.policy_arn, &self.version_id)
+        let PolicyVersionRef {
+            policy_arn,
+            version_id,
+        } = &self.0;
+        let iam = cx.cognate().iam();
+        iam.delete_policy_version(&cx.caller, policy_arn, version_id)
             .await
             .map_err(err)
     }
 }
 
-pub struct SetDefaultPolicyVersionInput {
-    policy_arn: String,
-    version_id: String,
-}
+pub struct SetDefaultPolicyVersionInput(PolicyVersionRef);
 
 impl QueryOperation for SetDefaultPolicyVersionInput {
     fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
-        let (policy_arn, version_id) = policy_version_params(params, c);
-        Ok(SetDefaultPolicyVersionInput {
-            policy_arn,
-            version_id,
-        })
+        Ok(SetDefaultPolicyVersionInput(PolicyVersionRef::parse(
+            params, c,
+        )))
     }
 
     async fn call(self, cx: &Context<'_>, _: &mut XmlWriter) -> Result<(), ApiError> {
-        cx.cognate()
-            .iam()
-            .set_default_policy_version(&cx.caller, &self.policy_arn, &self.version_id)
+        let PolicyVersionRef {
+            policy_arn,
+            version_id,
+        } = &self.0;
+        let iam = cx.cognate().iam();
+        iam.set_default_policy_version(&cx.caller, policy_arn, version_id)
             .await
             .map_err(err)
     }
