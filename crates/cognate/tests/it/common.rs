@@ -66,24 +66,7 @@ impl TestServer {
 
     /// Stops the server and starts a new one on the same data directory.
     pub async fn restart(self) -> TestServer {
-        let TestServer {
-            server,
-            dir,
-            clock,
-            configure,
-        } = self;
-        server.stop().await;
-        let mut settings = Settings::for_data_dir(dir.path());
-        configure(&mut settings);
-        let server = cognate::start_with_clock(settings, Arc::new(clock.clone()))
-            .await
-            .unwrap();
-        TestServer {
-            server,
-            dir,
-            clock,
-            configure,
-        }
+        self.restart_after(|_| {}).await
     }
 
     /// Stops the server, runs `between` on its data directory (a command
