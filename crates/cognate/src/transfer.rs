@@ -118,35 +118,13 @@ pub async fn export_scope<W: Write>(
         line(out, &Record::SigningKey(key))?;
         counts.other += 1;
     }
-    let mut after: Option<String> = None;
-    loop {
-        let page = store
-            .list_managed_policies(account, after.as_deref(), PAGE)
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.name.clone());
-        let full = page.len() == PAGE;
-        for policy in page {
-            line(out, &Record::ManagedPolicy(policy))?;
-            counts.other += 1;
-        }
-        if !full {
-            break;
-        }
+    for policy in all_managed_policies(store, account).await? {
+        line(out, &Record::ManagedPolicy(policy))?;
+        counts.other += 1;
     }
-    let mut after: Option<String> = None;
-    loop {
-        let page = store.list_roles(account, after.as_deref(), PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.name.clone());
-        let full = page.len() == PAGE;
-        for role in page {
-            line(out, &Record::Role(role))?;
-            counts.roles += 1;
-        }
-        if !full {
-            break;
-        }
+    for role in all_roles(store, account).await? {
+        line(out, &Record::Role(role))?;
+        counts.roles += 1;
     }
     for provider in store.list_oidc_providers(account).await? {
         line(out, &Record::OidcProvider(provider))?;
@@ -196,6 +174,53 @@ pub async fn export_scope<W: Write>(
     }
     out.flush()?;
     Ok(counts)
+}
+
+/// Every managed policy of `account`, read a page at a time.
+pub async fn all_managed_policies(
+    store: &dyn Store,
+    account: &str,
+) -> Result<Vec<ManagedPolicy>, StoreError> {
+    let mut all: Vec<ManagedPolicy> = Vec::new();
+    loop {
+        let after = all.last().map(|p| p.name.to_lowercase());
+        let page = store
+            .list_managed_policies(account, after.as_deref(), PAGE)
+            .await?;
+        let full = page.len() == PAGE;
+        all.extend(page);
+        if !full {
+            return Ok(all);
+        }
+    }
+}
+
+/// Every role of `account`, read a page at a time.
+pub async fn all_roles(store: &dyn Store, account: &str) -> Result<Vec<Role>, StoreError> {
+    let mut all: Vec<Role> = Vec::new();
+    loop {
+        let after = all.last().map(|r| r.name.clone());
+        let page = store.list_roles(account, after.as_deref(), PAGE).await?;
+        let full = page.len() == PAGE;
+        all.extend(page);
+        if !full {
+            return Ok(all);
+        }
+    }
+}
+
+/// Every pool of the store, read a page at a time.
+pub async fn all_pools(store: &dyn Store) -> Result<Vec<Pool>, StoreError> {
+    let mut all: Vec<Pool> = Vec::new();
+    loop {
+        let after = all.last().map(|p| p.id.clone());
+        let page = store.list_all_pools(after.as_deref(), PAGE).await?;
+        let full = page.len() == PAGE;
+        all.extend(page);
+        if !full {
+            return Ok(all);
+        }
+    }
 }
 
 /// Reads an export into an empty store.

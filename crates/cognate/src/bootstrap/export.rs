@@ -5,13 +5,13 @@
 use cognate_core::model::Pool;
 use cognate_core::store::{Store, StoreError};
 
+use crate::transfer::{all_managed_policies, all_pools, all_roles};
+
 use super::file::{
     Bootstrap, CognitoProviderEntry, Document, InlinePolicyEntry, ManagedPolicyEntry,
     OidcProviderEntry, PoolEntry, PrincipalTagMapEntry, RoleEntry, RoleMappingEntry, RuleEntry,
     RulesConfiguration, SamlProviderEntry,
 };
-
-const PAGE: usize = 1000;
 
 /// An ARN of the deployment's account, written with `${AWS::AccountId}`
 /// so that the file applies to another account too.
@@ -26,57 +26,35 @@ fn portable(arn: String, account: &str) -> String {
 /// What the deployment of `account` declares.
 pub async fn declared(store: &dyn Store, account: &str) -> Result<Bootstrap, StoreError> {
     let mut file = Bootstrap::default();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store
-            .list_managed_policies(account, after.as_deref(), PAGE)
-            .await?;
-        let full = page.len() == PAGE;
-        after = page.last().map(|p| p.name.to_lowercase());
-        for policy in page {
-            file.managed_policies.push(ManagedPolicyEntry {
-                policy_document: Document::from_stored(policy.default_document().unwrap_or("{}")),
-                policy_name: policy.name,
-                path: Some(policy.path).filter(|p| p != "/"),
-                description: policy.description,
-            });
-        }
-        if !full {
-            break;
-        }
+    for policy in all_managed_policies(store, account).await? {
+        file.managed_policies.push(ManagedPolicyEntry {
+            policy_document: Document::from_stored(policy.default_document().unwrap_or("{}")),
+            policy_name: policy.name,
+            path: Some(policy.path).filter(|p| p != "/"),
+            description: policy.description,
+        });
     }
-    let mut after: Option<String> = None;
-    loop {
-        let page = store.list_roles(account, after.as_deref(), PAGE).await?;
-        let full = page.len() == PAGE;
-        after = page.last().map(|r| r.name.clone());
-        for role in page {
-            file.roles.push(RoleEntry {
-                assume_role_policy_document: Document::from_stored(
-                    &role.assume_role_policy_document,
-                ),
-                policies: role
-                    .inline_policies
-                    .iter()
-                    .map(|(name, doc)| InlinePolicyEntry {
-                        policy_name: name.clone(),
-                        policy_document: Document::from_stored(doc),
-                    })
-                    .collect(),
-                managed_policy_arns: role
-                    .attached_policies
-                    .into_iter()
-                    .map(|arn| portable(arn, account))
-                    .collect(),
-                role_name: role.name,
-                path: Some(role.path).filter(|p| p != "/"),
-                description: role.description,
-                max_session_duration: Some(role.max_session_duration).filter(|&m| m != 3600),
-            });
-        }
-        if !full {
-            break;
-        }
+    for role in all_roles(store, account).await? {
+        file.roles.push(RoleEntry {
+            assume_role_policy_document: Document::from_stored(&role.assume_role_policy_document),
+            policies: role
+                .inline_policies
+                .iter()
+                .map(|(name, doc)| InlinePolicyEntry {
+                    policy_name: name.clone(),
+                    policy_document: Document::from_stored(doc),
+                })
+                .collect(),
+            managed_policy_arns: role
+                .attached_policies
+                .into_iter()
+                .map(|arn| portable(arn, account))
+                .collect(),
+            role_name: role.name,
+            path: Some(role.path).filter(|p| p != "/"),
+            description: role.description,
+            max_session_duration: Some(role.max_session_duration).filter(|&m| m != 3600),
+        });
     }
     for provider in store.list_oidc_providers(account).await? {
         file.oidc_providers.push(OidcProviderEntry {
@@ -91,20 +69,12 @@ pub async fn declared(store: &dyn Store, account: &str) -> Result<Bootstrap, Sto
             saml_metadata_document: provider.metadata,
         });
     }
-    let mut after: Option<String> = None;
-    loop {
-        let page = store.list_all_pools(after.as_deref(), PAGE).await?;
-        let full = page.len() == PAGE;
-        after = page.last().map(|p| p.id.clone());
-        file.identity_pools.extend(
-            page.into_iter()
-                .filter(|p| p.account == account)
-                .map(|pool| pool_entry(pool, account)),
-        );
-        if !full {
-            break;
-        }
-    }
+    file.identity_pools = all_pools(store)
+        .await?
+        .into_iter()
+        .filter(|p| p.account == account)
+        .map(|pool| pool_entry(pool, account))
+        .collect();
     Ok(file)
 }
 

@@ -1,7 +1,7 @@
 //! Customer managed policies.
 
 use cognate_core::iam::{NewPolicy, PolicyFilter};
-use cognate_core::model::ManagedPolicy;
+use cognate_core::model::{ManagedPolicy, ManagedPolicyVersion};
 
 use super::{
     encode_policy, err, marker, max_items, optional_bool, policy_arn_param, policy_document,
@@ -87,46 +87,40 @@ impl QueryOperation for GetPolicyInput {
     }
 }
 
-pub struct GetPolicyVersionInput {
-    policy_arn: String,
-    version_id: String,
-}
+pub struct GetPolicyVersionInput(PolicyVersionRef);
 
 impl QueryOperation for GetPolicyVersionInput {
     fn parse(params: &Params, c: &mut Checker) -> Result<Self, ApiError> {
-        let policy_arn = policy_arn_param(c, params);
-        let version_id = required(c, params, "VersionId", "versionId");
-        c.string(
-            "versionId",
-            &version_id,
-            1,
-            128,
-            Some(&v::POLICY_VERSION_ID),
-        );
-        Ok(GetPolicyVersionInput {
-            policy_arn,
-            version_id,
-        })
+        Ok(GetPolicyVersionInput(PolicyVersionRef::parse(params, c)))
     }
 
     async fn call(self, cx: &Context<'_>, w: &mut XmlWriter) -> Result<(), ApiError> {
+        let PolicyVersionRef {
+            policy_arn,
+            version_id,
+        } = &self.0;
         let iam = cx.cognate().iam();
         let (policy, version) = iam
-            .policy_version(&cx.caller, &self.policy_arn, &self.version_id)
+            .policy_version(&cx.caller, policy_arn, version_id)
             .await
             .map_err(err)?;
         let is_default = version.version_id == policy.default_version_id;
         w.open("PolicyVersion")
-            .leaf("Document", &encode_policy(&version.document))
-            .leaf("VersionId", &version.version_id)
-            .leaf(
-                "IsDefaultVersion",
-                if is_default { "true" } else { "false" },
-            )
-            .leaf("CreateDate", &timestamp(version.created_at))
-            .close("PolicyVersion");
+            .leaf("Document", &encode_policy(&version.document));
+        write_version(w, &version, is_default);
+        w.close("PolicyVersion");
         Ok(())
     }
+}
+
+/// The members of the `PolicyVersion` shape but its document.
+fn write_version(w: &mut XmlWriter, version: &ManagedPolicyVersion, is_default: bool) {
+    w.leaf("VersionId", &version.version_id)
+        .leaf(
+            "IsDefaultVersion",
+            if is_default { "true" } else { "false" },
+        )
+        .leaf("CreateDate", &timestamp(version.created_at));
 }
 
 pub struct CreatePolicyVersionInput {
@@ -159,14 +153,9 @@ impl QueryOperation for CreatePolicyVersionInput {
             )
             .await
             .map_err(err)?;
-        w.open("PolicyVersion")
-            .leaf("VersionId", &version.version_id)
-            .leaf(
-                "IsDefaultVersion",
-                if self.set_as_default { "true" } else { "false" },
-            )
-            .leaf("CreateDate", &timestamp(version.created_at))
-            .close("PolicyVersion");
+        w.open("PolicyVersion");
+        write_version(w, &version, self.set_as_default);
+        w.close("PolicyVersion");
         Ok(())
     }
 }
@@ -259,15 +248,9 @@ impl QueryOperation for ListPolicyVersionsInput {
             .map_err(err)?;
         w.open("Versions");
         for version in policy.versions.iter().rev() {
-            let is_default = version.version_id == policy.default_version_id;
-            w.open("member")
-                .leaf("VersionId", &version.version_id)
-                .leaf(
-                    "IsDefaultVersion",
-                    if is_default { "true" } else { "false" },
-                )
-                .leaf("CreateDate", &timestamp(version.created_at))
-                .close("member");
+            w.open("member");
+            write_version(w, version, version.version_id == policy.default_version_id);
+            w.close("member");
         }
         w.close("Versions");
         w.leaf("IsTruncated", "false");
