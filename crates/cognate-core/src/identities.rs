@@ -17,7 +17,7 @@ use crate::model::{Identity, Login, MergeCause, MergeRecord, Pool};
 use crate::operation::Operation;
 use crate::service::facade;
 use crate::service::{Cognate, page_token};
-use crate::store::{IdentityChanges, NewIdentity, StoreError};
+use crate::store::{IdentityChanges, IdentityState, NewIdentity, StoreError};
 
 /// Reads and decisions are retried this often when they race.
 pub(crate) const MAX_ATTEMPTS: usize = 8;
@@ -514,6 +514,107 @@ impl Identities<'_> {
             None
         };
         Ok((identities, next))
+    }
+
+    /// Identities of a pool in one state (the console's guest,
+    /// authenticated and disabled filters), a page at a time; authorized as
+    /// ListIdentities.
+    pub async fn list_in_state(
+        &self,
+        caller: &Caller,
+        pool_id: &str,
+        state: IdentityState,
+        max_results: usize,
+        next_token: Option<&str>,
+    ) -> Result<(Vec<Identity>, Option<String>)> {
+        self.authorized_pool(caller, Operation::ListIdentities, pool_id)
+            .await?;
+        let after = next_token.map(page_token::decode).transpose()?;
+        let mut identities = self
+            .store
+            .list_identities_in_state(pool_id, state, after.as_deref(), max_results + 1)
+            .await?;
+        let next = if identities.len() > max_results {
+            identities.truncate(max_results);
+            identities.last().map(|i| page_token::encode(&i.id))
+        } else {
+            None
+        };
+        Ok((identities, next))
+    }
+
+    /// The identity of a pool holding a login (provider and subject), for
+    /// the console's search; authorized as ListIdentities. The developer
+    /// provider's logins are found through LookupDeveloperIdentity.
+    pub async fn owner_of_login(
+        &self,
+        caller: &Caller,
+        pool_id: &str,
+        login: &Login,
+    ) -> Result<Option<String>> {
+        self.authorized_pool(caller, Operation::ListIdentities, pool_id)
+            .await?;
+        let owners = self
+            .store
+            .find_login_owners(pool_id, std::slice::from_ref(login))
+            .await?;
+        Ok(owners.into_iter().next().map(|(_, owner)| owner))
+    }
+
+    /// UnlinkIdentity as the administrator (the console): removes one
+    /// login from an identity without the user's tokens, authorized as
+    /// UnlinkIdentity on the identity's pool. The rules are UnlinkIdentity's:
+    /// a disabled identity is forbidden, the developer provider's logins go
+    /// through UnlinkDeveloperIdentity, and an identity left without logins
+    /// is disabled.
+    pub async fn unlink_as_admin(
+        &self,
+        caller: &Caller,
+        identity_id: &str,
+        login: &Login,
+    ) -> Result<()> {
+        let action = Action::Call(Operation::UnlinkIdentity);
+        let (_, pool) = self
+            .authorized_identity(caller, action, identity_id)
+            .await?;
+        if pool.developer_provider_name.as_deref() == Some(login.provider.as_str()) {
+            return Err(Error::InvalidParameter(format!(
+                "{} is the developer provider of this pool; use UnlinkDeveloperIdentity.",
+                login.provider
+            )));
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            let identity = self
+                .store
+                .get_identity(identity_id)
+                .await?
+                .ok_or_else(|| Error::identity_not_found(identity_id))?;
+            if identity.disabled {
+                return Err(Error::identity_forbidden(identity_id));
+            }
+            if !identity.logins.contains(login) {
+                return Err(Error::ResourceConflict(format!(
+                    "No {} login is linked to identity {identity_id}.",
+                    login.provider
+                )));
+            }
+            let mut changes = IdentityChanges {
+                pool_id: pool.id.clone(),
+                now: self.clock.now_secs(),
+                expect_versions: vec![(identity.id.clone(), identity.version)],
+                unlinks: vec![(identity.id.clone(), login.clone())],
+                ..Default::default()
+            };
+            if identity.logins.len() == 1 {
+                changes.disable.push(identity.id.clone());
+            } else {
+                changes.touch.push(identity.id.clone());
+            }
+            if self.try_apply(&changes).await? {
+                return Ok(());
+            }
+        }
+        Err(contended())
     }
 
     /// How many identities a pool has, counting no further than `cap`

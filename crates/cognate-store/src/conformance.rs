@@ -12,7 +12,7 @@ use cognate_core::model::{
     SamlProvider, SigningKeyRecord,
 };
 use cognate_core::store::{
-    IdentityChanges, NewIdentity, PolicyDeletion, ResetCounts, Store, StoreError,
+    IdentityChanges, IdentityState, NewIdentity, PolicyDeletion, ResetCounts, Store, StoreError,
 };
 
 /// A pool allowing guests, with nothing else set.
@@ -383,6 +383,201 @@ pub async fn concurrent_guests_commit_and_a_taken_id_fails_alone(store: Arc<dyn 
     assert!(
         !listed.contains(&"us-east-1:g07".to_string()),
         "a failed call left its guest"
+    );
+}
+
+/// Ids of a pool in one state, paged two at a time through `after`.
+async fn ids_in_state(store: &dyn Store, pool_id: &str, state: IdentityState) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_identities_in_state(pool_id, state, after.as_deref(), 2)
+            .await
+            .unwrap();
+        let done = page.len() < 2;
+        ids.extend(page.into_iter().map(|i| i.id));
+        if done {
+            return ids;
+        }
+        after = ids.last().cloned();
+    }
+}
+
+/// The console's filters: every change to an identity's logins (link,
+/// unlink, merge, the last login unlinked, an import) moves it between
+/// guest, authenticated and disabled, and each list pages in id order.
+pub async fn identities_listed_by_state(store: Arc<dyn Store>) {
+    use IdentityState::{Authenticated, Disabled, Guest};
+    let pool_id = "us-east-1:p";
+    let store = &*store;
+    store
+        .insert_guests(&[
+            new_identity("us-east-1:g1", pool_id),
+            new_identity("us-east-1:g2", pool_id),
+            new_identity("us-east-1:g3", pool_id),
+            new_identity("us-east-1:g4", pool_id),
+            new_identity("us-east-1:other", "us-east-1:q"),
+        ])
+        .await
+        .unwrap();
+    create_with(
+        store,
+        pool_id,
+        "us-east-1:a1",
+        &[login("graph.facebook.com", "f1")],
+    )
+    .await;
+    create_with(
+        store,
+        pool_id,
+        "us-east-1:a2",
+        &[login("graph.facebook.com", "f2"), login("dev", "u2")],
+    )
+    .await;
+    create_with(store, pool_id, "us-east-1:a3", &[login("dev", "u3")]).await;
+    let state = |s| ids_in_state(store, pool_id, s);
+    assert_eq!(
+        state(Guest).await,
+        [
+            "us-east-1:g1",
+            "us-east-1:g2",
+            "us-east-1:g3",
+            "us-east-1:g4"
+        ]
+    );
+    assert_eq!(
+        state(Authenticated).await,
+        ["us-east-1:a1", "us-east-1:a2", "us-east-1:a3"]
+    );
+    assert!(state(Disabled).await.is_empty());
+
+    let change = |changes: IdentityChanges| async move {
+        store
+            .apply_identity_changes(&IdentityChanges {
+                pool_id: pool_id.into(),
+                now: 50,
+                ..changes
+            })
+            .await
+            .unwrap();
+    };
+    // A guest gains a login; a guest is merged into an identity.
+    change(IdentityChanges {
+        links: vec![("us-east-1:g1".into(), login("www.amazon.com", "z1"))],
+        ..Default::default()
+    })
+    .await;
+    change(IdentityChanges {
+        merges: vec![MergeRecord {
+            pool_id: pool_id.into(),
+            from_identity: "us-east-1:g2".into(),
+            to_identity: "us-east-1:a1".into(),
+            at: 50,
+            cause: MergeCause::LoginPresented,
+        }],
+        ..Default::default()
+    })
+    .await;
+    // An authenticated identity is merged into a guest, which takes its
+    // logins.
+    change(IdentityChanges {
+        merges: vec![MergeRecord {
+            pool_id: pool_id.into(),
+            from_identity: "us-east-1:a3".into(),
+            to_identity: "us-east-1:g3".into(),
+            at: 50,
+            cause: MergeCause::DeveloperMerge,
+        }],
+        ..Default::default()
+    })
+    .await;
+    // One of two logins unlinked: still authenticated. The only login
+    // unlinked: disabled.
+    change(IdentityChanges {
+        unlinks: vec![("us-east-1:a2".into(), login("dev", "u2"))],
+        touch: vec!["us-east-1:a2".into()],
+        ..Default::default()
+    })
+    .await;
+    change(IdentityChanges {
+        unlinks: vec![("us-east-1:a1".into(), login("graph.facebook.com", "f1"))],
+        touch: vec!["us-east-1:a1".into()],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(state(Guest).await, ["us-east-1:a1", "us-east-1:g4"]);
+    assert_eq!(
+        state(Authenticated).await,
+        ["us-east-1:a2", "us-east-1:g1", "us-east-1:g3"]
+    );
+    assert_eq!(state(Disabled).await, ["us-east-1:a3", "us-east-1:g2"]);
+    change(IdentityChanges {
+        unlinks: vec![("us-east-1:g1".into(), login("www.amazon.com", "z1"))],
+        disable: vec!["us-east-1:g1".into()],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        state(Disabled).await,
+        ["us-east-1:a3", "us-east-1:g1", "us-east-1:g2"]
+    );
+    assert_eq!(state(Authenticated).await, ["us-east-1:a2", "us-east-1:g3"]);
+    // A page carries the identity's logins; `after` starts past an id.
+    let page = store
+        .list_identities_in_state(pool_id, Authenticated, Some("us-east-1:a2"), 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, "us-east-1:g3");
+    assert_eq!(page[0].logins, vec![login("dev", "u3")]);
+
+    // Imported identities land in their state.
+    let imported = |id: &str, disabled: bool, logins: Vec<Login>| cognate_core::model::Identity {
+        id: id.into(),
+        pool_id: pool_id.into(),
+        created_at: 1,
+        updated_at: 1,
+        disabled,
+        merged_into: None,
+        logins,
+        version: 1,
+    };
+    store
+        .import_identities(&[
+            imported(
+                "us-east-1:i1",
+                false,
+                vec![login("accounts.google.com", "s")],
+            ),
+            imported("us-east-1:i2", false, Vec::new()),
+            imported("us-east-1:i3", true, Vec::new()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        state(Guest).await,
+        ["us-east-1:a1", "us-east-1:g4", "us-east-1:i2"]
+    );
+    assert_eq!(
+        state(Authenticated).await,
+        ["us-east-1:a2", "us-east-1:g3", "us-east-1:i1"]
+    );
+    assert_eq!(
+        state(Disabled).await,
+        [
+            "us-east-1:a3",
+            "us-east-1:g1",
+            "us-east-1:g2",
+            "us-east-1:i3"
+        ]
+    );
+    // Deleted identities leave their list; other pools are apart.
+    assert!(store.delete_identity("us-east-1:g3").await.unwrap());
+    assert_eq!(state(Authenticated).await, ["us-east-1:a2", "us-east-1:i1"]);
+    assert_eq!(
+        ids_in_state(store, "us-east-1:q", Guest).await,
+        ["us-east-1:other"]
     );
 }
 
@@ -1516,6 +1711,7 @@ macro_rules! conformance_tests {
             merges_move_logins_and_disable_the_source,
             unlink_removes_only_the_named_login,
             identities_page_and_hide_disabled,
+            identities_listed_by_state,
             concurrent_creation_of_one_login,
             roles_are_unique_ignoring_case,
             managed_policies_round_trip,

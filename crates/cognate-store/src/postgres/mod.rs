@@ -50,7 +50,8 @@ use cognate_core::model::{
     SigningKeyRecord,
 };
 use cognate_core::store::{
-    IdentityChanges, NewIdentity, PolicyDeletion, PolicyEdit, Store, StoreError, StoreResult,
+    IdentityChanges, IdentityState, NewIdentity, PolicyDeletion, PolicyEdit, Store, StoreError,
+    StoreResult,
 };
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -555,6 +556,38 @@ impl Store for PostgresStore {
                 .bind(pool_id)
                 .bind(after.unwrap_or(""))
                 .bind(hide_disabled)
+                .bind(sql_limit(limit))
+                .fetch_all(&self.pool)
+                .await?)
+        })?;
+        rows.iter().map(identity_row).collect()
+    }
+
+    async fn list_identities_in_state(
+        &self,
+        pool_id: &str,
+        state: IdentityState,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Identity>> {
+        // Each WHERE names its partial index's condition literally
+        // (identities_enabled_by_logins, identities_disabled).
+        let (chosen, has_logins) = match state {
+            IdentityState::Guest => ("NOT i.disabled AND i.has_logins = $3", false),
+            IdentityState::Authenticated => ("NOT i.disabled AND i.has_logins = $3", true),
+            // ($3 is bound either way; here it selects nothing.)
+            IdentityState::Disabled => ("i.disabled AND $3 = $3", false),
+        };
+        let sql = format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities i
+             WHERE i.pool_id = $1 AND {chosen} AND i.id > $2
+             ORDER BY i.id LIMIT $4"
+        );
+        let rows = retrying!("list_identities_in_state", async {
+            Ok(sqlx::query(&sql)
+                .bind(pool_id)
+                .bind(after.unwrap_or(""))
+                .bind(has_logins)
                 .bind(sql_limit(limit))
                 .fetch_all(&self.pool)
                 .await?)
@@ -1068,8 +1101,9 @@ impl Store for PostgresStore {
             let mut tx = self.begin().await?;
             for identity in identities {
                 sqlx::query(
-                    "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO identities
+                         (id, pool_id, created_at, updated_at, disabled, merged_into, version, has_logins)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&identity.id)
                 .bind(&identity.pool_id)
@@ -1078,6 +1112,7 @@ impl Store for PostgresStore {
                 .bind(identity.disabled)
                 .bind(&identity.merged_into)
                 .bind(identity.version)
+                .bind(!identity.logins.is_empty())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| unique_as(e, || StoreError::AlreadyExists(identity.id.clone())))?;
@@ -1231,7 +1266,7 @@ async fn apply_changes(
             .await?;
         sqlx::query(
             "UPDATE identities SET disabled = TRUE, merged_into = $1, version = version + 1,
-             updated_at = $2 WHERE id = $3",
+             updated_at = $2, has_logins = FALSE WHERE id = $3",
         )
         .bind(&merge.to_identity)
         .bind(changes.now)
@@ -1285,7 +1320,8 @@ async fn apply_changes(
     touched.dedup();
     for id in touched {
         let updated = sqlx::query(
-            "UPDATE identities SET version = version + 1, updated_at = $1
+            "UPDATE identities SET version = version + 1, updated_at = $1,
+             has_logins = EXISTS (SELECT 1 FROM logins WHERE identity_id = $2)
              WHERE id = $2 AND NOT disabled",
         )
         .bind(changes.now)
@@ -1299,8 +1335,8 @@ async fn apply_changes(
     }
     for id in &changes.disable {
         sqlx::query(
-            "UPDATE identities SET disabled = TRUE, version = version + 1, updated_at = $1
-             WHERE id = $2",
+            "UPDATE identities SET disabled = TRUE, version = version + 1, updated_at = $1,
+             has_logins = EXISTS (SELECT 1 FROM logins WHERE identity_id = $2) WHERE id = $2",
         )
         .bind(changes.now)
         .bind(id)

@@ -14,7 +14,8 @@ use cognate_core::model::{
     SamlProvider, SigningKeyRecord,
 };
 use cognate_core::store::{
-    IdentityChanges, NewIdentity, PolicyDeletion, PolicyEdit, Store, StoreError, StoreResult,
+    IdentityChanges, IdentityState, NewIdentity, PolicyDeletion, PolicyEdit, Store, StoreError,
+    StoreResult,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -476,6 +477,41 @@ impl Store for SqliteStore {
                 pool_id,
                 after.unwrap_or(""),
                 hide_disabled,
+                limit as i64
+            ])?;
+            fold_identities(&mut rows, 0)
+        })
+    }
+
+    async fn list_identities_in_state(
+        &self,
+        pool_id: &str,
+        state: IdentityState,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Identity>> {
+        // Each WHERE names its partial index's condition literally, so
+        // SQLite's planner can use it (identities_enabled_by_logins,
+        // identities_disabled).
+        let (chosen, has_logins) = match state {
+            IdentityState::Guest => ("disabled = 0 AND has_logins = ?3", 0),
+            IdentityState::Authenticated => ("disabled = 0 AND has_logins = ?3", 1),
+            // (?3 is bound either way; here it selects nothing.)
+            IdentityState::Disabled => ("disabled = 1 AND ?3 = ?3", 0),
+        };
+        self.engine.read(|conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {IDENTITY_COLUMNS}, l.provider, l.subject FROM (
+                     SELECT * FROM identities
+                     WHERE pool_id = ?1 AND {chosen} AND id > ?2
+                     ORDER BY id LIMIT ?4
+                 ) i LEFT JOIN logins l ON l.identity_id = i.id
+                 ORDER BY i.id, l.provider, l.subject"
+            ))?;
+            let mut rows = statement.query(params![
+                pool_id,
+                after.unwrap_or(""),
+                has_logins,
                 limit as i64
             ])?;
             fold_identities(&mut rows, 0)
@@ -978,8 +1014,9 @@ impl Store for SqliteStore {
                     })
                 };
                 let mut insert_identity = conn.prepare_cached(
-                    "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO identities
+                         (id, pool_id, created_at, updated_at, disabled, merged_into, version, has_logins)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
                 let mut insert_login = conn.prepare_cached(
                     "INSERT INTO logins (pool_id, provider, subject, identity_id) VALUES (?1, ?2, ?3, ?4)",
@@ -993,7 +1030,8 @@ impl Store for SqliteStore {
                             identity.updated_at,
                             identity.disabled,
                             identity.merged_into,
-                            identity.version
+                            identity.version,
+                            !identity.logins.is_empty()
                         ])
                         .map_err(exists)?;
                     for login in &identity.logins {
@@ -1096,8 +1134,8 @@ fn apply_changes(conn: &Connection, changes: &IdentityChanges) -> SqlResult<()> 
         conn.prepare_cached("UPDATE logins SET identity_id = ?1 WHERE identity_id = ?2")?
             .execute(params![merge.to_identity, merge.from_identity])?;
         conn.prepare_cached(
-            "UPDATE identities SET disabled = 1, merged_into = ?1, version = version + 1, updated_at = ?2
-             WHERE id = ?3",
+            "UPDATE identities SET disabled = 1, merged_into = ?1, version = version + 1, updated_at = ?2,
+             has_logins = 0 WHERE id = ?3",
         )?
         .execute(params![merge.to_identity, changes.now, merge.from_identity])?;
         insert_merge(conn, merge)?;
@@ -1127,7 +1165,9 @@ fn apply_changes(conn: &Connection, changes: &IdentityChanges) -> SqlResult<()> 
     for id in touched {
         let updated = conn
             .prepare_cached(
-                "UPDATE identities SET version = version + 1, updated_at = ?1 WHERE id = ?2 AND disabled = 0",
+                "UPDATE identities SET version = version + 1, updated_at = ?1,
+                 has_logins = EXISTS (SELECT 1 FROM logins WHERE identity_id = ?2)
+                 WHERE id = ?2 AND disabled = 0",
             )?
             .execute(params![changes.now, id])?;
         if updated == 0 {
@@ -1136,7 +1176,8 @@ fn apply_changes(conn: &Connection, changes: &IdentityChanges) -> SqlResult<()> 
     }
     for id in &changes.disable {
         conn.prepare_cached(
-            "UPDATE identities SET disabled = 1, version = version + 1, updated_at = ?1 WHERE id = ?2",
+            "UPDATE identities SET disabled = 1, version = version + 1, updated_at = ?1,
+             has_logins = EXISTS (SELECT 1 FROM logins WHERE identity_id = ?2) WHERE id = ?2",
         )?
         .execute(params![changes.now, id])?;
     }

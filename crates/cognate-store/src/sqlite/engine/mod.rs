@@ -56,6 +56,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../../migrations/sqlite/0005_saml_providers.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/sqlite/0006_identity_filters.sql"),
+    ),
 ];
 
 /// What a job's closure can fail with: SQLite, or a decision of the store.
