@@ -158,7 +158,10 @@ pub(crate) async fn guard(State(console): State<Shared>, request: Request, next:
     };
     let mut request = request;
     request.extensions_mut().insert(Signed(session.clone()));
-    let mut response = next.run(request).await;
+    // What a console page changes is audited as the console's doing.
+    let mut response =
+        cognate_core::audit::acting_as(cognate_core::audit::CONSOLE_CALLER, next.run(request))
+            .await;
     // Keep the session alive while it is used (until its 8 hours), unless
     // the handler ended it.
     let ended = response.headers().contains_key(header::SET_COOKIE);

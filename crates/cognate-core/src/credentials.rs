@@ -379,7 +379,7 @@ impl Identities<'_> {
             guest_scope_down: !authenticated,
         };
         let credentials = self.seal_credentials(&session)?;
-        crate::audit::credentials_vended(
+        self.audit.credentials_vended(
             &pool.id,
             &identity.id,
             &role.arn,

@@ -37,7 +37,7 @@ impl Cognate {
     pub(crate) async fn try_apply(&self, changes: &IdentityChanges) -> Result<bool> {
         match self.store.apply_identity_changes(changes).await {
             Ok(()) => {
-                crate::audit::identity_changes(changes);
+                self.audit.identity_changes(changes);
                 Ok(true)
             }
             Err(StoreError::Conflict(_)) => Ok(false),
@@ -108,7 +108,7 @@ impl Cognate {
         self.store
             .insert_guests(std::slice::from_ref(&identity))
             .await?;
-        crate::audit::identity_created(&pool.id, &identity.id, true);
+        self.audit.identity_created(&pool.id, &identity.id, true);
         Ok(identity.id)
     }
 
@@ -637,8 +637,8 @@ impl Identities<'_> {
         let action = Action::Call(Operation::DeleteIdentities);
         let mut unprocessed = Vec::new();
         for id in ids {
-            match self.authorized_identity(caller, action, id).await {
-                Ok(_) => {}
+            let pool_id = match self.authorized_identity(caller, action, id).await {
+                Ok((_, pool)) => pool.id.clone(),
                 Err(Error::ResourceNotFound(_)) => continue,
                 Err(Error::AccessDenied(_)) => {
                     unprocessed.push((id.clone(), "AccessDenied"));
@@ -649,9 +649,9 @@ impl Identities<'_> {
                     unprocessed.push((id.clone(), "InternalServerError"));
                     continue;
                 }
-            }
+            };
             match self.store.delete_identity(id).await {
-                Ok(true) => crate::audit::identity_deleted(id),
+                Ok(true) => self.audit.identity_deleted(Some(&pool_id), id),
                 Ok(false) => {}
                 Err(e) => {
                     tracing::error!(identity = %id, error = %e, "deleting an identity failed");
@@ -677,7 +677,7 @@ impl Identities<'_> {
             }
         }
         if total > 0 {
-            crate::audit::idle_guests_deleted(total);
+            self.audit.idle_guests_deleted(total);
         }
         Ok(total)
     }

@@ -18,14 +18,20 @@ pub fn regional_uuid(region: &str) -> String {
 /// the id. Real Cognito ids are not all v4 either, so no client can rely
 /// on the version nibble. `unix_millis` is the clock's time.
 pub fn identity_id(region: &str, unix_millis: u64) -> String {
+    format!("{region}:{}", time_ordered_uuid(unix_millis))
+}
+
+/// A UUIDv7 of `unix_millis` and 74 random bits (see `identity_id`).
+pub fn time_ordered_uuid(unix_millis: u64) -> String {
     // A v4 UUID carries 122 random bits; these 10 bytes hold no version
     // or variant bits.
     let v4 = uuid::Uuid::new_v4().into_bytes();
     let mut random = [0u8; 10];
     random[..6].copy_from_slice(&v4[..6]);
     random[6..].copy_from_slice(&v4[10..14]);
-    let id = uuid::Builder::from_unix_timestamp_millis(unix_millis, &random).into_uuid();
-    format!("{region}:{id}")
+    uuid::Builder::from_unix_timestamp_millis(unix_millis, &random)
+        .into_uuid()
+        .to_string()
 }
 
 /// Whether `region` can name a region: lowercase letters, digits and

@@ -127,7 +127,7 @@ impl Cognate {
                 ),
                 other => other.into(),
             })?;
-        crate::audit::pool_changed("pool_updated", &pool);
+        self.audit.pool_changed("pool_updated", &pool);
         Ok(pool)
     }
 
@@ -471,7 +471,7 @@ impl Pools<'_> {
                 )),
                 other => other.into(),
             })?;
-        crate::audit::pool_changed("pool_created", &pool);
+        self.audit.pool_changed("pool_created", &pool);
         Ok(pool)
     }
 
@@ -523,7 +523,7 @@ impl Pools<'_> {
         self.authorized_pool(caller, Operation::DeleteIdentityPool, id)
             .await?;
         if self.store.delete_pool(id).await? {
-            crate::audit::pool_deleted(&caller.account, id);
+            self.audit.pool_deleted(&caller.account, id);
             Ok(())
         } else {
             Err(Error::pool_not_found(id))

@@ -28,7 +28,7 @@ impl Cognate {
             )));
         }
         let counts = self.store.reset().await?;
-        crate::audit::deployment_reset(&caller.account, &counts);
+        self.audit.deployment_reset(&caller.account, &counts);
         Ok(counts)
     }
 }

@@ -70,6 +70,8 @@ pub struct Cognate {
     pub(crate) sessions: SessionSealer,
     /// Pools and roles for the hot paths; see `config_cache`.
     pub(crate) config_cache: ConfigCache,
+    /// Where audit events go; see `audit`.
+    pub(crate) audit: crate::audit::AuditTrail,
 }
 
 impl Cognate {
@@ -95,6 +97,7 @@ impl Cognate {
         })
         .await?;
         Ok(Cognate {
+            audit: crate::audit::AuditTrail::new(clock.clone()),
             store,
             clock,
             verifier,

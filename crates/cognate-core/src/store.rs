@@ -311,4 +311,21 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a setting only if it is absent; returns the value that is
     /// stored afterwards (the existing one if another node won).
     async fn init_setting(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>>;
+
+    // ---- the audit trail ----
+
+    /// Appends audit events in one transaction. An event whose (at, id)
+    /// is stored already is skipped, so a batch whose commit was lost can
+    /// be written again.
+    async fn append_audit(&self, events: &[crate::audit::AuditRecord]) -> StoreResult<()>;
+    /// Events matching `query`, newest first ((at, id) descending), at
+    /// most `limit`.
+    async fn list_audit(
+        &self,
+        query: &crate::audit::AuditQuery,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::audit::AuditRecord>>;
+    /// Deletes up to `limit` of the oldest events before `before` (Unix
+    /// milliseconds); returns how many.
+    async fn purge_audit(&self, before: i64, limit: usize) -> StoreResult<u64>;
 }

@@ -349,7 +349,7 @@ impl Cognate {
             guest_scope_down: false,
         };
         let credentials = self.seal_credentials(&session)?;
-        crate::audit::credentials_vended(
+        self.audit.credentials_vended(
             &session.audience,
             &session.subject,
             &role.arn,

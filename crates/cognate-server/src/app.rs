@@ -115,11 +115,29 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    let mut text = state.metrics.render();
+    let audit = state.cognate.audit_trail().stats();
+    if audit.enabled {
+        use std::fmt::Write;
+        text.push_str(
+            "# HELP cognate_audit_events_total Audit events bound for the database, by fate.\n",
+        );
+        text.push_str("# TYPE cognate_audit_events_total counter\n");
+        for (outcome, n) in [
+            ("written", audit.written),
+            ("dropped_queue_full", audit.dropped),
+            ("dropped_write_failed", audit.failed),
+        ] {
+            let _ = writeln!(
+                text,
+                "cognate_audit_events_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        text.push_str("# HELP cognate_audit_queue_length Audit events waiting for the database.\n");
+        text.push_str("# TYPE cognate_audit_queue_length gauge\n");
+        let _ = writeln!(text, "cognate_audit_queue_length {}", audit.queued);
+    }
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn preflight() -> Response {
@@ -264,7 +282,11 @@ async fn serve_call(
         client,
         request_id,
     };
-    let response = handlers::dispatch(&cx, call).await.map_err(refused)?;
+    // The audit trail names who made the changes the call makes.
+    let acting = cognate_core::audit::caller_label(&cx.caller);
+    let response = cognate_core::audit::acting_as(acting, handlers::dispatch(&cx, call))
+        .await
+        .map_err(refused)?;
     Ok((operation, response))
 }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use cognate_core::audit::{AuditQuery, AuditRecord};
 use cognate_core::model::{
     Login, ManagedPolicy, ManagedPolicyVersion, MergeCause, MergeRecord, OidcProvider, Pool, Role,
     SamlProvider, SigningKeyRecord,
@@ -1697,6 +1698,125 @@ pub async fn reset_empties_all_but_keys_and_settings(store: Arc<dyn Store>) {
 /// given an async expression that yields a fresh `Arc<dyn Store>` and
 /// whatever must outlive it (e.g. its temporary directory), or `None`
 /// when the engine is not available.
+fn audit_event(
+    at: i64,
+    id: &str,
+    kind: &str,
+    pool: Option<&str>,
+    identity: Option<&str>,
+) -> AuditRecord {
+    AuditRecord {
+        at,
+        id: id.into(),
+        kind: kind.into(),
+        pool_id: pool.map(str::to_string),
+        identity_id: identity.map(str::to_string),
+        other_identity_id: None,
+        caller: "admin".into(),
+        detail: r#"{"pool_name":"<script>x</script>"}"#.into(),
+    }
+}
+
+/// Pages of `limit` events of `query`, cut by keyset, until one is short.
+async fn audit_pages(store: &dyn Store, query: &AuditQuery, limit: usize) -> Vec<Vec<String>> {
+    let mut query = query.clone();
+    let mut pages = Vec::new();
+    loop {
+        let page = store.list_audit(&query, limit).await.unwrap();
+        let ids: Vec<String> = page.iter().map(|e| e.id.clone()).collect();
+        let last = page.last().map(|e| (e.at, e.id.clone()));
+        let short = page.len() < limit;
+        pages.push(ids);
+        match last {
+            Some(last) if !short => query.before = Some(last),
+            _ => return pages,
+        }
+    }
+}
+
+pub async fn audit_events_filter_page_and_purge(store: Arc<dyn Store>) {
+    let (p1, p2) = ("us-east-1:pool-1", "us-east-1:pool-2");
+    let mut merge = audit_event(3_000, "c", "identities_merged", Some(p1), Some("i1"));
+    merge.other_identity_id = Some("i2".into());
+    let events = vec![
+        audit_event(1_000, "a", "pool_created", Some(p1), None),
+        audit_event(2_000, "b", "identity_created", Some(p1), Some("i1")),
+        merge,
+        // Two events of one millisecond: the id orders them.
+        audit_event(4_000, "d1", "credentials_vended", Some(p2), Some("i3")),
+        audit_event(4_000, "d2", "credentials_vended", Some(p1), Some("i2")),
+        audit_event(5_000, "e", "signing_key_rotated", None, None),
+    ];
+    store.append_audit(&events).await.unwrap();
+    // Written again (a retried batch): nothing doubles.
+    store.append_audit(&events[..2]).await.unwrap();
+    store.append_audit(&[]).await.unwrap();
+
+    let ids =
+        |events: Vec<AuditRecord>| -> Vec<String> { events.into_iter().map(|e| e.id).collect() };
+    let list = |query: AuditQuery| {
+        let store = store.clone();
+        async move { ids(store.list_audit(&query, 100).await.unwrap()) }
+    };
+    let all = store.list_audit(&AuditQuery::default(), 100).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[3], events[2], "stored as given");
+    assert_eq!(ids(all), ["e", "d2", "d1", "c", "b", "a"], "newest first");
+
+    let pool = AuditQuery {
+        pool_id: Some(p1.into()),
+        ..Default::default()
+    };
+    assert_eq!(list(pool.clone()).await, ["d2", "c", "b", "a"]);
+    // Either identity of a merge finds it.
+    let identity = |id: &str| AuditQuery {
+        identity_id: Some(id.into()),
+        ..Default::default()
+    };
+    assert_eq!(list(identity("i1")).await, ["c", "b"]);
+    assert_eq!(list(identity("i2")).await, ["d2", "c"]);
+    assert_eq!(list(identity("nobody")).await, Vec::<String>::new());
+    let kind = AuditQuery {
+        kind: Some("credentials_vended".into()),
+        ..Default::default()
+    };
+    assert_eq!(list(kind.clone()).await, ["d2", "d1"]);
+    // Filters combine; the time range is [since, until).
+    let narrowed = AuditQuery {
+        pool_id: Some(p1.into()),
+        kind: Some("credentials_vended".into()),
+        ..Default::default()
+    };
+    assert_eq!(list(narrowed).await, ["d2"]);
+    let window = AuditQuery {
+        since: Some(2_000),
+        until: Some(4_000),
+        ..Default::default()
+    };
+    assert_eq!(list(window).await, ["c", "b"]);
+
+    // Keyset pages: every event once, in order, across the equal times.
+    assert_eq!(
+        audit_pages(store.as_ref(), &AuditQuery::default(), 2).await,
+        [vec!["e", "d2"], vec!["d1", "c"], vec!["b", "a"], vec![]]
+    );
+    assert_eq!(
+        audit_pages(store.as_ref(), &pool, 3).await,
+        [vec!["d2", "c", "b"], vec!["a"]]
+    );
+    let mut after_d2 = kind.clone();
+    after_d2.before = Some((4_000, "d2".into()));
+    assert_eq!(list(after_d2).await, ["d1"]);
+
+    // The purge takes the oldest first, at most `limit`, only before the
+    // cut.
+    assert_eq!(store.purge_audit(4_000, 2).await.unwrap(), 2);
+    assert_eq!(list(AuditQuery::default()).await, ["e", "d2", "d1", "c"]);
+    assert_eq!(store.purge_audit(4_000, 10).await.unwrap(), 1);
+    assert_eq!(store.purge_audit(4_000, 10).await.unwrap(), 0);
+    assert_eq!(list(AuditQuery::default()).await, ["e", "d2", "d1"]);
+}
+
 #[macro_export]
 macro_rules! conformance_tests {
     ($fresh:expr) => {
@@ -1727,6 +1847,7 @@ macro_rules! conformance_tests {
             generation_and_identity_agree_with_separate_reads,
             concurrent_guests_commit_and_a_taken_id_fails_alone,
             reset_empties_all_but_keys_and_settings,
+            audit_events_filter_page_and_purge,
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {

@@ -83,3 +83,66 @@ macro_rules! provider_methods {
     };
 }
 pub(crate) use provider_methods;
+
+/// A value bound to an audit query's placeholder.
+pub enum AuditParam<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+pub const AUDIT_COLUMNS: &str =
+    "at, id, kind, pool_id, identity_id, other_identity_id, caller, detail";
+
+/// The audit trail's list query, for both engines: only the filters the
+/// query sets are in the text (so each engine plans a range scan of the
+/// index that filter has), newest first. `placeholder(n)` writes the
+/// engine's n-th placeholder (from 1); the limit is the last.
+pub fn audit_list_sql<'a>(
+    query: &'a cognate_core::audit::AuditQuery,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<AuditParam<'a>>) {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut params: Vec<AuditParam<'a>> = Vec::new();
+    let next = |param: AuditParam<'a>, params: &mut Vec<AuditParam<'a>>| {
+        params.push(param);
+        placeholder(params.len())
+    };
+    if let Some(pool_id) = &query.pool_id {
+        let p = next(AuditParam::Text(pool_id), &mut params);
+        conditions.push(format!("pool_id = {p}"));
+    }
+    if let Some(identity_id) = &query.identity_id {
+        let p = next(AuditParam::Text(identity_id), &mut params);
+        let q = next(AuditParam::Text(identity_id), &mut params);
+        conditions.push(format!("(identity_id = {p} OR other_identity_id = {q})"));
+    }
+    if let Some(kind) = &query.kind {
+        let p = next(AuditParam::Text(kind), &mut params);
+        conditions.push(format!("kind = {p}"));
+    }
+    if let Some(since) = query.since {
+        let p = next(AuditParam::Int(since), &mut params);
+        conditions.push(format!("at >= {p}"));
+    }
+    if let Some(until) = query.until {
+        let p = next(AuditParam::Int(until), &mut params);
+        conditions.push(format!("at < {p}"));
+    }
+    if let Some((at, id)) = &query.before {
+        let p = next(AuditParam::Int(*at), &mut params);
+        let q = next(AuditParam::Text(id), &mut params);
+        conditions.push(format!("(at, id) < ({p}, {q})"));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let limit = placeholder(params.len() + 1);
+    (
+        format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_events {filter} ORDER BY at DESC, id DESC LIMIT {limit}"
+        ),
+        params,
+    )
+}

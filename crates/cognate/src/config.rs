@@ -105,6 +105,10 @@ pub struct FileConfig {
     /// The admin console (`[console] enabled`, `listen`).
     #[serde(default)]
     pub console: Option<ConsoleConfig>,
+    /// The audit trail in the database (`[audit] database`,
+    /// `retention_days`, `credentials`, `queue`, `purge_interval_secs`).
+    #[serde(default)]
+    pub audit: Option<cognate_core::audit::AuditConfig>,
 }
 
 /// `[testing]`: what only a deployment made for tests should allow.
@@ -212,6 +216,8 @@ pub struct Settings {
     pub bootstrap: Option<PathBuf>,
     /// The admin console: on (the default) or off, and where.
     pub console: ConsoleConfig,
+    /// The audit trail in the database.
+    pub audit: cognate_core::audit::AuditConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -348,6 +354,7 @@ impl Settings {
             allow_reset,
             bootstrap: None,
             console,
+            audit: file.audit.unwrap_or_default(),
         })
     }
 
@@ -383,6 +390,7 @@ impl Settings {
             allow_reset: false,
             bootstrap: None,
             console: ConsoleConfig::default(),
+            audit: cognate_core::audit::AuditConfig::default(),
         })
     }
 }

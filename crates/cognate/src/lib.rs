@@ -120,7 +120,47 @@ pub async fn open_admin_domain(settings: &Settings) -> Result<Cognate, StartErro
         .clone()
         .unwrap_or_else(|| format!("http://{}", settings.listen));
     let store = open_store_unbounded(settings).await?;
-    open_domain(settings, store, Arc::new(SystemClock), issuer).await
+    let mut cognate = open_domain(settings, store, Arc::new(SystemClock), issuer).await?;
+    cognate.record_audit_in_database(&settings.audit);
+    Ok(cognate)
+}
+
+/// Writes the audit events still queued for the database (a command-line
+/// tool, before it exits).
+pub async fn flush_audit(cognate: &Cognate) {
+    if let Some(writer) = cognate.audit_trail().writer(cognate.store().clone()) {
+        writer.flush().await;
+    }
+}
+
+/// Writes the audit trail to the database as events come, and purges it
+/// of events older than the retention now and then.
+fn spawn_audit_tasks(
+    cognate: &Arc<Cognate>,
+    config: &cognate_core::audit::AuditConfig,
+) -> Vec<JoinHandle<()>> {
+    let Some(writer) = cognate.audit_trail().writer(cognate.store().clone()) else {
+        return Vec::new();
+    };
+    let mut tasks = vec![tokio::spawn(writer.run())];
+    if config.retention_days > 0 {
+        let retention =
+            std::time::Duration::from_secs(config.retention_days.saturating_mul(86_400));
+        let every = std::time::Duration::from_secs(config.purge_interval_secs.max(1));
+        let cognate = cognate.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            loop {
+                ticker.tick().await;
+                match cognate.purge_audit(retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("purged {n} audit events older than the retention"),
+                    Err(e) => tracing::warn!(error = %e, "purging old audit events failed"),
+                }
+            }
+        }));
+    }
+    tasks
 }
 
 /// The store of `settings`, with `cognate serve`'s time limits on the
@@ -343,7 +383,8 @@ async fn serving(
     issuer: String,
     admin: AdminKey,
 ) -> Result<Served, StartError> {
-    let cognate = open_domain(settings, store, clock, issuer).await?;
+    let mut cognate = open_domain(settings, store, clock, issuer).await?;
+    cognate.record_audit_in_database(&settings.audit);
     // Here and not in `open_domain`: `cognate keys rotate` opens the domain
     // too, and must rotate once, not twice.
     if let Some(kid) = cognate
@@ -357,7 +398,7 @@ async fn serving(
             algorithm = %settings.signing_algorithm,
             "the active signing key had another algorithm: rotated to a new key"
         );
-        cognate_core::audit::keys_rotated(&kid);
+        cognate.audit_trail().keys_rotated(&kid);
     }
     if let Some(path) = &settings.bootstrap {
         apply_bootstrap(&cognate, path).await?;
@@ -365,6 +406,8 @@ async fn serving(
     let cognate = Arc::new(cognate);
     let reloader = spawn_key_reloader(cognate.clone(), settings.key_reload_interval);
     let sweeper = spawn_guest_sweeper(cognate.clone(), settings.guest_sweep_interval);
+    let mut background = vec![reloader, sweeper];
+    background.extend(spawn_audit_tasks(&cognate, &settings.audit));
     let state = Arc::new(AppState {
         cognate,
         admin,
@@ -401,7 +444,7 @@ async fn serving(
         }
         (console, _) => console,
     };
-    Ok((app, console, vec![reloader, sweeper]))
+    Ok((app, console, background))
 }
 
 /// Applies `serve --bootstrap`'s file, logging each change. Nodes that

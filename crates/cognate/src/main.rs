@@ -425,9 +425,14 @@ async fn apply(file: PathBuf, options: cognate::bootstrap::Options, args: ServeA
     };
     let result = async {
         let domain = cognate::open_admin_domain(&settings).await?;
-        cognate::bootstrap::apply(&domain, &file, options)
-            .await
-            .map_err(|e| cognate::StartError::Bootstrap(e.to_string()))
+        let applied = cognate_core::audit::acting_as(
+            cognate_core::audit::ADMIN_CALLER,
+            cognate::bootstrap::apply(&domain, &file, options),
+        )
+        .await
+        .map_err(|e| cognate::StartError::Bootstrap(e.to_string()));
+        cognate::flush_audit(&domain).await;
+        applied
     }
     .await;
     match result {
@@ -454,16 +459,21 @@ async fn rotate_keys(args: ServeArgs) -> ExitCode {
     };
     let result = async {
         let domain = cognate::open_admin_domain(&settings).await?;
-        domain
+        let kid = domain
             .signing_keys()
             .rotate()
             .await
-            .map_err(|e| cognate::StartError::Domain(e.to_string()))
+            .map_err(|e| cognate::StartError::Domain(e.to_string()))?;
+        cognate_core::audit::acting_as(cognate_core::audit::ADMIN_CALLER, async {
+            domain.audit_trail().keys_rotated(&kid);
+        })
+        .await;
+        cognate::flush_audit(&domain).await;
+        Ok::<_, cognate::StartError>(kid)
     }
     .await;
     match result {
         Ok(kid) => {
-            cognate_core::audit::keys_rotated(&kid);
             println!("new signing key: {kid}");
             ExitCode::SUCCESS
         }

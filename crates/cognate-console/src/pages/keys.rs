@@ -74,7 +74,7 @@ pub(crate) async fn rotate(
 ) -> Response {
     match console.app.cognate.signing_keys().rotate().await {
         Ok(kid) => {
-            cognate_core::audit::keys_rotated(&kid);
+            console.app.cognate.audit_trail().keys_rotated(&kid);
             Redirect::to(&format!(
                 "/console/keys?rotated={}",
                 super::query_value(&kid)

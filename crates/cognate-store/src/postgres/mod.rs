@@ -45,6 +45,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use cognate_core::audit::{AuditQuery, AuditRecord};
 use cognate_core::model::{
     Identity, Login, ManagedPolicy, MergeRecord, OidcProvider, Pool, Role, SamlProvider,
     SigningKeyRecord,
@@ -58,7 +59,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::records::{
-    OIDC_PROVIDERS, SAML_PROVIDERS, from_doc, policy_doc, provider_methods, role_doc, to_doc,
+    AUDIT_COLUMNS, AuditParam, OIDC_PROVIDERS, SAML_PROVIDERS, audit_list_sql, from_doc,
+    policy_doc, provider_methods, role_doc, to_doc,
 };
 use crate::{StoreOptions, redact_url};
 
@@ -1184,6 +1186,95 @@ impl Store for PostgresStore {
                 .await?;
             commit(tx).await?;
             Ok(stored)
+        })
+    }
+
+    async fn append_audit(&self, events: &[AuditRecord]) -> StoreResult<()> {
+        // One statement for the batch. A retry after a commit whose outcome
+        // was lost skips the rows that landed (ON CONFLICT on the key).
+        let column = |f: fn(&AuditRecord) -> Option<&str>| -> Vec<Option<&str>> {
+            events.iter().map(f).collect()
+        };
+        let at: Vec<i64> = events.iter().map(|e| e.at).collect();
+        let id = column(|e| Some(&e.id));
+        let kind = column(|e| Some(&e.kind));
+        let pool_id = column(|e| e.pool_id.as_deref());
+        let identity_id = column(|e| e.identity_id.as_deref());
+        let other_identity_id = column(|e| e.other_identity_id.as_deref());
+        let caller = column(|e| Some(&e.caller));
+        let detail = column(|e| Some(&e.detail));
+        retrying!("append_audit", async {
+            let mut tx = self.begin().await?;
+            sqlx::query(&format!(
+                "INSERT INTO audit_events ({AUDIT_COLUMNS})
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[],
+                                      $5::text[], $6::text[], $7::text[], $8::text[])
+                 ON CONFLICT (at, id) DO NOTHING"
+            ))
+            .bind(&at)
+            .bind(&id)
+            .bind(&kind)
+            .bind(&pool_id)
+            .bind(&identity_id)
+            .bind(&other_identity_id)
+            .bind(&caller)
+            .bind(&detail)
+            .execute(&mut *tx)
+            .await?;
+            commit(tx).await?;
+            Ok(())
+        })
+    }
+
+    async fn list_audit(&self, query: &AuditQuery, limit: usize) -> StoreResult<Vec<AuditRecord>> {
+        let (sql, bound) = audit_list_sql(query, |n| format!("${n}"));
+        let rows = retrying!("list_audit", async {
+            let mut statement = sqlx::query(&sql);
+            for param in &bound {
+                statement = match param {
+                    AuditParam::Int(n) => statement.bind(*n),
+                    AuditParam::Text(t) => statement.bind(*t),
+                };
+            }
+            let mut tx = self.begin().await?;
+            let rows = statement.bind(sql_limit(limit)).fetch_all(&mut *tx).await?;
+            commit(tx).await?;
+            Ok(rows)
+        })?;
+        rows.iter()
+            .map(|row| -> Result<AuditRecord, sqlx::Error> {
+                Ok(AuditRecord {
+                    at: row.try_get(0)?,
+                    id: row.try_get(1)?,
+                    kind: row.try_get(2)?,
+                    pool_id: row.try_get(3)?,
+                    identity_id: row.try_get(4)?,
+                    other_identity_id: row.try_get(5)?,
+                    caller: row.try_get(6)?,
+                    detail: row.try_get(7)?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(backend)
+    }
+
+    async fn purge_audit(&self, before: i64, limit: usize) -> StoreResult<u64> {
+        retrying!("purge_audit", async {
+            let mut tx = self.begin().await?;
+            // The oldest first, through the key; rows another purge (on
+            // another node) holds are skipped, not waited for.
+            let deleted = sqlx::query(
+                "DELETE FROM audit_events WHERE (at, id) IN (
+                     SELECT at, id FROM audit_events WHERE at < $1
+                     ORDER BY at, id LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(before)
+            .bind(sql_limit(limit))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            commit(tx).await?;
+            Ok(deleted)
         })
     }
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use cognate_core::audit::{AuditQuery, AuditRecord};
 use cognate_core::model::{
     Identity, Login, ManagedPolicy, MergeCause, MergeRecord, OidcProvider, Pool, Role,
     SamlProvider, SigningKeyRecord,
@@ -22,7 +23,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use self::engine::{Engine, SqlResult, unique_as};
 use crate::StoreOptions;
 use crate::records::{
-    OIDC_PROVIDERS, SAML_PROVIDERS, from_doc, policy_doc, provider_methods, role_doc, to_doc,
+    AUDIT_COLUMNS, AuditParam, OIDC_PROVIDERS, SAML_PROVIDERS, audit_list_sql, from_doc,
+    policy_doc, provider_methods, role_doc, to_doc,
 };
 
 pub struct SqliteStore {
@@ -1083,6 +1085,80 @@ impl Store for SqliteStore {
                     .prepare_cached("SELECT value FROM settings WHERE name = ?1")?
                     .query_row([&name], |row| row.get(0))?;
                 Ok(stored)
+            })
+            .await
+    }
+
+    async fn append_audit(&self, events: &[AuditRecord]) -> StoreResult<()> {
+        let events = events.to_vec();
+        self.engine
+            .write(move |conn| {
+                let mut insert = conn.prepare_cached(&format!(
+                    "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (at, id) DO NOTHING"
+                ))?;
+                for e in &events {
+                    insert.execute(params![
+                        e.at,
+                        e.id,
+                        e.kind,
+                        e.pool_id,
+                        e.identity_id,
+                        e.other_identity_id,
+                        e.caller,
+                        e.detail
+                    ])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_audit(&self, query: &AuditQuery, limit: usize) -> StoreResult<Vec<AuditRecord>> {
+        let (sql, bound) = audit_list_sql(query, |n| format!("?{n}"));
+        self.engine.read(|conn| {
+            let mut statement = conn.prepare_cached(&sql)?;
+            let mut values: Vec<rusqlite::types::Value> = bound
+                .iter()
+                .map(|p| match p {
+                    AuditParam::Int(n) => rusqlite::types::Value::Integer(*n),
+                    AuditParam::Text(t) => rusqlite::types::Value::Text(t.to_string()),
+                })
+                .collect();
+            values.push(rusqlite::types::Value::Integer(
+                i64::try_from(limit).unwrap_or(i64::MAX),
+            ));
+            let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(AuditRecord {
+                    at: row.get(0)?,
+                    id: row.get(1)?,
+                    kind: row.get(2)?,
+                    pool_id: row.get(3)?,
+                    identity_id: row.get(4)?,
+                    other_identity_id: row.get(5)?,
+                    caller: row.get(6)?,
+                    detail: row.get(7)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    async fn purge_audit(&self, before: i64, limit: usize) -> StoreResult<u64> {
+        // The oldest first, through the key: a bounded range at the old
+        // end of the table.
+        self.engine
+            .write(move |conn| {
+                let deleted = conn
+                    .prepare_cached(
+                        "DELETE FROM audit_events WHERE (at, id) IN (
+                             SELECT at, id FROM audit_events WHERE at < ?1
+                             ORDER BY at, id LIMIT ?2)",
+                    )?
+                    .execute(params![before, i64::try_from(limit).unwrap_or(i64::MAX)])?;
+                Ok(deleted as u64)
             })
             .await
     }

@@ -60,6 +60,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/sqlite/0006_identity_filters.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/0007_audit_events.sql"),
+    ),
 ];
 
 /// What a job's closure can fail with: SQLite, or a decision of the store.
