@@ -105,6 +105,48 @@ impl Console {
                 get(pages::identities::list),
             )
             .route("/console/identities/{id}", get(pages::identities::show))
+            .route(
+                "/console/pools/{id}/roles",
+                get(pages::roles::show).post(pages::roles::save),
+            )
+            .route(
+                "/console/simulator",
+                get(pages::simulator::form).post(pages::simulator::simulate),
+            )
+            .route(
+                "/console/iam/roles",
+                get(pages::iam::roles).post(pages::iam::create_role),
+            )
+            .route("/console/iam/roles/{name}", get(pages::iam::role))
+            .route("/console/iam/roles/{name}/trust", post(pages::iam::save_trust))
+            .route("/console/iam/roles/{name}/policies", post(pages::iam::put_inline))
+            .route(
+                "/console/iam/roles/{name}/policies/delete",
+                post(pages::iam::delete_inline),
+            )
+            .route("/console/iam/roles/{name}/attach", post(pages::iam::attach))
+            .route("/console/iam/roles/{name}/detach", post(pages::iam::detach))
+            .route(
+                "/console/iam/roles/{name}/delete",
+                get(pages::iam::confirm_delete_role).post(pages::iam::delete_role),
+            )
+            .route(
+                "/console/iam/policies",
+                get(pages::iam::policies).post(pages::iam::create_policy),
+            )
+            .route("/console/iam/policy", get(pages::iam::policy))
+            .route(
+                "/console/iam/policy/versions",
+                post(pages::iam::create_policy_version),
+            )
+            .route("/console/iam/providers", get(pages::iam::providers))
+            .route("/console/iam/providers/oidc", post(pages::iam::create_oidc))
+            .route("/console/iam/providers/saml", post(pages::iam::create_saml))
+            .route("/console/iam/provider", get(pages::iam::provider))
+            .route(
+                "/console/iam/providers/delete",
+                post(pages::iam::delete_provider),
+            )
             .route("/console/keys", get(pages::keys::list))
             .route("/console/keys/rotate", post(pages::keys::rotate))
             .route("/console/{*rest}", any(pages::not_found))

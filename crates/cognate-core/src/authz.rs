@@ -350,6 +350,29 @@ pub struct SimulationResult {
     pub missing_context_values: Vec<String>,
     /// Set when a permissions boundary was simulated.
     pub allowed_by_permissions_boundary: Option<bool>,
+    /// The statements that decided, each named (the console's "why").
+    pub statements: Vec<DecidingStatement>,
+}
+
+/// What the simulator found for an identity.
+#[derive(Debug, Clone)]
+pub struct IdentitySimulation {
+    /// The role it would get.
+    pub role_arn: String,
+    /// A guest: the guest scope-down session policy applied.
+    pub guest: bool,
+    pub results: Vec<SimulationResult>,
+}
+
+/// One statement that decided a result: its policy and where in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecidingStatement {
+    pub policy_id: String,
+    pub policy_type: &'static str,
+    /// Index of the statement in its policy (0-based).
+    pub statement_index: usize,
+    pub sid: Option<String>,
+    pub effect: cognate_policy::Effect,
 }
 
 struct Source {
@@ -370,6 +393,7 @@ fn parse_input(doc: &str, id: String, kind: PolicyKind) -> Result<Source> {
 
 fn simulate(
     mut sources: Vec<Source>,
+    mut boundary: Vec<Source>,
     simulation: &Simulation,
     principal: RequestPrincipal,
 ) -> Result<Vec<SimulationResult>> {
@@ -380,7 +404,6 @@ fn simulate(
             PolicyKind::Identity,
         )?);
     }
-    let mut boundary = Vec::new();
     for (i, doc) in simulation
         .permissions_boundary_policy_input_list
         .iter()
@@ -414,6 +437,23 @@ fn simulate(
                 ctx = ctx.with_values(key, values.iter().cloned());
             }
             let decision = evaluate_scoped(&identity, &scope, &ctx);
+            let statements = decision
+                .matched_statements
+                .iter()
+                .filter_map(|m| {
+                    let list = match m.source {
+                        PolicySource::Primary => &sources,
+                        PolicySource::Session => &boundary,
+                    };
+                    list.get(m.policy_index).map(|s| DecidingStatement {
+                        policy_id: s.id.clone(),
+                        policy_type: s.kind,
+                        statement_index: m.statement_index,
+                        sid: m.sid.clone(),
+                        effect: m.effect,
+                    })
+                })
+                .collect();
             let matched = decision
                 .matched_statements
                 .iter()
@@ -455,6 +495,7 @@ fn simulate(
                 matched,
                 missing_context_values: missing,
                 allowed_by_permissions_boundary,
+                statements,
             });
         }
     }
@@ -477,6 +518,20 @@ impl Iam<'_> {
                 "Invalid PolicySourceArn {arn}: this server simulates roles only (it has no IAM users or groups)."
             )));
         }
+        let sources = self.role_sources(caller, arn).await?;
+        let role_arn = arn.to_string();
+        let principal = simulation.caller_arn.clone().unwrap_or(role_arn);
+        simulate(
+            sources,
+            Vec::new(),
+            simulation,
+            RequestPrincipal::Aws(principal),
+        )
+    }
+
+    /// A role's inline and attached managed policies, as simulation
+    /// sources (a policy that no longer parses is left out, as IAM does).
+    async fn role_sources(&self, caller: &Caller, arn: &str) -> Result<Vec<Source>> {
         let role = match self.role_by_arn(arn).await? {
             Some(role) if role.account == caller.account => role,
             _ => {
@@ -505,11 +560,96 @@ impl Iam<'_> {
                 });
             }
         }
-        let principal = simulation
-            .caller_arn
-            .clone()
-            .unwrap_or_else(|| role.arn.clone());
-        simulate(sources, simulation, RequestPrincipal::Aws(principal))
+        Ok(sources)
+    }
+
+    /// The console's simulator for an identity: the role
+    /// GetCredentialsForIdentity would give it without a token (a guest's
+    /// the pool's unauthenticated role, scoped down by the guest session
+    /// policy; an identity with logins the authenticated role, as role
+    /// mappings read token claims the console does not have), with the
+    /// session's own context keys (`cognito-identity.amazonaws.com:aud`,
+    /// `:sub`, `:amr`) added unless given.
+    pub async fn simulate_identity(
+        &self,
+        caller: &Caller,
+        identity_id: &str,
+        simulation: &Simulation,
+    ) -> Result<IdentitySimulation> {
+        let identity = self.identities().describe(caller, identity_id).await?;
+        let pool = self.pools().roles(caller, &identity.pool_id).await?;
+        let guest = identity.logins.is_empty();
+        let kind = if guest {
+            "unauthenticated"
+        } else {
+            "authenticated"
+        };
+        let role_arn = pool.roles.get(kind).cloned().ok_or_else(|| {
+            Error::InvalidIdentityPoolConfiguration(
+                "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+                    .into(),
+            )
+        })?;
+        self.authorize(caller, Operation::SimulatePrincipalPolicy, &role_arn)
+            .await?;
+        let sources = self.role_sources(caller, &role_arn).await?;
+        let mut scope = Vec::new();
+        if guest {
+            let policy = Policy::parse(
+                crate::credentials::GUEST_SCOPE_DOWN_POLICY,
+                PolicyKind::Identity,
+                SIMULATION_POLICY_MAX,
+            )
+            .map_err(|e| Error::Internal(format!("the guest scope-down policy: {e}")))?;
+            scope.push(Source {
+                id: "Guest scope-down session policy".into(),
+                kind: "session",
+                policy,
+            });
+        }
+        let mut simulation = simulation.clone();
+        let amr = if guest {
+            vec!["unauthenticated".to_string()]
+        } else {
+            let mut amr = vec!["authenticated".to_string()];
+            amr.extend(identity.logins.iter().map(|l| l.provider.clone()));
+            amr
+        };
+        for (key, values) in [
+            ("cognito-identity.amazonaws.com:aud", vec![pool.id.clone()]),
+            (
+                "cognito-identity.amazonaws.com:sub",
+                vec![identity.id.clone()],
+            ),
+            ("cognito-identity.amazonaws.com:amr", amr),
+        ] {
+            if !simulation
+                .context
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(key))
+            {
+                simulation.context.push((key.to_string(), values));
+            }
+        }
+        let principal = simulation.caller_arn.clone().unwrap_or_else(|| {
+            let name = parse_role_arn(&role_arn).map_or("", |(_, _, n)| n);
+            format!(
+                "arn:aws:sts::{}:assumed-role/{name}/{}",
+                caller.account,
+                crate::credentials::ENHANCED_FLOW_SESSION_NAME
+            )
+        });
+        let results = simulate(
+            sources,
+            scope,
+            &simulation,
+            RequestPrincipal::Aws(principal),
+        )?;
+        Ok(IdentitySimulation {
+            role_arn,
+            guest,
+            results,
+        })
     }
 
     /// SimulateCustomPolicy: only the policies given.
@@ -524,6 +664,6 @@ impl Iam<'_> {
             Some(arn) => RequestPrincipal::Aws(arn.clone()),
             None => RequestPrincipal::Anonymous,
         };
-        simulate(Vec::new(), simulation, principal)
+        simulate(Vec::new(), Vec::new(), simulation, principal)
     }
 }

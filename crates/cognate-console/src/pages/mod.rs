@@ -1,10 +1,13 @@
 //! The console's pages. Every value reaches HTML through maud, which
 //! escapes it; nothing is marked pre-escaped.
 
+pub(crate) mod iam;
 pub(crate) mod identities;
 pub(crate) mod keys;
 pub(crate) mod pools;
+pub(crate) mod roles;
 pub(crate) mod sign_in;
+pub(crate) mod simulator;
 
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use http::StatusCode;
@@ -21,6 +24,8 @@ const ICON: &[u8] = include_bytes!("../../assets/icon.svg");
 pub(crate) enum Section {
     Pools,
     Keys,
+    Iam,
+    Simulator,
     None,
 }
 
@@ -44,6 +49,8 @@ pub(crate) fn page(title: &str, signed: Option<&Signed>, section: Section, body:
                         nav aria-label="Console" {
                             a href="/console/" aria-current=[(section == Section::Pools).then_some("page")] { "Identity pools" }
                             a href="/console/keys" aria-current=[(section == Section::Keys).then_some("page")] { "Signing keys" }
+                            a href="/console/iam/roles" aria-current=[(section == Section::Iam).then_some("page")] { "IAM" }
+                            a href="/console/simulator" aria-current=[(section == Section::Simulator).then_some("page")] { "Policy simulator" }
                         }
                         form class="sign-out" method="post" action="/console/sign-out" {
                             input type="hidden" name="csrf" value=(session.csrf);
@@ -90,10 +97,16 @@ pub(crate) fn refused(status: StatusCode, message: &str) -> Response {
 /// would answer; a server fault says no more than that (its cause goes to
 /// the log).
 pub(crate) fn error_message(error: &cognate_core::Error) -> String {
-    let api = cognate_server::wire_error::ApiError::from_domain(
-        error,
-        cognate_server::wire_error::Protocol::Json,
-    );
+    error_message_as(error, cognate_server::wire_error::Protocol::Json)
+}
+
+/// `error_message` as `protocol` words it (IAM's pages: the query
+/// protocol's codes, e.g. MalformedPolicyDocument).
+pub(crate) fn error_message_as(
+    error: &cognate_core::Error,
+    protocol: cognate_server::wire_error::Protocol,
+) -> String {
+    let api = cognate_server::wire_error::ApiError::from_domain(error, protocol);
     if api.is_server_fault() {
         tracing::error!(error = %error, "console: the domain failed");
         format!("{}: the server failed; see its log.", api.code)

@@ -457,7 +457,7 @@ async fn show_page(
             dt { "Identities" } dd { a href={ (pool_path) "/identities" } { (count) } }
             dt { "Authenticated role" } dd { (pool.roles.get("authenticated").map_or("none", String::as_str)) }
             dt { "Guest role" } dd { (pool.roles.get("unauthenticated").map_or("none", String::as_str)) }
-            dt { "Role mappings" } dd { (pool.role_mappings.len()) " (edited with SetIdentityPoolRoles for now)" }
+            dt { "Role mappings" } dd { (pool.role_mappings.len()) " · " a href={ (pool_path) "/roles" } { "Edit the roles and role mappings" } }
             dt { "Created" } dd { (time(pool.created_at)) }
             dt { "Last changed" } dd { (time(pool.updated_at)) }
         }

@@ -19,7 +19,7 @@ use crate::call::Context;
 use crate::wire_error::{ApiError, Protocol};
 
 pub use decode::decode;
-pub use pools::checked_pool_settings;
+pub use pools::{checked_pool_settings, checked_role_settings};
 
 /// One Cognito Identity operation.
 pub(crate) trait JsonOperation: DeserializeOwned + Default {

@@ -446,10 +446,25 @@ fn role_mapping(c: &mut Checker, key: &str, m: RoleMappingInput) -> Option<RoleM
     })
 }
 
-impl JsonOperation for SetIdentityPoolRolesInput {
-    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
-        let mut c = Checker::new();
-        let id = c.pool_id("identityPoolId", &self.identity_pool_id);
+/// A pool's roles (`authenticated`, `unauthenticated`) and role mappings
+/// by provider.
+pub type RoleSettings = (BTreeMap<String, String>, BTreeMap<String, RoleMapping>);
+
+/// The roles and role mappings a SetIdentityPoolRoles request body
+/// (`input`, its JSON, without IdentityPoolId) gives, checked against the
+/// model exactly as on the wire, errors in AWS's words: the admin
+/// console builds this body from its form.
+pub fn checked_role_settings(input: Value) -> Result<RoleSettings, cognate_core::Error> {
+    let input: SetIdentityPoolRolesInput = serde_json::from_value(input)
+        .map_err(|e| cognate_core::Error::InvalidParameter(e.to_string()))?;
+    let mut c = Checker::new();
+    let settings = input.role_settings(&mut c);
+    c.finish()?;
+    Ok(settings)
+}
+
+impl SetIdentityPoolRolesInput {
+    fn role_settings(self, c: &mut Checker) -> RoleSettings {
         let roles = c
             .required("roles", &self.roles)
             .cloned()
@@ -466,10 +481,19 @@ impl JsonOperation for SetIdentityPoolRolesInput {
         let raw = self.role_mappings.unwrap_or_default();
         c.count("roleMappings", "{...}", raw.len(), 0, 10);
         for (key, m) in raw {
-            if let Some(mapping) = role_mapping(&mut c, &key, m) {
+            if let Some(mapping) = role_mapping(c, &key, m) {
                 mappings.insert(key, mapping);
             }
         }
+        (roles, mappings)
+    }
+}
+
+impl JsonOperation for SetIdentityPoolRolesInput {
+    async fn call(self, cx: &Context<'_>) -> Result<Response, ApiError> {
+        let mut c = Checker::new();
+        let id = c.pool_id("identityPoolId", &self.identity_pool_id);
+        let (roles, mappings) = self.role_settings(&mut c);
         c.finish().map_err(domain)?;
         cx.state
             .cognate

@@ -12,20 +12,20 @@ use crate::common::TestServer;
 
 /// A client that follows no redirects and keeps the console cookie by
 /// hand, as the tests need to see (and replay) it.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     cookie: Option<String>,
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -37,7 +37,7 @@ impl Answer {
     }
 
     /// The CSRF token the page's forms carry.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
         re.captures(&self.body).unwrap()[1].to_string()
     }
@@ -55,7 +55,7 @@ impl Browser {
         }
     }
 
-    fn of(s: &TestServer) -> Browser {
+    pub(crate) fn of(s: &TestServer) -> Browser {
         Browser::new(&s.endpoint())
     }
 
@@ -83,16 +83,16 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Answer {
+    pub(crate) async fn get(&mut self, path: &str) -> Answer {
         let request = self.http.get(format!("{}{path}", self.base));
         self.send(request).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
         self.post_with(path, form, &[]).await
     }
 
-    async fn post_with(
+    pub(crate) async fn post_with(
         &mut self,
         path: &str,
         form: &[(&str, &str)],
@@ -118,7 +118,7 @@ impl Browser {
     }
 
     /// Signs in with the server's admin key; returns the CSRF token.
-    async fn sign_in(&mut self, s: &TestServer) -> String {
+    pub(crate) async fn sign_in(&mut self, s: &TestServer) -> String {
         let answer = self
             .sign_in_as(
                 &s.server.admin_access_key_id,
