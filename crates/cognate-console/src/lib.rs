@@ -54,6 +54,8 @@ pub struct Console {
     pub(crate) app: Arc<AppState>,
     pub(crate) cookie_key: SealingKey,
     pub(crate) sign_in_limiter: session::SignInLimiter,
+    /// Snapshots of the metrics, for the Overview's rates.
+    pub(crate) rates: Arc<pages::overview::Rates>,
 }
 
 pub(crate) type Shared = Arc<Console>;
@@ -63,7 +65,9 @@ impl Console {
     /// key in the database.
     pub async fn open(app: Arc<AppState>) -> Result<Console, cognate_core::Error> {
         let cookie_key = app.cognate.console().cookie_key().await?;
+        let rates = pages::overview::Rates::start(&app);
         Ok(Console {
+            rates,
             app,
             cookie_key,
             sign_in_limiter: session::SignInLimiter::default(),
@@ -147,6 +151,8 @@ impl Console {
                 "/console/iam/providers/delete",
                 post(pages::iam::delete_provider),
             )
+            .route("/console/overview", get(pages::overview::show))
+            .route("/console/activity", get(pages::activity::list))
             .route("/console/keys", get(pages::keys::list))
             .route("/console/keys/rotate", post(pages::keys::rotate))
             .route("/console/{*rest}", any(pages::not_found))

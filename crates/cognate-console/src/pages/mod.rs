@@ -1,9 +1,11 @@
 //! The console's pages. Every value reaches HTML through maud, which
 //! escapes it; nothing is marked pre-escaped.
 
+pub(crate) mod activity;
 pub(crate) mod iam;
 pub(crate) mod identities;
 pub(crate) mod keys;
+pub(crate) mod overview;
 pub(crate) mod pools;
 pub(crate) mod roles;
 pub(crate) mod sign_in;
@@ -24,6 +26,8 @@ const ICON: &[u8] = include_bytes!("../../assets/icon.svg");
 pub(crate) enum Section {
     Pools,
     Keys,
+    Overview,
+    Activity,
     Iam,
     Simulator,
     None,
@@ -47,7 +51,9 @@ pub(crate) fn page(title: &str, signed: Option<&Signed>, section: Section, body:
                     a class="brand" href="/console/" { "cognate console" }
                     @if let Some(Signed(session)) = signed {
                         nav aria-label="Console" {
+                            a href="/console/overview" aria-current=[(section == Section::Overview).then_some("page")] { "Overview" }
                             a href="/console/" aria-current=[(section == Section::Pools).then_some("page")] { "Identity pools" }
+                            a href="/console/activity" aria-current=[(section == Section::Activity).then_some("page")] { "Activity" }
                             a href="/console/keys" aria-current=[(section == Section::Keys).then_some("page")] { "Signing keys" }
                             a href="/console/iam/roles" aria-current=[(section == Section::Iam).then_some("page")] { "IAM" }
                             a href="/console/simulator" aria-current=[(section == Section::Simulator).then_some("page")] { "Policy simulator" }

@@ -11,6 +11,7 @@ mod boundaries;
 mod bounded;
 mod common;
 mod console;
+mod console_activity;
 mod console_iam;
 mod crash;
 mod developer;

@@ -1,0 +1,475 @@
+//! The console's Activity page (the audit trail in the database) and its
+//! Overview (rates from the node's metrics), over real HTTP, on SQLite
+//! and, when a PostgreSQL server is given, on PostgreSQL; and the write
+//! path of the trail under a burst of credential vending: nothing lost
+//! while the database keeps up, nothing blocked when it stalls.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::common::{
+    TestServer, create_pool, create_role, fresh_postgres_database, new_guest, postgres_server,
+    set_pool_role, trust,
+};
+
+/// A console client that follows no redirects and keeps the session
+/// cookie (what `console::Browser` does, kept here so this file stands
+/// alone).
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+struct Answer {
+    status: StatusCode,
+    location: String,
+    body: String,
+}
+
+impl Answer {
+    fn location(&self) -> &str {
+        &self.location
+    }
+}
+
+impl Browser {
+    fn of(s: &TestServer) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: s.endpoint(),
+            cookie: None,
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Answer {
+        let request = match &self.cookie {
+            Some(cookie) => request.header("cookie", format!("cognate_console={cookie}")),
+            None => request,
+        };
+        let response = request.send().await.unwrap();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        if let Some(set) = header(reqwest::header::SET_COOKIE) {
+            let value = set
+                .strip_prefix("cognate_console=")
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap();
+            self.cookie = (!value.is_empty()).then(|| value.to_string());
+        }
+        Answer {
+            status: response.status(),
+            location: header(reqwest::header::LOCATION).unwrap_or_default(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        let request = self.http.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap());
+        self.send(request).await
+    }
+
+    /// Signs in with the admin key; returns the CSRF token of the forms.
+    async fn sign_in(&mut self, s: &TestServer) -> String {
+        let answer = self
+            .post(
+                "/console/sign-in",
+                &[
+                    ("access_key_id", &s.server.admin_access_key_id),
+                    ("secret_access_key", &s.server.admin_secret_access_key),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        let keys = self.get("/console/keys").await.body;
+        let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
+        re.captures(&keys).unwrap()[1].to_string()
+    }
+}
+
+/// Gets `path` until its body satisfies `ready` (the trail is written a
+/// moment after the change), for at most 10 s.
+async fn until(b: &mut Browser, path: &str, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = b.get(path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+        if ready(&answer.body) {
+            return answer.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} never got there:\n{}",
+            answer.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Rows of the page's activity table.
+fn rows(body: &str) -> usize {
+    body.split("<tbody>").nth(1).map_or(0, |t| {
+        t.split("</tbody>")
+            .next()
+            .unwrap_or("")
+            .matches("<tr>")
+            .count()
+    })
+}
+
+/// The page's "Older" link, unescaped.
+fn older(body: &str) -> Option<String> {
+    let re = regex::Regex::new(r#"<a href="([^"]+)" rel="next">Older</a>"#).unwrap();
+    re.captures(body).map(|c| c[1].replace("&amp;", "&"))
+}
+
+/// Every row of the trail `path` selects, walking the Older links.
+async fn walk(b: &mut Browser, path: &str) -> (usize, usize) {
+    let (mut total, mut pages) = (0, 0);
+    let mut next = Some(path.to_string());
+    while let Some(path) = next {
+        let answer = b.get(&path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        total += rows(&answer.body);
+        pages += 1;
+        next = older(&answer.body);
+    }
+    (total, pages)
+}
+
+async fn activity_story(s: &TestServer) {
+    let mut b = Browser::of(s);
+    // Without a session: sent to sign in, nothing shown.
+    let answer = b.get("/console/activity?kind=pool_created").await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert!(answer.location().starts_with("/console/sign-in?next="));
+    assert!(!answer.body.contains("pool_created"));
+    let csrf = b.sign_in(s).await;
+
+    let first = create_pool(s, "first", true).await;
+    let second = create_pool(s, "second", true).await;
+    let guests = [new_guest(s, &first).await, new_guest(s, &first).await];
+    let body = until(&mut b, "/console/activity", |body| {
+        body.contains(&guests[1]) && body.contains(&second)
+    })
+    .await;
+    // Linked to their pages; the admin key is the caller of the pools,
+    // an unsigned call of the guests.
+    assert!(
+        body.contains(&format!("href=\"/console/pools/{first}\"")),
+        "{body}"
+    );
+    assert!(body.contains(&format!("href=\"/console/identities/{}\"", guests[0])));
+    assert!(body.contains("<code>admin</code>") && body.contains("<code>anonymous</code>"));
+    assert!(body.contains("pool_name: <code>first</code>"));
+
+    // Filters: by pool, by identity, by kind, together, by time.
+    let of_second = b
+        .get(&format!("/console/activity?pool={second}"))
+        .await
+        .body;
+    assert_eq!(rows(&of_second), 1, "{of_second}");
+    assert!(!of_second.contains(&first));
+    let of_guest = b
+        .get(&format!("/console/activity?identity={}", guests[0]))
+        .await
+        .body;
+    assert_eq!(rows(&of_guest), 1);
+    assert!(of_guest.contains("identity_created") && !of_guest.contains(&guests[1]));
+    let created = b
+        .get(&format!(
+            "/console/activity?pool={first}&kind=identity_created"
+        ))
+        .await
+        .body;
+    assert_eq!(rows(&created), 2);
+    assert_eq!(
+        rows(&b.get("/console/activity?kind=pool_created").await.body),
+        2
+    );
+    let future = b.get("/console/activity?since=2999-01-01T00:00").await.body;
+    assert_eq!(rows(&future), 0);
+    assert!(future.contains("No events match."));
+    let past = b.get("/console/activity?until=2000-01-01T00:00").await.body;
+    assert_eq!(rows(&past), 0);
+
+    // What the console does is the console's.
+    let rotated = b.post("/console/keys/rotate", &[("csrf", &csrf)]).await;
+    assert_eq!(rotated.status, StatusCode::SEE_OTHER);
+    let keys = until(
+        &mut b,
+        "/console/activity?kind=signing_key_rotated",
+        |body| rows(body) == 1,
+    )
+    .await;
+    assert!(keys.contains("<code>console</code>"), "{keys}");
+
+    // Pages of 50, cut by keyset: 60 updates of one pool page as 50 and 11.
+    for i in 0..60 {
+        s.cognito()
+            .update_identity_pool()
+            .identity_pool_id(&second)
+            .identity_pool_name(format!("second-{i}"))
+            .allow_unauthenticated_identities(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    let path = format!("/console/activity?pool={second}");
+    let page = until(&mut b, &path, |body| body.contains("second-59")).await;
+    assert_eq!(rows(&page), 50);
+    let next = older(&page).expect("an Older link");
+    assert!(
+        next.contains(&format!("pool={second}")),
+        "the filter stays: {next}"
+    );
+    let page2 = b.get(&next).await.body;
+    assert_eq!(rows(&page2), 11, "{page2}");
+    assert!(page2.contains("pool_created") && page2.contains("second-0<"));
+    assert!(!page2.contains("second-59<"), "no event on two pages");
+    assert!(older(&page2).is_none());
+    assert_eq!(walk(&mut b, &path).await, (61, 2));
+
+    // Input is echoed as text; a bad one is refused in words.
+    let script = "<script>alert(1)</script>";
+    let echoed = b
+        .get(&format!(
+            "/console/activity?identity={}&pool={}",
+            urlencode(script),
+            urlencode(script)
+        ))
+        .await;
+    assert_eq!(echoed.status, StatusCode::OK);
+    assert!(!echoed.body.contains("<script>"), "{}", echoed.body);
+    assert!(
+        echoed
+            .body
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+    );
+    let bad_kind = b
+        .get(&format!("/console/activity?kind={}", urlencode(script)))
+        .await;
+    assert_eq!(bad_kind.status, StatusCode::BAD_REQUEST);
+    assert!(!bad_kind.body.contains("<script>"));
+    assert!(
+        bad_kind
+            .body
+            .contains("There is no kind of event &apos;&lt;script&gt;")
+            || bad_kind
+                .body
+                .contains("There is no kind of event '&lt;script&gt;"),
+        "{}",
+        bad_kind.body
+    );
+    let bad_time = b.get("/console/activity?since=yesterday").await;
+    assert_eq!(bad_time.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad_time
+            .body
+            .contains("From must be a time as YYYY-MM-DD HH:MM (UTC)")
+    );
+    let bad_token = b.get("/console/activity?before=nonsense").await;
+    assert_eq!(bad_token.status, StatusCode::BAD_REQUEST);
+
+    // Signed out: sent to sign in again.
+    let out = b.post("/console/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let answer = b.get("/console/activity").await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert!(!answer.body.contains("identity_created"));
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("v", s)]).unwrap()[2..].to_string()
+}
+
+#[tokio::test]
+async fn activity_lists_filters_pages_and_escapes_on_sqlite() {
+    let s = TestServer::start().await;
+    activity_story(&s).await;
+}
+
+#[tokio::test]
+async fn activity_lists_filters_pages_and_escapes_on_postgres() {
+    let Some(server) = postgres_server() else {
+        return;
+    };
+    let url = fresh_postgres_database(&server, "cognate_activity").await;
+    let s = TestServer::start_with_extra(|_| {}, |settings| settings.database_url = url).await;
+    activity_story(&s).await;
+}
+
+#[tokio::test]
+async fn overview_shows_the_operations_called() {
+    let s = TestServer::start().await;
+    let mut b = Browser::of(&s);
+    let answer = b.get("/console/overview").await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    b.sign_in(&s).await;
+    let before = b.get("/console/overview").await.body;
+    assert!(!before.contains(">GetId<"), "{before}");
+    let pool = create_pool(&s, "watched", true).await;
+    for _ in 0..3 {
+        new_guest(&s, &pool).await;
+    }
+    // A client error counts as one.
+    let refused = s
+        .anonymous_cognito()
+        .get_id()
+        .identity_pool_id("us-east-1:00000000-0000-0000-0000-000000000000")
+        .send()
+        .await;
+    assert!(refused.is_err());
+    let page = b.get("/console/overview").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let recent = page
+        .body
+        .split("id=\"recent\"")
+        .nth(1)
+        .expect("a recent table")
+        .to_string();
+    let get_id = regex::Regex::new(
+        r#"<th scope="row">GetId</th><td class="number">(\d+)</td><td class="number">([\d.]+)</td><td class="number">([\d.]+) %</td><td class="number">([\d.]+) %</td><td class="number">([^<]+)</td>"#,
+    )
+    .unwrap();
+    let row = get_id
+        .captures(&recent)
+        .unwrap_or_else(|| panic!("{}", page.body));
+    assert_eq!(&row[1], "4");
+    assert!(row[2].parse::<f64>().unwrap() > 0.0);
+    assert_eq!(&row[3], "25.0", "one of four refused");
+    assert_eq!(&row[4], "0.0");
+    assert!(row[5].ends_with("ms"), "p99 {}", &row[5]);
+    assert!(recent.contains(">CreateIdentityPool<"));
+    assert!(page.body.contains("id=\"audit-stats\""));
+}
+
+/// A burst of GetCredentialsForIdentity with the trail in the database:
+/// every event is written while the database keeps up; while it stalls
+/// (another process holds SQLite's write lock), vending still answers at
+/// once and the small queue drops and counts instead of growing or
+/// blocking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vending_burst_neither_loses_nor_blocks_on_the_trail() {
+    fn small_queue(settings: &mut cognate::Settings) {
+        settings.audit.queue = 50;
+        settings.limits = cognate_server::limits::LimitsConfig::unlimited();
+    }
+    let s = TestServer::start_with(small_queue).await;
+    let pool = create_pool(&s, "burst", true).await;
+    let role = create_role(&s, "BurstGuest", &trust(&pool, "unauthenticated")).await;
+    set_pool_role(&s, &pool, "unauthenticated", &role).await;
+    let guest = new_guest(&s, &pool).await;
+    let vend = |n: usize| {
+        let client = s.anonymous_cognito();
+        let guest = guest.clone();
+        async move {
+            let mut calls = tokio::task::JoinSet::new();
+            for _ in 0..n {
+                let (client, guest) = (client.clone(), guest.clone());
+                calls.spawn(async move {
+                    let started = Instant::now();
+                    client
+                        .get_credentials_for_identity()
+                        .identity_id(guest)
+                        .send()
+                        .await
+                        .unwrap();
+                    started.elapsed()
+                });
+            }
+            let mut slowest = Duration::ZERO;
+            while let Some(took) = calls.join_next().await {
+                slowest = slowest.max(took.unwrap());
+            }
+            slowest
+        }
+    };
+    let metrics = || async {
+        let text = reqwest::get(format!("{}/metrics", s.endpoint()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let count = |outcome: &str| -> u64 {
+            let prefix = format!("cognate_audit_events_total{{outcome=\"{outcome}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        (count("written"), count("dropped_queue_full"))
+    };
+    let settled = |want: u64| async move {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (written, dropped) = metrics().await;
+            if written + dropped >= want {
+                return (written, dropped);
+            }
+            assert!(Instant::now() < deadline, "{written} + {dropped} < {want}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    // Pool, role and guest: 2 events; then 40 vended at a time, within the
+    // queue: all written.
+    // (CreateIdentityPool, SetIdentityPoolRoles, GetId: three events.)
+    let (base, _) = settled(3).await;
+    assert_eq!(base, 3);
+    for _ in 0..5 {
+        vend(40).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (written, dropped) = settled(base + 200).await;
+    assert_eq!((written, dropped), (base + 200, 0));
+    let mut b = Browser::of(&s);
+    b.sign_in(&s).await;
+    let (vended, _) = walk(
+        &mut b,
+        &format!("/console/activity?kind=credentials_vended&identity={guest}"),
+    )
+    .await;
+    assert_eq!(vended, 200, "every vending recorded");
+
+    // The database stalls: another process holds the write lock.
+    let db = s.dir.path().join("cognate.db");
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let slowest = vend(300).await;
+    assert!(
+        slowest < Duration::from_secs(2),
+        "vending waited for the trail: {slowest:?}"
+    );
+    let (_, dropped) = metrics().await;
+    assert!(dropped > 0, "the queue of 50 must have overflowed");
+    holder.execute_batch("ROLLBACK").unwrap();
+    // Every event is accounted for: written, or dropped and counted.
+    let (written, dropped) = settled(base + 500).await;
+    assert_eq!(written + dropped, base + 500);
+    assert!(
+        written >= base + 200 + 50,
+        "the queued ones are written after the stall"
+    );
+}
