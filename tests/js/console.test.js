@@ -14,7 +14,9 @@ import { after, before, test } from "node:test";
 
 import {
   CognitoIdentityClient,
+  CreateIdentityPoolCommand,
   GetIdCommand,
+  GetIdentityPoolRolesCommand,
   GetOpenIdTokenForDeveloperIdentityCommand,
 } from "@aws-sdk/client-cognito-identity";
 import { chromium } from "playwright-core";
@@ -184,6 +186,118 @@ test("the console's story: sign in, a pool by keyboard, an identity, a key rotat
   await page.waitForURL(/\/console\/sign-in$/);
   await page.goto(`${server.endpoint}/console/keys`);
   assert.match(page.url(), /\/console\/sign-in\?next=/);
+
+  await context.close();
+  assert.deepEqual(problems, []);
+});
+
+test("roles attached to a pool in the console, and the simulator explaining a deny", { skip: !available && "no browser", timeout: 120_000 }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warning") problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("dialog", async (dialog) => {
+    problems.push(`dialog: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+  const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const admin = new CognitoIdentityClient(server.config(ADMIN));
+  const { IdentityPoolId: poolId } = await admin.send(
+    new CreateIdentityPoolCommand({ IdentityPoolName: "roles_story", AllowUnauthenticatedIdentities: true }),
+  );
+
+  await page.goto(`${server.endpoint}/console/sign-in`);
+  await page.fill("#access_key_id", ADMIN.accessKeyId);
+  await page.fill("#secret_access_key", ADMIN.secretAccessKey);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${server.endpoint}/console/`);
+
+  // Two roles made on the IAM page: one trusting this pool's guests, one
+  // trusting any pool's identities (which the roles page warns about).
+  const makeRole = async (name, trust) => {
+    await page.goto(`${server.endpoint}/console/iam/roles`);
+    await assertLabelled(page);
+    await page.fill("#role-name", name);
+    await page.fill("#role-trust", JSON.stringify(trust, null, 2));
+    await page.click("button:text-is('Create the role')");
+    await page.waitForURL(/\/console\/iam\/roles\/[^/?]+\?done=created$/);
+    return (await page.textContent("#role-arn")).trim();
+  };
+  const federated = { Federated: "cognito-identity.amazonaws.com" };
+  const guests = await makeRole("StoryGuests", {
+    Version: "2012-10-17",
+    Statement: [{
+      Effect: "Allow", Principal: federated, Action: "sts:AssumeRoleWithWebIdentity",
+      Condition: {
+        StringEquals: { "cognito-identity.amazonaws.com:aud": poolId },
+        "ForAnyValue:StringLike": { "cognito-identity.amazonaws.com:amr": "unauthenticated" },
+      },
+    }],
+  });
+  // A policy the parser refuses shows its words and is not put.
+  await page.fill("#inline-name", "photos");
+  await page.fill("#inline-document", '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject"}]}');
+  await page.click("button:text-is('Add the inline policy')");
+  await page.waitForSelector("[role=alert]");
+  assert.match(await page.textContent("[role=alert]"), /MalformedPolicyDocument/);
+  // Chromium reports the refusal's 400 status as a console error.
+  assert.deepEqual(problems.splice(0), ["console error: Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
+  await page.fill("#inline-name", "photos");
+  await page.fill("#inline-document", JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      { Sid: "ReadPhotos", Effect: "Allow", Action: "s3:GetObject", Resource: "*" },
+      { Sid: "NoSecrets", Effect: "Deny", Action: "s3:*", Resource: "arn:aws:s3:::secrets/*" },
+    ],
+  }, null, 2));
+  await page.click("button:text-is('Add the inline policy')");
+  await page.waitForURL(/\?done=saved$/);
+  await shot("10-iam-role");
+  const open = await makeRole("StoryOpen", {
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Principal: federated, Action: "sts:AssumeRoleWithWebIdentity" }],
+  });
+
+  // Attach them to the pool from its page.
+  await page.goto(`${server.endpoint}/console/pools/${encodeURIComponent(poolId)}`);
+  await page.click("text=Edit the roles and role mappings");
+  await page.waitForURL(/\/roles$/);
+  await assertLabelled(page);
+  await page.fill("#authenticated", open);
+  await page.fill("#unauthenticated", guests);
+  await page.click("button:text-is('Save roles')");
+  await page.waitForURL(/\/roles\?saved=1$/);
+  assert.match(await page.textContent("[role=status]"), /Saved the roles/);
+  const warnings = await page.$$eval("li.trust-warning", (items) => items.map((i) => i.textContent));
+  assert.equal(warnings.length, 2, warnings.join("\n"));
+  assert.match(warnings[0], /no cognito-identity\.amazonaws\.com:aud condition/);
+  assert.match(warnings[1], /no cognito-identity\.amazonaws\.com:amr condition/);
+  assert.match(await page.textContent("#trust-warnings-section"), /StoryOpen/);
+  assert.doesNotMatch(await page.textContent("#trust-warnings-section"), /StoryGuests/);
+  await shot("11-pool-roles");
+  const roles = await admin.send(new GetIdentityPoolRolesCommand({ IdentityPoolId: poolId }));
+  assert.deepEqual(roles.Roles, { authenticated: open, unauthenticated: guests });
+
+  // A guest of the pool; the simulator explains why it cannot read secrets.
+  const cognito = new CognitoIdentityClient(server.config());
+  const { IdentityId } = await cognito.send(new GetIdCommand({ IdentityPoolId: poolId }));
+  await page.click("nav >> text=Policy simulator");
+  await page.waitForURL(/\/console\/simulator$/);
+  await assertLabelled(page);
+  await page.check("#principal-identity");
+  await page.fill("#identity_id", IdentityId);
+  await page.fill("#action", "s3:GetObject");
+  await page.fill("#resource", "arn:aws:s3:::secrets/key");
+  await page.click("button:text-is('Simulate')");
+  await page.waitForSelector("#decision");
+  assert.match(await page.textContent("#decision"), /explicitly denied/);
+  const deciding = await page.$$eval("#deciding tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+  assert.deepEqual(deciding, [["photos", "role", "Sid NoSecrets", "Deny"]]);
+  assert.ok((await page.textContent("#result")).includes(guests));
+  await shot("12-simulator-deny");
 
   await context.close();
   assert.deepEqual(problems, []);
