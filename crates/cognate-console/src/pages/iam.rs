@@ -297,7 +297,8 @@ async fn role_page(
         .filter(|p| !role.attached_policies.contains(&p.arn))
         .collect();
     let path = role_path(&role.name);
-    let trust_warnings = super::roles::trust_warnings(&role.assume_role_policy_document, "", "");
+    let trust_warnings =
+        super::roles::trust_warnings(&role.assume_role_policy_document, None, "authenticated");
     let body = html! {
         (tabs())
         h1 { "Role " (role.name) }
@@ -316,11 +317,8 @@ async fn role_page(
         p { a class="button" href=(super::simulator::for_role(&role.arn)) { "Simulate this role's policies" } }
 
         h2 id="trust-heading" { "Trust policy" }
-        // Only the pool-independent warnings: whether the role's trust
-        // names a pool at all, and guests from signed-in users.
-        @let general: Vec<&String> = trust_warnings.iter().filter(|w| !w.contains("does not name this identity pool")).collect();
-        @if !general.is_empty() {
-            ul class="warning" { @for w in &general { li class="trust-warning" { (w) } } }
+        @if !trust_warnings.is_empty() {
+            ul class="warning" { @for w in &trust_warnings { li class="trust-warning" { (w) } } }
         }
         (error_for(refusal, "trust"))
         form method="post" action={ (path) "/trust" } class="stacked" aria-labelledby="trust-heading" {

@@ -241,8 +241,13 @@ fn provider_keys(pool: &Pool) -> Vec<String> {
 
 /// What AWS's console warns about a role's trust policy, for a role used
 /// as `slot` ("authenticated", "unauthenticated" or a rule's role, which
-/// is for signed-in users) of pool `pool_id`.
-pub(crate) fn trust_warnings(trust_document: &str, pool_id: &str, slot: &str) -> Vec<String> {
+/// is for signed-in users) of pool `pool_id` (None: the role alone, on
+/// its IAM page, where no pool is in question).
+pub(crate) fn trust_warnings(
+    trust_document: &str,
+    pool_id: Option<&str>,
+    slot: &str,
+) -> Vec<String> {
     let policy = match Policy::parse(trust_document, PolicyKind::Trust, usize::MAX) {
         Ok(policy) => policy,
         Err(e) => return vec![format!("Its trust policy does not parse: {e}")],
@@ -281,13 +286,16 @@ pub(crate) fn trust_warnings(trust_document: &str, pool_id: &str, slot: &str) ->
         .any(|st| !st.conditions().iter().any(|c| key_is(c, "aud")));
     if without_aud {
         warnings.push(format!(
-            "Its trust policy has no {COGNITO}:aud condition: identities of any identity pool, in any account, can assume it. Add \"StringEquals\": {{\"{COGNITO}:aud\": \"{pool_id}\"}}."
+            "Its trust policy has no {COGNITO}:aud condition: identities of any identity pool, in any account, can assume it. Add \"StringEquals\": {{\"{COGNITO}:aud\": \"{}\"}}.",
+            pool_id.unwrap_or("<identity pool id>")
         ));
-    } else if !trusting.iter().any(|st| {
-        st.conditions()
-            .iter()
-            .any(|c| key_is(c, "aud") && c.values().iter().any(|v| v == pool_id || v == "*"))
-    }) {
+    } else if let Some(pool_id) = pool_id
+        && !trusting.iter().any(|st| {
+            st.conditions()
+                .iter()
+                .any(|c| key_is(c, "aud") && c.values().iter().any(|v| v == pool_id || v == "*"))
+        })
+    {
         warnings.push(format!(
             "Its trust policy's {COGNITO}:aud condition does not name this identity pool ({pool_id}): GetCredentialsForIdentity will fail with this role."
         ));
@@ -340,7 +348,7 @@ async fn warnings_for(
     for (slot, arn) in named {
         let warnings = match console.app.cognate.role_by_arn(&arn).await {
             Ok(Some(role)) if &role.account == account => {
-                trust_warnings(&role.assume_role_policy_document, pool_id, &slot)
+                trust_warnings(&role.assume_role_policy_document, Some(pool_id), &slot)
             }
             Ok(_) => vec!["There is no such role in this account.".to_string()],
             Err(e) => vec![error_message(&e)],
