@@ -159,7 +159,7 @@ pub(crate) async fn show(
     let mut last_minute = now.1.since(&recent, recent_span);
     let mut since_start = now.1.since(started, lifetime);
     for window in [&mut last_minute, &mut since_start] {
-        window.sort_by(|a, b| b.requests.cmp(&a.requests));
+        window.sort_by_key(|w| std::cmp::Reverse(w.requests));
     }
     let audit = console.app.cognate.audit_trail().stats();
     let body = html! {
