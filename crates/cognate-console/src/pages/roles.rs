@@ -609,3 +609,55 @@ pub(crate) async fn save(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::trust_warnings;
+
+    const POOL: &str = "us-east-1:11111111-1111-1111-1111-111111111111";
+
+    fn trust(condition: &str) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"cognito-identity.amazonaws.com"}},"Action":"sts:AssumeRoleWithWebIdentity"{condition}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn an_open_trust_warns_of_aud_and_amr() {
+        let w = trust_warnings(&trust(""), Some(POOL), "unauthenticated");
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains(":aud condition") && w[0].contains(POOL));
+        assert!(w[1].contains(":amr condition") && w[1].contains("\"unauthenticated\""));
+    }
+
+    #[test]
+    fn a_proper_trust_draws_nothing_and_any_operator_counts() {
+        let proper = trust(&format!(
+            r#","Condition":{{"StringEquals":{{"cognito-identity.amazonaws.com:aud":"{POOL}"}},"ForAnyValue:StringLike":{{"Cognito-Identity.amazonaws.com:AMR":"authenticated"}}}}"#
+        ));
+        assert_eq!(
+            trust_warnings(&proper, Some(POOL), "authenticated"),
+            Vec::<String>::new()
+        );
+        // Another pool's aud: it would never work for this one.
+        let w = trust_warnings(
+            &proper,
+            Some("us-east-1:22222222-2222-2222-2222-222222222222"),
+            "authenticated",
+        );
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("does not name this identity pool"));
+        // Without a pool in question (a role's own page): nothing.
+        assert!(trust_warnings(&proper, None, "authenticated").is_empty());
+    }
+
+    #[test]
+    fn a_trust_cognito_cannot_use_says_so() {
+        let ec2 = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let w = trust_warnings(ec2, Some(POOL), "authenticated");
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("does not let cognito-identity.amazonaws.com assume it"));
+        let w = trust_warnings("{", Some(POOL), "authenticated");
+        assert!(w[0].starts_with("Its trust policy does not parse"));
+    }
+}

@@ -656,6 +656,34 @@ async fn the_simulator_names_the_statement_that_allowed_or_denied() {
     assert!(decision(&s3.body).contains("allowed"), "{}", s3.body);
     assert!(s3.body.contains("ReadPhotos"));
 
+    // A Sid holding markup: IAM refuses it (Sids are alphanumeric), and
+    // the parser's message, which quotes it, shows it as text.
+    let marked = b
+        .post(
+            "/console/iam/roles/Guest/policies",
+            &[
+                ("csrf", &csrf),
+                ("name", "queues"),
+                (
+                    "document",
+                    r#"{"Version":"2012-10-17","Statement":[{"Sid":"<script>alert(1)</script>","Effect":"Deny","Action":"sqs:*","Resource":"*"}]}"#,
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(marked.status, StatusCode::BAD_REQUEST);
+    assert!(
+        marked.body.contains("must be alpha-numeric"),
+        "{}",
+        marked.body
+    );
+    assert!(!marked.body.contains("<script>"), "{}", marked.body);
+    assert!(
+        marked
+            .body
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+    );
+
     // An unknown identity and bad context lines: the error, in words.
     let unknown = simulate(
         &mut b,
