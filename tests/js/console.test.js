@@ -302,3 +302,73 @@ test("roles attached to a pool in the console, and the simulator explaining a de
   await context.close();
   assert.deepEqual(problems, []);
 });
+
+test("activity and overview: the trail lists what the API and the console did; the overview counts the calls", { skip: !available && "no browser", timeout: 120_000 }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warning") problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("dialog", async (dialog) => {
+    problems.push(`dialog: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+  const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  // A pool made through the API, a guest from the JS SDK.
+  const admin = new CognitoIdentityClient(server.config(ADMIN));
+  const { IdentityPoolId: poolId } = await admin.send(
+    new CreateIdentityPoolCommand({ IdentityPoolName: "activity_story", AllowUnauthenticatedIdentities: true }),
+  );
+  const anonymous = new CognitoIdentityClient(server.config());
+  const { IdentityId: guest } = await anonymous.send(new GetIdCommand({ IdentityPoolId: poolId }));
+
+  await page.goto(`${server.endpoint}/console/sign-in`);
+  await page.fill("#access_key_id", ADMIN.accessKeyId);
+  await page.fill("#secret_access_key", ADMIN.secretAccessKey);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${server.endpoint}/console/`);
+  // A key rotated in the console.
+  await page.click("nav >> text=Signing keys");
+  await page.click("text=Rotate: make a new signing key");
+  await page.waitForURL(/\/console\/keys\?rotated=/);
+
+  // The activity of the pool, filtered in the form: its creation and the
+  // guest, linked to their pages (the trail is written a moment later).
+  await page.click("nav >> text=Activity");
+  await page.waitForURL(/\/console\/activity$/);
+  await assertLabelled(page);
+  for (let i = 0; i < 50; i++) {
+    await page.fill("#pool", poolId);
+    await page.click("button:text-is('Filter')");
+    await page.waitForURL(/\/console\/activity\?pool=/);
+    if ((await page.locator("#activity tbody tr").count()) === 2) break;
+    await page.waitForTimeout(100);
+  }
+  const kinds = await page.locator("#activity tbody tr td:nth-child(2)").allTextContents();
+  assert.deepEqual(kinds, ["identity_created", "pool_created"]);
+  const callers = await page.locator("#activity tbody tr td:nth-child(5)").allTextContents();
+  assert.deepEqual(callers, ["anonymous", "admin"]);
+  await shot("08-activity");
+  await page.click(`#activity a[href="/console/identities/${guest}"]`);
+  await page.waitForSelector("#identity-kind");
+  assert.equal(await page.textContent("#identity-kind"), "guest");
+
+  // The rotation, by the console, under its kind.
+  await page.goto(`${server.endpoint}/console/activity`);
+  await page.selectOption("#kind", "signing_key_rotated");
+  await page.click("button:text-is('Filter')");
+  await page.waitForURL(/kind=signing_key_rotated/);
+  assert.equal(await page.textContent("#activity tbody tr td:nth-child(5)"), "console");
+
+  // The overview counts the calls this node served.
+  await page.click("nav >> text=Overview");
+  await page.waitForSelector("#recent");
+  const operations = await page.locator("#recent tbody th").allTextContents();
+  assert.ok(operations.includes("GetId") && operations.includes("CreateIdentityPool"), operations.join(", "));
+  await shot("09-overview");
+
+  await context.close();
+  assert.deepEqual(problems, []);
+});
