@@ -29,9 +29,16 @@ pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src '
 /// Largest form the console accepts.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// The security headers, on every console response.
+/// The security headers, on every console response, and `Server-Timing`
+/// with the time the server took (the session check and the page's
+/// rendering included), which `cognate-bench console` reads.
 pub(crate) async fn headers(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let mut response = next.run(request).await;
+    let took = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(timing) = HeaderValue::from_str(&format!("total;dur={took:.2}")) {
+        response.headers_mut().insert("server-timing", timing);
+    }
     let h = response.headers_mut();
     let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));

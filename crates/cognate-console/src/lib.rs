@@ -110,6 +110,14 @@ impl Console {
             )
             .route("/console/identities/{id}", get(pages::identities::show))
             .route(
+                "/console/identities/{id}/unlink",
+                get(pages::identities::confirm_unlink).post(pages::identities::unlink),
+            )
+            .route(
+                "/console/identities/{id}/delete",
+                get(pages::identities::confirm_delete).post(pages::identities::delete),
+            )
+            .route(
                 "/console/pools/{id}/roles",
                 get(pages::roles::show).post(pages::roles::save),
             )

@@ -786,3 +786,417 @@ async fn the_console_bounds_forms_keeps_to_its_paths_and_trusts_no_query_text() 
     let answer = fresh.get("/console/keys?rotated=ATTACKER-TEXT").await;
     assert!(!answer.body.contains("ATTACKER-TEXT"));
 }
+
+// ---- identities: filters, search, unlink and delete (issue 22) ----
+
+/// Identity ids in a list page, in order.
+fn listed(page: &Answer) -> Vec<String> {
+    let ids = regex::Regex::new(r#"href="/console/identities/([^"/]+)""#).unwrap();
+    ids.captures_iter(&page.body)
+        .map(|c| c[1].to_string())
+        .collect()
+}
+
+/// The "Next page" link of a list page.
+fn next_link(page: &Answer) -> Option<String> {
+    let next = regex::Regex::new(r#"href="([^"]+)" rel="next""#).unwrap();
+    next.captures(&page.body)
+        .map(|c| c[1].replace("&amp;", "&"))
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+/// A pool with guests, a developer provider and an OIDC fixture, made
+/// through the API; returns its id and the OIDC login key.
+async fn mixed_pool(s: &TestServer, idp: &cognate_testkit::OidcProvider) -> (String, String) {
+    let arn = crate::common::register_oidc(s, idp, "console-client").await;
+    let pool_id = s
+        .cognito()
+        .create_identity_pool()
+        .identity_pool_name("mixed")
+        .allow_unauthenticated_identities(true)
+        .developer_provider_name("login.example")
+        .open_id_connect_provider_arns(arn)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    (pool_id, idp.logins_key())
+}
+
+async fn developer_identity(s: &TestServer, pool_id: &str, user: &str) -> String {
+    s.cognito()
+        .get_open_id_token_for_developer_identity()
+        .identity_pool_id(pool_id)
+        .logins("login.example", user)
+        .send()
+        .await
+        .unwrap()
+        .identity_id()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn identity_filters_list_guests_authenticated_and_disabled_a_page_at_a_time() {
+    let s = TestServer::start().await;
+    let idp = cognate_testkit::OidcProvider::start().await;
+    let (pool_id, key) = mixed_pool(&s, &idp).await;
+    let mut guests = Vec::new();
+    for _ in 0..53 {
+        guests.push(crate::common::new_guest(&s, &pool_id).await);
+    }
+    let token = idp.id_token(serde_json::json!({"sub": "oidc-user", "aud": "console-client"}));
+    let oidc = crate::common::login_identity(&s, &pool_id, &key, &token).await;
+    let alice = developer_identity(&s, &pool_id, "alice").await;
+    let bob = developer_identity(&s, &pool_id, "bob").await;
+    let carol = developer_identity(&s, &pool_id, "carol").await;
+    // bob merged into alice: bob's identity is disabled.
+    s.cognito()
+        .merge_developer_identities()
+        .identity_pool_id(&pool_id)
+        .developer_provider_name("login.example")
+        .source_user_identifier("bob")
+        .destination_user_identifier("alice")
+        .send()
+        .await
+        .unwrap();
+    // carol's only login unlinked: disabled.
+    s.cognito()
+        .unlink_developer_identity()
+        .identity_pool_id(&pool_id)
+        .identity_id(&carol)
+        .developer_provider_name("login.example")
+        .developer_user_identifier("carol")
+        .send()
+        .await
+        .unwrap();
+
+    let mut b = Browser::of(&s);
+    b.sign_in(&s).await;
+    let list = format!("/console/pools/{pool_id}/identities");
+    // Guests: 53, over two pages; the next link keeps the filter.
+    let first = b.get(&format!("{list}?show=guest")).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let mut all_guests = sorted(guests.clone());
+    assert_eq!(listed(&first), all_guests[..50]);
+    let next = next_link(&first).expect("a next page");
+    assert!(next.contains("show=guest"), "{next}");
+    let second = b.get(&next).await;
+    assert_eq!(listed(&second), all_guests[50..]);
+    assert!(next_link(&second).is_none());
+    assert!(second.body.contains("First page"));
+    // Authenticated: the OIDC and alice (holding bob's login now).
+    let authenticated = b.get(&format!("{list}?show=authenticated")).await;
+    assert_eq!(
+        listed(&authenticated),
+        sorted(vec![oidc.clone(), alice.clone()])
+    );
+    assert!(
+        authenticated
+            .body
+            .contains("<option value=\"authenticated\" selected>")
+    );
+    // Disabled: bob (merged) and carol (unlinked).
+    let disabled = b.get(&format!("{list}?show=disabled")).await;
+    assert_eq!(listed(&disabled), sorted(vec![bob.clone(), carol.clone()]));
+    // All but disabled: 55, all: 57.
+    let mut everyone = all_guests.clone();
+    everyone.extend([oidc.clone(), alice.clone()]);
+    all_guests = sorted(everyone);
+    let enabled = b.get(&format!("{list}?show=enabled")).await;
+    let mut seen = listed(&enabled);
+    seen.extend(listed(&b.get(&next_link(&enabled).unwrap()).await));
+    assert_eq!(seen, all_guests);
+    // A guest who signs in moves to the authenticated list.
+    let token = idp.id_token(serde_json::json!({"sub": "late", "aud": "console-client"}));
+    s.anonymous_cognito()
+        .get_open_id_token()
+        .identity_id(&guests[0])
+        .logins(&key, &token)
+        .send()
+        .await
+        .unwrap();
+    let authenticated = b.get(&format!("{list}?show=authenticated")).await;
+    assert_eq!(
+        listed(&authenticated),
+        sorted(vec![oidc, alice, guests[0].clone()])
+    );
+    // A filter with no identities says so; an unknown one shows all.
+    let other = crate::common::create_pool(&s, "empty", true).await;
+    let none = b
+        .get(&format!("/console/pools/{other}/identities?show=disabled"))
+        .await;
+    assert!(
+        none.body.contains("No identities of this kind."),
+        "{}",
+        none.body
+    );
+    let unknown = b.get(&format!("{list}?show=nonsense")).await;
+    assert_eq!(unknown.status, StatusCode::OK);
+    assert_eq!(listed(&unknown).len(), 50);
+}
+
+#[tokio::test]
+async fn identities_are_found_by_id_login_and_developer_user_identifier() {
+    const SCRIPT: &str = "<script>alert(1)</script>";
+    let s = TestServer::start().await;
+    let idp = cognate_testkit::OidcProvider::start().await;
+    let (pool_id, key) = mixed_pool(&s, &idp).await;
+    let token = idp.id_token(serde_json::json!({"sub": "sub-123", "aud": "console-client"}));
+    let oidc = crate::common::login_identity(&s, &pool_id, &key, &token).await;
+    let dev = developer_identity(&s, &pool_id, "dev-user").await;
+    let scripted = developer_identity(&s, &pool_id, SCRIPT).await;
+    let guest = crate::common::new_guest(&s, &pool_id).await;
+    let mut b = Browser::of(&s);
+    b.sign_in(&s).await;
+    let list = format!("/console/pools/{pool_id}/identities");
+    let find = async |b: &mut Browser, query: &[(&str, &str)]| {
+        b.get(&format!(
+            "{list}?{}",
+            serde_urlencoded::to_string(query).unwrap()
+        ))
+        .await
+    };
+    // By id.
+    let found = find(&mut b, &[("id", &guest)]).await;
+    assert_eq!(found.status, StatusCode::SEE_OTHER);
+    assert_eq!(found.location(), format!("/console/identities/{guest}"));
+    let missing = "us-east-1:00000000-0000-0000-0000-000000000000";
+    let not_found = find(&mut b, &[("id", missing)]).await;
+    assert_eq!(not_found.status, StatusCode::OK);
+    assert!(
+        not_found
+            .body
+            .contains(&format!("This pool has no identity {missing}.")),
+        "{}",
+        not_found.body
+    );
+    // By login: an OIDC provider's key and subject.
+    let found = find(&mut b, &[("provider", &key), ("subject", "sub-123")]).await;
+    assert_eq!(found.location(), format!("/console/identities/{oidc}"));
+    let not_found = find(&mut b, &[("provider", &key), ("subject", "sub-999")]).await;
+    assert!(
+        not_found.body.contains(&format!(
+            "No identity of this pool holds the {key} login sub-999."
+        )),
+        "{}",
+        not_found.body
+    );
+    // By login with the developer provider: LookupDeveloperIdentity.
+    let found = find(
+        &mut b,
+        &[("provider", "login.example"), ("subject", "dev-user")],
+    )
+    .await;
+    assert_eq!(found.location(), format!("/console/identities/{dev}"));
+    // By developer user identifier, found and not (AWS's words).
+    let found = find(&mut b, &[("developer_user", "dev-user")]).await;
+    assert_eq!(found.location(), format!("/console/identities/{dev}"));
+    let not_found = find(&mut b, &[("developer_user", "nobody")]).await;
+    assert!(
+        not_found.body.contains(&format!(
+            "ResourceNotFoundException: Developer user identifier &apos;nobody&apos; not found in identity pool {pool_id}."
+        )) || not_found.body.contains(&format!(
+            "ResourceNotFoundException: Developer user identifier 'nobody' not found in identity pool {pool_id}."
+        )),
+        "{}",
+        not_found.body
+    );
+    // Half a login is refused in words.
+    let half = find(&mut b, &[("provider", &key)]).await;
+    assert!(half.body.contains("give both its provider and its subject"));
+    // A developer user identifier that is markup: found, and inert
+    // wherever it is shown (the search echo, the identity, the unlink
+    // confirmation).
+    let found = find(&mut b, &[("developer_user", SCRIPT)]).await;
+    assert_eq!(found.location(), format!("/console/identities/{scripted}"));
+    let echoed = find(&mut b, &[("developer_user", "<script>x</script>")]).await;
+    assert!(!echoed.body.contains("<script>"), "{}", echoed.body);
+    assert!(echoed.body.contains("&lt;script&gt;x&lt;/script&gt;"));
+    let page = b.get(&format!("/console/identities/{scripted}")).await;
+    assert!(!page.body.contains("<script>"));
+    assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let confirm = b
+        .get(&format!(
+            "/console/identities/{scripted}/unlink?{}",
+            serde_urlencoded::to_string([("provider", "login.example"), ("subject", SCRIPT)])
+                .unwrap()
+        ))
+        .await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(!confirm.body.contains("<script>"), "{}", confirm.body);
+    assert!(
+        confirm
+            .body
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+    );
+}
+
+#[tokio::test]
+async fn a_login_is_unlinked_and_an_identity_deleted_after_a_confirmation() {
+    let s = TestServer::start().await;
+    let idp = cognate_testkit::OidcProvider::start().await;
+    let (pool_id, key) = mixed_pool(&s, &idp).await;
+    // One identity with an OIDC login and a developer login.
+    let both = developer_identity(&s, &pool_id, "dana").await;
+    let token = idp.id_token(serde_json::json!({"sub": "dana-oidc", "aud": "console-client"}));
+    s.cognito()
+        .get_open_id_token_for_developer_identity()
+        .identity_pool_id(&pool_id)
+        .identity_id(&both)
+        .logins("login.example", "dana")
+        .logins(&key, &token)
+        .send()
+        .await
+        .unwrap();
+    let mut b = Browser::of(&s);
+    b.sign_in(&s).await;
+    let path = format!("/console/identities/{both}");
+    let page = b.get(&path).await;
+    // (The key, a host and port, needs no escaping in a query.)
+    let unlink_oidc = format!("{path}/unlink?provider={key}&subject=dana-oidc");
+    assert!(
+        page.body.contains(&unlink_oidc.replace('&', "&amp;")),
+        "{}",
+        page.body
+    );
+    // The confirmation page names the login and carries the form.
+    let confirm = b.get(&unlink_oidc).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(confirm.body.contains("Unlink a login?"));
+    assert!(confirm.body.contains("dana-oidc"));
+    let csrf = confirm.csrf();
+    let form = [
+        ("provider", key.as_str()),
+        ("subject", "dana-oidc"),
+        ("csrf", csrf.as_str()),
+    ];
+    // Without the token (or with another), refused, and nothing changes.
+    let refused = b.post(&format!("{path}/unlink"), &form[..2]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let refused = b
+        .post(
+            &format!("{path}/unlink"),
+            &[form[0], form[1], ("csrf", "not-the-token")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let logins = async |s: &TestServer, id: String| {
+        s.cognito()
+            .describe_identity()
+            .identity_id(id)
+            .send()
+            .await
+            .unwrap()
+            .logins()
+            .to_vec()
+    };
+    assert_eq!(logins(&s, both.clone()).await.len(), 2);
+    // With it: unlinked (UnlinkIdentity's rules), the identity kept.
+    let done = b.post(&format!("{path}/unlink"), &form).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), format!("{path}?unlinked=1"));
+    let after = b.get(done.location()).await;
+    assert!(after.body.contains("The login was unlinked."));
+    assert_eq!(
+        logins(&s, both.clone()).await,
+        ["login.example".to_string()]
+    );
+    // Again: the login is not there, in AWS's words.
+    let again = b.post(&format!("{path}/unlink"), &form).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert!(
+        again.body.contains(&format!(
+            "ResourceConflictException: No {key} login is linked to identity {both}."
+        )),
+        "{}",
+        again.body
+    );
+    // The developer login, the last: UnlinkDeveloperIdentity; the identity
+    // is disabled.
+    let dev_form = [
+        ("provider", "login.example"),
+        ("subject", "dana"),
+        ("csrf", csrf.as_str()),
+    ];
+    let done = b.post(&format!("{path}/unlink"), &dev_form).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let after = b.get(&path).await;
+    assert!(
+        after
+            .body
+            .contains(r#"<dd id="identity-kind">disabled</dd>"#)
+    );
+    let forbidden = b.post(&format!("{path}/unlink"), &dev_form).await;
+    assert_eq!(
+        forbidden.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        forbidden.body
+    );
+    assert!(
+        forbidden.body.contains(&format!(
+            "NotAuthorizedException: Access to Identity &apos;{both}&apos; is forbidden."
+        )) || forbidden.body.contains(&format!(
+            "NotAuthorizedException: Access to Identity '{both}' is forbidden."
+        )),
+        "{}",
+        forbidden.body
+    );
+
+    // Delete: a confirmation, refused without the token, then gone.
+    let guest = crate::common::new_guest(&s, &pool_id).await;
+    let gpath = format!("/console/identities/{guest}");
+    assert!(
+        b.get(&gpath)
+            .await
+            .body
+            .contains(&format!("{gpath}/delete"))
+    );
+    let confirm = b.get(&format!("{gpath}/delete")).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(confirm.body.contains("Delete this identity?"));
+    let csrf = confirm.csrf();
+    let refused = b.post(&format!("{gpath}/delete"), &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(crate::common::identity_exists(&s, &guest).await);
+    let cross_site = b
+        .post_with(
+            &format!("{gpath}/delete"),
+            &[("csrf", &csrf)],
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    assert!(crate::common::identity_exists(&s, &guest).await);
+    let done = b.post(&format!("{gpath}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        done.location(),
+        format!("/console/pools/{pool_id}/identities?deleted=1")
+    );
+    assert!(
+        b.get(done.location())
+            .await
+            .body
+            .contains("The identity was deleted.")
+    );
+    assert!(!crate::common::identity_exists(&s, &guest).await);
+    // Deleting it again: the API's not-found, in its words.
+    let gone = b.post(&format!("{gpath}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(gone.status, StatusCode::BAD_REQUEST, "{}", gone.body);
+    assert!(
+        gone.body.contains(&format!(
+            "ResourceNotFoundException: Identity &apos;{guest}&apos; not found."
+        )) || gone.body.contains(&format!(
+            "ResourceNotFoundException: Identity '{guest}' not found."
+        )),
+        "{}",
+        gone.body
+    );
+}
