@@ -303,6 +303,102 @@ test("roles attached to a pool in the console, and the simulator explaining a de
   assert.deepEqual(problems, []);
 });
 
+test("identities: filters, a search, a merge's history on both identities, unlink and delete", { skip: !available && "no browser", timeout: 120_000 }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warning") problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("dialog", async (dialog) => {
+    problems.push(`dialog: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+  const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const { MergeDeveloperIdentitiesCommand } = await import("@aws-sdk/client-cognito-identity");
+
+  // A pool with a developer provider; a guest and two developer users,
+  // the second merged into the first (MergeDeveloperIdentities).
+  const admin = new CognitoIdentityClient(server.config(ADMIN));
+  const DEV = "login.merge.example";
+  const { IdentityPoolId: poolId } = await admin.send(
+    new CreateIdentityPoolCommand({ IdentityPoolName: "merge_story", AllowUnauthenticatedIdentities: true, DeveloperProviderName: DEV }),
+  );
+  const cognito = new CognitoIdentityClient(server.config());
+  const { IdentityId: guest } = await cognito.send(new GetIdCommand({ IdentityPoolId: poolId }));
+  const developer = async (user) =>
+    (await admin.send(new GetOpenIdTokenForDeveloperIdentityCommand({ IdentityPoolId: poolId, Logins: { [DEV]: user } }))).IdentityId;
+  const ann = await developer("ann");
+  const ben = await developer("ben");
+  assert.notEqual(ann, ben);
+  await admin.send(new MergeDeveloperIdentitiesCommand({
+    IdentityPoolId: poolId, DeveloperProviderName: DEV, SourceUserIdentifier: "ben", DestinationUserIdentifier: "ann",
+  }));
+
+  await page.goto(`${server.endpoint}/console/sign-in`);
+  await page.fill("#access_key_id", ADMIN.accessKeyId);
+  await page.fill("#secret_access_key", ADMIN.secretAccessKey);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${server.endpoint}/console/`);
+
+  // The filters.
+  await page.goto(`${server.endpoint}/console/pools/${encodeURIComponent(poolId)}/identities`);
+  await assertLabelled(page);
+  const listed = () => page.$$eval("#identities tbody tr td:first-child", (cells) => cells.map((c) => c.textContent.trim()));
+  assert.deepEqual(await listed(), [guest, ann, ben].sort());
+  for (const [show, want] of [["guest", [guest]], ["authenticated", [ann]], ["disabled", [ben]]]) {
+    await page.selectOption("#show", show);
+    await page.click("button:text-is('Apply')");
+    await page.waitForURL(new RegExp(`show=${show}$`));
+    assert.deepEqual(await listed(), want, show);
+    if (show === "disabled") await shot("20-identities-disabled");
+  }
+
+  // Search by developer user identifier: ben's login is ann's now.
+  await page.fill("#search-developer-user", "ben");
+  await page.press("#search-developer-user", "Enter");
+  await page.waitForURL(/\/console\/identities\/[^/?]+$/);
+  assert.ok(page.url().endsWith(ann), page.url());
+  assert.equal(await page.textContent("#identity-kind"), "authenticated");
+  const logins = await page.$$eval("#logins tbody tr td:nth-child(2)", (cells) => cells.map((c) => c.textContent.trim()));
+  assert.deepEqual(logins, ["ann", "ben"]);
+
+  // The merge on both identities, as links from one to the other.
+  assert.match(await page.textContent("#merges"), new RegExp(`Merged from ${ben}`));
+  await shot("21-merged-into");
+  await page.click(`#merges a:has-text("${ben}")`);
+  await page.waitForSelector("#identity-kind");
+  assert.equal(await page.textContent("#identity-kind"), "merged");
+  assert.match(await page.textContent("#merges"), new RegExp(`Merged into ${ann}`));
+  await shot("22-merged-from");
+  await page.click(`#merges a:has-text("${ann}")`);
+  await page.waitForSelector("#logins");
+
+  // Unlink ben's login from ann, after a confirmation.
+  await page.click("#logins tr:has-text('ben') a:text-is('Unlink')");
+  await page.waitForURL(/\/unlink\?/);
+  assert.match(await page.textContent("main"), /Unlink a login\?/);
+  await shot("23-unlink-confirm");
+  await page.click("button:text-is('Unlink the login')");
+  await page.waitForURL(/\?unlinked=1$/);
+  assert.match(await page.textContent("[role=status]"), /The login was unlinked/);
+  assert.deepEqual(await page.$$eval("#logins tbody tr td:nth-child(2)", (cells) => cells.map((c) => c.textContent.trim())), ["ann"]);
+
+  // Delete the guest, after a confirmation.
+  await page.goto(`${server.endpoint}/console/identities/${guest}`);
+  await page.click("a:text-is('Delete this identity')");
+  await page.waitForURL(/\/delete$/);
+  await shot("24-delete-confirm");
+  await page.click("button:text-is('Delete the identity')");
+  await page.waitForURL(/\/identities\?deleted=1$/);
+  assert.match(await page.textContent("[role=status]"), /The identity was deleted/);
+  assert.deepEqual(await listed(), [ann, ben].sort());
+
+  await context.close();
+  assert.deepEqual(problems, []);
+});
+
 test("activity and overview: the trail lists what the API and the console did; the overview counts the calls", { skip: !available && "no browser", timeout: 120_000 }, async () => {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
