@@ -807,3 +807,82 @@ async fn every_new_form_needs_the_csrf_token() {
         .unwrap();
     assert!(roles.roles().is_none_or(|r| r.is_empty()));
 }
+
+#[tokio::test]
+async fn providers_are_added_shown_and_deleted_after_a_confirmation() {
+    let s = TestServer::start().await;
+    let iam = s.iam();
+    let mut b = Browser::of(&s);
+    let csrf = b.sign_in(&s).await;
+    let made = b
+        .post(
+            "/console/iam/providers/oidc",
+            &[
+                ("csrf", &csrf),
+                ("url", "https://login.example.com"),
+                ("client_ids", "app-one\napp-two\n"),
+                ("thumbprints", ""),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let arn = "arn:aws:iam::000000000000:oidc-provider/login.example.com";
+    let got = iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.client_id_list(), ["app-one", "app-two"]);
+    // The same URL again: IAM's refusal beside the form.
+    let again = b
+        .post(
+            "/console/iam/providers/oidc",
+            &[("csrf", &csrf), ("url", "https://login.example.com")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(again.body.contains("EntityAlreadyExists"), "{}", again.body);
+    assert!(again.body.contains(r#"id="oidc-error""#));
+    // SAML metadata that is not metadata: refused in words, nothing made.
+    let refused = b
+        .post(
+            "/console/iam/providers/saml",
+            &[("csrf", &csrf), ("name", "corp"), ("metadata", "<nope/>")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains(r#"id="saml-error""#));
+    let saml = iam.list_saml_providers().send().await.unwrap();
+    assert!(saml.saml_provider_list().is_empty());
+
+    let list = b.get("/console/iam/providers").await;
+    assert!(list.body.contains("https://login.example.com"));
+    let detail = b.get(&format!("/console/iam/provider?arn={arn}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(detail.body.contains("app-one, app-two"));
+    // Without the confirmation ticked: back to the page, still there.
+    let unconfirmed = b
+        .post(
+            "/console/iam/providers/delete",
+            &[("csrf", &csrf), ("arn", arn)],
+        )
+        .await;
+    assert_eq!(unconfirmed.status, StatusCode::SEE_OTHER);
+    assert!(
+        unconfirmed
+            .location()
+            .starts_with("/console/iam/provider?arn=")
+    );
+    let listed = iam.list_open_id_connect_providers().send().await.unwrap();
+    assert_eq!(listed.open_id_connect_provider_list().len(), 1);
+    let deleted = b
+        .post(
+            "/console/iam/providers/delete",
+            &[("csrf", &csrf), ("arn", arn), ("confirm", "on")],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+    let listed = iam.list_open_id_connect_providers().send().await.unwrap();
+    assert!(listed.open_id_connect_provider_list().is_empty());
+}
