@@ -473,3 +473,30 @@ async fn a_vending_burst_neither_loses_nor_blocks_on_the_trail() {
         "the queued ones are written after the stall"
     );
 }
+
+/// Events older than `[audit] retention_days` are purged by the node's
+/// own task; newer ones stay.
+#[tokio::test]
+async fn events_past_the_retention_are_purged() {
+    fn one_day(settings: &mut cognate::Settings) {
+        settings.audit.retention_days = 1;
+        settings.audit.purge_interval_secs = 1;
+    }
+    let s = TestServer::start_with(one_day).await;
+    let pool = create_pool(&s, "kept", true).await;
+    // A guest made two days ago (GetId is unsigned, so the server's clock
+    // may be moved under it).
+    s.clock.rewind(Duration::from_secs(2 * 86_400));
+    let old = new_guest(&s, &pool).await;
+    s.clock.advance(Duration::from_secs(2 * 86_400));
+    let recent = new_guest(&s, &pool).await;
+    let mut b = Browser::of(&s);
+    b.sign_in(&s).await;
+    let path = format!("/console/activity?pool={pool}");
+    let body = until(&mut b, &path, |body| {
+        body.contains(&recent) && !body.contains(&old)
+    })
+    .await;
+    assert!(body.contains("pool_created"), "{body}");
+    assert_eq!(rows(&body), 2, "{body}");
+}
