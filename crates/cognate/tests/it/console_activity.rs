@@ -452,6 +452,26 @@ async fn a_vending_burst_neither_loses_nor_blocks_on_the_trail() {
     )
     .await;
     assert_eq!(vended, 200, "every vending recorded");
+    // The trail names the access key id, never the secret key or the
+    // session token.
+    let credentials = s
+        .anonymous_cognito()
+        .get_credentials_for_identity()
+        .identity_id(&guest)
+        .send()
+        .await
+        .unwrap();
+    let credentials = credentials.credentials().unwrap();
+    let key_id = credentials.access_key_id().unwrap();
+    let page = until(
+        &mut b,
+        &format!("/console/activity?kind=credentials_vended&identity={guest}"),
+        |body| body.contains(key_id),
+    )
+    .await;
+    assert!(page.contains(&role), "the role is named");
+    assert!(!page.contains(credentials.secret_key().unwrap()));
+    assert!(!page.contains(credentials.session_token().unwrap()));
 
     // The database stalls: another process holds the write lock.
     let db = s.dir.path().join("cognate.db");
@@ -466,8 +486,8 @@ async fn a_vending_burst_neither_loses_nor_blocks_on_the_trail() {
     assert!(dropped > 0, "the queue of 50 must have overflowed");
     holder.execute_batch("ROLLBACK").unwrap();
     // Every event is accounted for: written, or dropped and counted.
-    let (written, dropped) = settled(base + 500).await;
-    assert_eq!(written + dropped, base + 500);
+    let (written, dropped) = settled(base + 501).await;
+    assert_eq!(written + dropped, base + 501);
     assert!(
         written >= base + 200 + 50,
         "the queued ones are written after the stall"
