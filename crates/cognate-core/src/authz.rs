@@ -282,21 +282,29 @@ impl Cognate {
                 k.insert("aws:SecureTransport", origin.secure_transport.to_string());
             }
         }
+        // Each key is written into one buffer to ask whether it is read:
+        // most are not, and this runs for every signed call.
         let p = &session.provider;
+        let mut key = String::with_capacity(p.len() + 4);
         for (suffix, values) in [
             ("aud", std::slice::from_ref(&session.audience)),
             ("sub", std::slice::from_ref(&session.subject)),
             ("amr", session.amr.as_slice()),
         ] {
-            let key = format!("{p}:{suffix}");
+            key.clear();
+            key.push_str(p);
+            key.push(':');
+            key.push_str(suffix);
             if read.wants_any_case(&key) {
-                k.set(key, values.iter().cloned());
+                k.set(&key, values.iter().cloned());
             }
         }
-        for (key, value) in &session.principal_tags {
-            let key = format!("aws:PrincipalTag/{key}");
+        for (tag, value) in &session.principal_tags {
+            key.clear();
+            key.push_str("aws:PrincipalTag/");
+            key.push_str(tag);
             if read.wants_any_case(&key) {
-                k.insert(key, value.clone());
+                k.insert(&key, value.clone());
             }
         }
         for (key, values) in keys {

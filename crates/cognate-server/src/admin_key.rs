@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use cognate_core::session::Session;
+use cognate_sigv4::SigningKey;
 
 /// The long-term admin credentials.
 #[derive(Clone)]
@@ -27,7 +28,7 @@ impl std::fmt::Debug for AdminKey {
 /// otherwise repeat; the key depends on nothing else. Bounded: scopes that
 /// fail verification are derived too, so the map is cleared when full.
 #[derive(Default)]
-pub struct AdminSigningKeys(std::sync::Mutex<Vec<(SigningScope, [u8; 32])>>);
+pub struct AdminSigningKeys(std::sync::Mutex<Vec<(SigningScope, SigningKey)>>);
 
 type SigningScope = (String, String, String);
 
@@ -35,7 +36,7 @@ type SigningScope = (String, String, String);
 const MAX_CACHED_SIGNING_KEYS: usize = 16;
 
 impl AdminSigningKeys {
-    pub(crate) fn key(&self, secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+    pub(crate) fn key(&self, secret: &str, date: &str, region: &str, service: &str) -> SigningKey {
         let mut keys = match self.0.lock() {
             Ok(keys) => keys,
             Err(poisoned) => poisoned.into_inner(),
@@ -44,15 +45,15 @@ impl AdminSigningKeys {
             .iter()
             .find(|((d, r, s), _)| d == date && r == region && s == service);
         if let Some((_, key)) = found {
-            return *key;
+            return key.clone();
         }
         if keys.len() >= MAX_CACHED_SIGNING_KEYS {
             keys.clear();
         }
-        let key = cognate_sigv4::signing_key(secret, date, region, service);
+        let key = SigningKey::derive(secret, date, region, service);
         keys.push((
             (date.to_owned(), region.to_owned(), service.to_owned()),
-            key,
+            key.clone(),
         ));
         key
     }
@@ -70,7 +71,7 @@ struct OpenedSession {
     token: TokenKey,
     session: Arc<Session>,
     /// Date, region, service, and the key derived for them.
-    keys: Vec<(String, String, String, [u8; 32])>,
+    keys: Vec<(String, String, String, SigningKey)>,
 }
 
 const MAX_CACHED_SESSIONS: usize = 4096;
@@ -140,7 +141,7 @@ impl SessionSigners {
         (date, region, service): (&str, &str, &str),
         now_secs: i64,
         open: impl FnOnce(&str) -> Option<Session>,
-    ) -> Result<(Arc<Session>, [u8; 32]), SessionRefusal> {
+    ) -> Result<(Arc<Session>, SigningKey), SessionRefusal> {
         let mut sessions = self.lock();
         let cached = sessions
             .get_mut(access_key_id)
@@ -175,17 +176,17 @@ impl SessionSigners {
             .keys
             .iter()
             .find(|(d, r, s, _)| d == date && r == region && s == service)
-            .map(|(_, _, _, key)| *key);
+            .map(|(_, _, _, key)| key.clone());
         let key = match found {
             Some(key) => key,
             None => {
                 let secret = &entry.session.secret_access_key;
-                let key = cognate_sigv4::signing_key(secret, date, region, service);
+                let key = SigningKey::derive(secret, date, region, service);
                 if entry.keys.len() >= MAX_SCOPES_PER_SESSION {
                     entry.keys.clear();
                 }
                 let scope = (date.to_owned(), region.to_owned(), service.to_owned());
-                entry.keys.push((scope.0, scope.1, scope.2, key));
+                entry.keys.push((scope.0, scope.1, scope.2, key.clone()));
                 key
             }
         };
@@ -209,7 +210,7 @@ mod tests {
     fn cached_signing_keys_are_the_derived_ones_and_stay_bounded() {
         let cache = AdminSigningKeys::default();
         let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-        let derived = cognate_sigv4::signing_key(secret, "20261127", "us-east-1", "sts");
+        let derived = SigningKey::derive(secret, "20261127", "us-east-1", "sts");
         assert_eq!(cache.key(secret, "20261127", "us-east-1", "sts"), derived);
         assert_eq!(cache.key(secret, "20261127", "us-east-1", "sts"), derived);
         assert_ne!(
@@ -221,7 +222,7 @@ mod tests {
             let region = format!("xx-test-{n}");
             assert_eq!(
                 cache.key(secret, "20261127", &region, "iam"),
-                cognate_sigv4::signing_key(secret, "20261127", &region, "iam")
+                SigningKey::derive(secret, "20261127", &region, "iam")
             );
         }
         assert!(cache.0.lock().unwrap().len() <= MAX_CACHED_SIGNING_KEYS);
@@ -265,8 +266,7 @@ mod tests {
             guest_scope_down: true,
         };
         let scope = ("20261206", "us-east-1", "execute-api");
-        let derived =
-            |secret| cognate_sigv4::signing_key(secret, "20261206", "us-east-1", "execute-api");
+        let derived = |secret| SigningKey::derive(secret, "20261206", "us-east-1", "execute-api");
         let signer = |akid: &str, token: &str, secret: &'static str| {
             cache.signer(akid, token, scope, 1, |_| {
                 opened.set(opened.get() + 1);
@@ -296,7 +296,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             west_key,
-            cognate_sigv4::signing_key("other-secret", "20261206", "eu-west-1", "execute-api")
+            SigningKey::derive("other-secret", "20261206", "eu-west-1", "execute-api")
         );
         // Expired (these sessions expire at 2): refused before a key is made.
         let tomorrow = ("20261207", "us-east-1", "sts");

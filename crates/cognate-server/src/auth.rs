@@ -153,7 +153,7 @@ pub(crate) enum UnknownSigner {
 pub(crate) fn signer_of(
     state: &AppState,
     info: &cognate_sigv4::SignedRequestInfo,
-) -> Result<([u8; 32], Authority), UnknownSigner> {
+) -> Result<(cognate_sigv4::SigningKey, Authority), UnknownSigner> {
     let (date, region, service) = (&info.date, &info.region, &info.service);
     if info.access_key_id == state.admin.access_key_id {
         let secret = &state.admin.secret_access_key;

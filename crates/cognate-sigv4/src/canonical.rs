@@ -34,14 +34,18 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 /// Lower-case hex, in one allocation (the `hex` crate pushes a character
 /// at a time).
 fn lower_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_lower_hex(&mut out, bytes);
+    out
+}
+
+/// Appends `bytes` to `out` in lower-case hex.
+pub(crate) fn push_lower_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0x0f)]);
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
-    // Only ASCII digits were written.
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// URI-encodes a string for the canonical query string (`%20` for space,
@@ -94,17 +98,26 @@ pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Co
         })
 }
 
-/// Canonical query string: every parameter decoded, re-encoded with
-/// [`uri_encode`], sorted by encoded name then encoded value, joined as
-/// `name=value` with `&`. With `exclude_signature`, the `X-Amz-Signature`
-/// parameter (presigned form) is left out.
+#[cfg(test)]
 pub(crate) fn canonical_query(query: &str, exclude_signature: bool) -> String {
-    let mut pairs: Vec<(String, String)> = query_pairs(query)
+    let mut out = String::new();
+    push_canonical_query(&mut out, query, exclude_signature);
+    out
+}
+
+/// Appends the canonical query string to `out`: every parameter decoded,
+/// re-encoded with [`uri_encode`], sorted by encoded name then encoded
+/// value, joined as `name=value` with `&`. With `exclude_signature`, the
+/// `X-Amz-Signature` parameter (presigned form) is left out.
+pub(crate) fn push_canonical_query(out: &mut String, query: &str, exclude_signature: bool) {
+    if query.is_empty() {
+        return;
+    }
+    let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = query_pairs(query)
         .filter(|(name, _)| !(exclude_signature && name == "X-Amz-Signature"))
-        .map(|(name, value)| (uri_encode(&name), uri_encode(&value)))
+        .map(|(name, value)| (uri_encode_cow(name), uri_encode_cow(value)))
         .collect();
     pairs.sort();
-    let mut out = String::with_capacity(query.len() + 16);
     for (i, (name, value)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
@@ -113,7 +126,14 @@ pub(crate) fn canonical_query(query: &str, exclude_signature: bool) -> String {
         out.push('=');
         out.push_str(value);
     }
-    out
+}
+
+/// [`uri_encode`], borrowing when nothing needs encoding.
+fn uri_encode_cow(value: Cow<'_, str>) -> Cow<'_, str> {
+    match value {
+        Cow::Borrowed(v) => utf8_percent_encode(v, QUERY_ENCODE_SET).into(),
+        Cow::Owned(v) => Cow::Owned(uri_encode(&v)),
+    }
 }
 
 /// Absolute form of the raw path: `""` becomes `/`, a missing leading `/` is added.
@@ -160,6 +180,15 @@ pub(crate) fn normalize_path(path: &str) -> Cow<'_, str> {
 /// encoding": `%2F` becomes `%252F`.
 pub(crate) fn encode_path(path: &str) -> String {
     utf8_percent_encode(path, PATH_ENCODE_SET).to_string()
+}
+
+/// The first of [`canonical_uri_candidates`], the one nearly every signer
+/// uses, made without the others (and borrowing `path` when it can).
+pub(crate) fn primary_canonical_uri(path: &str) -> Cow<'_, str> {
+    match normalize_path(path) {
+        Cow::Borrowed(normalized) => utf8_percent_encode(normalized, PATH_ENCODE_SET).into(),
+        Cow::Owned(normalized) => Cow::Owned(encode_path(&normalized)),
+    }
 }
 
 /// The canonical URIs under which a signature is accepted, most likely first.
@@ -232,15 +261,14 @@ pub(crate) fn header_values<'a>(
         .map(|(_, v)| *v)
 }
 
-/// The `name:value\n` lines for the signed headers (values of repeated headers
+/// Appends the `name:value\n` lines for the signed headers (values of repeated headers
 /// trimmed and joined with `,`). Returns the name of the first signed header
 /// that is absent from the request as the error.
-pub(crate) fn canonical_headers(
+pub(crate) fn push_canonical_headers(
+    out: &mut String,
     req: &Request<'_>,
     signed_headers: &[String],
-) -> Result<String, String> {
-    let length: usize = req.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
-    let mut out = String::with_capacity(length);
+) -> Result<(), String> {
     for name in signed_headers {
         out.push_str(name);
         out.push(':');
@@ -257,7 +285,7 @@ pub(crate) fn canonical_headers(
         }
         out.push('\n');
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

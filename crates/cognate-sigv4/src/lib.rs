@@ -24,7 +24,7 @@ mod time;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::{digest, hmac};
 
 pub use crate::error::{AuthParameter, ErrorKind, ScopeProblem, SigV4Error};
 
@@ -183,6 +183,70 @@ pub fn signing_key(secret_access_key: &str, date: &str, region: &str, service: &
     key
 }
 
+/// A signing key from [`signing_key`] with its HMAC state made, for a
+/// server that caches keys: each verification then skips the HMAC key
+/// schedule (two SHA-256 blocks).
+#[derive(Clone)]
+pub struct SigningKey {
+    bytes: [u8; 32],
+    hmac: hmac::Key,
+}
+
+impl PartialEq for SigningKey {
+    fn eq(&self, other: &SigningKey) -> bool {
+        aws_lc_rs::constant_time::verify_slices_are_equal(&self.bytes, &other.bytes).is_ok()
+    }
+}
+
+impl Eq for SigningKey {}
+
+impl SigningKey {
+    /// Derives the key for `secret_access_key` and the scope (see [`signing_key`]).
+    pub fn derive(secret_access_key: &str, date: &str, region: &str, service: &str) -> SigningKey {
+        SigningKey::from(&signing_key(secret_access_key, date, region, service))
+    }
+}
+
+impl From<&[u8; 32]> for SigningKey {
+    fn from(key: &[u8; 32]) -> SigningKey {
+        SigningKey {
+            bytes: *key,
+            hmac: hmac::Key::new(hmac::HMAC_SHA256, key),
+        }
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+/// What the verifiers accept as the signing key: the derived bytes, or a
+/// [`SigningKey`] made from them.
+pub trait VerifyingKey: sealed::Sealed {
+    #[doc(hidden)]
+    fn hmac_key(&self) -> std::borrow::Cow<'_, hmac::Key>;
+}
+
+impl VerifyingKey for [u8; 32] {
+    fn hmac_key(&self) -> std::borrow::Cow<'_, hmac::Key> {
+        std::borrow::Cow::Owned(hmac::Key::new(hmac::HMAC_SHA256, self))
+    }
+}
+
+impl VerifyingKey for SigningKey {
+    fn hmac_key(&self) -> std::borrow::Cow<'_, hmac::Key> {
+        std::borrow::Cow::Borrowed(&self.hmac)
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for [u8; 32] {}
+    impl Sealed for super::SigningKey {}
+}
+
 /// The payload hash SigV4 signs for `body`: its SHA-256, lower-case hex.
 pub fn payload_hash(body: &[u8]) -> String {
     canonical::sha256_hex(body)
@@ -234,7 +298,7 @@ pub fn verify(
 pub fn verify_with_signing_key(
     req: &Request<'_>,
     info: &SignedRequestInfo,
-    signing_key: &[u8; 32],
+    signing_key: &impl VerifyingKey,
     now: SystemTime,
 ) -> Result<(), SigV4Error> {
     check_time(info, now)?;
@@ -268,7 +332,7 @@ pub enum DetachedPayload<'a> {
 pub fn verify_detached_payload(
     req: &Request<'_>,
     info: &SignedRequestInfo,
-    signing_key: &[u8; 32],
+    signing_key: &impl VerifyingKey,
     now: SystemTime,
     payload: DetachedPayload<'_>,
 ) -> Result<String, SigV4Error> {
@@ -324,48 +388,110 @@ pub fn verify_detached_payload(
 
 /// Checks the signature over each canonical URI form and payload hash
 /// accepted; answers the payload hash that matched.
+///
+/// This runs for every signed request, so the lines every candidate shares
+/// are made once, each candidate's canonical request is streamed into the
+/// digest rather than joined first, and the other URI forms are made only
+/// when the usual one does not match. The texts an error shows are made on
+/// failure only.
 fn verify_canonical(
     req: &Request<'_>,
     info: &SignedRequestInfo,
-    signing_key: &[u8; 32],
+    signing_key: &impl VerifyingKey,
     payload_hashes: &[String],
 ) -> Result<String, SigV4Error> {
-    let query = canonical::canonical_query(req.query, info.is_presigned());
-    let headers = canonical::canonical_headers(req, &info.signed_headers)
+    // "\n<query>\n<headers>\n<signed headers>\n", between the URI and the
+    // payload hash.
+    let mut shared = String::with_capacity(
+        req.query.len()
+            + req
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 2)
+                .sum::<usize>()
+            + 8,
+    );
+    shared.push('\n');
+    canonical::push_canonical_query(&mut shared, req.query, info.is_presigned());
+    shared.push('\n');
+    canonical::push_canonical_headers(&mut shared, req, &info.signed_headers)
         .map_err(|name| SigV4Error::SignedHeaderNotPresent { name })?;
-    let signed_headers = info.signed_headers.join(";");
-    let scope = info.credential_scope();
-    let key = hmac::Key::new(hmac::HMAC_SHA256, signing_key);
-    let provided = hex::decode(&info.signature).ok().filter(|s| s.len() == 32);
+    shared.push('\n');
+    for (i, name) in info.signed_headers.iter().enumerate() {
+        if i > 0 {
+            shared.push(';');
+        }
+        shared.push_str(name);
+    }
+    shared.push('\n');
 
-    let mut first: Option<(String, String)> = None;
-    for uri in canonical::canonical_uri_candidates(req.path) {
-        for payload_hash in payload_hashes {
-            // Built piece by piece into one buffer: this runs for every
-            // signed request.
-            let pieces = [
-                req.method,
-                &uri,
-                &query,
-                &headers,
-                &signed_headers,
-                payload_hash,
-            ];
-            let canonical_request = join_lines(&pieces);
-            let hash = canonical::sha256_hex(canonical_request.as_bytes());
-            let string_to_sign = join_lines(&[ALGORITHM, &info.amz_date, &scope, &hash]);
-            if let Some(provided) = &provided
-                && hmac::verify(&key, string_to_sign.as_bytes(), provided).is_ok()
-            {
-                return Ok(payload_hash.clone());
-            }
-            if first.is_none() {
-                first = Some((canonical_request, string_to_sign));
-            }
+    let key = signing_key.hmac_key();
+    let mut provided = [0u8; 32];
+    let provided = hex::decode_to_slice(&info.signature, &mut provided)
+        .is_ok()
+        .then_some(provided);
+    // "AWS4-HMAC-SHA256\n<amz date>\n<scope>\n", then the hash.
+    let mut string_to_sign = String::with_capacity(
+        ALGORITHM.len()
+            + info.amz_date.len()
+            + info.date.len()
+            + info.region.len()
+            + info.service.len()
+            + SCOPE_TERMINATOR.len()
+            + 64
+            + 8,
+    );
+    for piece in [
+        ALGORITHM,
+        "\n",
+        &info.amz_date,
+        "\n",
+        &info.date,
+        "/",
+        &info.region,
+        "/",
+    ] {
+        string_to_sign.push_str(piece);
+    }
+    for piece in [info.service.as_str(), "/", SCOPE_TERMINATOR, "\n"] {
+        string_to_sign.push_str(piece);
+    }
+    let prefix = string_to_sign.len();
+    let mut matches = |uri: &str, payload_hash: &str| {
+        let Some(provided) = provided else {
+            return false;
+        };
+        let mut digest = digest::Context::new(&digest::SHA256);
+        for piece in [req.method, "\n", uri, &shared, payload_hash] {
+            digest.update(piece.as_bytes());
+        }
+        string_to_sign.truncate(prefix);
+        canonical::push_lower_hex(&mut string_to_sign, digest.finish().as_ref());
+        hmac::verify(key.as_ref(), string_to_sign.as_bytes(), &provided).is_ok()
+    };
+
+    let primary = canonical::primary_canonical_uri(req.path);
+    if let Some(hash) = payload_hashes.iter().find(|h| matches(&primary, h)) {
+        return Ok(hash.clone());
+    }
+    // The first candidate of the list is `primary`, tried above.
+    for uri in canonical::canonical_uri_candidates(req.path).iter().skip(1) {
+        if let Some(hash) = payload_hashes.iter().find(|h| matches(uri, h)) {
+            return Ok(hash.clone());
         }
     }
 
-    let (mut canonical_request, string_to_sign) = first.unwrap_or_default();
+    // What the first form would have signed, for the error.
+    let payload_hash = payload_hashes
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
+    let mut canonical_request = String::with_capacity(shared.len() + primary.len() + 80);
+    for piece in [req.method, "\n", &primary, &shared, payload_hash] {
+        canonical_request.push_str(piece);
+    }
+    let hash = canonical::sha256_hex(canonical_request.as_bytes());
+    let string_to_sign = join_lines(&[ALGORITHM, &info.amz_date, &info.credential_scope(), &hash]);
     if let Some(token) = info.security_token.as_deref().filter(|t| !t.is_empty()) {
         canonical_request = canonical_request
             .replace(&canonical::uri_encode(token), "<redacted>")

@@ -312,8 +312,15 @@ fn build_info(
     security_token: Option<String>,
     presigned_expires: Option<u64>,
 ) -> Result<SignedRequestInfo, SigV4Error> {
-    let parts: Vec<&str> = credential.split('/').collect();
-    let [access_key_id, date, region, service, terminator] = parts.as_slice() else {
+    let mut parts = credential.split('/');
+    let (Some(access_key_id), Some(date), Some(region), Some(service), Some(terminator), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(SigV4Error::MalformedCredential {
             credential: credential.to_string(),
         });
@@ -325,15 +332,15 @@ fn build_info(
     }
 
     let mut problems = Vec::new();
-    if *terminator != SCOPE_TERMINATOR {
+    if terminator != SCOPE_TERMINATOR {
         problems.push(ScopeProblem::Terminator {
-            got: (*terminator).to_string(),
+            got: terminator.to_string(),
         });
     }
     let request_date = amz_date.get(..8).unwrap_or_default();
-    if *date != request_date {
+    if date != request_date {
         problems.push(ScopeProblem::Date {
-            scope_date: (*date).to_string(),
+            scope_date: date.to_string(),
             request_date: request_date.to_string(),
             request_time: amz_date.clone(),
         });
@@ -343,10 +350,10 @@ fn build_info(
     }
 
     Ok(SignedRequestInfo {
-        access_key_id: (*access_key_id).to_string(),
-        date: (*date).to_string(),
-        region: (*region).to_string(),
-        service: (*service).to_string(),
+        access_key_id: access_key_id.to_string(),
+        date: date.to_string(),
+        region: region.to_string(),
+        service: service.to_string(),
         signed_headers,
         signature: signature.to_string(),
         request_time,

@@ -46,7 +46,7 @@ pub(crate) enum Denial {
 /// sent on every allow, empty when it has no value: nginx's
 /// `proxy_set_header` then removes a client's copy. (Caddy's `copy_headers`
 /// skips empty values, so its configuration deletes client copies itself.)
-pub const IDENTITY_HEADERS: [HeaderName; 11] = [
+pub static IDENTITY_HEADERS: [HeaderName; 11] = [
     HeaderName::from_static("x-cognito-identity-id"),
     HeaderName::from_static("x-cognito-identity-pool-id"),
     HeaderName::from_static("x-cognito-authentication-type"),

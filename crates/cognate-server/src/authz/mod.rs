@@ -44,6 +44,10 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// body is; the reason when it is not (`"is larger than … bytes"`, `"was
 /// not sent in time"`), to end a sentence about it.
 async fn read_body(state: &AppState, body: axum::body::Body) -> Result<axum::body::Bytes, String> {
+    // Most forward-auth calls have none: no timer for them.
+    if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
+        return Ok(axum::body::Bytes::new());
+    }
     let read = tokio::time::timeout(
         state.body_read_timeout,
         axum::body::to_bytes(body, state.max_body_bytes),
@@ -146,13 +150,12 @@ pub(crate) async fn check(state: &AppState, original: &Original<'_>) -> Result<A
     if !original.method.bytes().all(|b| b.is_ascii_uppercase()) || original.method.is_empty() {
         return Err(Denial::MissingAuthenticationToken);
     }
-    let method = original.method.to_string();
     let resource = execute_api_arn(
         &api.region,
         &config.account,
         &api.id,
         &api.stage,
-        &method,
+        &original.method,
         resource_path,
     );
     let decision = cognate
