@@ -1016,7 +1016,7 @@ impl Store for PostgresStore {
             let ids: Vec<String> = sqlx::query_scalar(
                 "SELECT i.id FROM identities i
                  WHERE NOT i.disabled AND i.merged_into IS NULL AND i.updated_at < $1
-                   AND NOT EXISTS (SELECT 1 FROM logins l WHERE l.identity_id = i.id)
+                   AND NOT EXISTS (SELECT 1 FROM logins l WHERE l.identity_id = i.id COLLATE \"default\")
                  LIMIT $2 FOR UPDATE SKIP LOCKED",
             )
             .bind(before)
@@ -1025,7 +1025,7 @@ impl Store for PostgresStore {
             .await?;
             let deleted = sqlx::query(
                 "DELETE FROM identities i WHERE i.id = ANY($1) AND i.updated_at < $2
-                   AND NOT EXISTS (SELECT 1 FROM logins l WHERE l.identity_id = i.id)",
+                   AND NOT EXISTS (SELECT 1 FROM logins l WHERE l.identity_id = i.id COLLATE \"default\")",
             )
             .bind(&ids)
             .bind(before)

@@ -9,10 +9,17 @@ use sqlx::postgres::PgRow;
 use super::retry::backend;
 use crate::records::from_doc;
 
+/// The logins are matched with `i.id COLLATE "default"`: `identities.id`
+/// is `COLLATE "C"` and `logins.identity_id` is not, and compared in
+/// "C" the planner cannot use `logins_by_identity` (default collation),
+/// so every identity read scanned the whole logins table (35 ms at
+/// 100,000 logins; 0.05 ms through the index).
 pub(super) const IDENTITY_COLUMNS: &str = "i.id, i.pool_id, i.created_at, i.updated_at, i.disabled, \
      i.merged_into, i.version, \
-     ARRAY(SELECT l.provider FROM logins l WHERE l.identity_id = i.id ORDER BY l.provider, l.subject) AS providers, \
-     ARRAY(SELECT l.subject FROM logins l WHERE l.identity_id = i.id ORDER BY l.provider, l.subject) AS subjects";
+     ARRAY(SELECT l.provider FROM logins l WHERE l.identity_id = i.id COLLATE \"default\" \
+           ORDER BY l.provider, l.subject) AS providers, \
+     ARRAY(SELECT l.subject FROM logins l WHERE l.identity_id = i.id COLLATE \"default\" \
+           ORDER BY l.provider, l.subject) AS subjects";
 
 pub(super) fn identity_row(row: &PgRow) -> StoreResult<Identity> {
     let providers: Vec<String> = row.try_get("providers").map_err(backend)?;
