@@ -5,10 +5,12 @@
 //! load and a lone guest goes out at once.
 
 use cognate_core::store::{NewIdentity, StoreError, StoreResult};
-use sqlx::PgPool;
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 
-use super::retry::{Attempt, commit, retrying, unique_as};
+use super::lease::Connections;
+use super::retry::{Attempt, Failure, is_unique_violation, retrying};
 
 /// Guests per transaction at most.
 const MAX_BATCH: usize = 256;
@@ -26,9 +28,9 @@ pub(super) struct GuestBatcher {
 impl GuestBatcher {
     /// Starts the task that commits the batches (it ends when the store,
     /// and with it the sender, is dropped).
-    pub(super) fn start(pool: PgPool) -> GuestBatcher {
+    pub(super) fn start(conns: Arc<Connections>) -> GuestBatcher {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(commit_batches(pool, queue));
+        tokio::spawn(commit_batches(conns, queue));
         GuestBatcher { jobs }
     }
 
@@ -46,7 +48,7 @@ impl GuestBatcher {
     }
 }
 
-async fn commit_batches(pool: PgPool, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn commit_batches(conns: Arc<Connections>, mut queue: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         let mut guests = batch[0].identities.len();
@@ -65,7 +67,7 @@ async fn commit_batches(pool: PgPool, mut queue: mpsc::UnboundedReceiver<Job>) {
             continue;
         }
         let all: Vec<&NewIdentity> = batch.iter().flat_map(|j| &j.identities).collect();
-        match insert_all(&pool, &all).await {
+        match insert_all(&conns, &all).await {
             Ok(()) => {
                 for job in batch {
                     let _ = job.reply.send(Ok(()));
@@ -76,7 +78,7 @@ async fn commit_batches(pool: PgPool, mut queue: mpsc::UnboundedReceiver<Job>) {
             Err(StoreError::Conflict(_)) if batch.len() > 1 => {
                 for job in batch {
                     let refs: Vec<&NewIdentity> = job.identities.iter().collect();
-                    let _ = job.reply.send(insert_all(&pool, &refs).await);
+                    let _ = job.reply.send(insert_all(&conns, &refs).await);
                 }
             }
             Err(e) => {
@@ -88,13 +90,15 @@ async fn commit_batches(pool: PgPool, mut queue: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// `identities` in one transaction, one statement.
-async fn insert_all(pool: &PgPool, identities: &[&NewIdentity]) -> StoreResult<()> {
+/// `identities` in one statement, committed on its own (a statement is
+/// atomic: all of them or none), so one round trip: no BEGIN and COMMIT
+/// of their own.
+async fn insert_all(conns: &Arc<Connections>, identities: &[&NewIdentity]) -> StoreResult<()> {
     let ids: Vec<&str> = identities.iter().map(|i| i.id.as_str()).collect();
     let pools: Vec<&str> = identities.iter().map(|i| i.pool_id.as_str()).collect();
     let times: Vec<i64> = identities.iter().map(|i| i.created_at).collect();
     retrying!("insert_guests", async {
-        let mut tx = pool.begin().await?;
+        let mut conn = conns.lease().await?;
         sqlx::query(
             "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)
              SELECT id, pool_id, at, at, FALSE, NULL, 1
@@ -103,14 +107,22 @@ async fn insert_all(pool: &PgPool, identities: &[&NewIdentity]) -> StoreResult<(
         .bind(&ids)
         .bind(&pools)
         .bind(&times)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(|e| {
-            unique_as(e, || {
-                StoreError::Conflict(format!("identity {} exists", ids.join(", ")))
-            })
+            if is_unique_violation(&e) {
+                Failure::Store(StoreError::Conflict(format!(
+                    "identity {} exists",
+                    ids.join(", ")
+                )))
+            } else {
+                // The statement is its own commit: a connection lost
+                // during it leaves the outcome unknown, as a lost COMMIT.
+                Failure::Commit(e)
+            }
         })?;
-        let done: Attempt<()> = commit(tx).await;
+        conn.keep();
+        let done: Attempt<()> = Ok(());
         done
     })
 }

@@ -42,6 +42,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -55,7 +56,7 @@ use cognate_core::store::{
     StoreResult,
 };
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::records::{
@@ -65,9 +66,11 @@ use crate::records::{
 use crate::{StoreOptions, redact_url};
 
 mod guests;
+mod lease;
 mod retry;
 mod rows;
 
+use lease::{Connections, leased};
 use retry::{Attempt, MAX_ATTEMPTS, backend, backoff, commit, retrying, unique_as};
 use rows::{
     IDENTITY_COLUMNS, POLICY_COLUMNS, ROLE_COLUMNS, doc_column, identity_row, merge_row,
@@ -75,7 +78,7 @@ use rows::{
 };
 
 pub struct PostgresStore {
-    pool: PgPool,
+    conns: Arc<Connections>,
     guests: guests::GuestBatcher,
 }
 
@@ -144,12 +147,13 @@ impl PostgresStore {
             .acquire_timeout(options.acquire_timeout)
             .idle_timeout(options.idle_timeout)
             .connect_lazy_with(connect.options(bounded));
-        let guests = guests::GuestBatcher::start(pool.clone());
-        Ok(PostgresStore { pool, guests })
+        let conns = Connections::start(pool, options.acquire_timeout, options.idle_timeout);
+        let guests = guests::GuestBatcher::start(Arc::clone(&conns));
+        Ok(PostgresStore { conns, guests })
     }
 
     async fn begin(&self) -> Attempt<Transaction<'static, Postgres>> {
-        Ok(self.pool.begin().await?)
+        Ok(self.conns.begin(None).await?)
     }
 }
 
@@ -227,10 +231,9 @@ impl PostgresStore {
     ) -> StoreResult<Option<T>> {
         let sql = format!("SELECT doc FROM {table} WHERE arn = $1");
         let row = retrying!(table, async {
-            Ok(sqlx::query(&sql)
+            Ok(leased!(self.conns, |conn| sqlx::query(&sql)
                 .bind(arn)
-                .fetch_optional(&self.pool)
-                .await?)
+                .fetch_optional(conn)))
         })?;
         row.as_ref().map(doc_column).transpose()
     }
@@ -283,10 +286,9 @@ impl PostgresStore {
     ) -> StoreResult<Vec<T>> {
         let sql = format!("SELECT doc FROM {table} WHERE account = $1 ORDER BY arn");
         let rows = retrying!(table, async {
-            Ok(sqlx::query(&sql)
+            Ok(leased!(self.conns, |conn| sqlx::query(&sql)
                 .bind(account)
-                .fetch_all(&self.pool)
-                .await?)
+                .fetch_all(conn)))
         })?;
         rows.iter().map(doc_column).collect()
     }
@@ -348,10 +350,11 @@ impl Store for PostgresStore {
 
     async fn get_pool(&self, id: &str) -> StoreResult<Option<Pool>> {
         let row = retrying!("get_pool", async {
-            Ok(sqlx::query("SELECT doc FROM pools WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?)
+            Ok(leased!(self.conns, |conn| sqlx::query(
+                "SELECT doc FROM pools WHERE id = $1"
+            )
+            .bind(id)
+            .fetch_optional(conn)))
         })?;
         row.as_ref().map(doc_column).transpose()
     }
@@ -393,9 +396,7 @@ impl Store for PostgresStore {
 
     async fn delete_pool(&self, id: &str) -> StoreResult<bool> {
         retrying!("delete_pool", async {
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            let mut tx = self.conns.begin(Some("BEGIN ISOLATION LEVEL REPEATABLE READ"))
                 .await?;
             let deleted = sqlx::query("DELETE FROM pools WHERE id = $1")
                 .bind(id)
@@ -424,7 +425,7 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<Pool>> {
         let rows = retrying!("list_pools", async {
-            Ok(sqlx::query(
+            Ok(leased!(self.conns, |conn| sqlx::query(
                 "SELECT doc FROM pools WHERE account = $1 AND region = $2 AND id > $3
                  ORDER BY id LIMIT $4",
             )
@@ -432,8 +433,7 @@ impl Store for PostgresStore {
             .bind(region)
             .bind(after.unwrap_or(""))
             .bind(sql_limit(limit))
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(conn)))
         })?;
         rows.iter().map(doc_column).collect()
     }
@@ -445,15 +445,14 @@ impl Store for PostgresStore {
         developer_provider_name: &str,
     ) -> StoreResult<Option<String>> {
         retrying!("pool_by_developer_provider", async {
-            Ok(sqlx::query_scalar(
+            Ok(leased!(self.conns, |conn| sqlx::query_scalar(
                 "SELECT id FROM pools
                  WHERE account = $1 AND region = $2 AND developer_provider_name = $3",
             )
             .bind(account)
             .bind(region)
             .bind(developer_provider_name)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(conn)))
         })
     }
 
@@ -461,10 +460,9 @@ impl Store for PostgresStore {
         // One statement: the identity and its logins come from one snapshot.
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.id = $1");
         let row = retrying!("get_identity", async {
-            Ok(sqlx::query(&sql)
+            Ok(leased!(self.conns, |conn| sqlx::query(&sql)
                 .bind(id)
-                .fetch_optional(&self.pool)
-                .await?)
+                .fetch_optional(conn)))
         })?;
         row.as_ref().map(identity_row).transpose()
     }
@@ -479,7 +477,9 @@ impl Store for PostgresStore {
             )
         });
         let row = retrying!("generation_and_identity", async {
-            Ok(sqlx::query(&SQL).bind(id).fetch_one(&self.pool).await?)
+            Ok(leased!(self.conns, |conn| sqlx::query(&SQL)
+                .bind(id)
+                .fetch_one(conn)))
         })?;
         let generation: i64 = row.try_get("generation").map_err(backend)?;
         let found: Option<String> = row.try_get("id").map_err(backend)?;
@@ -501,7 +501,7 @@ impl Store for PostgresStore {
         let providers: Vec<&str> = logins.iter().map(|l| l.provider.as_str()).collect();
         let subjects: Vec<&str> = logins.iter().map(|l| l.subject.as_str()).collect();
         let rows: Vec<(String, String, String)> = retrying!("find_login_owners", async {
-            Ok(sqlx::query_as(
+            Ok(leased!(self.conns, |conn| sqlx::query_as(
                 "SELECT l.provider, l.subject, l.identity_id
                  FROM logins l
                  JOIN UNNEST($2::text[], $3::text[]) AS wanted (provider, subject)
@@ -511,8 +511,7 @@ impl Store for PostgresStore {
             .bind(pool_id)
             .bind(&providers)
             .bind(&subjects)
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(conn)))
         })?;
         let owners: HashMap<(String, String), String> = rows
             .into_iter()
@@ -554,13 +553,12 @@ impl Store for PostgresStore {
              ORDER BY i.id LIMIT $4"
         );
         let rows = retrying!("list_identities", async {
-            Ok(sqlx::query(&sql)
+            Ok(leased!(self.conns, |conn| sqlx::query(&sql)
                 .bind(pool_id)
                 .bind(after.unwrap_or(""))
                 .bind(hide_disabled)
                 .bind(sql_limit(limit))
-                .fetch_all(&self.pool)
-                .await?)
+                .fetch_all(conn)))
         })?;
         rows.iter().map(identity_row).collect()
     }
@@ -586,26 +584,24 @@ impl Store for PostgresStore {
              ORDER BY i.id LIMIT $4"
         );
         let rows = retrying!("list_identities_in_state", async {
-            Ok(sqlx::query(&sql)
+            Ok(leased!(self.conns, |conn| sqlx::query(&sql)
                 .bind(pool_id)
                 .bind(after.unwrap_or(""))
                 .bind(has_logins)
                 .bind(sql_limit(limit))
-                .fetch_all(&self.pool)
-                .await?)
+                .fetch_all(conn)))
         })?;
         rows.iter().map(identity_row).collect()
     }
 
     async fn count_identities(&self, pool_id: &str, cap: usize) -> StoreResult<usize> {
         let count: i64 = retrying!("count_identities", async {
-            Ok(sqlx::query_scalar(
+            Ok(leased!(self.conns, |conn| sqlx::query_scalar(
                 "SELECT count(*) FROM (SELECT 1 FROM identities WHERE pool_id = $1 LIMIT $2) t",
             )
             .bind(pool_id)
             .bind(sql_limit(cap))
-            .fetch_one(&self.pool)
-            .await?)
+            .fetch_one(conn)))
         })?;
         Ok(usize::try_from(count).unwrap_or(0))
     }
@@ -632,13 +628,12 @@ impl Store for PostgresStore {
 
     async fn merges_of(&self, identity_id: &str) -> StoreResult<Vec<MergeRecord>> {
         let rows = retrying!("merges_of", async {
-            Ok(sqlx::query(
+            Ok(leased!(self.conns, |conn| sqlx::query(
                 "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
                  WHERE from_identity = $1 OR to_identity = $1 ORDER BY seq",
             )
             .bind(identity_id)
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(conn)))
         })?;
         rows.iter().map(merge_row).collect()
     }
@@ -651,7 +646,8 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<String>> {
         retrying!("subjects_of", async {
-            Ok(sqlx::query_scalar(
+            Ok(leased!(self.conns, |conn| {
+                sqlx::query_scalar(
                 "SELECT subject FROM logins WHERE identity_id = $1 AND provider = $2 AND subject > $3
                  ORDER BY subject LIMIT $4",
             )
@@ -659,8 +655,8 @@ impl Store for PostgresStore {
             .bind(provider)
             .bind(after.unwrap_or(""))
             .bind(sql_limit(limit))
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(conn)
+            }))
         })
     }
 
@@ -683,13 +679,12 @@ impl Store for PostgresStore {
 
     async fn get_role(&self, account: &str, name: &str) -> StoreResult<Option<Role>> {
         let row = retrying!("get_role", async {
-            Ok(sqlx::query(&format!(
+            Ok(leased!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.account = $1 AND r.name_key = $2"
             ))
             .bind(account)
             .bind(name.to_lowercase())
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(conn)))
         })?;
         row.as_ref().map(role_row).transpose()
     }
@@ -745,15 +740,14 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<Role>> {
         let rows = retrying!("list_roles", async {
-            Ok(sqlx::query(&format!(
+            Ok(leased!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.account = $1 AND r.name_key > $2
                  ORDER BY r.name_key LIMIT $3"
             ))
             .bind(account)
             .bind(after.map(str::to_lowercase).unwrap_or_default())
             .bind(sql_limit(limit))
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(conn)))
         })?;
         rows.iter().map(role_row).collect()
     }
@@ -809,12 +803,11 @@ impl Store for PostgresStore {
 
     async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>> {
         let row = retrying!("get_managed_policy", async {
-            Ok(sqlx::query(&format!(
+            Ok(leased!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {POLICY_COLUMNS} FROM managed_policies p WHERE p.arn = $1"
             ))
             .bind(arn)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(conn)))
         })?;
         row.as_ref().map(policy_row).transpose()
     }
@@ -858,15 +851,14 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<ManagedPolicy>> {
         let rows = retrying!("list_managed_policies", async {
-            Ok(sqlx::query(&format!(
+            Ok(leased!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {POLICY_COLUMNS} FROM managed_policies p
                  WHERE p.account = $1 AND p.name_key > $2 ORDER BY p.name_key LIMIT $3"
             ))
             .bind(account)
             .bind(after_name.map(str::to_lowercase).unwrap_or_default())
             .bind(sql_limit(limit))
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(conn)))
         })?;
         rows.iter().map(policy_row).collect()
     }
@@ -963,11 +955,10 @@ impl Store for PostgresStore {
 
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         let rows = retrying!("list_signing_keys", async {
-            Ok(
-                sqlx::query("SELECT doc, retired_at FROM signing_keys ORDER BY created_at, kid")
-                    .fetch_all(&self.pool)
-                    .await?,
+            Ok(leased!(self.conns, |conn| sqlx::query(
+                "SELECT doc, retired_at FROM signing_keys ORDER BY created_at, kid"
             )
+            .fetch_all(conn)))
         })?;
         rows.iter()
             .map(|row| {
@@ -1041,9 +1032,7 @@ impl Store for PostgresStore {
         retrying!("reset", async {
             // As delete_pool: a row another transaction changes meanwhile
             // fails the attempt (40001), which runs again.
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            let mut tx = self.conns.begin(Some("BEGIN ISOLATION LEVEL REPEATABLE READ"))
                 .await?;
             let removed = cognate_core::store::ResetCounts {
                 logins: delete_all(&mut tx, "logins").await?,
@@ -1064,36 +1053,33 @@ impl Store for PostgresStore {
 
     async fn config_generation(&self) -> StoreResult<i64> {
         retrying!("config_generation", async {
-            Ok(
-                sqlx::query_scalar("SELECT value FROM config_generation WHERE id = 1")
-                    .fetch_one(&self.pool)
-                    .await?,
+            Ok(leased!(self.conns, |conn| sqlx::query_scalar(
+                "SELECT value FROM config_generation WHERE id = 1"
             )
+            .fetch_one(conn)))
         })
     }
 
     async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>> {
         let rows = retrying!("list_all_pools", async {
-            Ok(
-                sqlx::query("SELECT doc FROM pools WHERE id > $1 ORDER BY id LIMIT $2")
-                    .bind(after.unwrap_or(""))
-                    .bind(sql_limit(limit))
-                    .fetch_all(&self.pool)
-                    .await?,
+            Ok(leased!(self.conns, |conn| sqlx::query(
+                "SELECT doc FROM pools WHERE id > $1 ORDER BY id LIMIT $2"
             )
+            .bind(after.unwrap_or(""))
+            .bind(sql_limit(limit))
+            .fetch_all(conn)))
         })?;
         rows.iter().map(doc_column).collect()
     }
 
     async fn merges_of_pool(&self, pool_id: &str) -> StoreResult<Vec<MergeRecord>> {
         let rows = retrying!("merges_of_pool", async {
-            Ok(sqlx::query(
+            Ok(leased!(self.conns, |conn| sqlx::query(
                 "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
                  WHERE pool_id = $1 ORDER BY seq",
             )
             .bind(pool_id)
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(conn)))
         })?;
         rows.iter().map(merge_row).collect()
     }
@@ -1159,12 +1145,11 @@ impl Store for PostgresStore {
 
     async fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         retrying!("get_setting", async {
-            Ok(
-                sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?,
+            Ok(leased!(self.conns, |conn| sqlx::query_scalar(
+                "SELECT value FROM settings WHERE name = $1"
             )
+            .bind(name)
+            .fetch_optional(conn)))
         })
     }
 
