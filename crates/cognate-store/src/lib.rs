@@ -43,6 +43,11 @@ pub struct StoreOptions {
     /// PostgreSQL: an idle connection is closed after this long, so that
     /// a quiet node gives its connections back to the others.
     pub idle_timeout: Duration,
+    /// PostgreSQL: how long one store operation may take in all, its
+    /// retries and waits included; `None`: no limit. It bounds what the
+    /// other limits do not, such as a commit waiting for a synchronous
+    /// standby that stopped answering.
+    pub operation_timeout: Option<Duration>,
 }
 
 impl Default for StoreOptions {
@@ -55,6 +60,7 @@ impl Default for StoreOptions {
             lock_timeout: None,
             acquire_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            operation_timeout: None,
         }
     }
 }

@@ -34,6 +34,10 @@ pub struct DatabaseConfig {
     pub acquire_timeout_ms: u64,
     /// An idle connection is closed after this long.
     pub idle_timeout_secs: u64,
+    /// One database operation may take this long in all, its retries and
+    /// waits included (0: no limit). It bounds what the limits above do
+    /// not, such as a commit waiting for a synchronous standby.
+    pub operation_timeout_ms: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -43,6 +47,7 @@ impl Default for DatabaseConfig {
             lock_timeout_ms: 2_000,
             acquire_timeout_ms: 2_000,
             idle_timeout_secs: 60,
+            operation_timeout_ms: 10_000,
         }
     }
 }

@@ -178,6 +178,8 @@ pub async fn open_store(
             lock_timeout: Some(millis(limits.lock_timeout_ms)),
             acquire_timeout: millis(limits.acquire_timeout_ms),
             idle_timeout: std::time::Duration::from_secs(limits.idle_timeout_secs),
+            operation_timeout: (limits.operation_timeout_ms > 0)
+                .then(|| millis(limits.operation_timeout_ms)),
         },
     )
     .await

@@ -97,7 +97,7 @@ async fn insert_all(conns: &Arc<Connections>, identities: &[&NewIdentity]) -> St
     let ids: Vec<&str> = identities.iter().map(|i| i.id.as_str()).collect();
     let pools: Vec<&str> = identities.iter().map(|i| i.pool_id.as_str()).collect();
     let times: Vec<i64> = identities.iter().map(|i| i.created_at).collect();
-    retrying!("insert_guests", async {
+    retrying!(conns, "insert_guests", async {
         let mut conn = conns.lease().await?;
         sqlx::query(
             "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)

@@ -28,6 +28,8 @@ use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::{Postgres, Transaction};
 use tokio::sync::Notify;
 
+use crate::StoreOptions;
+
 /// sqlx's default `max_lifetime`: a connection is closed after this long.
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
@@ -45,23 +47,28 @@ pub(super) struct Connections {
     returned: Notify,
     acquire_timeout: Duration,
     idle_timeout: Duration,
+    /// How long one store operation may take, every attempt included.
+    operation_timeout: Option<Duration>,
 }
 
 impl Connections {
-    pub(super) fn start(
-        pool: PgPool,
-        acquire_timeout: Duration,
-        idle_timeout: Duration,
-    ) -> Arc<Connections> {
+    pub(super) fn start(pool: PgPool, options: &StoreOptions) -> Arc<Connections> {
         let connections = Arc::new(Connections {
             pool,
             kept: Mutex::new(Vec::new()),
             returned: Notify::new(),
-            acquire_timeout,
-            idle_timeout,
+            acquire_timeout: options.acquire_timeout,
+            idle_timeout: options.idle_timeout,
+            operation_timeout: options.operation_timeout,
         });
         tokio::spawn(give_back_idle(Arc::downgrade(&connections)));
         connections
+    }
+
+    /// When an operation starting now must have finished (`retrying!`).
+    pub(super) fn operation_deadline(&self) -> Option<tokio::time::Instant> {
+        self.operation_timeout
+            .map(|limit| tokio::time::Instant::now() + limit)
     }
 
     fn take_kept(&self) -> Option<Kept> {

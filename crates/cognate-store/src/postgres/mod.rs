@@ -147,7 +147,7 @@ impl PostgresStore {
             .acquire_timeout(options.acquire_timeout)
             .idle_timeout(options.idle_timeout)
             .connect_lazy_with(connect.options(bounded));
-        let conns = Connections::start(pool, options.acquire_timeout, options.idle_timeout);
+        let conns = Connections::start(pool, options);
         let guests = guests::GuestBatcher::start(Arc::clone(&conns));
         Ok(PostgresStore { conns, guests })
     }
@@ -210,7 +210,7 @@ impl PostgresStore {
     ) -> StoreResult<()> {
         let doc = to_doc(provider)?;
         let sql = format!("INSERT INTO {table} (arn, account, doc) VALUES ($1, $2, $3)");
-        retrying!(table, async {
+        retrying!(self.conns, table, async {
             let mut tx = self.begin().await?;
             sqlx::query(&sql)
                 .bind(arn)
@@ -230,7 +230,7 @@ impl PostgresStore {
         arn: &str,
     ) -> StoreResult<Option<T>> {
         let sql = format!("SELECT doc FROM {table} WHERE arn = $1");
-        let row = retrying!(table, async {
+        let row = retrying!(self.conns, table, async {
             Ok(leased!(self.conns, |conn| sqlx::query(&sql)
                 .bind(arn)
                 .fetch_optional(conn)))
@@ -246,7 +246,7 @@ impl PostgresStore {
     ) -> StoreResult<()> {
         let doc = to_doc(provider)?;
         let sql = format!("UPDATE {table} SET doc = $1 WHERE arn = $2");
-        retrying!(table, async {
+        retrying!(self.conns, table, async {
             let mut tx = self.begin().await?;
             let updated = sqlx::query(&sql)
                 .bind(&doc)
@@ -264,7 +264,7 @@ impl PostgresStore {
 
     async fn delete_provider(&self, table: &'static str, arn: &str) -> StoreResult<bool> {
         let sql = format!("DELETE FROM {table} WHERE arn = $1");
-        retrying!(table, async {
+        retrying!(self.conns, table, async {
             let mut tx = self.begin().await?;
             let deleted = sqlx::query(&sql)
                 .bind(arn)
@@ -285,7 +285,7 @@ impl PostgresStore {
         account: &str,
     ) -> StoreResult<Vec<T>> {
         let sql = format!("SELECT doc FROM {table} WHERE account = $1 ORDER BY arn");
-        let rows = retrying!(table, async {
+        let rows = retrying!(self.conns, table, async {
             Ok(leased!(self.conns, |conn| sqlx::query(&sql)
                 .bind(account)
                 .fetch_all(conn)))
@@ -298,7 +298,7 @@ impl PostgresStore {
 impl Store for PostgresStore {
     async fn insert_pool(&self, pool: &Pool, max_per_region: usize) -> StoreResult<()> {
         let doc = to_doc(pool)?;
-        retrying!("insert_pool", async {
+        retrying!(self.conns, "insert_pool", async {
             let mut tx = self.begin().await?;
             sqlx::query(
                 "INSERT INTO pool_quota_locks (account, region) VALUES ($1, $2)
@@ -349,7 +349,7 @@ impl Store for PostgresStore {
     }
 
     async fn get_pool(&self, id: &str) -> StoreResult<Option<Pool>> {
-        let row = retrying!("get_pool", async {
+        let row = retrying!(self.conns, "get_pool", async {
             Ok(leased!(self.conns, |conn| sqlx::query(
                 "SELECT doc FROM pools WHERE id = $1"
             )
@@ -361,7 +361,7 @@ impl Store for PostgresStore {
 
     async fn update_pool(&self, pool: &Pool, expected_version: i64) -> StoreResult<()> {
         let doc = to_doc(pool)?;
-        retrying!("update_pool", async {
+        retrying!(self.conns, "update_pool", async {
             let mut tx = self.begin().await?;
             let current: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM pools WHERE id = $1 FOR UPDATE")
@@ -395,8 +395,10 @@ impl Store for PostgresStore {
     }
 
     async fn delete_pool(&self, id: &str) -> StoreResult<bool> {
-        retrying!("delete_pool", async {
-            let mut tx = self.conns.begin(Some("BEGIN ISOLATION LEVEL REPEATABLE READ"))
+        retrying!(self.conns, "delete_pool", async {
+            let mut tx = self
+                .conns
+                .begin(Some("BEGIN ISOLATION LEVEL REPEATABLE READ"))
                 .await?;
             let deleted = sqlx::query("DELETE FROM pools WHERE id = $1")
                 .bind(id)
@@ -424,7 +426,7 @@ impl Store for PostgresStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Pool>> {
-        let rows = retrying!("list_pools", async {
+        let rows = retrying!(self.conns, "list_pools", async {
             Ok(leased!(self.conns, |conn| sqlx::query(
                 "SELECT doc FROM pools WHERE account = $1 AND region = $2 AND id > $3
                  ORDER BY id LIMIT $4",
@@ -444,7 +446,7 @@ impl Store for PostgresStore {
         region: &str,
         developer_provider_name: &str,
     ) -> StoreResult<Option<String>> {
-        retrying!("pool_by_developer_provider", async {
+        retrying!(self.conns, "pool_by_developer_provider", async {
             Ok(leased!(self.conns, |conn| sqlx::query_scalar(
                 "SELECT id FROM pools
                  WHERE account = $1 AND region = $2 AND developer_provider_name = $3",
@@ -459,7 +461,7 @@ impl Store for PostgresStore {
     async fn get_identity(&self, id: &str) -> StoreResult<Option<Identity>> {
         // One statement: the identity and its logins come from one snapshot.
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.id = $1");
-        let row = retrying!("get_identity", async {
+        let row = retrying!(self.conns, "get_identity", async {
             Ok(leased!(self.conns, |conn| sqlx::query(&sql)
                 .bind(id)
                 .fetch_optional(conn)))
@@ -476,7 +478,7 @@ impl Store for PostgresStore {
                  LEFT JOIN identities i ON i.id = $1 WHERE g.id = 1"
             )
         });
-        let row = retrying!("generation_and_identity", async {
+        let row = retrying!(self.conns, "generation_and_identity", async {
             Ok(leased!(self.conns, |conn| sqlx::query(&SQL)
                 .bind(id)
                 .fetch_one(conn)))
@@ -500,19 +502,20 @@ impl Store for PostgresStore {
         }
         let providers: Vec<&str> = logins.iter().map(|l| l.provider.as_str()).collect();
         let subjects: Vec<&str> = logins.iter().map(|l| l.subject.as_str()).collect();
-        let rows: Vec<(String, String, String)> = retrying!("find_login_owners", async {
-            Ok(leased!(self.conns, |conn| sqlx::query_as(
-                "SELECT l.provider, l.subject, l.identity_id
+        let rows: Vec<(String, String, String)> =
+            retrying!(self.conns, "find_login_owners", async {
+                Ok(leased!(self.conns, |conn| sqlx::query_as(
+                    "SELECT l.provider, l.subject, l.identity_id
                  FROM logins l
                  JOIN UNNEST($2::text[], $3::text[]) AS wanted (provider, subject)
                    ON l.provider = wanted.provider AND l.subject = wanted.subject
                  WHERE l.pool_id = $1",
-            )
-            .bind(pool_id)
-            .bind(&providers)
-            .bind(&subjects)
-            .fetch_all(conn)))
-        })?;
+                )
+                .bind(pool_id)
+                .bind(&providers)
+                .bind(&subjects)
+                .fetch_all(conn)))
+            })?;
         let owners: HashMap<(String, String), String> = rows
             .into_iter()
             .map(|(provider, subject, owner)| ((provider, subject), owner))
@@ -529,7 +532,7 @@ impl Store for PostgresStore {
     }
 
     async fn apply_identity_changes(&self, changes: &IdentityChanges) -> StoreResult<()> {
-        retrying!("apply_identity_changes", async {
+        retrying!(self.conns, "apply_identity_changes", async {
             let mut tx = self.begin().await?;
             apply_changes(&mut tx, changes).await?;
             commit(tx).await
@@ -552,7 +555,7 @@ impl Store for PostgresStore {
              WHERE i.pool_id = $1 AND i.id > $2 AND (NOT $3 OR NOT i.disabled)
              ORDER BY i.id LIMIT $4"
         );
-        let rows = retrying!("list_identities", async {
+        let rows = retrying!(self.conns, "list_identities", async {
             Ok(leased!(self.conns, |conn| sqlx::query(&sql)
                 .bind(pool_id)
                 .bind(after.unwrap_or(""))
@@ -583,7 +586,7 @@ impl Store for PostgresStore {
              WHERE i.pool_id = $1 AND {chosen} AND i.id > $2
              ORDER BY i.id LIMIT $4"
         );
-        let rows = retrying!("list_identities_in_state", async {
+        let rows = retrying!(self.conns, "list_identities_in_state", async {
             Ok(leased!(self.conns, |conn| sqlx::query(&sql)
                 .bind(pool_id)
                 .bind(after.unwrap_or(""))
@@ -595,7 +598,7 @@ impl Store for PostgresStore {
     }
 
     async fn count_identities(&self, pool_id: &str, cap: usize) -> StoreResult<usize> {
-        let count: i64 = retrying!("count_identities", async {
+        let count: i64 = retrying!(self.conns, "count_identities", async {
             Ok(leased!(self.conns, |conn| sqlx::query_scalar(
                 "SELECT count(*) FROM (SELECT 1 FROM identities WHERE pool_id = $1 LIMIT $2) t",
             )
@@ -607,7 +610,7 @@ impl Store for PostgresStore {
     }
 
     async fn delete_identity(&self, id: &str) -> StoreResult<bool> {
-        retrying!("delete_identity", async {
+        retrying!(self.conns, "delete_identity", async {
             let mut tx = self.begin().await?;
             // The identity first: deleting its row waits for (and then
             // excludes) any transaction holding its lock, so the logins
@@ -627,7 +630,7 @@ impl Store for PostgresStore {
     }
 
     async fn merges_of(&self, identity_id: &str) -> StoreResult<Vec<MergeRecord>> {
-        let rows = retrying!("merges_of", async {
+        let rows = retrying!(self.conns, "merges_of", async {
             Ok(leased!(self.conns, |conn| sqlx::query(
                 "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
                  WHERE from_identity = $1 OR to_identity = $1 ORDER BY seq",
@@ -645,7 +648,7 @@ impl Store for PostgresStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<String>> {
-        retrying!("subjects_of", async {
+        retrying!(self.conns, "subjects_of", async {
             Ok(leased!(self.conns, |conn| {
                 sqlx::query_scalar(
                 "SELECT subject FROM logins WHERE identity_id = $1 AND provider = $2 AND subject > $3
@@ -662,7 +665,7 @@ impl Store for PostgresStore {
 
     async fn insert_role(&self, role: &Role) -> StoreResult<()> {
         let doc = role_doc(role)?;
-        retrying!("insert_role", async {
+        retrying!(self.conns, "insert_role", async {
             let mut tx = self.begin().await?;
             sqlx::query("INSERT INTO roles (account, name_key, name, doc) VALUES ($1, $2, $3, $4)")
                 .bind(&role.account)
@@ -678,7 +681,7 @@ impl Store for PostgresStore {
     }
 
     async fn get_role(&self, account: &str, name: &str) -> StoreResult<Option<Role>> {
-        let row = retrying!("get_role", async {
+        let row = retrying!(self.conns, "get_role", async {
             Ok(leased!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.account = $1 AND r.name_key = $2"
             ))
@@ -691,7 +694,7 @@ impl Store for PostgresStore {
 
     async fn update_role(&self, role: &Role) -> StoreResult<()> {
         let doc = role_doc(role)?;
-        retrying!("update_role", async {
+        retrying!(self.conns, "update_role", async {
             let mut tx = self.begin().await?;
             let updated =
                 sqlx::query("UPDATE roles SET doc = $1 WHERE account = $2 AND name_key = $3")
@@ -710,7 +713,7 @@ impl Store for PostgresStore {
     }
 
     async fn delete_role(&self, account: &str, name: &str) -> StoreResult<bool> {
-        retrying!("delete_role", async {
+        retrying!(self.conns, "delete_role", async {
             let mut tx = self.begin().await?;
             // The role row first: an attachment in progress holds it FOR
             // SHARE, so this waits for it and then deletes its row too.
@@ -739,7 +742,7 @@ impl Store for PostgresStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Role>> {
-        let rows = retrying!("list_roles", async {
+        let rows = retrying!(self.conns, "list_roles", async {
             Ok(leased!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.account = $1 AND r.name_key > $2
                  ORDER BY r.name_key LIMIT $3"
@@ -754,7 +757,7 @@ impl Store for PostgresStore {
 
     async fn insert_managed_policy(&self, policy: &ManagedPolicy) -> StoreResult<()> {
         let doc = policy_doc(policy)?;
-        retrying!("insert_managed_policy", async {
+        retrying!(self.conns, "insert_managed_policy", async {
             let mut tx = self.begin().await?;
             sqlx::query(
                 "INSERT INTO managed_policies (arn, account, name_key, doc) VALUES ($1, $2, $3, $4)",
@@ -776,7 +779,7 @@ impl Store for PostgresStore {
         arn: &str,
         edit: PolicyEdit,
     ) -> StoreResult<Result<ManagedPolicy, cognate_core::Error>> {
-        retrying!("edit_managed_policy", async {
+        retrying!(self.conns, "edit_managed_policy", async {
             let mut tx = self.begin().await?;
             let doc: Option<String> =
                 sqlx::query_scalar("SELECT doc FROM managed_policies WHERE arn = $1 FOR UPDATE")
@@ -802,7 +805,7 @@ impl Store for PostgresStore {
     }
 
     async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>> {
-        let row = retrying!("get_managed_policy", async {
+        let row = retrying!(self.conns, "get_managed_policy", async {
             Ok(leased!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {POLICY_COLUMNS} FROM managed_policies p WHERE p.arn = $1"
             ))
@@ -813,7 +816,7 @@ impl Store for PostgresStore {
     }
 
     async fn delete_managed_policy(&self, arn: &str) -> StoreResult<PolicyDeletion> {
-        retrying!("delete_managed_policy", async {
+        retrying!(self.conns, "delete_managed_policy", async {
             let mut tx = self.begin().await?;
             // FOR UPDATE conflicts with the FOR SHARE of an attachment in
             // progress: whichever commits first, the other sees it.
@@ -850,7 +853,7 @@ impl Store for PostgresStore {
         after_name: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<ManagedPolicy>> {
-        let rows = retrying!("list_managed_policies", async {
+        let rows = retrying!(self.conns, "list_managed_policies", async {
             Ok(leased!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {POLICY_COLUMNS} FROM managed_policies p
                  WHERE p.account = $1 AND p.name_key > $2 ORDER BY p.name_key LIMIT $3"
@@ -870,7 +873,7 @@ impl Store for PostgresStore {
         policy_arn: &str,
     ) -> StoreResult<()> {
         let role_key = role_name.to_lowercase();
-        retrying!("attach_role_policy", async {
+        retrying!(self.conns, "attach_role_policy", async {
             let mut tx = self.begin().await?;
             let role: Option<i32> = sqlx::query_scalar(
                 "SELECT 1 FROM roles WHERE account = $1 AND name_key = $2 FOR SHARE",
@@ -913,7 +916,7 @@ impl Store for PostgresStore {
         role_name: &str,
         policy_arn: &str,
     ) -> StoreResult<bool> {
-        retrying!("detach_role_policy", async {
+        retrying!(self.conns, "detach_role_policy", async {
             let mut tx = self.begin().await?;
             let deleted = sqlx::query(
                 "DELETE FROM role_policy_attachments
@@ -937,7 +940,7 @@ impl Store for PostgresStore {
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         let doc = to_doc(key)?;
-        retrying!("insert_signing_key", async {
+        retrying!(self.conns, "insert_signing_key", async {
             let mut tx = self.begin().await?;
             sqlx::query(
                 "INSERT INTO signing_keys (kid, created_at, retired_at, doc) VALUES ($1, $2, $3, $4)",
@@ -954,7 +957,7 @@ impl Store for PostgresStore {
     }
 
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        let rows = retrying!("list_signing_keys", async {
+        let rows = retrying!(self.conns, "list_signing_keys", async {
             Ok(leased!(self.conns, |conn| sqlx::query(
                 "SELECT doc, retired_at FROM signing_keys ORDER BY created_at, kid"
             )
@@ -970,7 +973,7 @@ impl Store for PostgresStore {
     }
 
     async fn retire_signing_keys(&self, except_kid: &str, at: i64) -> StoreResult<()> {
-        retrying!("retire_signing_keys", async {
+        retrying!(self.conns, "retire_signing_keys", async {
             let mut tx = self.begin().await?;
             sqlx::query(
                 "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2",
@@ -984,7 +987,7 @@ impl Store for PostgresStore {
     }
 
     async fn delete_signing_keys_retired_before(&self, before: i64) -> StoreResult<u64> {
-        retrying!("delete_signing_keys_retired_before", async {
+        retrying!(self.conns, "delete_signing_keys_retired_before", async {
             let mut tx = self.begin().await?;
             let deleted = sqlx::query(
                 "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1",
@@ -999,7 +1002,7 @@ impl Store for PostgresStore {
     }
 
     async fn delete_idle_guests(&self, before: i64, limit: usize) -> StoreResult<u64> {
-        retrying!("delete_idle_guests", async {
+        retrying!(self.conns, "delete_idle_guests", async {
             let mut tx = self.begin().await?;
             // Lock the candidates (skipping rows a writer holds), then
             // re-check under the lock: a guest linked meanwhile has a login
@@ -1029,10 +1032,12 @@ impl Store for PostgresStore {
     }
 
     async fn reset(&self) -> StoreResult<cognate_core::store::ResetCounts> {
-        retrying!("reset", async {
+        retrying!(self.conns, "reset", async {
             // As delete_pool: a row another transaction changes meanwhile
             // fails the attempt (40001), which runs again.
-            let mut tx = self.conns.begin(Some("BEGIN ISOLATION LEVEL REPEATABLE READ"))
+            let mut tx = self
+                .conns
+                .begin(Some("BEGIN ISOLATION LEVEL REPEATABLE READ"))
                 .await?;
             let removed = cognate_core::store::ResetCounts {
                 logins: delete_all(&mut tx, "logins").await?,
@@ -1052,7 +1057,7 @@ impl Store for PostgresStore {
     }
 
     async fn config_generation(&self) -> StoreResult<i64> {
-        retrying!("config_generation", async {
+        retrying!(self.conns, "config_generation", async {
             Ok(leased!(self.conns, |conn| sqlx::query_scalar(
                 "SELECT value FROM config_generation WHERE id = 1"
             )
@@ -1061,7 +1066,7 @@ impl Store for PostgresStore {
     }
 
     async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>> {
-        let rows = retrying!("list_all_pools", async {
+        let rows = retrying!(self.conns, "list_all_pools", async {
             Ok(leased!(self.conns, |conn| sqlx::query(
                 "SELECT doc FROM pools WHERE id > $1 ORDER BY id LIMIT $2"
             )
@@ -1073,7 +1078,7 @@ impl Store for PostgresStore {
     }
 
     async fn merges_of_pool(&self, pool_id: &str) -> StoreResult<Vec<MergeRecord>> {
-        let rows = retrying!("merges_of_pool", async {
+        let rows = retrying!(self.conns, "merges_of_pool", async {
             Ok(leased!(self.conns, |conn| sqlx::query(
                 "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
                  WHERE pool_id = $1 ORDER BY seq",
@@ -1085,7 +1090,7 @@ impl Store for PostgresStore {
     }
 
     async fn import_identities(&self, identities: &[Identity]) -> StoreResult<()> {
-        retrying!("import_identities", async {
+        retrying!(self.conns, "import_identities", async {
             let mut tx = self.begin().await?;
             for identity in identities {
                 sqlx::query(
@@ -1124,7 +1129,7 @@ impl Store for PostgresStore {
     }
 
     async fn import_merges(&self, merges: &[MergeRecord]) -> StoreResult<()> {
-        retrying!("import_merges", async {
+        retrying!(self.conns, "import_merges", async {
             let mut tx = self.begin().await?;
             for merge in merges {
                 sqlx::query(
@@ -1144,7 +1149,7 @@ impl Store for PostgresStore {
     }
 
     async fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
-        retrying!("get_setting", async {
+        retrying!(self.conns, "get_setting", async {
             Ok(leased!(self.conns, |conn| sqlx::query_scalar(
                 "SELECT value FROM settings WHERE name = $1"
             )
@@ -1154,7 +1159,7 @@ impl Store for PostgresStore {
     }
 
     async fn init_setting(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
-        retrying!("init_setting", async {
+        retrying!(self.conns, "init_setting", async {
             let mut tx = self.begin().await?;
             // If another node is inserting the same name, this waits for it
             // and then does nothing; the next statement sees its value.
@@ -1188,7 +1193,7 @@ impl Store for PostgresStore {
         let other_identity_id = column(|e| e.other_identity_id.as_deref());
         let caller = column(|e| Some(&e.caller));
         let detail = column(|e| Some(&e.detail));
-        retrying!("append_audit", async {
+        retrying!(self.conns, "append_audit", async {
             let mut tx = self.begin().await?;
             sqlx::query(&format!(
                 "INSERT INTO audit_events ({AUDIT_COLUMNS})
@@ -1213,7 +1218,7 @@ impl Store for PostgresStore {
 
     async fn list_audit(&self, query: &AuditQuery, limit: usize) -> StoreResult<Vec<AuditRecord>> {
         let (sql, bound) = audit_list_sql(query, |n| format!("${n}"));
-        let rows = retrying!("list_audit", async {
+        let rows = retrying!(self.conns, "list_audit", async {
             let mut statement = sqlx::query(&sql);
             for param in &bound {
                 statement = match param {
@@ -1244,7 +1249,7 @@ impl Store for PostgresStore {
     }
 
     async fn purge_audit(&self, before: i64, limit: usize) -> StoreResult<u64> {
-        retrying!("purge_audit", async {
+        retrying!(self.conns, "purge_audit", async {
             let mut tx = self.begin().await?;
             // The oldest first, through the key; rows another purge (on
             // another node) holds are skipped, not waited for.

@@ -136,27 +136,48 @@ pub(super) fn backoff(attempt: u32) -> Duration {
 }
 
 /// Runs `$body` (an `async` block yielding `Attempt<T>`) until it succeeds,
-/// fails for good, or runs out of attempts. The block is evaluated afresh
-/// for every attempt, so it must begin its own transaction.
+/// fails for good, or runs out of attempts or of time (`$conns`'s
+/// operation deadline: every attempt, wait and backoff included). The
+/// block is evaluated afresh for every attempt, so it must begin its own
+/// transaction.
 macro_rules! retrying {
-    ($what:expr, $body:expr) => {{
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            let outcome: $crate::postgres::retry::Attempt<_> = $body.await;
-            match outcome {
-                Ok(value) => break Ok(value),
-                Err(failure) => {
-                    match $crate::postgres::retry::after_failure(failure, attempt, $what) {
-                        Ok(delay) => tokio::time::sleep(delay).await,
-                        Err(e) => break Err(e),
+    ($conns:expr, $what:expr, $body:expr) => {{
+        let deadline = $conns.operation_deadline();
+        let attempts = async {
+            let mut attempt: u32 = 0;
+            loop {
+                attempt += 1;
+                let outcome: $crate::postgres::retry::Attempt<_> = $body.await;
+                match outcome {
+                    Ok(value) => break Ok(value),
+                    Err(failure) => {
+                        match $crate::postgres::retry::after_failure(failure, attempt, $what) {
+                            Ok(delay) => tokio::time::sleep(delay).await,
+                            Err(e) => break Err(e),
+                        }
                     }
                 }
             }
+        };
+        match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, attempts).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err($crate::postgres::retry::out_of_time($what)),
+            },
+            None => attempts.await,
         }
     }};
 }
 pub(super) use retrying;
+
+/// An operation that ran out of its time: what it was doing is dropped
+/// (a transaction rolls back), but a commit already sent may still land.
+pub(super) fn out_of_time(what: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "{what}: no answer from PostgreSQL within the operation timeout; \
+         a change being committed may or may not have been applied"
+    ))
+}
 
 /// Commits, telling a failed commit apart from a failed statement.
 pub(super) async fn commit(tx: Transaction<'static, Postgres>) -> Attempt<()> {

@@ -100,6 +100,56 @@ async fn a_locked_table_gives_a_timely_retryable_error_whose_request_id_is_logge
     assert_eq!(get_id(&node, &pool_id).await.status(), 200);
 }
 
+/// A wait that no statement or lock timeout cuts (here both are off, as a
+/// commit waiting for a synchronous standby is not cut by them) is still
+/// bounded by the operation timeout.
+#[tokio::test]
+async fn the_operation_timeout_bounds_what_statement_timeouts_do_not() {
+    let Some(server) = postgres_server() else {
+        return;
+    };
+    let database = fresh_postgres_database(&server, "cognate_operation").await;
+    let node = start(
+        &database,
+        "[database]\nstatement_timeout_ms = 0\nlock_timeout_ms = 0\noperation_timeout_ms = 700\n",
+    );
+    let pool_id = guest_pool(&node, "operation").await;
+    assert_eq!(get_id(&node, &pool_id).await.status(), 200);
+
+    let holder = lock(&database, "identities").await;
+    let started = Instant::now();
+    let answer = get_id(&node, &pool_id).await;
+    let waited = started.elapsed();
+    let status = answer.status();
+    let request_id = answer
+        .headers()
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .expect("a 5xx carries its request id");
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["__type"], "InternalErrorException", "{body}");
+    assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let line = loop {
+        let log = node.log.lock().unwrap().clone();
+        if let Some(line) = log.lines().find(|l| l.contains(&request_id)) {
+            break line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line names {request_id}:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(line.contains("operation timeout"), "{line}");
+
+    drop(holder);
+    assert_eq!(get_id(&node, &pool_id).await.status(), 200);
+}
+
 #[tokio::test]
 async fn readiness_says_not_ready_within_its_bound_while_the_database_hangs() {
     let Some(server) = postgres_server() else {
