@@ -10,6 +10,7 @@
 mod ceilings;
 mod children;
 mod client;
+mod console;
 mod fill;
 mod load;
 mod paired;
@@ -67,6 +68,9 @@ enum Command {
     /// Start-up time of `cognate serve --ephemeral` (process start to
     /// `/healthz` 200), beside the axum baseline's.
     Startup(startup::StartupArgs),
+    /// The admin console's identity list at a million identities: server
+    /// time of its pages, filters and searches (`Server-Timing`).
+    Console(console::ConsoleArgs),
     /// (internal) Run cognate as `cognate serve` would; the bench's child process.
     #[command(hide = true)]
     ServeCognate(ServeArgs),
@@ -203,6 +207,14 @@ fn main() {
                 .build()
                 .expect("a tokio runtime");
             runtime.block_on(postgres::run(args));
+        }
+        Some(Command::Console(args)) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(console::run(args));
         }
         Some(Command::Scale(args)) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
