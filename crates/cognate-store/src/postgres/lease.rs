@@ -111,14 +111,13 @@ impl Connections {
         self: &Arc<Self>,
         statement: Option<&'static str>,
     ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        let mut lease = self.lease().await?;
-        let conn = lease.conn.take().expect("a lease holds its connection");
+        let Lease { conn, .. } = self.lease().await?;
         Transaction::begin(conn, statement.map(Into::into)).await
     }
 
     fn lease_of(self: &Arc<Self>, conn: PoolConnection<Postgres>, born: Instant) -> Lease {
         Lease {
-            conn: Some(conn),
+            conn,
             born,
             home: Arc::clone(self),
         }
@@ -158,7 +157,7 @@ async fn give_back_idle(connections: Weak<Connections>) {
 /// A connection out of [`Connections`]. Dropped, it goes back to sqlx's
 /// pool (pinged); [`Lease::keep`] keeps it for the next request.
 pub(super) struct Lease {
-    conn: Option<PoolConnection<Postgres>>,
+    conn: PoolConnection<Postgres>,
     born: Instant,
     home: Arc<Connections>,
 }
@@ -166,22 +165,21 @@ pub(super) struct Lease {
 impl Lease {
     /// The connection finished cleanly (no transaction open, its answer
     /// read whole): keep it for the next request, unpinged.
-    pub(super) fn keep(mut self) {
-        let Some(conn) = self.conn.take() else { return };
+    pub(super) fn keep(self) {
+        let Lease { conn, born, home } = self;
         let now = Instant::now();
-        if now.duration_since(self.born) >= MAX_LIFETIME {
+        if now.duration_since(born) >= MAX_LIFETIME {
             return;
         }
-        self.home
-            .kept
+        home.kept
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(Kept {
                 conn,
-                born: self.born,
+                born,
                 idle_since: now,
             });
-        self.home.returned.notify_one();
+        home.returned.notify_one();
     }
 }
 
@@ -189,13 +187,13 @@ impl Deref for Lease {
     type Target = PgConnection;
 
     fn deref(&self) -> &PgConnection {
-        self.conn.as_ref().expect("a lease holds its connection")
+        &self.conn
     }
 }
 
 impl DerefMut for Lease {
     fn deref_mut(&mut self) -> &mut PgConnection {
-        self.conn.as_mut().expect("a lease holds its connection")
+        &mut self.conn
     }
 }
 
