@@ -567,4 +567,55 @@ mod migration_tests {
         );
         assert!(sql.contains("WITHOUT ROWID"), "{sql}");
     }
+
+    #[test]
+    fn migration_6_marks_the_identities_that_hold_logins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            // A database as version 5 left it: a guest, an identity with a
+            // login, a disabled one.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL);",
+            )
+            .unwrap();
+            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 5) {
+                conn.execute_batch(sql).unwrap();
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
+                    [version],
+                )
+                .unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)
+                 VALUES ('us-east-1:guest', 'us-east-1:p', 1, 1, 0, NULL, 1),
+                        ('us-east-1:signed', 'us-east-1:p', 1, 1, 0, NULL, 1),
+                        ('us-east-1:merged', 'us-east-1:p', 1, 1, 1, 'us-east-1:signed', 2);
+                 INSERT INTO logins (pool_id, provider, subject, identity_id)
+                 VALUES ('us-east-1:p', 'accounts.google.com', 's', 'us-east-1:signed');",
+            )
+            .unwrap();
+        }
+        let engine = Engine::open(&path, 2).unwrap();
+        let rows: Vec<(String, bool, bool)> = engine
+            .read(|conn| {
+                let mut statement =
+                    conn.prepare("SELECT id, disabled, has_logins FROM identities ORDER BY id")?;
+                let rows = statement
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("us-east-1:guest".to_string(), false, false),
+                ("us-east-1:merged".to_string(), true, false),
+                ("us-east-1:signed".to_string(), false, true),
+            ]
+        );
+    }
 }
