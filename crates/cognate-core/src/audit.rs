@@ -182,6 +182,9 @@ struct Queue {
     capacity: usize,
     credentials: bool,
     ready: tokio::sync::Notify,
+    /// Held while a batch is written: one writer at a time, so that a
+    /// flush at stop waits for the batch in flight.
+    writing: tokio::sync::Mutex<()>,
     written: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
@@ -209,6 +212,7 @@ impl AuditTrail {
                 capacity: config.queue.max(1),
                 credentials: config.credentials,
                 ready: tokio::sync::Notify::new(),
+                writing: tokio::sync::Mutex::new(()),
                 written: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
@@ -559,14 +563,21 @@ impl AuditWriter {
         while self.write_batch().await {}
     }
 
-    /// Writes one batch; false if there was nothing to write.
+    /// Writes one batch; false if there was nothing to write. The batch
+    /// leaves the queue once written (or given up on), not before: a
+    /// writer aborted midway (the server stopping) loses nothing, and the
+    /// flush after it writes the batch again (appending is idempotent).
     async fn write_batch(&self) -> bool {
+        let _writing = self.queue.writing.lock().await;
         let batch: Vec<AuditRecord> = match self.queue.events.lock() {
-            Ok(mut events) => {
-                let n = events.len().min(BATCH);
-                events.drain(..n).collect()
-            }
+            Ok(events) => events.iter().take(BATCH).cloned().collect(),
             Err(_) => return false,
+        };
+        let done = || {
+            if let Ok(mut events) = self.queue.events.lock() {
+                let n = batch.len().min(events.len());
+                events.drain(..n);
+            }
         };
         if batch.is_empty() {
             return false;
@@ -576,6 +587,7 @@ impl AuditWriter {
             attempt += 1;
             match self.store.append_audit(&batch).await {
                 Ok(()) => {
+                    done();
                     self.queue
                         .written
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -586,6 +598,7 @@ impl AuditWriter {
                     tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                 }
                 Err(e) => {
+                    done();
                     self.queue
                         .failed
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);

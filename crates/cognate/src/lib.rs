@@ -39,6 +39,9 @@ pub enum StartError {
     Bootstrap(String),
 }
 
+/// How long stopping waits to write the audit events still queued.
+const AUDIT_FLUSH_AT_STOP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A server that is accepting connections.
 pub struct Running {
     pub addr: SocketAddr,
@@ -55,7 +58,14 @@ pub struct Running {
     /// The console's own listener, when it has one.
     console: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     background: Vec<JoinHandle<()>>,
+    /// The domain once opened (on PostgreSQL maybe after the start), for
+    /// what is left to do once requests have finished: the audit events
+    /// still queued for the database.
+    domain: OpenedDomain,
 }
+
+/// Where the domain is put once it is open.
+type OpenedDomain = Arc<std::sync::OnceLock<Arc<Cognate>>>;
 
 impl Running {
     pub fn endpoint(&self) -> String {
@@ -74,6 +84,19 @@ impl Running {
         let _ = (&mut self.task).await;
         for task in &self.background {
             task.abort();
+        }
+        // The requests' last audit events, within a bound: a database that
+        // no longer answers must not hold the stop.
+        let Some(cognate) = self.domain.get() else {
+            return;
+        };
+        if tokio::time::timeout(AUDIT_FLUSH_AT_STOP, flush_audit(cognate))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "audit events still queued for the database at stop were not all written within {AUDIT_FLUSH_AT_STOP:?}"
+            );
         }
     }
 
@@ -298,10 +321,11 @@ pub async fn start_with_clock(
         _ => None,
     };
     let console_app: cognate_server::ServingApp = Arc::new(std::sync::RwLock::new(None));
+    let domain = OpenedDomain::default();
     let (app, background) = match store {
         Ok(store) => {
             let (app, console, background) =
-                serving(&settings, store, clock, issuer.clone(), admin).await?;
+                serving(&settings, store, clock, issuer.clone(), admin, &domain).await?;
             if let (Some(console), Ok(mut slot)) = (console, console_app.write()) {
                 *slot = Some(console);
             }
@@ -319,6 +343,7 @@ pub async fn start_with_clock(
                 admin,
                 serving_app.clone(),
                 console_app.clone(),
+                domain.clone(),
             );
             (cognate_server::starting_router(serving_app), vec![opener])
         }
@@ -361,6 +386,7 @@ pub async fn start_with_clock(
         task,
         console,
         background,
+        domain,
     })
 }
 
@@ -384,6 +410,7 @@ async fn serving(
     clock: Arc<dyn Clock>,
     issuer: String,
     admin: AdminKey,
+    domain: &OpenedDomain,
 ) -> Result<Served, StartError> {
     let mut cognate = open_domain(settings, store, clock, issuer).await?;
     cognate.record_audit_in_database(&settings.audit);
@@ -406,6 +433,7 @@ async fn serving(
         apply_bootstrap(&cognate, path).await?;
     }
     let cognate = Arc::new(cognate);
+    let _ = domain.set(cognate.clone());
     let reloader = spawn_key_reloader(cognate.clone(), settings.key_reload_interval);
     let sweeper = spawn_guest_sweeper(cognate.clone(), settings.guest_sweep_interval);
     let mut background = vec![reloader, sweeper];
@@ -478,6 +506,7 @@ fn spawn_opener(
     admin: AdminKey,
     serving_app: cognate_server::ServingApp,
     console_app: cognate_server::ServingApp,
+    domain: OpenedDomain,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut delay = std::time::Duration::from_millis(100);
@@ -497,6 +526,7 @@ fn spawn_opener(
                 clock.clone(),
                 issuer.clone(),
                 admin.clone(),
+                &domain,
             )
             .await
             {

@@ -497,6 +497,50 @@ async fn a_vending_burst_neither_loses_nor_blocks_on_the_trail() {
     );
 }
 
+/// Stopping the server writes the audit events still queued, the batch
+/// in flight included: here the writer is stuck behind another process's
+/// write lock when the stop begins, and the lock goes 0.5 s later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_writes_the_events_still_queued() {
+    let s = TestServer::start().await;
+    let pool = create_pool(&s, "stop", true).await;
+    let role = create_role(&s, "StopGuest", &trust(&pool, "unauthenticated")).await;
+    set_pool_role(&s, &pool, "unauthenticated", &role).await;
+    let guest = new_guest(&s, &pool).await;
+    let db = s.dir.path().join("cognate.db");
+    let vended_rows = |db: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM audit_events WHERE kind = 'credentials_vended'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    for _ in 0..10 {
+        s.anonymous_cognito()
+            .get_credentials_for_identity()
+            .identity_id(&guest)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(vended_rows(&db), 0, "the writer waits for the lock");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        holder.execute_batch("ROLLBACK").unwrap();
+    });
+    let mut written = None;
+    let _restarted = s
+        .restart_after(|dir| written = Some(vended_rows(&dir.join("cognate.db"))))
+        .await;
+    release.join().unwrap();
+    assert_eq!(written, Some(10), "every vending's event written at stop");
+}
+
 /// Events older than `[audit] retention_days` are purged by the node's
 /// own task; newer ones stay.
 #[tokio::test]
