@@ -281,19 +281,32 @@ pub(crate) fn trust_warnings(
             .key()
             .eq_ignore_ascii_case(&format!("{COGNITO}:{suffix}"))
     };
+    // A condition limits a key only when it names what the value must be:
+    // a positive string comparison without wildcards. A negated one
+    // (StringNotEquals another pool) or a pattern ("*", "us-east-1:*")
+    // lets in everything it does not name.
+    let limits = |entry: &cognate_policy::ConditionEntry, suffix: &str| {
+        use cognate_policy::BaseOperator::{StringEquals, StringEqualsIgnoreCase, StringLike};
+        key_is(entry, suffix)
+            && match entry.operator().base {
+                StringEquals | StringEqualsIgnoreCase => true,
+                StringLike => !entry.values().iter().any(|v| v.contains(['*', '?'])),
+                _ => false,
+            }
+    };
     let without_aud = trusting
         .iter()
-        .any(|st| !st.conditions().iter().any(|c| key_is(c, "aud")));
+        .any(|st| !st.conditions().iter().any(|c| limits(c, "aud")));
     if without_aud {
         warnings.push(format!(
-            "Its trust policy has no {COGNITO}:aud condition: identities of any identity pool, in any account, can assume it. Add \"StringEquals\": {{\"{COGNITO}:aud\": \"{}\"}}.",
+            "Its trust policy has no {COGNITO}:aud condition naming identity pools (StringEquals, or StringLike without wildcards): identities of any identity pool, in any account, can assume it. Add \"StringEquals\": {{\"{COGNITO}:aud\": \"{}\"}}.",
             pool_id.unwrap_or("<identity pool id>")
         ));
     } else if let Some(pool_id) = pool_id
         && !trusting.iter().any(|st| {
             st.conditions()
                 .iter()
-                .any(|c| key_is(c, "aud") && c.values().iter().any(|v| v == pool_id || v == "*"))
+                .any(|c| limits(c, "aud") && c.values().iter().any(|v| v == pool_id))
         })
     {
         warnings.push(format!(
@@ -302,7 +315,7 @@ pub(crate) fn trust_warnings(
     }
     let without_amr = trusting
         .iter()
-        .any(|st| !st.conditions().iter().any(|c| key_is(c, "amr")));
+        .any(|st| !st.conditions().iter().any(|c| limits(c, "amr")));
     if without_amr {
         let want = if slot == "unauthenticated" {
             "unauthenticated"
@@ -310,7 +323,7 @@ pub(crate) fn trust_warnings(
             "authenticated"
         };
         warnings.push(format!(
-            "Its trust policy has no {COGNITO}:amr condition: guests and signed-in identities alike can assume it. Add \"ForAnyValue:StringLike\": {{\"{COGNITO}:amr\": \"{want}\"}}."
+            "Its trust policy has no {COGNITO}:amr condition naming \"authenticated\" or \"unauthenticated\" (without wildcards or negation): guests and signed-in identities alike can assume it. Add \"ForAnyValue:StringLike\": {{\"{COGNITO}:amr\": \"{want}\"}}."
         ));
     }
     warnings
@@ -649,6 +662,29 @@ mod tests {
         assert!(w[0].contains("does not name this identity pool"));
         // Without a pool in question (a role's own page): nothing.
         assert!(trust_warnings(&proper, None, "authenticated").is_empty());
+    }
+
+    #[test]
+    fn wildcards_and_negations_do_not_limit_aud_or_amr() {
+        for condition in [
+            r#""StringLike":{"cognito-identity.amazonaws.com:aud":"*","cognito-identity.amazonaws.com:amr":"*"}"#,
+            r#""StringLike":{"cognito-identity.amazonaws.com:aud":"us-east-1:*"},"ForAnyValue:StringLike":{"cognito-identity.amazonaws.com:amr":"*authenticated"}"#,
+            r#""StringNotEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:22222222-2222-2222-2222-222222222222"},"ForAnyValue:StringNotLike":{"cognito-identity.amazonaws.com:amr":"x"}"#,
+            r#""Null":{"cognito-identity.amazonaws.com:aud":"false","cognito-identity.amazonaws.com:amr":"false"}"#,
+        ] {
+            let doc = trust(&format!(r#","Condition":{{{condition}}}"#));
+            for pool in [Some(POOL), None] {
+                let w = trust_warnings(&doc, pool, "unauthenticated");
+                assert_eq!(w.len(), 2, "{condition}: {w:?}");
+                assert!(w[0].contains(":aud condition") && w[0].contains("any identity pool"));
+                assert!(w[1].contains(":amr condition"));
+            }
+        }
+        // A pattern without wildcards names the pool as StringEquals does.
+        let like = trust(&format!(
+            r#","Condition":{{"StringLike":{{"cognito-identity.amazonaws.com:aud":"{POOL}","cognito-identity.amazonaws.com:amr":"authenticated"}}}}"#
+        ));
+        assert!(trust_warnings(&like, Some(POOL), "authenticated").is_empty());
     }
 
     #[test]

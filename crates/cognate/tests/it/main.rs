@@ -12,6 +12,7 @@ mod bounded;
 mod common;
 mod console;
 mod console_activity;
+mod console_attack;
 mod console_iam;
 mod crash;
 mod developer;

@@ -1,0 +1,116 @@
+//! An outsider's attack on the console's new pages, over real HTTP: what
+//! it found, kept found.
+
+use reqwest::StatusCode;
+
+use crate::common::{TestServer, create_role};
+use crate::console::Browser;
+
+/// A trust policy for Cognito identities with `condition` (a JSON
+/// object's members) as its Condition.
+fn trust_with(condition: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"cognito-identity.amazonaws.com"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{{condition}}}}}]}}"#
+    )
+}
+
+/// The trust warnings a pool's roles page shows.
+fn warnings(body: &str) -> Vec<String> {
+    body.split(r#"<li class="trust-warning">"#)
+        .skip(1)
+        .map(|w| w.split("</li>").next().unwrap().to_string())
+        .collect()
+}
+
+/// Finding: an aud or amr condition counted whatever its operator and
+/// values, and an aud of "*" counted as naming the pool. A trust of
+/// `StringLike aud "*"` (or `StringNotEquals aud <another pool>`) lets
+/// every identity pool's identities assume the role, and `amr "*"` lets
+/// guests and signed-in identities alike, yet the roles page said nothing.
+#[tokio::test]
+async fn a_trust_open_through_wildcards_or_negation_draws_the_warnings() {
+    let s = TestServer::start().await;
+    let pool_id = s
+        .cognito()
+        .create_identity_pool()
+        .identity_pool_name("attacked")
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    let like_any = create_role(
+        &s,
+        "LikeAny",
+        &trust_with(
+            r#""StringLike":{"cognito-identity.amazonaws.com:aud":"*"},"ForAnyValue:StringLike":{"cognito-identity.amazonaws.com:amr":"*"}"#,
+        ),
+    )
+    .await;
+    let not_other = create_role(
+        &s,
+        "NotOther",
+        &trust_with(
+            r#""StringNotEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:00000000-0000-0000-0000-000000000000"},"ForAnyValue:StringNotLike":{"cognito-identity.amazonaws.com:amr":"x"}"#,
+        ),
+    )
+    .await;
+    s.cognito()
+        .set_identity_pool_roles()
+        .identity_pool_id(&pool_id)
+        .roles("unauthenticated", &like_any)
+        .roles("authenticated", &not_other)
+        .send()
+        .await
+        .unwrap();
+
+    // The open trust works: a guest of this pool gets the role's
+    // credentials (and so would any other pool's).
+    let guest = s
+        .cognito()
+        .get_id()
+        .identity_pool_id(&pool_id)
+        .send()
+        .await
+        .unwrap();
+    s.cognito()
+        .get_credentials_for_identity()
+        .identity_id(guest.identity_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let mut b = Browser::of(&s);
+    b.sign_in(&s).await;
+    let page = b.get(&format!("/console/pools/{pool_id}/roles")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let warnings = warnings(&page.body);
+    let aud: Vec<&String> = warnings
+        .iter()
+        .filter(|w| w.contains("no cognito-identity.amazonaws.com:aud condition"))
+        .collect();
+    let amr: Vec<&String> = warnings
+        .iter()
+        .filter(|w| w.contains("no cognito-identity.amazonaws.com:amr condition"))
+        .collect();
+    assert_eq!(
+        aud.len(),
+        2,
+        "both roles are open to every pool: {warnings:?}"
+    );
+    assert_eq!(
+        amr.len(),
+        2,
+        "both roles take guests and users alike: {warnings:?}"
+    );
+    // And the role's own IAM page says so too.
+    let page = b.get("/console/iam/roles/LikeAny").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("no cognito-identity.amazonaws.com:aud condition"),
+        "{}",
+        page.body
+    );
+}
