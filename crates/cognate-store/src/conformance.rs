@@ -1776,6 +1776,13 @@ pub async fn audit_events_filter_page_and_purge(store: Arc<dyn Store>) {
     assert_eq!(list(identity("i1")).await, ["c", "b"]);
     assert_eq!(list(identity("i2")).await, ["d2", "c"]);
     assert_eq!(list(identity("nobody")).await, Vec::<String>::new());
+    // An identity and a kind: the kind among the identity's own events.
+    let identity_kind = AuditQuery {
+        identity_id: Some("i2".into()),
+        kind: Some("identities_merged".into()),
+        ..Default::default()
+    };
+    assert_eq!(list(identity_kind).await, ["c"]);
     let kind = AuditQuery {
         kind: Some("credentials_vended".into()),
         ..Default::default()

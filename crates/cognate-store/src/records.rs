@@ -118,7 +118,16 @@ pub fn audit_list_sql<'a>(
     }
     if let Some(kind) = &query.kind {
         let p = next(AuditParam::Text(kind), &mut params);
-        conditions.push(format!("kind = {p}"));
+        if query.identity_id.is_some() {
+            // An identity's few events are read through its indexes and
+            // the kind filtered among them: through the kind's index the
+            // query would walk every identity's events of that kind (1.2 s
+            // for one identity's vendings among 600,000 on SQLite).
+            // `kind || ''` is no indexed column, so no planner takes it.
+            conditions.push(format!("kind || '' = {p}"));
+        } else {
+            conditions.push(format!("kind = {p}"));
+        }
     }
     if let Some(since) = query.since {
         let p = next(AuditParam::Int(since), &mut params);
