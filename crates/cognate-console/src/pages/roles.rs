@@ -239,6 +239,32 @@ fn provider_keys(pool: &Pool) -> Vec<String> {
     keys
 }
 
+/// Whether an IAM action pattern (`*` and `?`, in any case) matches
+/// `action`: `sts:AssumeRole*` lets Cognito in as surely as the full name.
+fn action_matches(pattern: &str, action: &str) -> bool {
+    let pattern: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
+    let action: Vec<char> = action.to_ascii_lowercase().chars().collect();
+    let (mut p, mut a) = (0, 0);
+    // The last `*` seen and where in `action` it was tried from.
+    let mut star: Option<(usize, usize)> = None;
+    while a < action.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == action[a]) {
+            p += 1;
+            a += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, a));
+            p += 1;
+        } else if let Some((star_p, star_a)) = star {
+            star = Some((star_p, star_a + 1));
+            p = star_p + 1;
+            a = star_a + 1;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
 /// What AWS's console warns about a role's trust policy, for a role used
 /// as `slot` ("authenticated", "unauthenticated" or a rule's role, which
 /// is for signed-in users) of pool `pool_id` (None: the role alone, on
@@ -252,10 +278,7 @@ pub(crate) fn trust_warnings(
         Ok(policy) => policy,
         Err(e) => return vec![format!("Its trust policy does not parse: {e}")],
     };
-    let web_identity = |action: &str| {
-        let a = action.to_ascii_lowercase();
-        a == "*" || a == "sts:*" || a == "sts:assumerolewithwebidentity"
-    };
+    let web_identity = |action: &str| action_matches(action, "sts:AssumeRoleWithWebIdentity");
     let trusting: Vec<_> = policy
         .statements()
         .iter()
@@ -685,6 +708,38 @@ mod tests {
             r#","Condition":{{"StringLike":{{"cognito-identity.amazonaws.com:aud":"{POOL}","cognito-identity.amazonaws.com:amr":"authenticated"}}}}"#
         ));
         assert!(trust_warnings(&like, Some(POOL), "authenticated").is_empty());
+    }
+
+    #[test]
+    fn an_action_pattern_that_matches_web_identity_trusts_cognito() {
+        for action in [
+            "*",
+            "sts:*",
+            "STS:AssumeRoleWithWebIdentity",
+            "sts:AssumeRole*",
+            "sts:Assume*",
+            "sts:*WebIdentity",
+            "sts:AssumeRoleWith?ebIdentity",
+        ] {
+            let doc = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"cognito-identity.amazonaws.com"}},"Action":"{action}"}}]}}"#
+            );
+            let w = trust_warnings(&doc, Some(POOL), "authenticated");
+            assert_eq!(w.len(), 2, "{action}: {w:?}");
+            assert!(w[0].contains("any identity pool"), "{action}: {w:?}");
+        }
+        for action in [
+            "sts:AssumeRole",
+            "sts:AssumeRoleWithSAML",
+            "sts:TagSession",
+            "s3:*",
+        ] {
+            let doc = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"cognito-identity.amazonaws.com"}},"Action":"{action}"}}]}}"#
+            );
+            let w = trust_warnings(&doc, Some(POOL), "authenticated");
+            assert!(w[0].contains("does not let"), "{action}: {w:?}");
+        }
     }
 
     #[test]

@@ -191,3 +191,59 @@ async fn one_identitys_events_of_a_kind_are_read_from_its_own_index() {
     // machine room).
     assert!(fastest < 50.0, "{fastest} ms");
 }
+
+/// Finding: a trust whose action is a pattern (`sts:AssumeRole*`) was
+/// said not to let Cognito assume the role ("GetCredentialsForIdentity
+/// will fail") while it let every pool's guests and users in.
+#[tokio::test]
+async fn a_trust_with_an_action_pattern_is_seen_as_open() {
+    let s = TestServer::start().await;
+    let pool_id = s
+        .cognito()
+        .create_identity_pool()
+        .identity_pool_name("patterned")
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    let role = create_role(
+        &s,
+        "Patterned",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRole*"}]}"#,
+    )
+    .await;
+    s.cognito()
+        .set_identity_pool_roles()
+        .identity_pool_id(&pool_id)
+        .roles("unauthenticated", &role)
+        .send()
+        .await
+        .unwrap();
+    // It works: a guest gets its credentials.
+    let guest = s
+        .cognito()
+        .get_id()
+        .identity_pool_id(&pool_id)
+        .send()
+        .await
+        .unwrap();
+    s.cognito()
+        .get_credentials_for_identity()
+        .identity_id(guest.identity_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut b = Browser::of(&s);
+    b.sign_in(&s).await;
+    let page = b.get(&format!("/console/pools/{pool_id}/roles")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let warnings = warnings(&page.body);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("identities of any identity pool"),
+        "{warnings:?}"
+    );
+    assert!(warnings[1].contains("no cognito-identity.amazonaws.com:amr condition"));
+}
