@@ -140,6 +140,8 @@ fn policy_path(arn: &str) -> String {
 #[derive(Deserialize, Default)]
 pub(crate) struct Notice {
     done: Option<String>,
+    /// The list's page token: the page starts after it.
+    after: Option<String>,
 }
 
 fn notice_text(done: Option<&str>) -> Option<&'static str> {
@@ -167,16 +169,19 @@ async fn roles_list_page(
     status: StatusCode,
     signed: &Signed,
     done: Option<&str>,
+    after: Option<&str>,
     refusal: Option<&Refusal>,
 ) -> Response {
-    let roles = match console
+    // A page at a time with a link to the next: a list cut silently would
+    // hide the roles past it (anyone allowed CreateRole can push one out).
+    let (roles, more) = match console
         .app
         .cognate
         .iam()
-        .list_roles(&console.caller(), None, LIST_MAX, None)
+        .list_roles(&console.caller(), None, LIST_MAX, after)
         .await
     {
-        Ok((roles, _)) => roles,
+        Ok(page) => page,
         Err(e) => return domain_error(signed, &e),
     };
     let body = html! {
@@ -208,6 +213,9 @@ async fn roles_list_page(
                 }
             }
         }
+        @if let Some(more) = &more {
+            p { a href={ "/console/iam/roles?after=" (query_value(more)) } rel="next" { "More roles" } }
+        }
         h2 id="create-role-heading" { "Create a role" }
         (error_for(refusal, "create-role"))
         form method="post" action="/console/iam/roles" class="stacked" aria-labelledby="create-role-heading" {
@@ -233,7 +241,15 @@ pub(crate) async fn roles(
     Extension(signed): Extension<Signed>,
     Query(q): Query<Notice>,
 ) -> Response {
-    roles_list_page(&console, StatusCode::OK, &signed, q.done.as_deref(), None).await
+    roles_list_page(
+        &console,
+        StatusCode::OK,
+        &signed,
+        q.done.as_deref(),
+        q.after.as_deref(),
+        None,
+    )
+    .await
 }
 
 pub(crate) async fn create_role(
@@ -268,7 +284,7 @@ pub(crate) async fn create_role(
         }
         Err(e) => {
             let refusal = Refusal::new("create-role", error_message(&e), &fields);
-            roles_list_page(&console, status_of(&e), &signed, None, Some(&refusal)).await
+            roles_list_page(&console, status_of(&e), &signed, None, None, Some(&refusal)).await
         }
     }
 }
@@ -605,16 +621,17 @@ async fn policies_page(
     console: &crate::Console,
     status: StatusCode,
     signed: &Signed,
+    after: Option<&str>,
     refusal: Option<&Refusal>,
 ) -> Response {
-    let policies = match console
+    let (policies, more) = match console
         .app
         .cognate
         .iam()
-        .list_policies(&console.caller(), &PolicyFilter::default(), LIST_MAX, None)
+        .list_policies(&console.caller(), &PolicyFilter::default(), LIST_MAX, after)
         .await
     {
-        Ok((p, _)) => p,
+        Ok(page) => page,
         Err(e) => return domain_error(signed, &e),
     };
     let body = html! {
@@ -645,6 +662,9 @@ async fn policies_page(
                 }
             }
         }
+        @if let Some(more) = &more {
+            p { a href={ "/console/iam/policies?after=" (query_value(more)) } rel="next" { "More policies" } }
+        }
         h2 id="create-policy-heading" { "Create a policy" }
         (error_for(refusal, "create-policy"))
         form method="post" action="/console/iam/policies" class="stacked" aria-labelledby="create-policy-heading" {
@@ -671,8 +691,9 @@ async fn policies_page(
 pub(crate) async fn policies(
     State(console): State<Shared>,
     Extension(signed): Extension<Signed>,
+    Query(q): Query<Notice>,
 ) -> Response {
-    policies_page(&console, StatusCode::OK, &signed, None).await
+    policies_page(&console, StatusCode::OK, &signed, q.after.as_deref(), None).await
 }
 
 pub(crate) async fn create_policy(
@@ -707,7 +728,7 @@ pub(crate) async fn create_policy(
         }
         Err(e) => {
             let refusal = Refusal::new("create-policy", error_message(&e), &fields);
-            policies_page(&console, status_of(&e), &signed, Some(&refusal)).await
+            policies_page(&console, status_of(&e), &signed, None, Some(&refusal)).await
         }
     }
 }
@@ -733,14 +754,27 @@ async fn policy_page(
         Ok(p) => p,
         Err(e) => return domain_error(signed, &e),
     };
-    let attached_to: Vec<Role> = iam
-        .list_roles(&caller, None, LIST_MAX, None)
-        .await
-        .map(|(roles, _)| roles)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.attached_policies.contains(&policy.arn))
-        .collect();
+    // Every role, not a first page: one past it would be missing here.
+    let mut attached_to: Vec<Role> = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let (roles, next) = match iam
+            .list_roles(&caller, None, LIST_MAX, marker.as_deref())
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => return domain_error(signed, &e),
+        };
+        attached_to.extend(
+            roles
+                .into_iter()
+                .filter(|r| r.attached_policies.contains(&policy.arn)),
+        );
+        match next {
+            Some(next) => marker = Some(next),
+            None => break,
+        }
+    }
     let default_doc = policy.default_document().unwrap_or_default().to_string();
     let body = html! {
         (tabs())

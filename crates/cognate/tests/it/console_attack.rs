@@ -247,3 +247,80 @@ async fn a_trust_with_an_action_pattern_is_seen_as_open() {
     );
     assert!(warnings[1].contains("no cognito-identity.amazonaws.com:amr condition"));
 }
+
+/// Finding: the IAM roles and policies lists showed their first 1,000
+/// and dropped the rest without a word, and a policy's "Attached to" was
+/// read from those 1,000 roles only: anyone allowed CreateRole could push
+/// a role (an open trust, a policy attached) out of the admin's sight, and
+/// the policy's page said "No role."
+#[tokio::test]
+async fn a_role_past_the_first_thousand_is_listed_and_its_policy_knows_it() {
+    let s = TestServer::start().await;
+    let iam = s.iam();
+    let policy_arn = iam
+        .create_policy()
+        .policy_name("Everything")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#;
+    let mut made = tokio::task::JoinSet::new();
+    for i in 0..1000u32 {
+        let iam = iam.clone();
+        made.spawn(async move {
+            iam.create_role()
+                .role_name(format!("aaa{i:04}"))
+                .assume_role_policy_document(trust)
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+    while let Some(done) = made.join_next().await {
+        done.unwrap();
+    }
+    create_role(&s, "zz-hidden", trust).await;
+    iam.attach_role_policy()
+        .role_name("zz-hidden")
+        .policy_arn(&policy_arn)
+        .send()
+        .await
+        .unwrap();
+
+    let mut b = Browser::of(&s);
+    b.sign_in(&s).await;
+    let first = b.get("/console/iam/roles").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.body.contains("aaa0999"));
+    assert!(!first.body.contains("zz-hidden"));
+    let next = first
+        .body
+        .split(r#"<a href=""#)
+        .skip(1)
+        .map(|a| a.split('"').next().unwrap().replace("&amp;", "&"))
+        .find(|href| href.starts_with("/console/iam/roles?after="))
+        .expect("a link to the roles past the first page");
+    let second = b.get(&next).await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert!(second.body.contains("zz-hidden"), "{}", second.body);
+    assert!(!second.body.contains("aaa0999"));
+
+    let page = b
+        .get(&format!(
+            "/console/iam/policy?arn={}",
+            policy_arn.replace('/', "%2F")
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let attached = page.body.split("Attached to").nth(1).unwrap();
+    let attached = attached.split("</ul>").next().unwrap();
+    assert!(attached.contains("zz-hidden"), "{attached}");
+}
