@@ -373,6 +373,7 @@ async fn overview_shows_the_operations_called() {
 async fn a_vending_burst_neither_loses_nor_blocks_on_the_trail() {
     fn small_queue(settings: &mut cognate::Settings) {
         settings.audit.queue = 50;
+        settings.audit.credentials = true;
         settings.limits = cognate_server::limits::LimitsConfig::unlimited();
     }
     let s = TestServer::start_with(small_queue).await;
@@ -497,12 +498,52 @@ async fn a_vending_burst_neither_loses_nor_blocks_on_the_trail() {
     );
 }
 
+/// By default the database trail leaves credential vending out (the log
+/// file has it): the identity's creation is written, its vendings not.
+#[tokio::test]
+async fn vending_stays_out_of_the_database_trail_by_default() {
+    let s = TestServer::start().await;
+    let pool = create_pool(&s, "quiet", true).await;
+    let role = create_role(&s, "QuietGuest", &trust(&pool, "unauthenticated")).await;
+    set_pool_role(&s, &pool, "unauthenticated", &role).await;
+    let guest = new_guest(&s, &pool).await;
+    for _ in 0..3 {
+        s.anonymous_cognito()
+            .get_credentials_for_identity()
+            .identity_id(&guest)
+            .send()
+            .await
+            .unwrap();
+    }
+    let count = |kind: &str| -> i64 {
+        rusqlite::Connection::open(s.dir.path().join("cognate.db"))
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM audit_events WHERE kind = ?1",
+                [kind],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count("identity_created") == 0 {
+        assert!(Instant::now() < deadline, "the guest's creation is written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The vendings came after the creation; give the writer a moment more.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count("credentials_vended"), 0);
+}
+
 /// Stopping the server writes the audit events still queued, the batch
 /// in flight included: here the writer is stuck behind another process's
 /// write lock when the stop begins, and the lock goes 0.5 s later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_writes_the_events_still_queued() {
-    let s = TestServer::start().await;
+    fn with_vending(settings: &mut cognate::Settings) {
+        settings.audit.credentials = true;
+    }
+    let s = TestServer::start_with(with_vending).await;
     let pool = create_pool(&s, "stop", true).await;
     let role = create_role(&s, "StopGuest", &trust(&pool, "unauthenticated")).await;
     set_pool_role(&s, &pool, "unauthenticated", &role).await;
