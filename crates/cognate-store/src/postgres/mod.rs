@@ -1193,25 +1193,27 @@ impl Store for PostgresStore {
         let other_identity_id = column(|e| e.other_identity_id.as_deref());
         let caller = column(|e| Some(&e.caller));
         let detail = column(|e| Some(&e.detail));
-        retrying!(self.conns, "append_audit", async {
-            let mut tx = self.begin().await?;
-            sqlx::query(&format!(
+        // Committed on its own (no BEGIN and COMMIT of its own: one round
+        // trip); being idempotent, it is retried even after a lost answer.
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
                 "INSERT INTO audit_events ({AUDIT_COLUMNS})
                  SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[],
                                       $5::text[], $6::text[], $7::text[], $8::text[])
                  ON CONFLICT (at, id) DO NOTHING"
-            ))
-            .bind(&at)
-            .bind(&id)
-            .bind(&kind)
-            .bind(&pool_id)
-            .bind(&identity_id)
-            .bind(&other_identity_id)
-            .bind(&caller)
-            .bind(&detail)
-            .execute(&mut *tx)
-            .await?;
-            commit(tx).await?;
+            )
+        });
+        retrying!(self.conns, "append_audit", async {
+            leased!(self.conns, |conn| sqlx::query(&SQL)
+                .bind(&at)
+                .bind(&id)
+                .bind(&kind)
+                .bind(&pool_id)
+                .bind(&identity_id)
+                .bind(&other_identity_id)
+                .bind(&caller)
+                .bind(&detail)
+                .execute(conn));
             Ok(())
         })
     }
