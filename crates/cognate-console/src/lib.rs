@@ -130,8 +130,14 @@ impl Console {
                 get(pages::iam::roles).post(pages::iam::create_role),
             )
             .route("/console/iam/roles/{name}", get(pages::iam::role))
-            .route("/console/iam/roles/{name}/trust", post(pages::iam::save_trust))
-            .route("/console/iam/roles/{name}/policies", post(pages::iam::put_inline))
+            .route(
+                "/console/iam/roles/{name}/trust",
+                post(pages::iam::save_trust),
+            )
+            .route(
+                "/console/iam/roles/{name}/policies",
+                post(pages::iam::put_inline),
+            )
             .route(
                 "/console/iam/roles/{name}/policies/delete",
                 post(pages::iam::delete_inline),
