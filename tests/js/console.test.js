@@ -395,6 +395,24 @@ test("identities: filters, a search, a merge's history on both identities, unlin
   assert.match(await page.textContent("[role=status]"), /The identity was deleted/);
   assert.deepEqual(await listed(), [ann, ben].sort());
 
+  // The activity lists it all: the merge and the unlink on the surviving
+  // identity, the guest's creation and deletion (written a moment later).
+  const kindsOf = async (identity, want) => {
+    let kinds = [];
+    for (let i = 0; i < 50; i++) {
+      await page.goto(`${server.endpoint}/console/activity?identity=${encodeURIComponent(identity)}`);
+      kinds = (await page.locator("#activity tbody tr td:nth-child(2)").allTextContents()).map((k) => k.trim());
+      if (want.every((kind) => kinds.includes(kind))) break;
+      await page.waitForTimeout(100);
+    }
+    return kinds;
+  };
+  const annKinds = await kindsOf(ann, ["identities_merged", "login_unlinked"]);
+  for (const kind of ["identities_merged", "login_unlinked"]) assert.ok(annKinds.includes(kind), `${kind} in ${annKinds}`);
+  await shot("25-activity-of-the-merged");
+  const guestKinds = await kindsOf(guest, ["identity_created", "identity_deleted"]);
+  assert.deepEqual(guestKinds, ["identity_deleted", "identity_created"]);
+
   await context.close();
   assert.deepEqual(problems, []);
 });
