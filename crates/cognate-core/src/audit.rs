@@ -138,6 +138,9 @@ pub const KINDS: &[&str] = &[
     "credentials_vended",
     "signing_key_rotated",
     "deployment_reset",
+    "role_changed",
+    "policy_changed",
+    "provider_changed",
 ];
 
 tokio::task_local! {
@@ -487,6 +490,68 @@ impl AuditTrail {
             None,
             json!({"kid": kid}),
         );
+    }
+
+    /// An IAM role changed: `action` is the IAM call (`CreateRole`,
+    /// `PutRolePolicy`, ...), `policy` the inline policy's name or the
+    /// managed policy's ARN it concerns. Never a policy document: it can
+    /// be big, and the call's name and the ARN say what changed.
+    pub fn role_changed(&self, action: &'static str, role_arn: &str, policy: Option<&str>) {
+        let caller = acting();
+        tracing::info!(target: TARGET, event = "role_changed", caller, action, arn = role_arn, policy);
+        self.iam_changed("role_changed", caller, action, role_arn, "policy", policy);
+    }
+
+    /// A managed policy changed: `version_id` names the version a version
+    /// call made, deleted or made the default. Never a document.
+    pub fn policy_changed(&self, action: &'static str, policy_arn: &str, version_id: Option<&str>) {
+        let caller = acting();
+        tracing::info!(target: TARGET, event = "policy_changed", caller, action, arn = policy_arn, version_id);
+        self.iam_changed(
+            "policy_changed",
+            caller,
+            action,
+            policy_arn,
+            "version_id",
+            version_id,
+        );
+    }
+
+    /// An OIDC or SAML provider changed: `client_id` is the audience an
+    /// OIDC client id call added or removed (not a secret). Never a SAML
+    /// metadata document.
+    pub fn provider_changed(
+        &self,
+        action: &'static str,
+        provider_arn: &str,
+        client_id: Option<&str>,
+    ) {
+        let caller = acting();
+        tracing::info!(target: TARGET, event = "provider_changed", caller, action, arn = provider_arn, client_id);
+        self.iam_changed(
+            "provider_changed",
+            caller,
+            action,
+            provider_arn,
+            "client_id",
+            client_id,
+        );
+    }
+
+    fn iam_changed(
+        &self,
+        kind: &'static str,
+        caller: String,
+        action: &'static str,
+        arn: &str,
+        what: &'static str,
+        value: Option<&str>,
+    ) {
+        let mut detail = json!({"action": action, "arn": arn});
+        if let Some(value) = value {
+            detail[what] = json!(value);
+        }
+        self.record(kind, caller, None, None, None, detail);
     }
 
     /// The access key id is not a secret (every signed request shows it);

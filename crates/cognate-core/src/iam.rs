@@ -379,6 +379,7 @@ impl Iam<'_> {
             }
             other => other.into(),
         })?;
+        self.audit.role_changed("CreateRole", &role.arn, None);
         Ok(role)
     }
 
@@ -417,6 +418,7 @@ impl Iam<'_> {
             ));
         }
         if self.store.delete_role(&caller.account, name).await? {
+            self.audit.role_changed("DeleteRole", &role.arn, None);
             Ok(())
         } else {
             Err(no_such_role(name))
@@ -476,6 +478,8 @@ impl Iam<'_> {
         role.inline_policies
             .insert(policy_name.to_string(), document.to_string());
         self.store.update_role(&role).await?;
+        self.audit
+            .role_changed("PutRolePolicy", &role.arn, Some(policy_name));
         Ok(())
     }
 
@@ -513,6 +517,8 @@ impl Iam<'_> {
             )));
         }
         self.store.update_role(&role).await?;
+        self.audit
+            .role_changed("DeleteRolePolicy", &role.arn, Some(policy_name));
         Ok(())
     }
 
@@ -540,7 +546,9 @@ impl Iam<'_> {
         self.store.update_role(&role).await.map_err(|e| match e {
             StoreError::NotFound(_) => no_such_role(name),
             other => other.into(),
-        })
+        })?;
+        self.audit.role_changed("UpdateRole", &role.arn, None);
+        Ok(())
     }
 
     /// UpdateAssumeRolePolicy: the document is validated as a trust policy.
@@ -558,7 +566,10 @@ impl Iam<'_> {
         self.store.update_role(&role).await.map_err(|e| match e {
             StoreError::NotFound(_) => no_such_role(name),
             other => other.into(),
-        })
+        })?;
+        self.audit
+            .role_changed("UpdateAssumeRolePolicy", &role.arn, None);
+        Ok(())
     }
 
     pub async fn create_policy(&self, caller: &Caller, input: NewPolicy) -> Result<ManagedPolicy> {
@@ -601,6 +612,7 @@ impl Iam<'_> {
                 )),
                 other => other.into(),
             })?;
+        self.audit.policy_changed("CreatePolicy", &policy.arn, None);
         Ok(policy)
     }
 
@@ -668,11 +680,17 @@ impl Iam<'_> {
             Ok(())
         };
         let policy = self.edit_policy(arn, Box::new(add)).await?;
-        policy
+        let version = policy
             .versions
             .last()
             .cloned()
-            .ok_or_else(|| Error::Internal("a policy version was lost".into()))
+            .ok_or_else(|| Error::Internal("a policy version was lost".into()))?;
+        self.audit.policy_changed(
+            "CreatePolicyVersion",
+            &policy.arn,
+            Some(&version.version_id),
+        );
+        Ok(version)
     }
 
     /// DeletePolicyVersion: any version but the default.
@@ -698,7 +716,10 @@ impl Iam<'_> {
             }
             Ok(())
         };
-        self.edit_policy(arn, Box::new(delete)).await.map(|_| ())
+        self.edit_policy(arn, Box::new(delete)).await?;
+        self.audit
+            .policy_changed("DeletePolicyVersion", arn, Some(version_id));
+        Ok(())
     }
 
     /// SetDefaultPolicyVersion.
@@ -720,7 +741,10 @@ impl Iam<'_> {
             policy.updated_at = now;
             Ok(())
         };
-        self.edit_policy(arn, Box::new(set)).await.map(|_| ())
+        self.edit_policy(arn, Box::new(set)).await?;
+        self.audit
+            .policy_changed("SetDefaultPolicyVersion", arn, Some(version_id));
+        Ok(())
     }
 
     /// ListPolicyVersions: the policy, for its versions (oldest first).
@@ -733,7 +757,10 @@ impl Iam<'_> {
         self.authorized_policy(caller, Operation::DeletePolicy, arn)
             .await?;
         match self.store.delete_managed_policy(arn).await? {
-            PolicyDeletion::Deleted => Ok(()),
+            PolicyDeletion::Deleted => {
+                self.audit.policy_changed("DeletePolicy", arn, None);
+                Ok(())
+            }
             PolicyDeletion::NotFound => Err(no_such_policy(arn)),
             PolicyDeletion::Attached => Err(Error::DeleteConflict(
                 "Cannot delete a policy attached to entities.".into(),
@@ -813,7 +840,10 @@ impl Iam<'_> {
                 // The role or the policy went away meanwhile.
                 StoreError::NotFound(_) => not_attachable(arn),
                 other => other.into(),
-            })
+            })?;
+        self.audit
+            .role_changed("AttachRolePolicy", &role.arn, Some(arn));
+        Ok(())
     }
 
     pub async fn detach_role_policy(
@@ -830,6 +860,8 @@ impl Iam<'_> {
             .detach_role_policy(&caller.account, &role.name, arn)
             .await?
         {
+            self.audit
+                .role_changed("DetachRolePolicy", &role.arn, Some(arn));
             Ok(())
         } else {
             Err(no_such_policy(arn))
@@ -875,6 +907,8 @@ impl Iam<'_> {
                 }
                 other => other.into(),
             })?;
+        self.audit
+            .provider_changed("CreateOpenIDConnectProvider", &provider.arn, None);
         Ok(provider)
     }
 
@@ -894,6 +928,8 @@ impl Iam<'_> {
         self.authorized_oidc_provider(caller, Operation::DeleteOpenIDConnectProvider, arn)
             .await?;
         self.store.delete_oidc_provider(arn).await?;
+        self.audit
+            .provider_changed("DeleteOpenIDConnectProvider", arn, None);
         Ok(())
     }
 
@@ -909,6 +945,8 @@ impl Iam<'_> {
         if !provider.client_ids.iter().any(|c| c == client_id) {
             provider.client_ids.push(client_id.to_string());
             self.store.update_oidc_provider(&provider).await?;
+            self.audit
+                .provider_changed("AddClientIDToOpenIDConnectProvider", arn, Some(client_id));
         }
         Ok(())
     }
@@ -928,6 +966,11 @@ impl Iam<'_> {
             .await?;
         provider.client_ids.retain(|c| c != client_id);
         self.store.update_oidc_provider(&provider).await?;
+        self.audit.provider_changed(
+            "RemoveClientIDFromOpenIDConnectProvider",
+            arn,
+            Some(client_id),
+        );
         Ok(())
     }
 
@@ -963,6 +1006,8 @@ impl Iam<'_> {
                 }
                 other => other.into(),
             })?;
+        self.audit
+            .provider_changed("CreateSAMLProvider", &provider.arn, None);
         Ok(provider)
     }
 
@@ -993,6 +1038,8 @@ impl Iam<'_> {
         provider.metadata = metadata.to_string();
         provider.valid_until = idp.valid_until();
         self.store.update_saml_provider(&provider).await?;
+        self.audit
+            .provider_changed("UpdateSAMLProvider", &provider.arn, None);
         Ok(provider)
     }
 
@@ -1000,6 +1047,7 @@ impl Iam<'_> {
         self.authorized_saml_provider(caller, Operation::DeleteSAMLProvider, arn)
             .await?;
         self.store.delete_saml_provider(arn).await?;
+        self.audit.provider_changed("DeleteSAMLProvider", arn, None);
         Ok(())
     }
 }

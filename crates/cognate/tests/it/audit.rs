@@ -65,7 +65,7 @@ async fn state_changes_are_audited_and_no_secret_is_logged() {
         .create_identity_pool()
         .identity_pool_name("audited")
         .allow_unauthenticated_identities(true)
-        .open_id_connect_provider_arns(arn)
+        .open_id_connect_provider_arns(&arn)
         .send()
         .await
         .unwrap()
@@ -131,6 +131,97 @@ async fn state_changes_are_audited_and_no_secret_is_logged() {
             "a secret is in the audit trail"
         );
     }
+    // IAM changes: each an event naming the call, the ARN and the caller,
+    // never the policy document.
+    let document = crate::common::allow(&["s3:GetObject"], &["arn:aws:s3:::never-in-the-trail/*"]);
+    iam.put_role_policy()
+        .role_name("Audited")
+        .policy_name("inline-one")
+        .policy_document(&document)
+        .send()
+        .await
+        .unwrap();
+    let policy = iam
+        .create_policy()
+        .policy_name("audited-managed")
+        .policy_document(&document)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name("Audited")
+        .policy_arn(&policy)
+        .send()
+        .await
+        .unwrap();
+    iam.detach_role_policy()
+        .role_name("Audited")
+        .policy_arn(&policy)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_policy()
+        .policy_arn(&policy)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role_policy()
+        .role_name("Audited")
+        .policy_name("inline-one")
+        .send()
+        .await
+        .unwrap();
+    let expected = [
+        (
+            "provider_changed",
+            "CreateOpenIDConnectProvider",
+            arn.as_str(),
+        ),
+        ("role_changed", "CreateRole", role.as_str()),
+        ("role_changed", "PutRolePolicy", role.as_str()),
+        ("policy_changed", "CreatePolicy", policy.as_str()),
+        ("role_changed", "AttachRolePolicy", role.as_str()),
+        ("role_changed", "DetachRolePolicy", role.as_str()),
+        ("policy_changed", "DeletePolicy", policy.as_str()),
+        ("role_changed", "DeleteRolePolicy", role.as_str()),
+    ];
+    let mut iam_events: Vec<Value> = Vec::new();
+    for _ in 0..50 {
+        iam_events = std::fs::read_to_string(&audit_file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["action"].is_string())
+            .collect();
+        if iam_events.len() >= expected.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let seen: Vec<(&str, &str, &str)> = iam_events
+        .iter()
+        .map(|e| {
+            assert_eq!(e["caller"], "admin", "{e}");
+            (
+                e["event"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+                e["arn"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    let attached = &iam_events[4];
+    assert_eq!(attached["policy"], policy.as_str());
+    assert_eq!(iam_events[2]["policy"], "inline-one");
+    let audit_text = std::fs::read_to_string(&audit_file).unwrap();
+    assert!(!audit_text.contains("never-in-the-trail"));
+    assert!(!audit_text.contains("s3:GetObject"));
+    assert!(!audit_text.contains("AssumeRoleWithWebIdentity"));
+
     // The key files are private.
     use std::os::unix::fs::PermissionsExt;
     let master = node.dir.path().join("data").join("master.key");

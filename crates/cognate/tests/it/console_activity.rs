@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 use crate::common::{
-    TestServer, create_pool, create_role, fresh_postgres_database, new_guest, postgres_server,
-    set_pool_role, trust,
+    TestServer, allow, create_pool, create_role, fresh_postgres_database, new_guest,
+    postgres_server, set_pool_role, trust,
 };
 
 /// A console client that follows no redirects and keeps the session
@@ -434,11 +434,11 @@ async fn a_vending_burst_neither_loses_nor_blocks_on_the_trail() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    // Pool, role and guest: 2 events; then 40 vended at a time, within the
-    // queue: all written.
-    // (CreateIdentityPool, SetIdentityPoolRoles, GetId: three events.)
-    let (base, _) = settled(3).await;
-    assert_eq!(base, 3);
+    // Pool, role and guest, then 40 vended at a time, within the queue:
+    // all written. (CreateIdentityPool, CreateRole, SetIdentityPoolRoles,
+    // GetId: four events.)
+    let (base, _) = settled(4).await;
+    assert_eq!(base, 4);
     for _ in 0..5 {
         vend(40).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -607,4 +607,137 @@ async fn events_past_the_retention_are_purged() {
     .await;
     assert!(body.contains("pool_created"), "{body}");
     assert_eq!(rows(&body), 2, "{body}");
+}
+
+/// The rows of the page's activity table, each row's HTML.
+fn row_cells(body: &str) -> Vec<&str> {
+    body.split("<tbody>")
+        .nth(1)
+        .and_then(|t| t.split("</tbody>").next())
+        .map_or_else(Vec::new, |t| t.split("<tr>").skip(1).collect())
+}
+
+#[tokio::test]
+async fn iam_changes_are_on_the_activity_page_without_their_documents() {
+    let s = TestServer::start().await;
+    let iam = s.iam();
+    // A policy text no event may carry (it can be big).
+    let document = allow(&["s3:GetObject"], &["arn:aws:s3:::never-in-the-trail/*"]);
+    let role = create_role(&s, "AuditedIam", &trust("us-east-1:x", "*")).await;
+    iam.put_role_policy()
+        .role_name("AuditedIam")
+        .policy_name("inline-one")
+        .policy_document(&document)
+        .send()
+        .await
+        .unwrap();
+    let policy = iam
+        .create_policy()
+        .policy_name("audited-managed")
+        .policy_document(&document)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name("AuditedIam")
+        .policy_arn(&policy)
+        .send()
+        .await
+        .unwrap();
+    let provider = iam
+        .create_open_id_connect_provider()
+        .url("https://audited-issuer.example")
+        .client_id_list("c1")
+        .send()
+        .await
+        .unwrap()
+        .open_id_connect_provider_arn
+        .unwrap();
+    iam.detach_role_policy()
+        .role_name("AuditedIam")
+        .policy_arn(&policy)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role_policy()
+        .role_name("AuditedIam")
+        .policy_name("inline-one")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_policy()
+        .policy_arn(&policy)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role()
+        .role_name("AuditedIam")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_open_id_connect_provider()
+        .open_id_connect_provider_arn(&provider)
+        .send()
+        .await
+        .unwrap();
+
+    let mut b = Browser::of(&s);
+    b.sign_in(&s).await;
+    let expected: [(&str, &str, &str, Option<&str>); 10] = [
+        ("role_changed", "CreateRole", &role, None),
+        ("role_changed", "PutRolePolicy", &role, Some("inline-one")),
+        ("role_changed", "AttachRolePolicy", &role, Some(&policy)),
+        ("role_changed", "DetachRolePolicy", &role, Some(&policy)),
+        (
+            "role_changed",
+            "DeleteRolePolicy",
+            &role,
+            Some("inline-one"),
+        ),
+        ("role_changed", "DeleteRole", &role, None),
+        ("policy_changed", "CreatePolicy", &policy, None),
+        ("policy_changed", "DeletePolicy", &policy, None),
+        (
+            "provider_changed",
+            "CreateOpenIDConnectProvider",
+            &provider,
+            None,
+        ),
+        (
+            "provider_changed",
+            "DeleteOpenIDConnectProvider",
+            &provider,
+            None,
+        ),
+    ];
+    for kind in ["role_changed", "policy_changed", "provider_changed"] {
+        let of_kind: Vec<_> = expected.iter().filter(|e| e.0 == kind).collect();
+        let path = format!("/console/activity?kind={kind}");
+        let body = until(&mut b, &path, |body| rows(body) >= of_kind.len()).await;
+        let table = row_cells(&body);
+        assert_eq!(table.len(), of_kind.len(), "{body}");
+        for (_, action, arn, subject) in &of_kind {
+            let row = table
+                .iter()
+                .find(|row| row.contains(&format!("action: <code>{action}</code>")))
+                .unwrap_or_else(|| panic!("no {action} in {body}"));
+            assert!(row.contains("<code>admin</code>"), "{row}");
+            assert!(row.contains(&format!("arn: <code>{arn}</code>")), "{row}");
+            if let Some(subject) = subject {
+                assert!(row.contains(&format!("<code>{subject}</code>")), "{row}");
+            }
+        }
+        assert!(!body.contains("never-in-the-trail"), "{body}");
+        assert!(!body.contains("s3:GetObject"), "{body}");
+        assert!(!body.contains("AssumeRoleWithWebIdentity"), "{body}");
+    }
+    // The kind filter offers the new kinds.
+    let page = b.get("/console/activity").await.body;
+    for kind in ["role_changed", "policy_changed", "provider_changed"] {
+        assert!(page.contains(&format!("option value=\"{kind}\"")), "{page}");
+    }
 }
