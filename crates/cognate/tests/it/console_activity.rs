@@ -741,3 +741,167 @@ async fn iam_changes_are_on_the_activity_page_without_their_documents() {
         assert!(page.contains(&format!("option value=\"{kind}\"")), "{page}");
     }
 }
+
+/// An IAM event: its action, its ARN and what else it names.
+type Expected<'a> = (&'a str, &'a str, Option<&'a str>);
+
+#[tokio::test]
+async fn every_iam_change_is_recorded_once_and_a_no_op_not_at_all() {
+    let s = TestServer::start().await;
+    let iam = s.iam();
+    let document = allow(&["s3:GetObject"], &["arn:aws:s3:::never-in-the-trail/*"]);
+    let role = create_role(&s, "Changed", &trust("us-east-1:x", "*")).await;
+    iam.update_role()
+        .role_name("Changed")
+        .description("changed")
+        .send()
+        .await
+        .unwrap();
+    iam.update_assume_role_policy()
+        .role_name("Changed")
+        .policy_document(trust("us-east-1:y", "*"))
+        .send()
+        .await
+        .unwrap();
+    let policy = iam
+        .create_policy()
+        .policy_name("versioned")
+        .policy_document(&document)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    // Attached twice: the second changes nothing and records nothing.
+    for _ in 0..2 {
+        iam.attach_role_policy()
+            .role_name("Changed")
+            .policy_arn(&policy)
+            .send()
+            .await
+            .unwrap();
+    }
+    iam.create_policy_version()
+        .policy_arn(&policy)
+        .policy_document(&document)
+        .send()
+        .await
+        .unwrap();
+    iam.set_default_policy_version()
+        .policy_arn(&policy)
+        .version_id("v2")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_policy_version()
+        .policy_arn(&policy)
+        .version_id("v1")
+        .send()
+        .await
+        .unwrap();
+    let oidc = iam
+        .create_open_id_connect_provider()
+        .url("https://changed-issuer.example")
+        .client_id_list("c1")
+        .send()
+        .await
+        .unwrap()
+        .open_id_connect_provider_arn
+        .unwrap();
+    for _ in 0..2 {
+        iam.add_client_id_to_open_id_connect_provider()
+            .open_id_connect_provider_arn(&oidc)
+            .client_id("c2")
+            .send()
+            .await
+            .unwrap();
+    }
+    iam.remove_client_id_from_open_id_connect_provider()
+        .open_id_connect_provider_arn(&oidc)
+        .client_id("c2")
+        .send()
+        .await
+        .unwrap();
+    let metadata = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cognate-saml/tests/vectors/metadata.xml"
+    ))
+    .unwrap();
+    let saml = iam
+        .create_saml_provider()
+        .name("ChangedIdP")
+        .saml_metadata_document(&metadata)
+        .send()
+        .await
+        .unwrap()
+        .saml_provider_arn
+        .unwrap();
+    iam.update_saml_provider()
+        .saml_provider_arn(&saml)
+        .saml_metadata_document(&metadata)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_saml_provider()
+        .saml_provider_arn(&saml)
+        .send()
+        .await
+        .unwrap();
+
+    let mut b = Browser::of(&s);
+    b.sign_in(&s).await;
+    let expected: &[(&str, &[Expected])] = &[
+        (
+            "role_changed",
+            &[
+                ("CreateRole", &role, None),
+                ("UpdateRole", &role, None),
+                ("UpdateAssumeRolePolicy", &role, None),
+                ("AttachRolePolicy", &role, Some(&policy)),
+            ],
+        ),
+        (
+            "policy_changed",
+            &[
+                ("CreatePolicy", &policy, None),
+                ("CreatePolicyVersion", &policy, Some("v2")),
+                ("SetDefaultPolicyVersion", &policy, Some("v2")),
+                ("DeletePolicyVersion", &policy, Some("v1")),
+            ],
+        ),
+        (
+            "provider_changed",
+            &[
+                ("CreateOpenIDConnectProvider", &oidc, None),
+                ("AddClientIDToOpenIDConnectProvider", &oidc, Some("c2")),
+                ("RemoveClientIDFromOpenIDConnectProvider", &oidc, Some("c2")),
+                ("CreateSAMLProvider", &saml, None),
+                ("UpdateSAMLProvider", &saml, None),
+                ("DeleteSAMLProvider", &saml, None),
+            ],
+        ),
+    ];
+    for (kind, events) in expected {
+        let path = format!("/console/activity?kind={kind}");
+        let body = until(&mut b, &path, |body| rows(body) >= events.len()).await;
+        let table = row_cells(&body);
+        assert_eq!(table.len(), events.len(), "{body}");
+        for (action, arn, subject) in *events {
+            let of_action: Vec<_> = table
+                .iter()
+                .filter(|row| row.contains(&format!("action: <code>{action}</code>")))
+                .collect();
+            assert_eq!(of_action.len(), 1, "{action} in {body}");
+            let row = of_action[0];
+            assert!(row.contains("<code>admin</code>"), "{row}");
+            assert!(row.contains(&format!("arn: <code>{arn}</code>")), "{row}");
+            if let Some(subject) = subject {
+                assert!(row.contains(&format!("<code>{subject}</code>")), "{row}");
+            }
+        }
+        assert!(!body.contains("never-in-the-trail"), "{body}");
+        assert!(!body.contains("EntityDescriptor"), "{body}");
+    }
+}
