@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::lease::Connections;
+use super::connections::Connections;
 use super::retry::{Attempt, Failure, is_unique_violation, retrying};
 
 /// Guests per transaction at most.
@@ -98,7 +98,6 @@ async fn insert_all(conns: &Arc<Connections>, identities: &[&NewIdentity]) -> St
     let pools: Vec<&str> = identities.iter().map(|i| i.pool_id.as_str()).collect();
     let times: Vec<i64> = identities.iter().map(|i| i.created_at).collect();
     retrying!(conns, "insert_guests", async {
-        let mut conn = conns.lease().await?;
         sqlx::query(
             "INSERT INTO identities (id, pool_id, created_at, updated_at, disabled, merged_into, version)
              SELECT id, pool_id, at, at, FALSE, NULL, 1
@@ -107,7 +106,7 @@ async fn insert_all(conns: &Arc<Connections>, identities: &[&NewIdentity]) -> St
         .bind(&ids)
         .bind(&pools)
         .bind(&times)
-        .execute(&mut *conn)
+        .execute(conns.pool())
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
@@ -121,7 +120,6 @@ async fn insert_all(conns: &Arc<Connections>, identities: &[&NewIdentity]) -> St
                 Failure::Commit(e)
             }
         })?;
-        conn.keep();
         let done: Attempt<()> = Ok(());
         done
     })

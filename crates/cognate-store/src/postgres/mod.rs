@@ -65,12 +65,12 @@ use crate::records::{
 };
 use crate::{StoreOptions, redact_url};
 
+mod connections;
 mod guests;
-mod lease;
 mod retry;
 mod rows;
 
-use lease::{Connections, leased};
+use connections::{Connections, pooled};
 use retry::{Attempt, MAX_ATTEMPTS, backend, backoff, commit, retrying, unique_as};
 use rows::{
     IDENTITY_COLUMNS, POLICY_COLUMNS, ROLE_COLUMNS, doc_column, identity_row, merge_row,
@@ -147,13 +147,13 @@ impl PostgresStore {
             .acquire_timeout(options.acquire_timeout)
             .idle_timeout(options.idle_timeout)
             .connect_lazy_with(connect.options(bounded));
-        let conns = Connections::start(pool, options);
+        let conns = Arc::new(Connections::new(pool, options));
         let guests = guests::GuestBatcher::start(Arc::clone(&conns));
         Ok(PostgresStore { conns, guests })
     }
 
     async fn begin(&self) -> Attempt<Transaction<'static, Postgres>> {
-        Ok(self.conns.begin(None).await?)
+        Ok(self.conns.pool().begin().await?)
     }
 }
 
@@ -231,7 +231,7 @@ impl PostgresStore {
     ) -> StoreResult<Option<T>> {
         let sql = format!("SELECT doc FROM {table} WHERE arn = $1");
         let row = retrying!(self.conns, table, async {
-            Ok(leased!(self.conns, |conn| sqlx::query(&sql)
+            Ok(pooled!(self.conns, |conn| sqlx::query(&sql)
                 .bind(arn)
                 .fetch_optional(conn)))
         })?;
@@ -286,7 +286,7 @@ impl PostgresStore {
     ) -> StoreResult<Vec<T>> {
         let sql = format!("SELECT doc FROM {table} WHERE account = $1 ORDER BY arn");
         let rows = retrying!(self.conns, table, async {
-            Ok(leased!(self.conns, |conn| sqlx::query(&sql)
+            Ok(pooled!(self.conns, |conn| sqlx::query(&sql)
                 .bind(account)
                 .fetch_all(conn)))
         })?;
@@ -350,7 +350,7 @@ impl Store for PostgresStore {
 
     async fn get_pool(&self, id: &str) -> StoreResult<Option<Pool>> {
         let row = retrying!(self.conns, "get_pool", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(
+            Ok(pooled!(self.conns, |conn| sqlx::query(
                 "SELECT doc FROM pools WHERE id = $1"
             )
             .bind(id)
@@ -398,7 +398,8 @@ impl Store for PostgresStore {
         retrying!(self.conns, "delete_pool", async {
             let mut tx = self
                 .conns
-                .begin(Some("BEGIN ISOLATION LEVEL REPEATABLE READ"))
+                .pool()
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
                 .await?;
             let deleted = sqlx::query("DELETE FROM pools WHERE id = $1")
                 .bind(id)
@@ -427,7 +428,7 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<Pool>> {
         let rows = retrying!(self.conns, "list_pools", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(
+            Ok(pooled!(self.conns, |conn| sqlx::query(
                 "SELECT doc FROM pools WHERE account = $1 AND region = $2 AND id > $3
                  ORDER BY id LIMIT $4",
             )
@@ -447,7 +448,7 @@ impl Store for PostgresStore {
         developer_provider_name: &str,
     ) -> StoreResult<Option<String>> {
         retrying!(self.conns, "pool_by_developer_provider", async {
-            Ok(leased!(self.conns, |conn| sqlx::query_scalar(
+            Ok(pooled!(self.conns, |conn| sqlx::query_scalar(
                 "SELECT id FROM pools
                  WHERE account = $1 AND region = $2 AND developer_provider_name = $3",
             )
@@ -462,7 +463,7 @@ impl Store for PostgresStore {
         // One statement: the identity and its logins come from one snapshot.
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.id = $1");
         let row = retrying!(self.conns, "get_identity", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(&sql)
+            Ok(pooled!(self.conns, |conn| sqlx::query(&sql)
                 .bind(id)
                 .fetch_optional(conn)))
         })?;
@@ -479,7 +480,7 @@ impl Store for PostgresStore {
             )
         });
         let row = retrying!(self.conns, "generation_and_identity", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(&SQL)
+            Ok(pooled!(self.conns, |conn| sqlx::query(&SQL)
                 .bind(id)
                 .fetch_one(conn)))
         })?;
@@ -504,7 +505,7 @@ impl Store for PostgresStore {
         let subjects: Vec<&str> = logins.iter().map(|l| l.subject.as_str()).collect();
         let rows: Vec<(String, String, String)> =
             retrying!(self.conns, "find_login_owners", async {
-                Ok(leased!(self.conns, |conn| sqlx::query_as(
+                Ok(pooled!(self.conns, |conn| sqlx::query_as(
                     "SELECT l.provider, l.subject, l.identity_id
                  FROM logins l
                  JOIN UNNEST($2::text[], $3::text[]) AS wanted (provider, subject)
@@ -556,7 +557,7 @@ impl Store for PostgresStore {
              ORDER BY i.id LIMIT $4"
         );
         let rows = retrying!(self.conns, "list_identities", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(&sql)
+            Ok(pooled!(self.conns, |conn| sqlx::query(&sql)
                 .bind(pool_id)
                 .bind(after.unwrap_or(""))
                 .bind(hide_disabled)
@@ -587,7 +588,7 @@ impl Store for PostgresStore {
              ORDER BY i.id LIMIT $4"
         );
         let rows = retrying!(self.conns, "list_identities_in_state", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(&sql)
+            Ok(pooled!(self.conns, |conn| sqlx::query(&sql)
                 .bind(pool_id)
                 .bind(after.unwrap_or(""))
                 .bind(has_logins)
@@ -599,7 +600,7 @@ impl Store for PostgresStore {
 
     async fn count_identities(&self, pool_id: &str, cap: usize) -> StoreResult<usize> {
         let count: i64 = retrying!(self.conns, "count_identities", async {
-            Ok(leased!(self.conns, |conn| sqlx::query_scalar(
+            Ok(pooled!(self.conns, |conn| sqlx::query_scalar(
                 "SELECT count(*) FROM (SELECT 1 FROM identities WHERE pool_id = $1 LIMIT $2) t",
             )
             .bind(pool_id)
@@ -631,7 +632,7 @@ impl Store for PostgresStore {
 
     async fn merges_of(&self, identity_id: &str) -> StoreResult<Vec<MergeRecord>> {
         let rows = retrying!(self.conns, "merges_of", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(
+            Ok(pooled!(self.conns, |conn| sqlx::query(
                 "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
                  WHERE from_identity = $1 OR to_identity = $1 ORDER BY seq",
             )
@@ -649,7 +650,7 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<String>> {
         retrying!(self.conns, "subjects_of", async {
-            Ok(leased!(self.conns, |conn| {
+            Ok(pooled!(self.conns, |conn| {
                 sqlx::query_scalar(
                 "SELECT subject FROM logins WHERE identity_id = $1 AND provider = $2 AND subject > $3
                  ORDER BY subject LIMIT $4",
@@ -682,7 +683,7 @@ impl Store for PostgresStore {
 
     async fn get_role(&self, account: &str, name: &str) -> StoreResult<Option<Role>> {
         let row = retrying!(self.conns, "get_role", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(&format!(
+            Ok(pooled!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.account = $1 AND r.name_key = $2"
             ))
             .bind(account)
@@ -743,7 +744,7 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<Role>> {
         let rows = retrying!(self.conns, "list_roles", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(&format!(
+            Ok(pooled!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.account = $1 AND r.name_key > $2
                  ORDER BY r.name_key LIMIT $3"
             ))
@@ -806,7 +807,7 @@ impl Store for PostgresStore {
 
     async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>> {
         let row = retrying!(self.conns, "get_managed_policy", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(&format!(
+            Ok(pooled!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {POLICY_COLUMNS} FROM managed_policies p WHERE p.arn = $1"
             ))
             .bind(arn)
@@ -854,7 +855,7 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<ManagedPolicy>> {
         let rows = retrying!(self.conns, "list_managed_policies", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(&format!(
+            Ok(pooled!(self.conns, |conn| sqlx::query(&format!(
                 "SELECT {POLICY_COLUMNS} FROM managed_policies p
                  WHERE p.account = $1 AND p.name_key > $2 ORDER BY p.name_key LIMIT $3"
             ))
@@ -958,7 +959,7 @@ impl Store for PostgresStore {
 
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         let rows = retrying!(self.conns, "list_signing_keys", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(
+            Ok(pooled!(self.conns, |conn| sqlx::query(
                 "SELECT doc, retired_at FROM signing_keys ORDER BY created_at, kid"
             )
             .fetch_all(conn)))
@@ -1037,7 +1038,8 @@ impl Store for PostgresStore {
             // fails the attempt (40001), which runs again.
             let mut tx = self
                 .conns
-                .begin(Some("BEGIN ISOLATION LEVEL REPEATABLE READ"))
+                .pool()
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
                 .await?;
             let removed = cognate_core::store::ResetCounts {
                 logins: delete_all(&mut tx, "logins").await?,
@@ -1058,7 +1060,7 @@ impl Store for PostgresStore {
 
     async fn config_generation(&self) -> StoreResult<i64> {
         retrying!(self.conns, "config_generation", async {
-            Ok(leased!(self.conns, |conn| sqlx::query_scalar(
+            Ok(pooled!(self.conns, |conn| sqlx::query_scalar(
                 "SELECT value FROM config_generation WHERE id = 1"
             )
             .fetch_one(conn)))
@@ -1067,7 +1069,7 @@ impl Store for PostgresStore {
 
     async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>> {
         let rows = retrying!(self.conns, "list_all_pools", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(
+            Ok(pooled!(self.conns, |conn| sqlx::query(
                 "SELECT doc FROM pools WHERE id > $1 ORDER BY id LIMIT $2"
             )
             .bind(after.unwrap_or(""))
@@ -1079,7 +1081,7 @@ impl Store for PostgresStore {
 
     async fn merges_of_pool(&self, pool_id: &str) -> StoreResult<Vec<MergeRecord>> {
         let rows = retrying!(self.conns, "merges_of_pool", async {
-            Ok(leased!(self.conns, |conn| sqlx::query(
+            Ok(pooled!(self.conns, |conn| sqlx::query(
                 "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
                  WHERE pool_id = $1 ORDER BY seq",
             )
@@ -1150,7 +1152,7 @@ impl Store for PostgresStore {
 
     async fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         retrying!(self.conns, "get_setting", async {
-            Ok(leased!(self.conns, |conn| sqlx::query_scalar(
+            Ok(pooled!(self.conns, |conn| sqlx::query_scalar(
                 "SELECT value FROM settings WHERE name = $1"
             )
             .bind(name)
@@ -1204,7 +1206,7 @@ impl Store for PostgresStore {
             )
         });
         retrying!(self.conns, "append_audit", async {
-            leased!(self.conns, |conn| sqlx::query(&SQL)
+            pooled!(self.conns, |conn| sqlx::query(&SQL)
                 .bind(&at)
                 .bind(&id)
                 .bind(&kind)
