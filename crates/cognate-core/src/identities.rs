@@ -503,17 +503,11 @@ impl Identities<'_> {
         self.authorized_pool(caller, Operation::ListIdentities, pool_id)
             .await?;
         let after = next_token.map(page_token::decode).transpose()?;
-        let mut identities = self
+        let identities = self
             .store
             .list_identities(pool_id, hide_disabled, after.as_deref(), max_results + 1)
             .await?;
-        let next = if identities.len() > max_results {
-            identities.truncate(max_results);
-            identities.last().map(|i| page_token::encode(&i.id))
-        } else {
-            None
-        };
-        Ok((identities, next))
+        Ok(cut_page(identities, max_results))
     }
 
     /// Identities of a pool in one state (the console's guest,
@@ -530,17 +524,11 @@ impl Identities<'_> {
         self.authorized_pool(caller, Operation::ListIdentities, pool_id)
             .await?;
         let after = next_token.map(page_token::decode).transpose()?;
-        let mut identities = self
+        let identities = self
             .store
             .list_identities_in_state(pool_id, state, after.as_deref(), max_results + 1)
             .await?;
-        let next = if identities.len() > max_results {
-            identities.truncate(max_results);
-            identities.last().map(|i| page_token::encode(&i.id))
-        } else {
-            None
-        };
-        Ok((identities, next))
+        Ok(cut_page(identities, max_results))
     }
 
     /// The identity of a pool holding a login (provider and subject), for
@@ -681,4 +669,16 @@ impl Identities<'_> {
         }
         Ok(total)
     }
+}
+
+/// A page of at most `max_results` out of `max_results + 1` read, and the
+/// token of the next page when there was one more.
+fn cut_page(mut identities: Vec<Identity>, max_results: usize) -> (Vec<Identity>, Option<String>) {
+    let next = if identities.len() > max_results {
+        identities.truncate(max_results);
+        identities.last().map(|i| page_token::encode(&i.id))
+    } else {
+        None
+    };
+    (identities, next)
 }
