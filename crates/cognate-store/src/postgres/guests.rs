@@ -115,9 +115,12 @@ async fn insert_all(conns: &Arc<Connections>, identities: &[&NewIdentity]) -> St
                     ids.join(", ")
                 )))
             } else {
-                // The statement is its own commit: a connection lost
-                // during it leaves the outcome unknown, as a lost COMMIT.
-                Failure::Commit(e)
+                // A connection found dead (after a failover, say) is
+                // retried on another. The statement is its own commit, so
+                // a connection lost while it ran may have committed it: the
+                // retry then finds the ids taken, a Conflict, and nothing
+                // is written twice.
+                Failure::Db(e)
             }
         })?;
         let done: Attempt<()> = Ok(());
