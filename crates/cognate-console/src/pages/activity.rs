@@ -269,7 +269,8 @@ pub(crate) async fn list(
             }
         }
         p class="help" {
-            "Every change to pools and identities, every credential vended and every key rotated, "
+            "Every change to pools, identities, IAM roles, policies and providers, and every key rotated "
+            "(credentials vended too, with [audit] credentials = true), "
             "by whom: an assumed-role ARN, admin (the admin key), console, anonymous (an unsigned public call) "
             "or cognate (the server itself). Logins are named by provider only; no token or secret is recorded."
         }
