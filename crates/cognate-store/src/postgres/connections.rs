@@ -37,14 +37,3 @@ impl Connections {
             .map(|limit| tokio::time::Instant::now() + limit)
     }
 }
-
-/// Runs one statement on a connection of the pool: `pooled!(conns, |conn|
-/// query.fetch_one(conn))`, evaluating to the answer with `?` applied
-/// (inside a `retrying!` attempt).
-macro_rules! pooled {
-    ($conns:expr, |$conn:ident| $statement:expr) => {{
-        let $conn = $conns.pool();
-        $statement.await?
-    }};
-}
-pub(super) use pooled;

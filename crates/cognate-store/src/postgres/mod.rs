@@ -70,7 +70,7 @@ mod guests;
 mod retry;
 mod rows;
 
-use connections::{Connections, pooled};
+use connections::Connections;
 use retry::{Attempt, MAX_ATTEMPTS, backend, backoff, commit, retrying, unique_as};
 use rows::{
     IDENTITY_COLUMNS, POLICY_COLUMNS, ROLE_COLUMNS, doc_column, identity_row, merge_row,
@@ -231,9 +231,10 @@ impl PostgresStore {
     ) -> StoreResult<Option<T>> {
         let sql = format!("SELECT doc FROM {table} WHERE arn = $1");
         let row = retrying!(self.conns, table, async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(&sql)
+            Ok(sqlx::query(&sql)
                 .bind(arn)
-                .fetch_optional(conn)))
+                .fetch_optional(self.conns.pool())
+                .await?)
         })?;
         row.as_ref().map(doc_column).transpose()
     }
@@ -286,9 +287,10 @@ impl PostgresStore {
     ) -> StoreResult<Vec<T>> {
         let sql = format!("SELECT doc FROM {table} WHERE account = $1 ORDER BY arn");
         let rows = retrying!(self.conns, table, async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(&sql)
+            Ok(sqlx::query(&sql)
                 .bind(account)
-                .fetch_all(conn)))
+                .fetch_all(self.conns.pool())
+                .await?)
         })?;
         rows.iter().map(doc_column).collect()
     }
@@ -350,11 +352,10 @@ impl Store for PostgresStore {
 
     async fn get_pool(&self, id: &str) -> StoreResult<Option<Pool>> {
         let row = retrying!(self.conns, "get_pool", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(
-                "SELECT doc FROM pools WHERE id = $1"
-            )
-            .bind(id)
-            .fetch_optional(conn)))
+            Ok(sqlx::query("SELECT doc FROM pools WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.conns.pool())
+                .await?)
         })?;
         row.as_ref().map(doc_column).transpose()
     }
@@ -428,7 +429,7 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<Pool>> {
         let rows = retrying!(self.conns, "list_pools", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(
+            Ok(sqlx::query(
                 "SELECT doc FROM pools WHERE account = $1 AND region = $2 AND id > $3
                  ORDER BY id LIMIT $4",
             )
@@ -436,7 +437,8 @@ impl Store for PostgresStore {
             .bind(region)
             .bind(after.unwrap_or(""))
             .bind(sql_limit(limit))
-            .fetch_all(conn)))
+            .fetch_all(self.conns.pool())
+            .await?)
         })?;
         rows.iter().map(doc_column).collect()
     }
@@ -448,14 +450,15 @@ impl Store for PostgresStore {
         developer_provider_name: &str,
     ) -> StoreResult<Option<String>> {
         retrying!(self.conns, "pool_by_developer_provider", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query_scalar(
+            Ok(sqlx::query_scalar(
                 "SELECT id FROM pools
                  WHERE account = $1 AND region = $2 AND developer_provider_name = $3",
             )
             .bind(account)
             .bind(region)
             .bind(developer_provider_name)
-            .fetch_optional(conn)))
+            .fetch_optional(self.conns.pool())
+            .await?)
         })
     }
 
@@ -463,9 +466,10 @@ impl Store for PostgresStore {
         // One statement: the identity and its logins come from one snapshot.
         let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.id = $1");
         let row = retrying!(self.conns, "get_identity", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(&sql)
+            Ok(sqlx::query(&sql)
                 .bind(id)
-                .fetch_optional(conn)))
+                .fetch_optional(self.conns.pool())
+                .await?)
         })?;
         row.as_ref().map(identity_row).transpose()
     }
@@ -480,9 +484,10 @@ impl Store for PostgresStore {
             )
         });
         let row = retrying!(self.conns, "generation_and_identity", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(&SQL)
+            Ok(sqlx::query(&SQL)
                 .bind(id)
-                .fetch_one(conn)))
+                .fetch_one(self.conns.pool())
+                .await?)
         })?;
         let generation: i64 = row.try_get("generation").map_err(backend)?;
         let found: Option<String> = row.try_get("id").map_err(backend)?;
@@ -505,7 +510,7 @@ impl Store for PostgresStore {
         let subjects: Vec<&str> = logins.iter().map(|l| l.subject.as_str()).collect();
         let rows: Vec<(String, String, String)> =
             retrying!(self.conns, "find_login_owners", async {
-                Ok(pooled!(self.conns, |conn| sqlx::query_as(
+                Ok(sqlx::query_as(
                     "SELECT l.provider, l.subject, l.identity_id
                  FROM logins l
                  JOIN UNNEST($2::text[], $3::text[]) AS wanted (provider, subject)
@@ -515,7 +520,8 @@ impl Store for PostgresStore {
                 .bind(pool_id)
                 .bind(&providers)
                 .bind(&subjects)
-                .fetch_all(conn)))
+                .fetch_all(self.conns.pool())
+                .await?)
             })?;
         let owners: HashMap<(String, String), String> = rows
             .into_iter()
@@ -557,12 +563,13 @@ impl Store for PostgresStore {
              ORDER BY i.id LIMIT $4"
         );
         let rows = retrying!(self.conns, "list_identities", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(&sql)
+            Ok(sqlx::query(&sql)
                 .bind(pool_id)
                 .bind(after.unwrap_or(""))
                 .bind(hide_disabled)
                 .bind(sql_limit(limit))
-                .fetch_all(conn)))
+                .fetch_all(self.conns.pool())
+                .await?)
         })?;
         rows.iter().map(identity_row).collect()
     }
@@ -588,24 +595,26 @@ impl Store for PostgresStore {
              ORDER BY i.id LIMIT $4"
         );
         let rows = retrying!(self.conns, "list_identities_in_state", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(&sql)
+            Ok(sqlx::query(&sql)
                 .bind(pool_id)
                 .bind(after.unwrap_or(""))
                 .bind(has_logins)
                 .bind(sql_limit(limit))
-                .fetch_all(conn)))
+                .fetch_all(self.conns.pool())
+                .await?)
         })?;
         rows.iter().map(identity_row).collect()
     }
 
     async fn count_identities(&self, pool_id: &str, cap: usize) -> StoreResult<usize> {
         let count: i64 = retrying!(self.conns, "count_identities", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query_scalar(
+            Ok(sqlx::query_scalar(
                 "SELECT count(*) FROM (SELECT 1 FROM identities WHERE pool_id = $1 LIMIT $2) t",
             )
             .bind(pool_id)
             .bind(sql_limit(cap))
-            .fetch_one(conn)))
+            .fetch_one(self.conns.pool())
+            .await?)
         })?;
         Ok(usize::try_from(count).unwrap_or(0))
     }
@@ -632,12 +641,13 @@ impl Store for PostgresStore {
 
     async fn merges_of(&self, identity_id: &str) -> StoreResult<Vec<MergeRecord>> {
         let rows = retrying!(self.conns, "merges_of", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(
+            Ok(sqlx::query(
                 "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
                  WHERE from_identity = $1 OR to_identity = $1 ORDER BY seq",
             )
             .bind(identity_id)
-            .fetch_all(conn)))
+            .fetch_all(self.conns.pool())
+            .await?)
         })?;
         rows.iter().map(merge_row).collect()
     }
@@ -650,8 +660,7 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<String>> {
         retrying!(self.conns, "subjects_of", async {
-            Ok(pooled!(self.conns, |conn| {
-                sqlx::query_scalar(
+            Ok(sqlx::query_scalar(
                 "SELECT subject FROM logins WHERE identity_id = $1 AND provider = $2 AND subject > $3
                  ORDER BY subject LIMIT $4",
             )
@@ -659,8 +668,7 @@ impl Store for PostgresStore {
             .bind(provider)
             .bind(after.unwrap_or(""))
             .bind(sql_limit(limit))
-            .fetch_all(conn)
-            }))
+            .fetch_all(self.conns.pool()).await?)
         })
     }
 
@@ -683,12 +691,13 @@ impl Store for PostgresStore {
 
     async fn get_role(&self, account: &str, name: &str) -> StoreResult<Option<Role>> {
         let row = retrying!(self.conns, "get_role", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(&format!(
+            Ok(sqlx::query(&format!(
                 "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.account = $1 AND r.name_key = $2"
             ))
             .bind(account)
             .bind(name.to_lowercase())
-            .fetch_optional(conn)))
+            .fetch_optional(self.conns.pool())
+            .await?)
         })?;
         row.as_ref().map(role_row).transpose()
     }
@@ -744,14 +753,15 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<Role>> {
         let rows = retrying!(self.conns, "list_roles", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(&format!(
+            Ok(sqlx::query(&format!(
                 "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.account = $1 AND r.name_key > $2
                  ORDER BY r.name_key LIMIT $3"
             ))
             .bind(account)
             .bind(after.map(str::to_lowercase).unwrap_or_default())
             .bind(sql_limit(limit))
-            .fetch_all(conn)))
+            .fetch_all(self.conns.pool())
+            .await?)
         })?;
         rows.iter().map(role_row).collect()
     }
@@ -807,11 +817,12 @@ impl Store for PostgresStore {
 
     async fn get_managed_policy(&self, arn: &str) -> StoreResult<Option<ManagedPolicy>> {
         let row = retrying!(self.conns, "get_managed_policy", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(&format!(
+            Ok(sqlx::query(&format!(
                 "SELECT {POLICY_COLUMNS} FROM managed_policies p WHERE p.arn = $1"
             ))
             .bind(arn)
-            .fetch_optional(conn)))
+            .fetch_optional(self.conns.pool())
+            .await?)
         })?;
         row.as_ref().map(policy_row).transpose()
     }
@@ -855,14 +866,15 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> StoreResult<Vec<ManagedPolicy>> {
         let rows = retrying!(self.conns, "list_managed_policies", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(&format!(
+            Ok(sqlx::query(&format!(
                 "SELECT {POLICY_COLUMNS} FROM managed_policies p
                  WHERE p.account = $1 AND p.name_key > $2 ORDER BY p.name_key LIMIT $3"
             ))
             .bind(account)
             .bind(after_name.map(str::to_lowercase).unwrap_or_default())
             .bind(sql_limit(limit))
-            .fetch_all(conn)))
+            .fetch_all(self.conns.pool())
+            .await?)
         })?;
         rows.iter().map(policy_row).collect()
     }
@@ -959,10 +971,11 @@ impl Store for PostgresStore {
 
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         let rows = retrying!(self.conns, "list_signing_keys", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(
-                "SELECT doc, retired_at FROM signing_keys ORDER BY created_at, kid"
+            Ok(
+                sqlx::query("SELECT doc, retired_at FROM signing_keys ORDER BY created_at, kid")
+                    .fetch_all(self.conns.pool())
+                    .await?,
             )
-            .fetch_all(conn)))
         })?;
         rows.iter()
             .map(|row| {
@@ -1060,33 +1073,36 @@ impl Store for PostgresStore {
 
     async fn config_generation(&self) -> StoreResult<i64> {
         retrying!(self.conns, "config_generation", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query_scalar(
-                "SELECT value FROM config_generation WHERE id = 1"
+            Ok(
+                sqlx::query_scalar("SELECT value FROM config_generation WHERE id = 1")
+                    .fetch_one(self.conns.pool())
+                    .await?,
             )
-            .fetch_one(conn)))
         })
     }
 
     async fn list_all_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<Pool>> {
         let rows = retrying!(self.conns, "list_all_pools", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(
-                "SELECT doc FROM pools WHERE id > $1 ORDER BY id LIMIT $2"
+            Ok(
+                sqlx::query("SELECT doc FROM pools WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after.unwrap_or(""))
+                    .bind(sql_limit(limit))
+                    .fetch_all(self.conns.pool())
+                    .await?,
             )
-            .bind(after.unwrap_or(""))
-            .bind(sql_limit(limit))
-            .fetch_all(conn)))
         })?;
         rows.iter().map(doc_column).collect()
     }
 
     async fn merges_of_pool(&self, pool_id: &str) -> StoreResult<Vec<MergeRecord>> {
         let rows = retrying!(self.conns, "merges_of_pool", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query(
+            Ok(sqlx::query(
                 "SELECT pool_id, from_identity, to_identity, at, cause FROM merges
                  WHERE pool_id = $1 ORDER BY seq",
             )
             .bind(pool_id)
-            .fetch_all(conn)))
+            .fetch_all(self.conns.pool())
+            .await?)
         })?;
         rows.iter().map(merge_row).collect()
     }
@@ -1152,11 +1168,12 @@ impl Store for PostgresStore {
 
     async fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         retrying!(self.conns, "get_setting", async {
-            Ok(pooled!(self.conns, |conn| sqlx::query_scalar(
-                "SELECT value FROM settings WHERE name = $1"
+            Ok(
+                sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(self.conns.pool())
+                    .await?,
             )
-            .bind(name)
-            .fetch_optional(conn)))
         })
     }
 
@@ -1206,7 +1223,7 @@ impl Store for PostgresStore {
             )
         });
         retrying!(self.conns, "append_audit", async {
-            pooled!(self.conns, |conn| sqlx::query(&SQL)
+            sqlx::query(&SQL)
                 .bind(&at)
                 .bind(&id)
                 .bind(&kind)
@@ -1215,7 +1232,8 @@ impl Store for PostgresStore {
                 .bind(&other_identity_id)
                 .bind(&caller)
                 .bind(&detail)
-                .execute(conn));
+                .execute(self.conns.pool())
+                .await?;
             Ok(())
         })
     }
