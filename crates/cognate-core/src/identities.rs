@@ -540,8 +540,17 @@ impl Identities<'_> {
         pool_id: &str,
         login: &Login,
     ) -> Result<Option<String>> {
-        self.authorized_pool(caller, Operation::ListIdentities, pool_id)
+        let pool = self
+            .authorized_pool(caller, Operation::ListIdentities, pool_id)
             .await?;
+        // ListIdentities names providers, never subjects: a developer user
+        // identifier is found only as LookupDeveloperIdentity allows.
+        if pool.developer_provider_name.as_deref() == Some(login.provider.as_str()) {
+            return Err(Error::InvalidParameter(format!(
+                "{} is the developer provider of this pool; use LookupDeveloperIdentity.",
+                login.provider
+            )));
+        }
         let owners = self
             .store
             .find_login_owners(pool_id, std::slice::from_ref(login))

@@ -195,3 +195,28 @@ async fn concurrent_merges_stay_consistent() {
     }
     assert_eq!(d.identity_count(&pool, true).await, owners.len());
 }
+
+/// The console's search by login does not answer for the developer
+/// provider (ListIdentities names no subjects); its users are found as
+/// LookupDeveloperIdentity allows.
+#[tokio::test]
+async fn a_search_by_login_refuses_the_developer_provider() {
+    let d = Domain::open().await;
+    let pool = developer_pool(&d).await;
+    let owner = token_for(&d, &pool, "u1", None).await.unwrap();
+    let login = cognate_core::model::Login {
+        provider: DEV.into(),
+        subject: "u1".into(),
+    };
+    let refused = d
+        .cognate
+        .identities()
+        .owner_of_login(&d.root, &pool, &login)
+        .await;
+    assert!(
+        matches!(refused, Err(Error::InvalidParameter(ref m)) if m.contains("LookupDeveloperIdentity")),
+        "{refused:?}"
+    );
+    let (found, _) = lookup(&d, &pool, None, Some("u1")).await.unwrap();
+    assert_eq!(found, owner);
+}
