@@ -12,8 +12,8 @@
 use std::sync::Arc;
 
 use cognate_policy::{
-    Decision, EvalDecision, MatchedStatement, Policy, PolicyKind, PolicySource, RequestContext,
-    RequestPrincipal, evaluate,
+    Decision, EvalDecision, Policy, PolicyKind, PolicySource, RequestContext, RequestPrincipal,
+    evaluate,
 };
 
 use crate::access::{ANY_RESOURCE, Caller};
@@ -50,22 +50,12 @@ pub fn evaluate_scoped(identity: &[&Policy], scope: &[&Policy], ctx: &RequestCon
     for m in &mut sc.matched_statements {
         m.source = PolicySource::Session;
     }
-    let mut missing = id.missing_context_keys.clone();
-    for key in &sc.missing_context_keys {
-        if !missing.contains(key) {
-            missing.push(key.clone());
+    let mut missing = id.missing_context_keys;
+    for key in sc.missing_context_keys {
+        if !missing.contains(&key) {
+            missing.push(key);
         }
     }
-    let pick = |effect: EvalDecision| -> Vec<MatchedStatement> {
-        id.matched_statements
-            .iter()
-            .chain(&sc.matched_statements)
-            .filter(|m| {
-                (effect == EvalDecision::ExplicitDeny) == (m.effect == cognate_policy::Effect::Deny)
-            })
-            .cloned()
-            .collect()
-    };
     let effect =
         if id.effect == EvalDecision::ExplicitDeny || sc.effect == EvalDecision::ExplicitDeny {
             EvalDecision::ExplicitDeny
@@ -74,12 +64,22 @@ pub fn evaluate_scoped(identity: &[&Policy], scope: &[&Policy], ctx: &RequestCon
         } else {
             EvalDecision::ImplicitDeny
         };
+    // The deciding statements of both, moved rather than copied: this
+    // runs for every signed request of a session with a scope-down.
+    let matched_statements = match effect {
+        EvalDecision::ImplicitDeny => Vec::new(),
+        other => id
+            .matched_statements
+            .into_iter()
+            .chain(sc.matched_statements)
+            .filter(|m| {
+                (other == EvalDecision::ExplicitDeny) == (m.effect == cognate_policy::Effect::Deny)
+            })
+            .collect(),
+    };
     Decision {
         effect,
-        matched_statements: match effect {
-            EvalDecision::ImplicitDeny => Vec::new(),
-            other => pick(other),
-        },
+        matched_statements,
         missing_context_keys: missing,
     }
 }
@@ -98,9 +98,9 @@ pub(crate) struct RolePermissions {
 struct KeysRead<'a>(Vec<&'a str>);
 
 impl<'a> KeysRead<'a> {
-    fn of(role: &'a RolePermissions, scope: &'a [String]) -> KeysRead<'a> {
+    fn of(role: &'a RolePermissions, scopes: [&'a [String]; 2]) -> KeysRead<'a> {
         let mut read: Vec<&str> = role.context_keys.iter().map(String::as_str).collect();
-        for key in scope {
+        for key in scopes.into_iter().flatten() {
             if !read.contains(&key.as_str()) {
                 read.push(key);
             }
@@ -209,13 +209,14 @@ impl Cognate {
             }
         }
         let mut scope: Vec<&Policy> = parsed.iter().collect();
-        let mut scope_keys = lowercase_keys(&scope);
+        let scope_keys = lowercase_keys(&scope);
+        let mut guest_keys: &[String] = &[];
         if session.guest_scope_down {
             match &*GUEST_SCOPE_DOWN {
                 Some(policy) => scope.push(policy),
                 None => unreadable_scope = true,
             }
-            scope_keys.extend(GUEST_SCOPE_DOWN_KEYS.iter().cloned());
+            guest_keys = &GUEST_SCOPE_DOWN_KEYS;
         }
         if unreadable_scope && scope.is_empty() {
             return Ok(Some(Decision {
@@ -224,7 +225,7 @@ impl Cognate {
                 missing_context_keys: Vec::new(),
             }));
         }
-        let read = KeysRead::of(&identity, &scope_keys);
+        let read = KeysRead::of(&identity, [&scope_keys, guest_keys]);
         let ctx = self.session_context(&read, caller, session, &role, action, resource, keys);
         let identity_refs: Vec<&Policy> = identity.policies.iter().collect();
         Ok(Some(evaluate_scoped(&identity_refs, &scope, &ctx)))

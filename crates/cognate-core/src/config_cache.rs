@@ -89,8 +89,12 @@ impl ConfigView {
 struct Inner {
     generation: i64,
     pools: HashMap<String, Arc<Pool>>,
-    /// By (account, lower-cased name): IAM role names ignore case.
-    roles: HashMap<(String, String), Arc<CachedRole>>,
+    /// By account, then lower-cased name (IAM role names ignore case):
+    /// two maps so that a lookup, made for every signed request of a
+    /// session, needs no key of its own.
+    roles: HashMap<String, HashMap<String, Arc<CachedRole>>>,
+    /// Roles held, over every account.
+    role_count: usize,
 }
 
 #[derive(Debug)]
@@ -113,6 +117,7 @@ impl ConfigCache {
                 generation: i64::MIN,
                 pools: HashMap::new(),
                 roles: HashMap::new(),
+                role_count: 0,
             }),
             max_entries: max_entries.max(1),
         }
@@ -131,6 +136,7 @@ impl ConfigCache {
             inner.generation = generation;
             inner.pools.clear();
             inner.roles.clear();
+            inner.role_count = 0;
         }
         ConfigView { generation }
     }
@@ -164,28 +170,49 @@ impl ConfigCache {
     }
 
     pub fn role(&self, view: &ConfigView, account: &str, name: &str) -> Option<Arc<CachedRole>> {
-        let key = (account.to_string(), name.to_lowercase());
         let inner = self.lock();
         if inner.generation < view.generation {
             return None;
         }
-        inner.roles.get(&key).cloned()
+        let roles = inner.roles.get(account)?;
+        with_lower_name(name, |name| roles.get(name).cloned())
     }
 
     /// Caches a role read from the store under `view`; false when the
     /// cache has moved on since.
     pub fn insert_role(&self, view: &ConfigView, role: Arc<CachedRole>) -> bool {
-        let key = (role.role.account.clone(), role.role.name.to_lowercase());
+        let name = role.role.name.to_lowercase();
         let mut inner = self.lock();
         if inner.generation != view.generation {
             return false;
         }
-        if inner.roles.len() >= self.max_entries {
+        if inner.role_count >= self.max_entries {
             inner.roles.clear();
+            inner.role_count = 0;
         }
-        inner.roles.insert(key, role);
+        let account = inner.roles.entry(role.role.account.clone()).or_default();
+        if account.insert(name, role).is_none() {
+            inner.role_count += 1;
+        }
         true
     }
+}
+
+/// Calls `f` with a role name as the cache keys it (`str::to_lowercase`):
+/// an ASCII name of IAM's length is lower-cased on the stack, since every
+/// signed request of a session looks its role up.
+fn with_lower_name<R>(name: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buffer = [0u8; 128];
+    if name.is_ascii()
+        && let Some(lower) = buffer.get_mut(..name.len())
+    {
+        lower.copy_from_slice(name.as_bytes());
+        lower.make_ascii_lowercase();
+        if let Ok(lower) = std::str::from_utf8(lower) {
+            return f(lower);
+        }
+    }
+    f(&name.to_lowercase())
 }
 
 #[cfg(test)]
@@ -299,5 +326,15 @@ mod tests {
             .count();
         assert!(held <= 2);
         assert!(cache.pool(&view, "c").is_some());
+        // Roles too, counted over every account.
+        for name in ["A", "B", "C"] {
+            cache.insert_role(&view, role(name, "{}"));
+        }
+        let held = ["a", "b", "c"]
+            .iter()
+            .filter(|name| cache.role(&view, "111", name).is_some())
+            .count();
+        assert!(held <= 2);
+        assert!(cache.role(&view, "111", "c").is_some());
     }
 }

@@ -28,7 +28,22 @@ pub fn execute_api_arn(
     resource_path: &str,
 ) -> String {
     let path = resource_path.strip_prefix('/').unwrap_or(resource_path);
-    format!("arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path}")
+    // Joined rather than formatted: made for every forward-auth decision.
+    [
+        "arn:aws:execute-api:",
+        region,
+        ":",
+        account,
+        ":",
+        api_id,
+        "/",
+        stage,
+        "/",
+        method,
+        "/",
+        path,
+    ]
+    .concat()
 }
 
 /// Who the caller is, as API Gateway hands it to the backend. Cognito

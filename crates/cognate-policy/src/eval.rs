@@ -83,16 +83,17 @@ impl Decision {
 /// only for patterns that need them (most match on the text itself).
 struct Prepared<'a> {
     ctx: &'a RequestContext,
-    action_lc: String,
+    action_lc: &'a str,
     action_chars: std::cell::OnceCell<Vec<char>>,
     resource_chars: std::cell::OnceCell<Vec<char>>,
 }
 
 impl<'a> Prepared<'a> {
-    fn new(ctx: &'a RequestContext) -> Self {
+    /// `action_lc`: the lower-cased action (`LowerCase::of(&ctx.action)`).
+    fn new(ctx: &'a RequestContext, action_lc: &'a str) -> Self {
         Prepared {
             ctx,
-            action_lc: ctx.action.to_lowercase(),
+            action_lc,
             action_chars: std::cell::OnceCell::new(),
             resource_chars: std::cell::OnceCell::new(),
         }
@@ -106,6 +107,41 @@ impl<'a> Prepared<'a> {
     fn resource_chars(&self) -> &[char] {
         self.resource_chars
             .get_or_init(|| self.ctx.resource.chars().collect())
+    }
+}
+
+/// `str::to_lowercase` of an action, on the stack when it is ASCII and
+/// short (every action IAM knows is): made for every evaluation.
+enum LowerCase {
+    Inline { bytes: [u8; 128], len: usize },
+    Heap(String),
+}
+
+impl LowerCase {
+    fn of(text: &str) -> LowerCase {
+        let mut bytes = [0u8; 128];
+        if text.is_ascii()
+            && let Some(lower) = bytes.get_mut(..text.len())
+        {
+            lower.copy_from_slice(text.as_bytes());
+            // For ASCII, the same as `to_lowercase`.
+            lower.make_ascii_lowercase();
+            return LowerCase::Inline {
+                bytes,
+                len: text.len(),
+            };
+        }
+        LowerCase::Heap(text.to_lowercase())
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            LowerCase::Inline { bytes, len } => bytes
+                .get(..*len)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            LowerCase::Heap(text) => text,
+        }
     }
 }
 
@@ -124,7 +160,8 @@ impl Statement {
     /// Whether this statement applies to the request (action, resource,
     /// principal and all conditions match), regardless of its effect.
     pub fn applies_to(&self, ctx: &RequestContext) -> bool {
-        self.applies(&Prepared::new(ctx), &mut ())
+        let action_lc = LowerCase::of(&ctx.action);
+        self.applies(&Prepared::new(ctx, action_lc.as_str()), &mut ())
     }
 
     fn applies(&self, p: &Prepared<'_>, sink: &mut dyn MissingSink) -> bool {
@@ -149,7 +186,7 @@ impl Statement {
             .action
             .patterns
             .iter()
-            .any(|pat| pat.matches_chars(&p.action_lc, || p.action_chars()));
+            .any(|pat| pat.matches_chars(p.action_lc, || p.action_chars()));
         any != self.action.negated
     }
 
@@ -222,7 +259,8 @@ impl Scan {
 /// `Deny` anywhere wins, otherwise an applicable `Allow` grants, otherwise the
 /// request is implicitly denied.
 pub fn evaluate(policies: &[&Policy], ctx: &RequestContext) -> Decision {
-    let p = Prepared::new(ctx);
+    let action_lc = LowerCase::of(&ctx.action);
+    let p = Prepared::new(ctx, action_lc.as_str());
     let mut scan = Scan::default();
     scan.run(policies, PolicySource::Primary, &p);
     let missing_context_keys = scan.missing.0;
@@ -256,7 +294,8 @@ pub fn evaluate_with_session(
     session: &[&Policy],
     ctx: &RequestContext,
 ) -> Decision {
-    let p = Prepared::new(ctx);
+    let action_lc = LowerCase::of(&ctx.action);
+    let p = Prepared::new(ctx, action_lc.as_str());
     let mut id_scan = Scan::default();
     id_scan.run(identity, PolicySource::Primary, &p);
     let mut s_scan = Scan {

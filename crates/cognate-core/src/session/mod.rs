@@ -59,15 +59,24 @@ pub struct Session {
 }
 
 impl Session {
+    /// `arn:aws:sts::{account}:assumed-role/{role name}/{session name}`
+    /// (joined rather than formatted: every signed request of a session
+    /// makes it).
     pub fn assumed_role_arn(&self) -> String {
-        format!(
-            "arn:aws:sts::{}:assumed-role/{}/{}",
-            self.account, self.role_name, self.session_name
-        )
+        [
+            "arn:aws:sts::",
+            &self.account,
+            ":assumed-role/",
+            &self.role_name,
+            "/",
+            &self.session_name,
+        ]
+        .concat()
     }
 
+    /// `{role id}:{session name}`.
     pub fn user_id(&self) -> String {
-        format!("{}:{}", self.role_id, self.session_name)
+        [self.role_id.as_str(), ":", &self.session_name].concat()
     }
 }
 
