@@ -437,6 +437,82 @@ mod postgres {
         assert!(unknown < 20, "{unknown} commits with an unknown outcome");
     }
 
+    /// The reads each request starts with share a few pipelined
+    /// connections: killed under many concurrent readers, they are opened
+    /// anew and every read answers, with what was committed before it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipelined_reads_survive_killed_connections() {
+        let Some(url) = server_url() else { return };
+        let database = fresh_database(&url).await;
+        let store = Arc::new(
+            PostgresStore::open(
+                &database,
+                &StoreOptions {
+                    max_connections: 8,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+        );
+        let pool = test_pool("us-east-1:pipelined");
+        store.insert_pool(&pool, 1000).await.unwrap();
+        let id = "us-east-1:00000000-0000-0000-0000-00000000beef";
+        store
+            .insert_guests(&[NewIdentity {
+                id: id.into(),
+                pool_id: pool.id.clone(),
+                created_at: 5,
+            }])
+            .await
+            .unwrap();
+        let generation = store.config_generation().await.unwrap();
+        let name = database.rsplit('/').next().unwrap().to_string();
+        let killer = tokio::spawn(async move {
+            let mut admin = PgConnection::connect(&url).await.unwrap();
+            let mut killed = 0i64;
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(15)).await;
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                )
+                .bind(&name)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+                killed += n;
+            }
+            killed
+        });
+        let readers: Vec<_> = (0..16)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    for _ in 0..100 {
+                        let (seen, identity) = store.generation_and_identity(id).await.unwrap();
+                        assert_eq!(seen, generation);
+                        assert_eq!(identity.expect("the guest").pool_id, "us-east-1:pipelined");
+                        assert_eq!(store.config_generation().await.unwrap(), generation);
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                })
+            })
+            .collect();
+        for reader in readers {
+            reader.await.unwrap();
+        }
+        assert!(killer.await.unwrap() > 0, "no connection was killed");
+        // A change committed afterwards is seen by the next read.
+        let mut changed = pool.clone();
+        changed.name = "renamed".into();
+        changed.version = pool.version + 1;
+        store.update_pool(&changed, pool.version).await.unwrap();
+        assert!(store.config_generation().await.unwrap() > generation);
+        let (after, _) = store.generation_and_identity(id).await.unwrap();
+        assert!(after > generation);
+    }
+
     fn login(provider: &str, subject: &str) -> Login {
         Login {
             provider: provider.into(),

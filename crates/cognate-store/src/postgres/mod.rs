@@ -67,19 +67,33 @@ use crate::{StoreOptions, redact_url};
 
 mod connections;
 mod guests;
+mod pipelined;
 mod retry;
 mod rows;
 
 use connections::Connections;
 use retry::{Attempt, MAX_ATTEMPTS, backend, backoff, commit, retrying, unique_as};
 use rows::{
-    IDENTITY_COLUMNS, POLICY_COLUMNS, ROLE_COLUMNS, doc_column, identity_row, merge_row,
-    policy_row, role_row, sql_limit,
+    GENERATION_AND_IDENTITY, IDENTITY_COLUMNS, POLICY_COLUMNS, ROLE_COLUMNS, doc_column,
+    identity_row, merge_row, policy_row, role_row, sql_limit,
 };
 
 pub struct PostgresStore {
     conns: Arc<Connections>,
     guests: guests::GuestBatcher,
+    /// The reads each request starts with; `None`: they use the pool.
+    pipelined: Option<Arc<pipelined::Pipelined>>,
+}
+
+/// How many of a node's `max_connections` carry the pipelined reads: a
+/// quarter, from one to four (none below two connections in all, where
+/// the pool needs the one).
+fn pipelined_connections(max_connections: u32) -> u32 {
+    if max_connections < 2 {
+        0
+    } else {
+        (max_connections / 4).clamp(1, 4)
+    }
 }
 
 /// Raises the configuration generation inside the transaction of a pool,
@@ -135,8 +149,22 @@ impl PostgresStore {
         if let Some(limit) = options.lock_timeout {
             bounded.push(("lock_timeout", limit.as_millis().to_string()));
         }
+        let max_connections = options.max_connections.max(1);
+        let pipelined_count = pipelined_connections(max_connections);
+        let pipelined = pipelined::Pipelined::new(
+            url,
+            &connect,
+            &bounded,
+            pipelined_count as usize,
+            options.acquire_timeout,
+            options.idle_timeout,
+        );
+        let pooled = match pipelined {
+            Some(_) => max_connections - pipelined_count,
+            None => max_connections,
+        };
         let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
+            .max_connections(pooled)
             .min_connections(0)
             // sqlx pings every connection it hands out: a round trip
             // before each statement (cognate-bench postgres counted three
@@ -149,7 +177,16 @@ impl PostgresStore {
             .connect_lazy_with(connect.options(bounded));
         let conns = Arc::new(Connections::new(pool, options));
         let guests = guests::GuestBatcher::start(Arc::clone(&conns));
-        Ok(PostgresStore { conns, guests })
+        Ok(PostgresStore {
+            conns,
+            guests,
+            pipelined,
+        })
+    }
+
+    /// The pipelined reader, unless it has none or PostgreSQL refused it.
+    fn pipelined(&self) -> Option<&pipelined::Pipelined> {
+        self.pipelined.as_deref().filter(|r| !r.unavailable())
     }
 
     async fn begin(&self) -> Attempt<Transaction<'static, Postgres>> {
@@ -476,26 +513,24 @@ impl Store for PostgresStore {
 
     async fn generation_and_identity(&self, id: &str) -> StoreResult<(i64, Option<Identity>)> {
         // One round trip for what every public call on an identity starts
-        // with (the text is made once: the statement cache is keyed by it).
-        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            format!(
-                "SELECT g.value AS generation, {IDENTITY_COLUMNS} FROM config_generation g \
-                 LEFT JOIN identities i ON i.id = $1 WHERE g.id = 1"
-            )
-        });
-        let row = retrying!(self.conns, "generation_and_identity", async {
-            Ok(sqlx::query(&SQL)
+        // with: pipelined, or through the pool (the text is made once: the
+        // statement cache is keyed by it).
+        retrying!(self.conns, "generation_and_identity", async {
+            if let Some(reader) = self.pipelined() {
+                return Ok(reader.generation_and_identity(id).await?);
+            }
+            let row = sqlx::query(&GENERATION_AND_IDENTITY)
                 .bind(id)
                 .fetch_one(self.conns.pool())
-                .await?)
-        })?;
-        let generation: i64 = row.try_get("generation").map_err(backend)?;
-        let found: Option<String> = row.try_get("id").map_err(backend)?;
-        let identity = match found {
-            Some(_) => Some(identity_row(&row)?),
-            None => None,
-        };
-        Ok((generation, identity))
+                .await?;
+            let generation: i64 = row.try_get("generation").map_err(backend)?;
+            let found: Option<String> = row.try_get("id").map_err(backend)?;
+            let identity = match found {
+                Some(_) => Some(identity_row(&row)?),
+                None => None,
+            };
+            Ok((generation, identity))
+        })
     }
 
     async fn find_login_owners(
@@ -1073,6 +1108,9 @@ impl Store for PostgresStore {
 
     async fn config_generation(&self) -> StoreResult<i64> {
         retrying!(self.conns, "config_generation", async {
+            if let Some(reader) = self.pipelined() {
+                return Ok(reader.generation().await?);
+            }
             Ok(
                 sqlx::query_scalar("SELECT value FROM config_generation WHERE id = 1")
                     .fetch_one(self.conns.pool())

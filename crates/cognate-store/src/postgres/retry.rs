@@ -8,6 +8,8 @@ use std::time::Duration;
 use cognate_core::store::StoreError;
 use sqlx::{Postgres, Transaction};
 
+use super::pipelined::{self, ReadError};
+
 /// Attempts per operation (the first one included).
 pub(super) const MAX_ATTEMPTS: u32 = 5;
 /// Attempts when the last one lost its connection before committing:
@@ -25,6 +27,14 @@ pub(super) enum Failure {
     Store(StoreError),
     Db(sqlx::Error),
     Commit(sqlx::Error),
+    /// A read on a pipelined connection.
+    Read(ReadError),
+}
+
+impl From<ReadError> for Failure {
+    fn from(e: ReadError) -> Self {
+        Failure::Read(e)
+    }
 }
 
 impl From<StoreError> for Failure {
@@ -84,6 +94,7 @@ pub(super) fn after_failure(
     let mut lost_connection = false;
     let (e, retryable) = match failure {
         Failure::Store(e) => return Err(e),
+        Failure::Read(e) => return after_failed_read(e, attempt, what),
         Failure::Db(e) => {
             lost_connection = is_connection_loss(&e);
             let retryable = is_rolled_back(&e) || lost_connection;
@@ -120,6 +131,41 @@ pub(super) fn after_failure(
     }
     let delay = backoff(attempt);
     tracing::debug!(operation = what, attempt, ?delay, error = %e, "retrying a PostgreSQL transaction");
+    Ok(delay)
+}
+
+/// `after_failure` for a pipelined read: a lost connection is retried
+/// (on one opened anew), as for the pool's.
+fn after_failed_read(e: ReadError, attempt: u32, what: &str) -> Result<Duration, StoreError> {
+    let e = match e {
+        // The reader was just found unusable: the next attempt uses sqlx.
+        ReadError::Unavailable => return Ok(Duration::ZERO),
+        ReadError::OpenTimedOut => {
+            return Err(StoreError::Backend(format!(
+                "{what}: no connection to PostgreSQL could be opened within the acquire timeout"
+            )));
+        }
+        ReadError::Decode(e) => {
+            return Err(StoreError::Backend(format!(
+                "{what}: {}",
+                pipelined::describe(&e)
+            )));
+        }
+        ReadError::Db(e) if pipelined::is_connection_loss(&e) => pipelined::describe(&e),
+        ReadError::Db(e) => {
+            return Err(StoreError::Backend(format!(
+                "{what}: {}",
+                pipelined::describe(&e)
+            )));
+        }
+    };
+    if attempt >= MAX_ATTEMPTS_AFTER_LOST_CONNECTIONS {
+        return Err(StoreError::Backend(format!(
+            "{what}: giving up after {attempt} attempts: {e}"
+        )));
+    }
+    let delay = backoff(attempt);
+    tracing::debug!(operation = what, attempt, ?delay, error = %e, "retrying a pipelined PostgreSQL read");
     Ok(delay)
 }
 

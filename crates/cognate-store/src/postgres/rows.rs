@@ -21,6 +21,16 @@ pub(super) const IDENTITY_COLUMNS: &str = "i.id, i.pool_id, i.created_at, i.upda
      ARRAY(SELECT l.subject FROM logins l WHERE l.identity_id = i.id COLLATE \"default\" \
            ORDER BY l.provider, l.subject) AS subjects";
 
+/// The configuration generation and the identity `$1` (if any), in one
+/// statement: what every public call on an identity starts with.
+pub(super) static GENERATION_AND_IDENTITY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT g.value AS generation, {IDENTITY_COLUMNS} FROM config_generation g \
+             LEFT JOIN identities i ON i.id = $1 WHERE g.id = 1"
+        )
+    });
+
 pub(super) fn identity_row(row: &PgRow) -> StoreResult<Identity> {
     let providers: Vec<String> = row.try_get("providers").map_err(backend)?;
     let subjects: Vec<String> = row.try_get("subjects").map_err(backend)?;

@@ -1,0 +1,349 @@
+//! The reads every request starts with, pipelined on a few connections.
+//!
+//! GetCredentialsForIdentity, GetOpenIdToken and GetId each begin with one
+//! single-statement read (the configuration generation, with the identity
+//! for the first two). Through sqlx's pool such a read cost two round trips
+//! (sqlx pings a connection each time it comes back) and, with
+//! 64 requests at once, a queue for the pool's connections:
+//! `cognate-bench postgres` measured 57 µs of cognate's CPU and 66 µs of
+//! PostgreSQL's per GetCredentialsForIdentity.
+//!
+//! tokio-postgres sends a statement as soon as it is asked, on a connection
+//! other requests are using too, and matches the answers to the requests in
+//! order: many requests share a connection without waiting for each other's
+//! round trip, a write and a read carry several statements, and no ping
+//! follows. The statements are prepared once per connection.
+//!
+//! Each read still goes to the database, so a change committed through any
+//! node is seen by the next read on every node, as before.
+//!
+//! Connections are opened on first use and again after one is lost,
+//! within the acquire timeout, with the same statement and lock timeouts as
+//! the pool's; one unused for the idle timeout is closed. If PostgreSQL
+//! refuses to authenticate them (a password only sqlx found, in a
+//! `.pgpass` file, say), these reads fall back to sqlx's pool for good.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use cognate_core::model::{Identity, Login};
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+use tokio::sync::OnceCell;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+use super::rows::GENERATION_AND_IDENTITY;
+
+/// A connection, and its statements once prepared (each on first use: a
+/// connection opened to read the generation must not wait on a lock of
+/// the identities table that preparing the other would take).
+struct Live {
+    client: Client,
+    generation_and_identity: OnceCell<Statement>,
+    generation: OnceCell<Statement>,
+    /// Milliseconds since the reader started, at the last use.
+    used_at: AtomicU64,
+}
+
+struct Slot {
+    live: RwLock<Option<Arc<Live>>>,
+    /// One request opens the slot's connection; the others wait for it.
+    opening: tokio::sync::Mutex<()>,
+}
+
+pub(super) struct Pipelined {
+    config: tokio_postgres::Config,
+    slots: Vec<Slot>,
+    next: AtomicUsize,
+    /// Set once PostgreSQL refused these connections' authentication.
+    refused: AtomicBool,
+    open_timeout: Duration,
+    idle_timeout: Duration,
+    started: Instant,
+}
+
+/// Why a pipelined read failed.
+pub(super) enum ReadError {
+    /// The reader cannot be used (authentication refused): use sqlx.
+    Unavailable,
+    Db(tokio_postgres::Error),
+    /// A row that does not hold what the statement selects.
+    Decode(tokio_postgres::Error),
+    /// Opening a connection took longer than the acquire timeout.
+    OpenTimedOut,
+}
+
+impl Pipelined {
+    /// A reader of `connections` connections to the database `connect`
+    /// describes (as sqlx parsed it: its defaults from the environment
+    /// included), with the URL's password or else `PGPASSWORD`. `None` when
+    /// tokio-postgres cannot express the options.
+    pub(super) fn new(
+        url: &str,
+        connect: &PgConnectOptions,
+        session_options: &[(&str, String)],
+        connections: usize,
+        open_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Option<Arc<Pipelined>> {
+        if connections == 0 {
+            return None;
+        }
+        let mut config = tokio_postgres::Config::new();
+        match connect.get_socket() {
+            Some(socket) => config.host_path(socket),
+            None => config.host(connect.get_host()),
+        };
+        config.port(connect.get_port());
+        config.user(connect.get_username());
+        if let Some(db) = connect.get_database() {
+            config.dbname(db);
+        }
+        if let Some(name) = connect.get_application_name() {
+            config.application_name(name);
+        }
+        config.ssl_mode(match connect.get_ssl_mode() {
+            PgSslMode::Disable => SslMode::Disable,
+            PgSslMode::Allow | PgSslMode::Prefer => SslMode::Prefer,
+            _ => SslMode::Require,
+        });
+        let from_url = url.parse::<tokio_postgres::Config>().ok();
+        match from_url.as_ref().and_then(|c| c.get_password()) {
+            Some(password) => config.password(password),
+            None => match std::env::var("PGPASSWORD") {
+                Ok(password) => config.password(password),
+                Err(_) => &mut config,
+            },
+        };
+        // The URL's own `options`, then the timeouts, as `-c name=value`.
+        let mut options: Vec<String> = connect
+            .get_options()
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        options.extend(
+            session_options
+                .iter()
+                .map(|(name, value)| format!("-c {name}={value}")),
+        );
+        if !options.is_empty() {
+            config.options(options.join(" "));
+        }
+        config.connect_timeout(open_timeout);
+        if let [Host::Tcp(host)] = config.get_hosts()
+            && host.is_empty()
+        {
+            return None;
+        }
+        let reader = Arc::new(Pipelined {
+            config,
+            slots: (0..connections)
+                .map(|_| Slot {
+                    live: RwLock::new(None),
+                    opening: tokio::sync::Mutex::new(()),
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+            refused: AtomicBool::new(false),
+            open_timeout,
+            idle_timeout,
+            started: Instant::now(),
+        });
+        tokio::spawn(close_idle(Arc::downgrade(&reader)));
+        Some(reader)
+    }
+
+    /// Whether reads should go to sqlx instead.
+    pub(super) fn unavailable(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// A live connection of the next slot, opened if it has none.
+    async fn live(&self) -> Result<Arc<Live>, ReadError> {
+        if self.unavailable() {
+            return Err(ReadError::Unavailable);
+        }
+        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        if let Some(live) = current(slot) {
+            live.used_at.store(self.now_ms(), Ordering::Relaxed);
+            return Ok(live);
+        }
+        let _opening = slot.opening.lock().await;
+        // Another request may have opened it meanwhile.
+        if let Some(live) = current(slot) {
+            return Ok(live);
+        }
+        let live = match tokio::time::timeout(self.open_timeout, self.open()).await {
+            Ok(Ok(live)) => Arc::new(live),
+            Ok(Err(e)) => {
+                if e.code().is_some_and(|code| code.code().starts_with("28")) {
+                    tracing::warn!(
+                        error = %e,
+                        "PostgreSQL refused the pipelined read connections' authentication; \
+                         reads go through the connection pool instead"
+                    );
+                    self.refused.store(true, Ordering::Relaxed);
+                    return Err(ReadError::Unavailable);
+                }
+                return Err(ReadError::Db(e));
+            }
+            Err(_) => return Err(ReadError::OpenTimedOut),
+        };
+        live.used_at.store(self.now_ms(), Ordering::Relaxed);
+        *slot.live.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&live));
+        Ok(live)
+    }
+
+    async fn open(&self) -> Result<Live, tokio_postgres::Error> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            // Ends when the client is dropped or the connection breaks;
+            // the requests on it see the error themselves.
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "a pipelined PostgreSQL connection ended");
+            }
+        });
+        Ok(Live {
+            client,
+            generation_and_identity: OnceCell::new(),
+            generation: OnceCell::new(),
+            used_at: AtomicU64::new(0),
+        })
+    }
+
+    pub(super) async fn generation_and_identity(
+        &self,
+        id: &str,
+    ) -> Result<(i64, Option<Identity>), ReadError> {
+        let live = self.live().await?;
+        let statement = live
+            .generation_and_identity
+            .get_or_try_init(|| live.client.prepare(&GENERATION_AND_IDENTITY))
+            .await
+            .map_err(ReadError::Db)?;
+        let row = live
+            .client
+            .query_one(statement, &[&id])
+            .await
+            .map_err(ReadError::Db)?;
+        let generation: i64 = row.try_get("generation").map_err(ReadError::Decode)?;
+        let found: Option<String> = row.try_get("id").map_err(ReadError::Decode)?;
+        let identity = match found {
+            Some(_) => Some(identity_of(&row).map_err(ReadError::Decode)?),
+            None => None,
+        };
+        Ok((generation, identity))
+    }
+
+    pub(super) async fn generation(&self) -> Result<i64, ReadError> {
+        let live = self.live().await?;
+        let statement = live
+            .generation
+            .get_or_try_init(|| {
+                live.client
+                    .prepare("SELECT value FROM config_generation WHERE id = 1")
+            })
+            .await
+            .map_err(ReadError::Db)?;
+        let row = live
+            .client
+            .query_one(statement, &[])
+            .await
+            .map_err(ReadError::Db)?;
+        row.try_get(0).map_err(ReadError::Decode)
+    }
+
+    /// Closes the connections unused for the idle timeout.
+    fn close_idle_now(&self) {
+        let now = self.now_ms();
+        let idle_ms = self.idle_timeout.as_millis() as u64;
+        for slot in &self.slots {
+            let mut live = slot.live.write().unwrap_or_else(|e| e.into_inner());
+            let stale = live.as_ref().is_some_and(|l| {
+                l.client.is_closed()
+                    || now.saturating_sub(l.used_at.load(Ordering::Relaxed)) >= idle_ms
+            });
+            if stale {
+                *live = None;
+            }
+        }
+    }
+}
+
+/// The slot's connection, unless it has none or it broke.
+fn current(slot: &Slot) -> Option<Arc<Live>> {
+    let live = slot.live.read().unwrap_or_else(|e| e.into_inner());
+    live.as_ref()
+        .filter(|l| !l.client.is_closed())
+        .map(Arc::clone)
+}
+
+/// Every quarter of the idle timeout, closes the idle connections; ends
+/// with the store.
+async fn close_idle(reader: Weak<Pipelined>) {
+    let period = match reader.upgrade() {
+        Some(r) => (r.idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(15)),
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(period).await;
+        match reader.upgrade() {
+            Some(r) => r.close_idle_now(),
+            None => return,
+        }
+    }
+}
+
+fn identity_of(row: &Row) -> Result<Identity, tokio_postgres::Error> {
+    let providers: Vec<String> = row.try_get("providers")?;
+    let subjects: Vec<String> = row.try_get("subjects")?;
+    Ok(Identity {
+        id: row.try_get("id")?,
+        pool_id: row.try_get("pool_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        disabled: row.try_get("disabled")?,
+        merged_into: row.try_get("merged_into")?,
+        version: row.try_get("version")?,
+        logins: providers
+            .into_iter()
+            .zip(subjects)
+            .map(|(provider, subject)| Login { provider, subject })
+            .collect(),
+    })
+}
+
+/// The connection broke, or the database is going away or not yet
+/// accepting connections: another attempt may succeed (on a connection
+/// opened anew).
+pub(super) fn is_connection_loss(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        // The socket failed, or the connection could not be made.
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
+/// The error with its causes (tokio-postgres says only "db error" and
+/// keeps the database's own message in the cause).
+pub(super) fn describe(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
