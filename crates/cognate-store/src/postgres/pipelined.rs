@@ -48,6 +48,8 @@ struct Live {
 
 struct Slot {
     live: RwLock<Option<Arc<Live>>>,
+    /// Reads sent on it and not yet answered.
+    in_flight: AtomicUsize,
     /// One request opens the slot's connection; the others wait for it.
     opening: tokio::sync::Mutex<()>,
 }
@@ -141,6 +143,7 @@ impl Pipelined {
             slots: (0..connections)
                 .map(|_| Slot {
                     live: RwLock::new(None),
+                    in_flight: AtomicUsize::new(0),
                     opening: tokio::sync::Mutex::new(()),
                 })
                 .collect(),
@@ -163,20 +166,39 @@ impl Pipelined {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// A live connection of the next slot, opened if it has none.
-    async fn live(&self) -> Result<Arc<Live>, ReadError> {
+    /// The slot with the fewest reads waiting (ties taken in turn): a
+    /// connection whose backend is not running at the moment (on a busy
+    /// database host) gets no more reads queued behind the ones it holds.
+    fn least_busy(&self) -> &Slot {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.slots.len();
+        let mut least = &self.slots[start % n];
+        for i in 1..n {
+            let slot = &self.slots[(start + i) % n];
+            if slot.in_flight.load(Ordering::Relaxed) < least.in_flight.load(Ordering::Relaxed) {
+                least = slot;
+            }
+        }
+        least
+    }
+
+    /// A live connection of the least busy slot, opened if it has none,
+    /// counted as busy until the guard is dropped.
+    async fn live(&self) -> Result<(Arc<Live>, InFlight<'_>), ReadError> {
         if self.unavailable() {
             return Err(ReadError::Unavailable);
         }
-        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        let slot = self.least_busy();
+        slot.in_flight.fetch_add(1, Ordering::Relaxed);
+        let busy = InFlight(slot);
         if let Some(live) = current(slot) {
             live.used_at.store(self.now_ms(), Ordering::Relaxed);
-            return Ok(live);
+            return Ok((live, busy));
         }
         let _opening = slot.opening.lock().await;
         // Another request may have opened it meanwhile.
         if let Some(live) = current(slot) {
-            return Ok(live);
+            return Ok((live, busy));
         }
         let live = match tokio::time::timeout(self.open_timeout, self.open()).await {
             Ok(Ok(live)) => Arc::new(live),
@@ -196,7 +218,7 @@ impl Pipelined {
         };
         live.used_at.store(self.now_ms(), Ordering::Relaxed);
         *slot.live.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&live));
-        Ok(live)
+        Ok((live, busy))
     }
 
     async fn open(&self) -> Result<Live, tokio_postgres::Error> {
@@ -220,7 +242,7 @@ impl Pipelined {
         &self,
         id: &str,
     ) -> Result<(i64, Option<Identity>), ReadError> {
-        let live = self.live().await?;
+        let (live, _busy) = self.live().await?;
         let statement = live
             .generation_and_identity
             .get_or_try_init(|| live.client.prepare(&GENERATION_AND_IDENTITY))
@@ -241,7 +263,7 @@ impl Pipelined {
     }
 
     pub(super) async fn generation(&self) -> Result<i64, ReadError> {
-        let live = self.live().await?;
+        let (live, _busy) = self.live().await?;
         let statement = live
             .generation
             .get_or_try_init(|| {
@@ -272,6 +294,15 @@ impl Pipelined {
                 *live = None;
             }
         }
+    }
+}
+
+/// A read counted in its slot's `in_flight` while it waits.
+struct InFlight<'a>(&'a Slot);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
