@@ -21,6 +21,7 @@ mod error;
 mod parse;
 mod time;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -185,16 +186,19 @@ pub fn signing_key(secret_access_key: &str, date: &str, region: &str, service: &
 
 /// A signing key from [`signing_key`] with its HMAC state made, for a
 /// server that caches keys: each verification then skips the HMAC key
-/// schedule (two SHA-256 blocks).
+/// schedule (two SHA-256 blocks). Shared, not copied, when cloned: a
+/// cache hands one out for every request.
 #[derive(Clone)]
-pub struct SigningKey {
+pub struct SigningKey(std::sync::Arc<KeyState>);
+
+struct KeyState {
     bytes: [u8; 32],
     hmac: hmac::Key,
 }
 
 impl PartialEq for SigningKey {
     fn eq(&self, other: &SigningKey) -> bool {
-        aws_lc_rs::constant_time::verify_slices_are_equal(&self.bytes, &other.bytes).is_ok()
+        aws_lc_rs::constant_time::verify_slices_are_equal(&self.0.bytes, &other.0.bytes).is_ok()
     }
 }
 
@@ -209,10 +213,10 @@ impl SigningKey {
 
 impl From<&[u8; 32]> for SigningKey {
     fn from(key: &[u8; 32]) -> SigningKey {
-        SigningKey {
+        SigningKey(std::sync::Arc::new(KeyState {
             bytes: *key,
             hmac: hmac::Key::new(hmac::HMAC_SHA256, key),
-        }
+        }))
     }
 }
 
@@ -237,7 +241,7 @@ impl VerifyingKey for [u8; 32] {
 
 impl VerifyingKey for SigningKey {
     fn hmac_key(&self) -> std::borrow::Cow<'_, hmac::Key> {
-        std::borrow::Cow::Borrowed(&self.hmac)
+        std::borrow::Cow::Borrowed(&self.0.hmac)
     }
 }
 
@@ -302,8 +306,12 @@ pub fn verify_with_signing_key(
     now: SystemTime,
 ) -> Result<(), SigV4Error> {
     check_time(info, now)?;
-    let payload_hashes = payload_hashes(req, info)?;
-    verify_canonical(req, info, signing_key, &payload_hashes).map(|_| ())
+    let (first, second) = payload_hashes(req, info)?;
+    match second {
+        Some(second) => verify_canonical(req, info, signing_key, &[&first, second]),
+        None => verify_canonical(req, info, signing_key, &[&first]),
+    }
+    .map(|_| ())
 }
 
 /// What the verifier knows of a body it does not hold (see
@@ -344,45 +352,52 @@ pub fn verify_detached_payload(
             "Only one 'x-amz-content-sha256' header is allowed.",
         ));
     }
-    let empty = canonical::EMPTY_SHA256.to_string();
+    let empty = canonical::EMPTY_SHA256;
     let is_hash = |v: &str| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit());
     let (has_body, known) = match payload {
         DetachedPayload::Unseen { has_body } => (has_body, None),
         DetachedPayload::Hash(hash) if is_hash(hash) => (
-            !hash.eq_ignore_ascii_case(&empty),
+            !hash.eq_ignore_ascii_case(empty),
             Some(hash.to_ascii_lowercase()),
         ),
         DetachedPayload::Hash(_) => return Err(SigV4Error::InvalidContentSha256),
     };
-    let hashes = match (declared, known) {
+    // The candidates as text borrowed where it can be: this runs for every
+    // forward-auth decision.
+    let lower_case: String;
+    let (first, second) = match (declared, known) {
         (Some(canonical::UNSIGNED_PAYLOAD), _) if has_body => {
             return Err(SigV4Error::UnsignedPayload);
         }
-        (Some(canonical::UNSIGNED_PAYLOAD), _) => vec![canonical::UNSIGNED_PAYLOAD.to_string()],
+        (Some(canonical::UNSIGNED_PAYLOAD), _) => (canonical::UNSIGNED_PAYLOAD, None),
         (Some(value), known) if is_hash(value) => {
-            let value = value.to_ascii_lowercase();
-            if known.is_some_and(|k| k != value) {
+            lower_case = value.to_ascii_lowercase();
+            if known.is_some_and(|k| k != lower_case) {
                 return Err(SigV4Error::ContentSha256Mismatch);
             }
-            vec![value]
+            (lower_case.as_str(), None)
         }
         (Some(_), _) => return Err(SigV4Error::InvalidContentSha256),
-        (None, Some(known)) => vec![known],
+        (None, Some(known)) => {
+            lower_case = known;
+            (lower_case.as_str(), None)
+        }
         (None, None) if has_body => return Err(SigV4Error::BodyHashMissing),
         // A presigned URL may be signed over UNSIGNED-PAYLOAD, as S3-style
         // presigners do, when it carries no body.
-        (None, None) if info.is_presigned() => {
-            vec![empty.clone(), canonical::UNSIGNED_PAYLOAD.to_string()]
-        }
-        (None, None) => vec![empty.clone()],
+        (None, None) if info.is_presigned() => (empty, Some(canonical::UNSIGNED_PAYLOAD)),
+        (None, None) => (empty, None),
     };
-    let matched = verify_canonical(req, info, signing_key, &hashes)?;
+    let matched = match second {
+        Some(second) => verify_canonical(req, info, signing_key, &[first, second]),
+        None => verify_canonical(req, info, signing_key, &[first]),
+    }?;
     // Whoever holds the body compares it with a hash: for a request signed
     // without its body's hash, which has none, the empty body's.
     Ok(if matched == canonical::UNSIGNED_PAYLOAD {
-        empty
+        empty.to_string()
     } else {
-        matched
+        matched.to_string()
     })
 }
 
@@ -394,12 +409,12 @@ pub fn verify_detached_payload(
 /// digest rather than joined first, and the other URI forms are made only
 /// when the usual one does not match. The texts an error shows are made on
 /// failure only.
-fn verify_canonical(
+fn verify_canonical<'h>(
     req: &Request<'_>,
     info: &SignedRequestInfo,
     signing_key: &impl VerifyingKey,
-    payload_hashes: &[String],
-) -> Result<String, SigV4Error> {
+    payload_hashes: &[&'h str],
+) -> Result<&'h str, SigV4Error> {
     // "\n<query>\n<headers>\n<signed headers>\n", between the URI and the
     // payload hash.
     let mut shared = String::with_capacity(
@@ -472,20 +487,17 @@ fn verify_canonical(
 
     let primary = canonical::primary_canonical_uri(req.path);
     if let Some(hash) = payload_hashes.iter().find(|h| matches(&primary, h)) {
-        return Ok(hash.clone());
+        return Ok(hash);
     }
     // The first candidate of the list is `primary`, tried above.
     for uri in canonical::canonical_uri_candidates(req.path).iter().skip(1) {
         if let Some(hash) = payload_hashes.iter().find(|h| matches(uri, h)) {
-            return Ok(hash.clone());
+            return Ok(hash);
         }
     }
 
     // What the first form would have signed, for the error.
-    let payload_hash = payload_hashes
-        .first()
-        .map(String::as_str)
-        .unwrap_or_default();
+    let payload_hash = payload_hashes.first().copied().unwrap_or_default();
     let mut canonical_request = String::with_capacity(shared.len() + primary.len() + 80);
     for piece in [req.method, "\n", &primary, &shared, payload_hash] {
         canonical_request.push_str(piece);
@@ -553,7 +565,11 @@ pub fn check_time(info: &SignedRequestInfo, now: SystemTime) -> Result<(), SigV4
     Ok(())
 }
 
-fn payload_hashes(req: &Request<'_>, info: &SignedRequestInfo) -> Result<Vec<String>, SigV4Error> {
+/// The payload hashes a signature of `req` may cover, most likely first.
+fn payload_hashes<'a>(
+    req: &'a Request<'a>,
+    info: &SignedRequestInfo,
+) -> Result<(Cow<'a, str>, Option<&'static str>), SigV4Error> {
     let mut values = canonical::header_values(req, "x-amz-content-sha256");
     let declared = values.next().map(str::trim);
     if values.next().is_some() {
@@ -561,17 +577,23 @@ fn payload_hashes(req: &Request<'_>, info: &SignedRequestInfo) -> Result<Vec<Str
             "Only one 'x-amz-content-sha256' header is allowed.",
         ));
     }
-    let body_hash = || canonical::sha256_hex(req.body);
+    let body_hash = || -> Cow<'a, str> {
+        if req.body.is_empty() {
+            Cow::Borrowed(canonical::EMPTY_SHA256)
+        } else {
+            Cow::Owned(canonical::sha256_hex(req.body))
+        }
+    };
     match declared {
         // Only an empty body may go unsigned: otherwise what arrived could
         // be another body than the one the client meant.
         Some(canonical::UNSIGNED_PAYLOAD) if req.body.is_empty() => {
-            Ok(vec![canonical::UNSIGNED_PAYLOAD.to_string()])
+            Ok((Cow::Borrowed(canonical::UNSIGNED_PAYLOAD), None))
         }
         Some(canonical::UNSIGNED_PAYLOAD) => Err(SigV4Error::UnsignedPayload),
         Some(value) if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) => {
             if value.eq_ignore_ascii_case(&body_hash()) {
-                Ok(vec![value.to_string()])
+                Ok((Cow::Borrowed(value), None))
             } else {
                 Err(SigV4Error::ContentSha256Mismatch)
             }
@@ -580,8 +602,8 @@ fn payload_hashes(req: &Request<'_>, info: &SignedRequestInfo) -> Result<Vec<Str
         // A presigned URL may be signed over UNSIGNED-PAYLOAD, as S3-style
         // presigners do, when it carries no body.
         None if info.is_presigned() && req.body.is_empty() => {
-            Ok(vec![body_hash(), canonical::UNSIGNED_PAYLOAD.to_string()])
+            Ok((body_hash(), Some(canonical::UNSIGNED_PAYLOAD)))
         }
-        None => Ok(vec![body_hash()]),
+        None => Ok((body_hash(), None)),
     }
 }
