@@ -1011,7 +1011,19 @@ async fn probe(
     .await;
     let signer = Signer::new(ADMIN_KEY_ID, ADMIN_SECRET, server.addr);
     let mut results = Vec::new();
-    for (op, make) in lines(&signer, fixture) {
+    let mut probed = lines(&signer, fixture);
+    // A signed call: its authorization (the caller's policies, by the
+    // configuration generation) and the pool it describes.
+    probed.push((
+        "DescribeIdentityPool (SigV4)",
+        cognito_call(
+            &signer,
+            "DescribeIdentityPool",
+            json_bodies([json!({"IdentityPoolId": fixture.pool_id})]),
+            true,
+        ),
+    ));
+    for (op, make) in probed {
         for i in 0..20 {
             let _ = crate::client::send_once(server.addr, make(i)).await;
         }

@@ -388,13 +388,16 @@ impl Store for PostgresStore {
     }
 
     async fn get_pool(&self, id: &str) -> StoreResult<Option<Pool>> {
-        let row = retrying!(self.conns, "get_pool", async {
-            Ok(sqlx::query("SELECT doc FROM pools WHERE id = $1")
+        let doc: Option<String> = retrying!(self.conns, "get_pool", async {
+            if let Some(reader) = self.pipelined() {
+                return Ok(reader.pool_doc(id).await?);
+            }
+            Ok(sqlx::query_scalar("SELECT doc FROM pools WHERE id = $1")
                 .bind(id)
                 .fetch_optional(self.conns.pool())
                 .await?)
         })?;
-        row.as_ref().map(doc_column).transpose()
+        doc.as_deref().map(from_doc).transpose()
     }
 
     async fn update_pool(&self, pool: &Pool, expected_version: i64) -> StoreResult<()> {

@@ -2,7 +2,7 @@
 //!
 //! GetCredentialsForIdentity, GetOpenIdToken and GetId each begin with one
 //! single-statement read (the configuration generation, with the identity
-//! for the first two). Through sqlx's pool such a read cost two round trips
+//! for the first two); a signed call on a pool reads the pool. Through sqlx's pool such a read cost two round trips
 //! (sqlx pings a connection each time it comes back) and, with
 //! 64 requests at once, a queue for the pool's connections:
 //! `cognate-bench postgres` measured 57 µs of cognate's CPU and 66 µs of
@@ -42,6 +42,7 @@ struct Live {
     client: Client,
     generation_and_identity: OnceCell<Statement>,
     generation: OnceCell<Statement>,
+    pool_doc: OnceCell<Statement>,
     /// Milliseconds since the reader started, at the last use.
     used_at: AtomicU64,
 }
@@ -234,6 +235,7 @@ impl Pipelined {
             client,
             generation_and_identity: OnceCell::new(),
             generation: OnceCell::new(),
+            pool_doc: OnceCell::new(),
             used_at: AtomicU64::new(0),
         })
     }
@@ -278,6 +280,25 @@ impl Pipelined {
             .await
             .map_err(ReadError::Db)?;
         row.try_get(0).map_err(ReadError::Decode)
+    }
+
+    /// The document of pool `id`, if there is one (what a signed call on
+    /// a pool, DescribeIdentityPool say, reads after its authorization).
+    pub(super) async fn pool_doc(&self, id: &str) -> Result<Option<String>, ReadError> {
+        let (live, _busy) = self.live().await?;
+        let statement = live
+            .pool_doc
+            .get_or_try_init(|| live.client.prepare("SELECT doc FROM pools WHERE id = $1"))
+            .await
+            .map_err(ReadError::Db)?;
+        let row = live
+            .client
+            .query_opt(statement, &[&id])
+            .await
+            .map_err(ReadError::Db)?;
+        row.map(|row| row.try_get(0))
+            .transpose()
+            .map_err(ReadError::Decode)
     }
 
     /// Closes the connections unused for the idle timeout.
