@@ -513,6 +513,56 @@ mod postgres {
         assert!(after > generation);
     }
 
+    /// A quiet node gives its connections back: the pipelined ones and the
+    /// pool's close after the idle timeout.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_are_closed() {
+        let Some(url) = server_url() else { return };
+        let database = fresh_database(&url).await;
+        let store = PostgresStore::open(
+            &database,
+            &StoreOptions {
+                max_connections: 8,
+                idle_timeout: Duration::from_millis(300),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let pool = test_pool("us-east-1:idle");
+        store.insert_pool(&pool, 1000).await.unwrap();
+        for _ in 0..20 {
+            store.config_generation().await.unwrap();
+            store.get_pool(&pool.id).await.unwrap().unwrap();
+        }
+        let name = database.rsplit('/').next().unwrap().to_string();
+        let mut admin = PgConnection::connect(&url).await.unwrap();
+        let backends = async |admin: &mut PgConnection| -> i64 {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(&name)
+            .fetch_one(admin)
+            .await
+            .unwrap()
+        };
+        assert!(backends(&mut admin).await > 0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let open = backends(&mut admin).await;
+            if open == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{open} connections still open 10 s after the last read"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // And the next read opens what it needs again.
+        assert_eq!(store.get_pool(&pool.id).await.unwrap().unwrap().id, pool.id);
+    }
+
     fn login(provider: &str, subject: &str) -> Login {
         Login {
             provider: provider.into(),
