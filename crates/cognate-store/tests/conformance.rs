@@ -563,6 +563,143 @@ mod postgres {
         assert_eq!(store.get_pool(&pool.id).await.unwrap().unwrap().id, pool.id);
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to a process of the test server;
+    /// false when it cannot (a server on another host or user).
+    fn signal(pid: i32, signal: &str) -> bool {
+        std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Resumes a stopped process however the test ends.
+    struct Resume(i32);
+
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            signal(self.0, "CONT");
+        }
+    }
+
+    /// A pipelined connection whose backend stops answering (a stalled
+    /// host, a network that drops the packets) is given up once a read on
+    /// it is abandoned at the operation timeout, as sqlx's pool does with
+    /// one of its own: the following reads go to a connection opened anew
+    /// instead of waiting on it, one operation timeout each, for ever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stalled_pipelined_connection_is_replaced() {
+        let Some(url) = server_url() else { return };
+        let database = fresh_database(&url).await;
+        let store = PostgresStore::open(
+            &database,
+            &StoreOptions {
+                // One pipelined connection.
+                max_connections: 4,
+                acquire_timeout: Duration::from_millis(500),
+                operation_timeout: Some(Duration::from_millis(500)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let generation = store.config_generation().await.unwrap();
+        let name = database.rsplit('/').next().unwrap().to_string();
+        let mut admin = PgConnection::connect(&url).await.unwrap();
+        let pid: i32 = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 \
+             AND query = 'SELECT value FROM config_generation WHERE id = 1'",
+        )
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if !signal(pid, "STOP") {
+            eprintln!("skipped: cannot stop the test server's backends");
+            return;
+        }
+        let _resume = Resume(pid);
+        // The read sent to the stopped backend is abandoned.
+        assert!(store.config_generation().await.is_err());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match store.config_generation().await {
+                Ok(seen) => {
+                    assert_eq!(seen, generation);
+                    break;
+                }
+                Err(e) => assert!(
+                    std::time::Instant::now() < deadline,
+                    "reads still fail 5 s after their connection stalled: {e}"
+                ),
+            }
+        }
+    }
+
+    /// Readers queued behind the opening of a pipelined connection wait no
+    /// longer than the acquire timeout in all, as for a pool's
+    /// connection: not one acquire timeout per reader ahead of them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opening_a_pipelined_connection_waits_at_most_the_acquire_timeout() {
+        let Some(url) = server_url() else { return };
+        let database = fresh_database(&url).await;
+        let acquire_timeout = Duration::from_millis(400);
+        let store = Arc::new(
+            PostgresStore::open(
+                &database,
+                &StoreOptions {
+                    // One pipelined connection, not opened yet.
+                    max_connections: 4,
+                    acquire_timeout,
+                    operation_timeout: Some(Duration::from_secs(10)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+        );
+        let mut admin = PgConnection::connect(&url).await.unwrap();
+        let data: String = sqlx::query_scalar("SHOW data_directory")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        let Some(postmaster) = std::fs::read_to_string(format!("{data}/postmaster.pid"))
+            .ok()
+            .and_then(|pid| pid.lines().next()?.trim().parse::<i32>().ok())
+        else {
+            eprintln!("skipped: the test server's data directory is not readable");
+            return;
+        };
+        // New connections are accepted by the kernel, never answered.
+        if !signal(postmaster, "STOP") {
+            eprintln!("skipped: cannot stop the test server");
+            return;
+        }
+        let resume = Resume(postmaster);
+        let readers: Vec<_> = (0..6)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    let outcome = store.config_generation().await;
+                    (started.elapsed(), outcome.is_ok())
+                })
+            })
+            .collect();
+        let mut waits = Vec::new();
+        for reader in readers {
+            waits.push(reader.await.unwrap());
+        }
+        drop(resume);
+        for (waited, ok) in &waits {
+            assert!(!ok, "a read answered while the server was stopped");
+            assert!(
+                *waited < acquire_timeout * 2,
+                "a reader waited {waited:?} for a connection (acquire timeout {acquire_timeout:?}): {waits:?}"
+            );
+        }
+    }
+
     fn login(provider: &str, subject: &str) -> Login {
         Login {
             provider: provider.into(),

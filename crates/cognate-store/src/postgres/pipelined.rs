@@ -18,8 +18,11 @@
 //! node is seen by the next read on every node, as before.
 //!
 //! Connections are opened on first use and again after one is lost,
-//! within the acquire timeout, with the same statement and lock timeouts as
-//! the pool's; one unused for the idle timeout is closed. If PostgreSQL
+//! within the acquire timeout (waiting for another request's opening
+//! included), with the same statement and lock timeouts as the pool's; one
+//! unused for the idle timeout is closed, and one that leaves a read
+//! abandoned (at the operation timeout) and then answers no empty
+//! statement within the acquire timeout is given up. If PostgreSQL
 //! refuses to authenticate them (a password only sqlx found, in a
 //! `.pgpass` file, say), these reads fall back to sqlx's pool for good.
 
@@ -45,6 +48,11 @@ struct Live {
     pool_doc: OnceCell<Statement>,
     /// Milliseconds since the reader started, at the last use.
     used_at: AtomicU64,
+    /// The task driving the connection: aborted to give the connection
+    /// up when it stops answering.
+    connection: tokio::task::AbortHandle,
+    /// A check of the connection (after a read was abandoned) is running.
+    checking: AtomicBool,
 }
 
 struct Slot {
@@ -191,18 +199,37 @@ impl Pipelined {
         }
         let slot = self.least_busy();
         slot.in_flight.fetch_add(1, Ordering::Relaxed);
-        let busy = InFlight(slot);
+        let mut busy = InFlight {
+            slot,
+            live: None,
+            answered: false,
+            check_within: self.open_timeout,
+        };
         if let Some(live) = current(slot) {
             live.used_at.store(self.now_ms(), Ordering::Relaxed);
+            busy.live = Some(Arc::clone(&live));
             return Ok((live, busy));
         }
-        let _opening = slot.opening.lock().await;
-        // Another request may have opened it meanwhile.
-        if let Some(live) = current(slot) {
-            return Ok((live, busy));
-        }
-        let live = match tokio::time::timeout(self.open_timeout, self.open()).await {
-            Ok(Ok(live)) => Arc::new(live),
+        // Waiting for another request's opening counts against the same
+        // acquire timeout: readers queued behind an opening that hangs do
+        // not wait one acquire timeout each in turn.
+        let opened = tokio::time::timeout(self.open_timeout, async {
+            let _opening = slot.opening.lock().await;
+            // Another request may have opened it meanwhile.
+            if let Some(live) = current(slot) {
+                return Ok::<_, tokio_postgres::Error>(live);
+            }
+            let live = Arc::new(self.open().await?);
+            live.used_at.store(self.now_ms(), Ordering::Relaxed);
+            *slot.live.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&live));
+            Ok(live)
+        })
+        .await;
+        match opened {
+            Ok(Ok(live)) => {
+                busy.live = Some(Arc::clone(&live));
+                Ok((live, busy))
+            }
             Ok(Err(e)) => {
                 if e.code().is_some_and(|code| code.code().starts_with("28")) {
                     tracing::warn!(
@@ -213,18 +240,15 @@ impl Pipelined {
                     self.refused.store(true, Ordering::Relaxed);
                     return Err(ReadError::Unavailable);
                 }
-                return Err(ReadError::Db(e));
+                Err(ReadError::Db(e))
             }
-            Err(_) => return Err(ReadError::OpenTimedOut),
-        };
-        live.used_at.store(self.now_ms(), Ordering::Relaxed);
-        *slot.live.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&live));
-        Ok((live, busy))
+            Err(_) => Err(ReadError::OpenTimedOut),
+        }
     }
 
     async fn open(&self) -> Result<Live, tokio_postgres::Error> {
         let (client, connection) = self.config.connect(NoTls).await?;
-        tokio::spawn(async move {
+        let connection = tokio::spawn(async move {
             // Ends when the client is dropped or the connection breaks;
             // the requests on it see the error themselves.
             if let Err(e) = connection.await {
@@ -237,6 +261,8 @@ impl Pipelined {
             generation: OnceCell::new(),
             pool_doc: OnceCell::new(),
             used_at: AtomicU64::new(0),
+            connection: connection.abort_handle(),
+            checking: AtomicBool::new(false),
         })
     }
 
@@ -244,17 +270,15 @@ impl Pipelined {
         &self,
         id: &str,
     ) -> Result<(i64, Option<Identity>), ReadError> {
-        let (live, _busy) = self.live().await?;
+        let (live, mut busy) = self.live().await?;
         let statement = live
             .generation_and_identity
             .get_or_try_init(|| live.client.prepare(&GENERATION_AND_IDENTITY))
             .await
             .map_err(ReadError::Db)?;
-        let row = live
-            .client
-            .query_one(statement, &[&id])
-            .await
-            .map_err(ReadError::Db)?;
+        let row = live.client.query_one(statement, &[&id]).await;
+        busy.answered();
+        let row = row.map_err(ReadError::Db)?;
         let generation: i64 = row.try_get("generation").map_err(ReadError::Decode)?;
         let found: Option<String> = row.try_get("id").map_err(ReadError::Decode)?;
         let identity = match found {
@@ -265,7 +289,7 @@ impl Pipelined {
     }
 
     pub(super) async fn generation(&self) -> Result<i64, ReadError> {
-        let (live, _busy) = self.live().await?;
+        let (live, mut busy) = self.live().await?;
         let statement = live
             .generation
             .get_or_try_init(|| {
@@ -274,28 +298,24 @@ impl Pipelined {
             })
             .await
             .map_err(ReadError::Db)?;
-        let row = live
-            .client
-            .query_one(statement, &[])
-            .await
-            .map_err(ReadError::Db)?;
+        let row = live.client.query_one(statement, &[]).await;
+        busy.answered();
+        let row = row.map_err(ReadError::Db)?;
         row.try_get(0).map_err(ReadError::Decode)
     }
 
     /// The document of pool `id`, if there is one (what a signed call on
     /// a pool, DescribeIdentityPool say, reads after its authorization).
     pub(super) async fn pool_doc(&self, id: &str) -> Result<Option<String>, ReadError> {
-        let (live, _busy) = self.live().await?;
+        let (live, mut busy) = self.live().await?;
         let statement = live
             .pool_doc
             .get_or_try_init(|| live.client.prepare("SELECT doc FROM pools WHERE id = $1"))
             .await
             .map_err(ReadError::Db)?;
-        let row = live
-            .client
-            .query_opt(statement, &[&id])
-            .await
-            .map_err(ReadError::Db)?;
+        let row = live.client.query_opt(statement, &[&id]).await;
+        busy.answered();
+        let row = row.map_err(ReadError::Db)?;
         row.map(|row| row.try_get(0))
             .transpose()
             .map_err(ReadError::Decode)
@@ -319,12 +339,55 @@ impl Pipelined {
 }
 
 /// A read counted in its slot's `in_flight` while it waits.
-struct InFlight<'a>(&'a Slot);
+struct InFlight<'a> {
+    slot: &'a Slot,
+    /// The connection it was sent on.
+    live: Option<Arc<Live>>,
+    /// The connection answered it (with rows or an error).
+    answered: bool,
+    check_within: Duration,
+}
+
+impl InFlight<'_> {
+    fn answered(&mut self) {
+        self.answered = true;
+    }
+}
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.slot.in_flight.fetch_sub(1, Ordering::Relaxed);
+        // Abandoned before its answer (the operation timed out, or the
+        // request went away): the connection may have stopped answering
+        // (a stalled host, a network dropping its packets), which it
+        // would not notice for hours. As sqlx's pool does with a
+        // connection given back mid-statement, ask it for an empty
+        // statement's answer; without one in time it is given up, so its
+        // reads fail as a lost connection (retried on one opened anew)
+        // and no later read waits on it.
+        if let Some(live) = self.live.take().filter(|_| !self.answered) {
+            check(live, self.check_within);
+        }
     }
+}
+
+/// Gives `live` up unless it answers an empty statement within `within`.
+fn check(live: Arc<Live>, within: Duration) {
+    if live.checking.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        live.connection.abort();
+        return;
+    };
+    runtime.spawn(async move {
+        let answer = tokio::time::timeout(within, live.client.simple_query("")).await;
+        if !matches!(answer, Ok(Ok(_))) {
+            tracing::debug!("a pipelined PostgreSQL connection stopped answering; closing it");
+            live.connection.abort();
+        }
+        live.checking.store(false, Ordering::Relaxed);
+    });
 }
 
 /// The slot's connection, unless it has none or it broke.
