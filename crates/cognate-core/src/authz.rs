@@ -68,14 +68,14 @@ pub fn evaluate_scoped(identity: &[&Policy], scope: &[&Policy], ctx: &RequestCon
     // runs for every signed request of a session with a scope-down.
     let matched_statements = match effect {
         EvalDecision::ImplicitDeny => Vec::new(),
-        other => id
-            .matched_statements
-            .into_iter()
-            .chain(sc.matched_statements)
-            .filter(|m| {
+        other => {
+            let mut matched = id.matched_statements;
+            matched.extend(sc.matched_statements);
+            matched.retain(|m| {
                 (other == EvalDecision::ExplicitDeny) == (m.effect == cognate_policy::Effect::Deny)
-            })
-            .collect(),
+            });
+            matched
+        }
     };
     Decision {
         effect,

@@ -72,6 +72,15 @@ struct OpenedSession {
     session: Arc<Session>,
     /// Date, region, service, and the key derived for them.
     keys: Vec<(String, String, String, SigningKey)>,
+    derived: Arc<SessionDerived>,
+}
+
+/// What is made of a session once, for all the requests it signs: the
+/// identity headers a forward-auth allow answers with (formatted and
+/// checked as header values once, not for every decision).
+#[derive(Default)]
+pub(crate) struct SessionDerived {
+    pub identity_headers: std::sync::OnceLock<Arc<crate::authz::IdentityHeaders>>,
 }
 
 const MAX_CACHED_SESSIONS: usize = 4096;
@@ -141,7 +150,7 @@ impl SessionSigners {
         (date, region, service): (&str, &str, &str),
         now_secs: i64,
         open: impl FnOnce(&str) -> Option<Session>,
-    ) -> Result<(Arc<Session>, SigningKey), SessionRefusal> {
+    ) -> Result<(Arc<Session>, SigningKey, Arc<SessionDerived>), SessionRefusal> {
         let mut sessions = self.lock();
         let cached = sessions
             .get_mut(access_key_id)
@@ -161,6 +170,7 @@ impl SessionSigners {
                     token: TokenKey::of(token),
                     session: Arc::new(session),
                     keys: Vec::new(),
+                    derived: Arc::default(),
                 };
                 sessions.insert(access_key_id.to_owned(), entry);
                 sessions
@@ -190,7 +200,7 @@ impl SessionSigners {
                 key
             }
         };
-        Ok((Arc::clone(&entry.session), key))
+        Ok((Arc::clone(&entry.session), key, Arc::clone(&entry.derived)))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OpenedSession>> {
@@ -273,13 +283,13 @@ mod tests {
                 Some(session(akid, secret))
             })
         };
-        let (first, key) = signer("ASIAEXAMPLE", "token-1", "first-secret").unwrap();
+        let (first, key, _) = signer("ASIAEXAMPLE", "token-1", "first-secret").unwrap();
         assert_eq!(key, derived("first-secret"));
         assert_eq!(first.secret_access_key, "first-secret");
-        let (_, again) = signer("ASIAEXAMPLE", "token-1", "ignored").unwrap();
+        let (_, again, _) = signer("ASIAEXAMPLE", "token-1", "ignored").unwrap();
         assert_eq!((again, opened.get()), (derived("first-secret"), 1));
         // Another token under the same access key id is opened, not reused.
-        let (other, key) = signer("ASIAEXAMPLE", "token-2", "other-secret").unwrap();
+        let (other, key, _) = signer("ASIAEXAMPLE", "token-2", "other-secret").unwrap();
         assert_eq!(
             (other.secret_access_key.as_str(), key),
             ("other-secret", derived("other-secret"))
@@ -291,7 +301,7 @@ mod tests {
         assert_eq!(refused.err(), Some(SessionRefusal::Unrecognized));
         // Another scope, another key from the same secret.
         let west = ("20261206", "eu-west-1", "execute-api");
-        let (_, west_key) = cache
+        let (_, west_key, _) = cache
             .signer("ASIAEXAMPLE", "token-2", west, 1, |_| None)
             .unwrap();
         assert_eq!(

@@ -3,13 +3,15 @@
 //! public operations can stay anonymous. Authentication only: what a
 //! caller may do, the domain decides (`cognate_core::access`).
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri};
 use cognate_core::access::Origin;
 use cognate_core::{Authority, Caller};
 use cognate_sigv4::{ScopeProblem, SigV4Error};
 
-use crate::admin_key::SessionRefusal;
+use crate::admin_key::{SessionDerived, SessionRefusal};
 use crate::call::Call;
 use crate::state::AppState;
 use crate::wire_error::{ApiError, Protocol};
@@ -125,7 +127,7 @@ pub fn authenticate_signed(
     let now = state.cognate.clock().now();
     // Stale requests first: they must not make keys to derive and cache.
     cognate_sigv4::check_time(&info, now).map_err(|e| ApiError::from_sigv4(&e, protocol))?;
-    let (key, authority) = signer_of(state, &info).map_err(|unknown| match unknown {
+    let (key, authority, _) = signer_of(state, &info).map_err(|unknown| match unknown {
         UnknownSigner::Unrecognized => ApiError::unknown_access_key(protocol),
         UnknownSigner::Expired => ApiError::expired_session(protocol),
     })?;
@@ -149,16 +151,24 @@ pub(crate) enum UnknownSigner {
 
 /// Who signed: the admin key (the account root) or a session cognate
 /// vended (its token is the sealed session), and the SigV4 key derived
-/// from its secret for the signature's scope.
+/// from its secret for the signature's scope; for a session, what is made
+/// of it once for all its requests.
 pub(crate) fn signer_of(
     state: &AppState,
     info: &cognate_sigv4::SignedRequestInfo,
-) -> Result<(cognate_sigv4::SigningKey, Authority), UnknownSigner> {
+) -> Result<
+    (
+        cognate_sigv4::SigningKey,
+        Authority,
+        Option<Arc<SessionDerived>>,
+    ),
+    UnknownSigner,
+> {
     let (date, region, service) = (&info.date, &info.region, &info.service);
     if info.access_key_id == state.admin.access_key_id {
         let secret = &state.admin.secret_access_key;
         let key = state.admin_signing_keys.key(secret, date, region, service);
-        return Ok((key, Authority::Root));
+        return Ok((key, Authority::Root, None));
     }
     let cognate = &state.cognate;
     let token = info
@@ -167,7 +177,7 @@ pub(crate) fn signer_of(
         .ok_or(UnknownSigner::Unrecognized)?;
     let scope = (date.as_str(), region.as_str(), service.as_str());
     let now = cognate.clock().now_secs();
-    let (session, key) = state
+    let (session, key, derived) = state
         .session_signers
         .signer(&info.access_key_id, token, scope, now, |token| {
             cognate.sts().open_session(token)
@@ -176,5 +186,5 @@ pub(crate) fn signer_of(
             SessionRefusal::Unrecognized => UnknownSigner::Unrecognized,
             SessionRefusal::Expired => UnknownSigner::Expired,
         })?;
-    Ok((key, Authority::Session(session)))
+    Ok((key, Authority::Session(session), Some(derived)))
 }

@@ -2,8 +2,11 @@
 //! headers a proxy copies to the upstream on allow, and each denial's
 //! status, `x-amzn-ErrorType` and message (the one place they are made).
 
+use std::net::IpAddr;
+
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use cognate_core::invoke::InvokeIdentity;
 use cognate_policy::MatchedStatement;
 use cognate_sigv4::{ErrorKind, SigV4Error};
 use serde_json::{Value, json};
@@ -66,19 +69,60 @@ const ERROR_BODY: HeaderName = HeaderName::from_static("x-cognate-error-body");
 const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
+/// Who a caller is, as the first eight of [`IDENTITY_HEADERS`] say it:
+/// the text, for `/authz/decide`, and an allow's headers, for a proxy.
+/// Made once per session (`SessionDerived`): the values are formatted and
+/// checked, and the names hashed into a map, once; each allow clones the
+/// map and fills in its own values.
+pub(crate) struct IdentityHeaders {
+    identity: InvokeIdentity,
+    /// Every header of an allow, in the order sent: the identity's values,
+    /// and the request's own (source IP, payload hash, resource, request
+    /// id) empty.
+    template: HeaderMap,
+}
+
+impl IdentityHeaders {
+    pub fn of(identity: InvokeIdentity) -> IdentityHeaders {
+        let mut template = HeaderMap::with_capacity(IDENTITY_HEADERS.len() + 1);
+        let values = identity_strings(&identity).map(header_value);
+        let empty = || HeaderValue::from_static("");
+        for (i, name) in IDENTITY_HEADERS.iter().enumerate() {
+            let value = values.get(i).cloned().unwrap_or_else(empty);
+            template.insert(name.clone(), value);
+        }
+        template.insert(REQUEST_ID, empty());
+        IdentityHeaders { identity, template }
+    }
+}
+
+/// The identity's fields in the order of [`IDENTITY_HEADERS`].
+fn identity_strings(id: &InvokeIdentity) -> [&str; 8] {
+    [
+        &id.cognito_identity_id,
+        &id.cognito_identity_pool_id,
+        &id.cognito_authentication_type,
+        &id.cognito_authentication_provider,
+        &id.user_arn,
+        &id.caller,
+        &id.access_key,
+        &id.account_id,
+    ]
+}
+
 impl Allowed {
     /// The values of [`IDENTITY_HEADERS`], in order.
     fn into_values(self) -> [String; 11] {
-        let id = self.identity;
+        let [a, b, c, d, e, f, g, h] = identity_strings(&self.identity.identity).map(str::to_owned);
         [
-            id.cognito_identity_id,
-            id.cognito_identity_pool_id,
-            id.cognito_authentication_type,
-            id.cognito_authentication_provider,
-            id.user_arn,
-            id.caller,
-            id.access_key,
-            id.account_id,
+            a,
+            b,
+            c,
+            d,
+            e,
+            f,
+            g,
+            h,
             self.source_ip.to_string(),
             self.payload_hash,
             self.resource,
@@ -86,17 +130,26 @@ impl Allowed {
     }
 
     /// 200 with the identity headers, for a proxy.
-    pub fn into_response(self, request_id: &str) -> Response {
-        let mut response = StatusCode::OK.into_response();
-        let headers = response.headers_mut();
-        headers.reserve(IDENTITY_HEADERS.len() + 1);
-        for (name, value) in IDENTITY_HEADERS.iter().zip(self.into_values()) {
-            // The value's own buffer, checked, not copied.
-            let value = HeaderValue::from_maybe_shared(axum::body::Bytes::from(value))
-                .unwrap_or(HeaderValue::from_static(""));
-            headers.insert(name.clone(), value);
+    pub fn into_response(self, request_id: String) -> Response {
+        let [.., source_ip, content_sha256, resource_arn] = &IDENTITY_HEADERS;
+        let mut request_values = [
+            (source_ip, Some(ip_header_value(self.source_ip))),
+            (content_sha256, Some(owned_header_value(self.payload_hash))),
+            (resource_arn, Some(owned_header_value(self.resource))),
+            (&REQUEST_ID, Some(owned_header_value(request_id))),
+        ];
+        // The names are in the cloned map already: only the request's own
+        // values are set, by name.
+        let mut headers = self.identity.template.clone();
+        for (name, value) in headers.iter_mut() {
+            if let Some((_, own)) = request_values.iter_mut().find(|(n, _)| *n == name)
+                && let Some(own) = own.take()
+            {
+                *value = own;
+            }
         }
-        headers.insert(REQUEST_ID, header_value(request_id));
+        let mut response = StatusCode::OK.into_response();
+        *response.headers_mut() = headers;
         response
     }
 
@@ -116,6 +169,45 @@ impl Allowed {
             "principal": principal,
             "matchedStatements": matched,
         })
+    }
+}
+
+/// A header value holding `value`'s own buffer, checked, not copied; sent
+/// empty when it cannot be a header value (as [`header_value`]).
+fn owned_header_value(value: String) -> HeaderValue {
+    HeaderValue::from_maybe_shared(axum::body::Bytes::from(value))
+        .unwrap_or(HeaderValue::from_static(""))
+}
+
+/// An address as its `Display` writes it; IPv4 (what nearly every client
+/// comes from) written directly, without the formatting machinery.
+fn ip_header_value(ip: IpAddr) -> HeaderValue {
+    let IpAddr::V4(v4) = ip else {
+        return header_value(&ip.to_string());
+    };
+    let mut text = [0u8; 15];
+    let mut len = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            push_byte(&mut text, &mut len, b'.');
+        }
+        let (hundreds, tens, ones) = (octet / 100, octet / 10 % 10, octet % 10);
+        if hundreds > 0 {
+            push_byte(&mut text, &mut len, b'0' + hundreds);
+        }
+        if hundreds > 0 || tens > 0 {
+            push_byte(&mut text, &mut len, b'0' + tens);
+        }
+        push_byte(&mut text, &mut len, b'0' + ones);
+    }
+    HeaderValue::from_bytes(text.get(..len).unwrap_or_default())
+        .unwrap_or(HeaderValue::from_static(""))
+}
+
+fn push_byte(buffer: &mut [u8], len: &mut usize, byte: u8) {
+    if let Some(slot) = buffer.get_mut(*len) {
+        *slot = byte;
+        *len += 1;
     }
 }
 
@@ -319,6 +411,24 @@ mod tests {
         assert_eq!(json_name("x-cognito-identity-id"), "cognitoIdentityId");
         assert_eq!(json_name("x-amzn-user-arn"), "userArn");
         assert_eq!(json_name("x-amzn-source-ip"), "sourceIp");
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for text in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "192.168.100.9",
+            "255.255.255.255",
+            "1.0.10.100",
+            "::1",
+            "2001:db8::8a2e:370:7334",
+            "::ffff:10.0.0.1",
+        ] {
+            let ip: IpAddr = text.parse().unwrap_or(IpAddr::from([9, 9, 9, 9]));
+            assert_eq!(ip_header_value(ip), ip.to_string().as_str(), "{text}");
+        }
     }
 
     #[test]

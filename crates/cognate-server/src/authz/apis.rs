@@ -48,10 +48,19 @@ impl ForwardAuth {
     /// host, then the longest matching prefix. `host` is compared as
     /// requests are routed (`routing_host`: no case, port or final dot).
     pub fn route(&self, host: &str, path: &str) -> Option<&ApiRoute> {
-        let host = super::original::routing_host(host);
+        // Made only when a route names a host: most name none.
+        let host = self
+            .apis
+            .iter()
+            .any(|api| api.host.is_some())
+            .then(|| super::original::routing_host(host));
         self.apis
             .iter()
-            .filter(|api| api.host.as_deref().is_none_or(|h| *h == host))
+            .filter(|api| {
+                api.host
+                    .as_deref()
+                    .is_none_or(|h| host.as_deref() == Some(h))
+            })
             .filter(|api| api.resource_path(path).is_some())
             .max_by_key(|api| (api.host.is_some(), api.path_prefix.len()))
     }
@@ -83,6 +92,7 @@ pub fn decoded_path(raw: &str) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
     for segment in raw.split('/').filter(|s| !s.is_empty()) {
         let decoded = percent_decode(segment)?;
+        let decoded = decoded.as_ref();
         // `;` starts path parameters that servlet containers and others
         // drop (`/admin;x` serves `/admin`): the policy would see another
         // resource than the upstream serves.
@@ -94,7 +104,7 @@ pub fn decoded_path(raw: &str) -> Option<String> {
             return None;
         }
         out.push('/');
-        out.push_str(&decoded);
+        out.push_str(decoded);
     }
     if out.is_empty() || raw.ends_with('/') {
         out.push('/');
@@ -102,7 +112,7 @@ pub fn decoded_path(raw: &str) -> Option<String> {
     Some(out)
 }
 
-fn percent_decode(segment: &str) -> Option<String> {
+fn percent_decode(segment: &str) -> Option<std::borrow::Cow<'_, str>> {
     // A `%` not followed by two hex digits is not an escape anyone meant.
     let bytes = segment.as_bytes();
     let well_formed = bytes.iter().enumerate().all(|(i, b)| {
@@ -114,10 +124,9 @@ fn percent_decode(segment: &str) -> Option<String> {
     if !well_formed {
         return None;
     }
-    let decoded = percent_encoding::percent_decode_str(segment)
+    percent_encoding::percent_decode_str(segment)
         .decode_utf8()
-        .ok()?;
-    Some(decoded.into_owned())
+        .ok()
 }
 
 #[cfg(test)]

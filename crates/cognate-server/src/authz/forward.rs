@@ -19,7 +19,7 @@ pub(super) async fn handle(
 ) -> Response {
     let request_id = crate::app::new_request_id();
     match decide(&state, peer, request).await {
-        Ok(allowed) => allowed.into_response(&request_id),
+        Ok(allowed) => allowed.into_response(request_id),
         Err(denial) => denial.into_response(&request_id),
     }
 }

@@ -29,6 +29,7 @@ pub use apis::{ApiRoute, ForwardAuth};
 pub use original::routing_host;
 
 use self::answer::Denial;
+pub(crate) use self::answer::IdentityHeaders;
 use self::original::{Original, Payload};
 use crate::auth::{UnknownSigner, signer_of};
 use crate::state::AppState;
@@ -61,7 +62,7 @@ async fn read_body(state: &AppState, body: axum::body::Body) -> Result<axum::bod
 
 /// A request that may pass: who sent it, and what it was checked against.
 pub(crate) struct Allowed {
-    pub identity: InvokeIdentity,
+    pub identity: Arc<IdentityHeaders>,
     /// The SHA-256 the signature covers: the upstream must find the body
     /// equal to it.
     pub payload_hash: String,
@@ -109,7 +110,7 @@ pub(crate) async fn check(state: &AppState, original: &Original<'_>) -> Result<A
     let now = cognate.clock().now();
     // Stale requests first: they must not make keys to derive and cache.
     cognate_sigv4::check_time(&info, now).map_err(Denial::Signature)?;
-    let (key, authority) = signer_of(state, &info).map_err(|unknown| match unknown {
+    let (key, authority, derived) = signer_of(state, &info).map_err(|unknown| match unknown {
         UnknownSigner::Unrecognized => Denial::UnrecognizedClient,
         UnknownSigner::Expired => Denial::ExpiredToken,
     })?;
@@ -141,7 +142,7 @@ pub(crate) async fn check(state: &AppState, original: &Original<'_>) -> Result<A
 
     let caller = Caller {
         account: config.account.clone(),
-        region: info.region.clone(),
+        region: info.region,
         authority,
         origin: Some(original.origin.clone()),
     };
@@ -169,8 +170,19 @@ pub(crate) async fn check(state: &AppState, original: &Original<'_>) -> Result<A
             matched_statements: decision.matched_statements,
         });
     }
+    let identity = || {
+        Arc::new(IdentityHeaders::of(InvokeIdentity::of(
+            &caller,
+            &info.access_key_id,
+        )))
+    };
+    // A session's are the same for all its requests: made once.
+    let identity = match derived {
+        Some(derived) => Arc::clone(derived.identity_headers.get_or_init(identity)),
+        None => identity(),
+    };
     Ok(Allowed {
-        identity: InvokeIdentity::of(&caller, &info.access_key_id),
+        identity,
         payload_hash,
         resource,
         matched_statements: decision.matched_statements,

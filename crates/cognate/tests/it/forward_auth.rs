@@ -811,6 +811,58 @@ async fn envoy_and_traefik_request_shapes_are_understood() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+
+    // An allow answers the identity headers in the README's order, then
+    // its request id; the session's part is made once, so a second allow
+    // must still carry its own request's values.
+    let ask_again = |path: &'static str| {
+        let r = sign(host, &creds, "GET", path, &[], b"", How::default());
+        let request = client
+            .get(format!("{endpoint}/authz/forward"))
+            .header("x-forwarded-method", "GET")
+            .header("x-forwarded-uri", path)
+            .header("x-forwarded-host", host);
+        let request = with_headers(request, r.headers.iter().filter(|(k, _)| k != "host"));
+        async move { request.send().await.unwrap() }
+    };
+    let first = ask_again("/pets/1").await;
+    let second = ask_again("/pets/2").await;
+    let names: Vec<&str> = first
+        .headers()
+        .keys()
+        .map(|name| name.as_str())
+        .filter(|name| name.starts_with("x-"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "x-cognito-identity-id",
+            "x-cognito-identity-pool-id",
+            "x-cognito-authentication-type",
+            "x-cognito-authentication-provider",
+            "x-amzn-user-arn",
+            "x-amzn-caller",
+            "x-amzn-access-key",
+            "x-amzn-account-id",
+            "x-amzn-source-ip",
+            "x-amzn-content-sha256",
+            "x-amzn-resource-arn",
+            "x-amzn-requestid",
+        ]
+    );
+    for (answer, path) in [(&first, "pets/1"), (&second, "pets/2")] {
+        let header = |name| answer.headers()[name].to_str().unwrap().to_string();
+        assert_eq!(header("x-amzn-resource-arn"), arn("GET", path));
+        assert_eq!(header("x-cognito-identity-id"), guest);
+        assert_eq!(header("x-amzn-source-ip"), "127.0.0.1");
+        assert_eq!(
+            header("x-amzn-content-sha256"),
+            cognate_sigv4::payload_hash(b"")
+        );
+    }
+    let id = |answer: &reqwest::Response| answer.headers()["x-amzn-requestid"].clone();
+    assert!(!id(&first).is_empty());
+    assert_ne!(id(&first), id(&second));
 }
 
 /// The client's address and protocol, as the proxy reports them, reach the
