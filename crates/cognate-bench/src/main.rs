@@ -1031,7 +1031,8 @@ async fn run(args: RunArgs) {
                 addr: s.addr,
                 make: s.make.clone(),
                 pid: lines.forward.pid(),
-                reference: paired::Reference::Baseline {
+                reference: paired::Reference::Line {
+                    name: NGINX_PLAIN,
                     addr: plain.addr,
                     make: plain.make.clone(),
                     pid: lines.plain.pid(),
