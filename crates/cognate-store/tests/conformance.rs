@@ -700,6 +700,84 @@ mod postgres {
         }
     }
 
+    /// The pipelined connections get what the pool's do: the lock and
+    /// statement timeouts (a read of a locked table fails in time, saying
+    /// why) and the URL's application name and options.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipelined_connections_have_the_pools_settings() {
+        let Some(url) = server_url() else { return };
+        let database = fresh_database(&url).await;
+        let with_settings =
+            format!("{database}?application_name=cognate_piped&options=-c%20work_mem%3D7MB");
+        let store = PostgresStore::open(
+            &with_settings,
+            &StoreOptions {
+                max_connections: 4,
+                statement_timeout: Some(Duration::from_millis(4321)),
+                lock_timeout: Some(Duration::from_millis(300)),
+                // Fails the test, rather than hanging it, without them.
+                operation_timeout: Some(Duration::from_secs(5)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let id = "us-east-1:00000000-0000-0000-0000-0000000000aa";
+        assert!(store.generation_and_identity(id).await.unwrap().1.is_none());
+        let name = database.rsplit('/').next().unwrap().to_string();
+        let mut admin = PgConnection::connect(&url).await.unwrap();
+        let application: String = sqlx::query_scalar(
+            "SELECT application_name FROM pg_stat_activity WHERE datname = $1 \
+             AND query LIKE 'SELECT g.value AS generation%'",
+        )
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        assert_eq!(application, "cognate_piped");
+        // Without a lock timeout, the statement timeout cuts the wait.
+        let statement_bound = PostgresStore::open(
+            &with_settings,
+            &StoreOptions {
+                max_connections: 4,
+                statement_timeout: Some(Duration::from_millis(300)),
+                operation_timeout: Some(Duration::from_secs(5)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        statement_bound.config_generation().await.unwrap();
+
+        let mut holder = PgConnection::connect(&database).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("LOCK TABLE identities IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let error = store.generation_and_identity(id).await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered after {:?}",
+            started.elapsed()
+        );
+        assert!(error.to_string().contains("lock timeout"), "{error}");
+        let started = std::time::Instant::now();
+        let error = statement_bound
+            .generation_and_identity(id)
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered after {:?}",
+            started.elapsed()
+        );
+        assert!(error.to_string().contains("statement timeout"), "{error}");
+        drop(holder);
+        assert!(store.generation_and_identity(id).await.unwrap().1.is_none());
+    }
+
     fn login(provider: &str, subject: &str) -> Login {
         Login {
             provider: provider.into(),
