@@ -778,6 +778,66 @@ mod postgres {
         assert!(store.generation_and_identity(id).await.unwrap().1.is_none());
     }
 
+    /// When PostgreSQL has no connection to spare for a pipelined one (here
+    /// the role's connection limit, SQLSTATE 53300 as for a full server),
+    /// the read is served by the pool's connection instead of failing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_with_no_room_for_a_pipelined_connection_uses_the_pool() {
+        let Some(url) = server_url() else { return };
+        let database = fresh_database(&url).await;
+        // Migrated by the superuser; then a role allowed one connection.
+        let owner = PostgresStore::open(&database, &StoreOptions::default())
+            .await
+            .unwrap();
+        drop(owner);
+        let role = format!("lim_{}", database.rsplit('/').next().unwrap());
+        let mut admin = PgConnection::connect(&database).await.unwrap();
+        for statement in [
+            format!("CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 1"),
+            format!("GRANT ALL ON SCHEMA public TO \"{role}\""),
+            format!("GRANT ALL ON ALL TABLES IN SCHEMA public TO \"{role}\""),
+            format!("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO \"{role}\""),
+        ] {
+            sqlx::query(&statement).execute(&mut admin).await.unwrap();
+        }
+        let limited = {
+            let (scheme, rest) = database.split_once("://").unwrap();
+            let rest = rest.split_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}://{role}@{rest}")
+        };
+        let store = PostgresStore::open(
+            &limited,
+            &StoreOptions {
+                max_connections: 4,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        // The pool's connection takes the role's one.
+        let pool = test_pool("us-east-1:noroom");
+        store.insert_pool(&pool, 1000).await.unwrap();
+        let generation = store.config_generation().await.unwrap();
+        assert!(generation > 0);
+        assert_eq!(
+            store.get_pool(&pool.id).await.unwrap().map(|p| p.id),
+            Some(pool.id.clone())
+        );
+        let (seen, identity) = store
+            .generation_and_identity("us-east-1:none")
+            .await
+            .unwrap();
+        assert_eq!((seen, identity), (generation, None));
+        drop(store);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sqlx::query(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"
+        ))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    }
+
     fn login(provider: &str, subject: &str) -> Login {
         Login {
             provider: provider.into(),

@@ -390,7 +390,12 @@ impl Store for PostgresStore {
     async fn get_pool(&self, id: &str) -> StoreResult<Option<Pool>> {
         let doc: Option<String> = retrying!(self.conns, "get_pool", async {
             if let Some(reader) = self.pipelined() {
-                return Ok(reader.pool_doc(id).await?);
+                match reader.pool_doc(id).await {
+                    // The database has no connection to spare: the pool's
+                    // may serve.
+                    Err(pipelined::ReadError::NoRoom) => {}
+                    read => return Ok(read?),
+                }
             }
             Ok(sqlx::query_scalar("SELECT doc FROM pools WHERE id = $1")
                 .bind(id)
@@ -520,7 +525,12 @@ impl Store for PostgresStore {
         // statement cache is keyed by it).
         retrying!(self.conns, "generation_and_identity", async {
             if let Some(reader) = self.pipelined() {
-                return Ok(reader.generation_and_identity(id).await?);
+                match reader.generation_and_identity(id).await {
+                    // The database has no connection to spare: the pool's
+                    // may serve.
+                    Err(pipelined::ReadError::NoRoom) => {}
+                    read => return Ok(read?),
+                }
             }
             let row = sqlx::query(&GENERATION_AND_IDENTITY)
                 .bind(id)
@@ -1112,7 +1122,12 @@ impl Store for PostgresStore {
     async fn config_generation(&self) -> StoreResult<i64> {
         retrying!(self.conns, "config_generation", async {
             if let Some(reader) = self.pipelined() {
-                return Ok(reader.generation().await?);
+                match reader.generation().await {
+                    // The database has no connection to spare: the pool's
+                    // may serve.
+                    Err(pipelined::ReadError::NoRoom) => {}
+                    read => return Ok(read?),
+                }
             }
             Ok(
                 sqlx::query_scalar("SELECT value FROM config_generation WHERE id = 1")

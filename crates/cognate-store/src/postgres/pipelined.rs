@@ -83,6 +83,10 @@ pub(super) enum ReadError {
     Decode(tokio_postgres::Error),
     /// Opening a connection took longer than the acquire timeout.
     OpenTimedOut,
+    /// PostgreSQL has no connection to spare (too many connections, or
+    /// out of memory for one): the read may use the pool's, which are
+    /// open already.
+    NoRoom,
 }
 
 impl Pipelined {
@@ -239,6 +243,12 @@ impl Pipelined {
                     );
                     self.refused.store(true, Ordering::Relaxed);
                     return Err(ReadError::Unavailable);
+                }
+                // Class 53: insufficient resources (53300: too many
+                // connections).
+                if e.code().is_some_and(|code| code.code().starts_with("53")) {
+                    tracing::debug!(error = %e, "no pipelined connection: PostgreSQL has no room");
+                    return Err(ReadError::NoRoom);
                 }
                 Err(ReadError::Db(e))
             }

@@ -140,6 +140,12 @@ fn after_failed_read(e: ReadError, attempt: u32, what: &str) -> Result<Duration,
     let e = match e {
         // The reader was just found unusable: the next attempt uses sqlx.
         ReadError::Unavailable => return Ok(Duration::ZERO),
+        // Handled where the read is made (it goes to the pool).
+        ReadError::NoRoom => {
+            return Err(StoreError::Backend(format!(
+                "{what}: PostgreSQL has no room for another connection"
+            )));
+        }
         ReadError::OpenTimedOut => {
             return Err(StoreError::Backend(format!(
                 "{what}: no connection to PostgreSQL could be opened within the acquire timeout"
