@@ -808,12 +808,32 @@ mod postgres {
         let store = PostgresStore::open(
             &limited,
             &StoreOptions {
-                max_connections: 4,
+                // One pipelined connection and a pool of one: the pool
+                // waits for its connection rather than open another.
+                max_connections: 2,
                 ..Default::default()
             },
         )
         .await
         .unwrap();
+        // The migrations' connection (closed by then) has left.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let open: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE usename = $1")
+                    .bind(&role)
+                    .fetch_one(&mut admin)
+                    .await
+                    .unwrap();
+            if open == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{open} connections left"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         // The pool's connection takes the role's one.
         let pool = test_pool("us-east-1:noroom");
         store.insert_pool(&pool, 1000).await.unwrap();

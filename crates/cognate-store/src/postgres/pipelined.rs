@@ -123,8 +123,7 @@ impl Pipelined {
             PgSslMode::Allow | PgSslMode::Prefer => SslMode::Prefer,
             _ => SslMode::Require,
         });
-        let from_url = url.parse::<tokio_postgres::Config>().ok();
-        match from_url.as_ref().and_then(|c| c.get_password()) {
+        match url_password(url) {
             Some(password) => config.password(password),
             None => match std::env::var("PGPASSWORD") {
                 Ok(password) => config.password(password),
@@ -400,6 +399,28 @@ fn check(live: Arc<Live>, within: Duration) {
     });
 }
 
+/// The password the URL gives (in its user info, or as `password=`), as
+/// tokio-postgres reads it; if tokio-postgres refuses a parameter that
+/// only sqlx knows (`statement-cache-capacity`, say), from the URL without
+/// its other parameters.
+fn url_password(url: &str) -> Option<Vec<u8>> {
+    if let Ok(config) = url.parse::<tokio_postgres::Config>() {
+        return config.get_password().map(<[u8]>::to_vec);
+    }
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let password: Vec<&str> = query
+        .split('&')
+        .filter(|p| p.starts_with("password="))
+        .collect();
+    let trimmed = if password.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", password.join("&"))
+    };
+    let config = trimmed.parse::<tokio_postgres::Config>().ok()?;
+    config.get_password().map(<[u8]>::to_vec)
+}
+
 /// The slot's connection, unless it has none or it broke.
 fn current(slot: &Slot) -> Option<Arc<Live>> {
     let live = slot.live.read().unwrap_or_else(|e| e.into_inner());
@@ -471,4 +492,35 @@ pub(super) fn describe(e: &tokio_postgres::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_password;
+
+    #[test]
+    fn the_urls_password_is_read_even_beside_a_parameter_only_sqlx_knows() {
+        let password =
+            |url: &str| url_password(url).map(|p| String::from_utf8_lossy(&p).into_owned());
+        assert_eq!(
+            password("postgres://cognate:s3cret@db:5432/cognate?sslmode=disable"),
+            Some("s3cret".into())
+        );
+        assert_eq!(
+            password("postgres://cognate:s3cret@db/cognate?statement-cache-capacity=50"),
+            Some("s3cret".into())
+        );
+        assert_eq!(
+            password("postgres://cognate@db/cognate?statement-cache-capacity=50&password=p%40ss"),
+            Some("p@ss".into())
+        );
+        assert_eq!(
+            password("postgres://cognate:p%40ss@db/cognate"),
+            Some("p@ss".into())
+        );
+        assert_eq!(
+            password("postgres://cognate@db/cognate?statement-cache-capacity=5"),
+            None
+        );
+    }
 }
