@@ -275,17 +275,30 @@ impl Pipelined {
         })
     }
 
+    /// A connection for a read, its guard, and the statement `sql`,
+    /// prepared on it once (kept in the cell `statement` picks).
+    async fn prepared(
+        &self,
+        statement: fn(&Live) -> &OnceCell<Statement>,
+        sql: &str,
+    ) -> Result<(Arc<Live>, InFlight<'_>, Statement), ReadError> {
+        let (live, busy) = self.live().await?;
+        let prepared = statement(&live)
+            .get_or_try_init(|| live.client.prepare(sql))
+            .await
+            .map_err(ReadError::Db)?
+            .clone();
+        Ok((live, busy, prepared))
+    }
+
     pub(super) async fn generation_and_identity(
         &self,
         id: &str,
     ) -> Result<(i64, Option<Identity>), ReadError> {
-        let (live, mut busy) = self.live().await?;
-        let statement = live
-            .generation_and_identity
-            .get_or_try_init(|| live.client.prepare(&GENERATION_AND_IDENTITY))
-            .await
-            .map_err(ReadError::Db)?;
-        let row = live.client.query_one(statement, &[&id]).await;
+        let (live, mut busy, statement) = self
+            .prepared(|l| &l.generation_and_identity, &GENERATION_AND_IDENTITY)
+            .await?;
+        let row = live.client.query_one(&statement, &[&id]).await;
         busy.answered();
         let row = row.map_err(ReadError::Db)?;
         let generation: i64 = row.try_get("generation").map_err(ReadError::Decode)?;
@@ -298,16 +311,13 @@ impl Pipelined {
     }
 
     pub(super) async fn generation(&self) -> Result<i64, ReadError> {
-        let (live, mut busy) = self.live().await?;
-        let statement = live
-            .generation
-            .get_or_try_init(|| {
-                live.client
-                    .prepare("SELECT value FROM config_generation WHERE id = 1")
-            })
-            .await
-            .map_err(ReadError::Db)?;
-        let row = live.client.query_one(statement, &[]).await;
+        let (live, mut busy, statement) = self
+            .prepared(
+                |l| &l.generation,
+                "SELECT value FROM config_generation WHERE id = 1",
+            )
+            .await?;
+        let row = live.client.query_one(&statement, &[]).await;
         busy.answered();
         let row = row.map_err(ReadError::Db)?;
         row.try_get(0).map_err(ReadError::Decode)
@@ -316,13 +326,10 @@ impl Pipelined {
     /// The document of pool `id`, if there is one (what a signed call on
     /// a pool, DescribeIdentityPool say, reads after its authorization).
     pub(super) async fn pool_doc(&self, id: &str) -> Result<Option<String>, ReadError> {
-        let (live, mut busy) = self.live().await?;
-        let statement = live
-            .pool_doc
-            .get_or_try_init(|| live.client.prepare("SELECT doc FROM pools WHERE id = $1"))
-            .await
-            .map_err(ReadError::Db)?;
-        let row = live.client.query_opt(statement, &[&id]).await;
+        let (live, mut busy, statement) = self
+            .prepared(|l| &l.pool_doc, "SELECT doc FROM pools WHERE id = $1")
+            .await?;
+        let row = live.client.query_opt(&statement, &[&id]).await;
         busy.answered();
         let row = row.map_err(ReadError::Db)?;
         row.map(|row| row.try_get(0))

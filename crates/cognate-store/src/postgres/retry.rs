@@ -124,13 +124,24 @@ pub(super) fn after_failure(
     } else {
         MAX_ATTEMPTS
     };
+    again_or_give_up(attempt, limit, what, &e)
+}
+
+/// The wait before attempt `attempt + 1`, or the error that ends the
+/// operation once `limit` attempts have been made.
+fn again_or_give_up(
+    attempt: u32,
+    limit: u32,
+    what: &str,
+    e: &dyn std::fmt::Display,
+) -> Result<Duration, StoreError> {
     if attempt >= limit {
         return Err(StoreError::Backend(format!(
             "{what}: giving up after {attempt} attempts: {e}"
         )));
     }
     let delay = backoff(attempt);
-    tracing::debug!(operation = what, attempt, ?delay, error = %e, "retrying a PostgreSQL transaction");
+    tracing::debug!(operation = what, attempt, ?delay, error = %e, "retrying a PostgreSQL operation");
     Ok(delay)
 }
 
@@ -151,28 +162,15 @@ fn after_failed_read(e: ReadError, attempt: u32, what: &str) -> Result<Duration,
                 "{what}: no connection to PostgreSQL could be opened within the acquire timeout"
             )));
         }
-        ReadError::Decode(e) => {
-            return Err(StoreError::Backend(format!(
-                "{what}: {}",
-                pipelined::describe(&e)
-            )));
-        }
         ReadError::Db(e) if pipelined::is_connection_loss(&e) => pipelined::describe(&e),
-        ReadError::Db(e) => {
+        ReadError::Db(e) | ReadError::Decode(e) => {
             return Err(StoreError::Backend(format!(
                 "{what}: {}",
                 pipelined::describe(&e)
             )));
         }
     };
-    if attempt >= MAX_ATTEMPTS_AFTER_LOST_CONNECTIONS {
-        return Err(StoreError::Backend(format!(
-            "{what}: giving up after {attempt} attempts: {e}"
-        )));
-    }
-    let delay = backoff(attempt);
-    tracing::debug!(operation = what, attempt, ?delay, error = %e, "retrying a pipelined PostgreSQL read");
-    Ok(delay)
+    again_or_give_up(attempt, MAX_ATTEMPTS_AFTER_LOST_CONNECTIONS, what, &e)
 }
 
 /// Exponential backoff with jitter: the `attempt`-th retry waits between
